@@ -1,0 +1,6 @@
+//! GET /api/v1/social-connections/tiktok/test
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    shared::runtime::serve(|app, req| shared::endpoints::tiktok_test::handle(app, req)).await
+}

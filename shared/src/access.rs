@@ -1,0 +1,205 @@
+//! Calling TikTok with a stored connection's token: decrypt, refresh when it expires
+//! within 5 minutes or TikTok rejects it (once), and keep rotated refresh tokens safe
+//! when several Lambda instances refresh the same connection at once.
+//!
+//! TikTok invalidates a refresh token when it issues the next one. So the new tokens
+//! are stored before the new access token is used, with a compare-and-swap on the
+//! stored refresh token; the loser of a race (its swap fails, or TikTok answers
+//! `invalid_grant` to its already-rotated token) re-reads the row and uses the
+//! winner's tokens. Only when the row holds nothing newer is re-authorization needed.
+
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+use crate::app::{store_failure, App};
+use crate::error::ApiError;
+use crate::firebase::IdTokenVerifier;
+use crate::store::{Connection, ConnectionStore, StoreError, SwapOutcome, TokenUpdate};
+use crate::tiktok::{TikTokApi, TikTokError, UserInfo, BASIC_FIELDS};
+
+/// Refresh when the access token expires within this.
+pub const REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
+/// Attempts to store rotated tokens before giving up (TikTok has already rotated them).
+const STORE_ATTEMPTS: u32 = 3;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AccessError {
+    #[error("TikTok authorization must be renewed")]
+    ReauthRequired,
+    #[error("TikTok: {0}")]
+    TikTok(TikTokError),
+    #[error("store: {0}")]
+    Store(StoreError),
+    #[error("a stored token does not decrypt with the configured keys")]
+    Undecryptable,
+}
+
+impl From<AccessError> for ApiError {
+    fn from(err: AccessError) -> Self {
+        match err {
+            AccessError::ReauthRequired => ApiError::TikTokReauthRequired,
+            AccessError::TikTok(TikTokError::RateLimited { retry_after }) => {
+                ApiError::TikTokRateLimited { retry_after }
+            }
+            AccessError::TikTok(TikTokError::TokenInvalid | TikTokError::RefreshRejected) => {
+                ApiError::TikTokReauthRequired
+            }
+            AccessError::TikTok(err) => {
+                tracing::warn!(error = %err, "TikTok call failed");
+                ApiError::TikTokUnavailable
+            }
+            AccessError::Store(err) => store_failure(err),
+            AccessError::Undecryptable => {
+                tracing::error!("stored token does not decrypt: check ENCRYPTION_KEY");
+                ApiError::Internal
+            }
+        }
+    }
+}
+
+/// A connection with an access token believed good.
+#[derive(Debug, Clone)]
+pub struct LiveToken {
+    pub connection: Connection,
+    access_token: String,
+    pub refreshed: bool,
+}
+
+fn expires_soon(conn: &Connection, now: OffsetDateTime) -> bool {
+    match conn.expires_at {
+        Some(at) => at - now <= REFRESH_MARGIN,
+        // Unknown expiry: try the token, TikTok's answer decides.
+        None => false,
+    }
+}
+
+fn seconds_from(now: OffsetDateTime, secs: i64) -> OffsetDateTime {
+    now + time::Duration::seconds(secs.clamp(0, 10 * 365 * 24 * 3600))
+}
+
+impl<S: ConnectionStore, T: TikTokApi, V: IdTokenVerifier> App<S, T, V> {
+    fn decrypt(&self, stored: Option<&str>) -> Result<String, AccessError> {
+        let stored = stored.filter(|s| !s.is_empty()).ok_or(AccessError::ReauthRequired)?;
+        self.cipher.decrypt(stored).map_err(|_| AccessError::Undecryptable)
+    }
+
+    /// A usable token for the connection, refreshing first if it expires soon.
+    pub async fn live_token(&self, conn: Connection) -> Result<LiveToken, AccessError> {
+        if expires_soon(&conn, OffsetDateTime::now_utc()) {
+            return self.refresh(&conn).await;
+        }
+        match self.decrypt(conn.access_token.as_deref()) {
+            Ok(access_token) => Ok(LiveToken { connection: conn, access_token, refreshed: false }),
+            // No access token stored: a refresh token may still get one.
+            Err(AccessError::ReauthRequired) => self.refresh(&conn).await,
+            Err(err) => Err(err),
+        }
+    }
+
+    /// User info with `fields`; on `access_token_invalid`, one refresh and one retry.
+    /// `basic_fallback`: on `scope_not_authorized`, ask again for the basic fields.
+    pub async fn user_info(
+        &self,
+        conn: Connection,
+        fields: &[&str],
+        basic_fallback: bool,
+    ) -> Result<(UserInfo, LiveToken), AccessError> {
+        let mut token = self.live_token(conn).await?;
+        let mut fields = fields;
+        loop {
+            match self.tiktok.user_info(&token.access_token, fields).await {
+                Ok(info) => return Ok((info, token)),
+                Err(TikTokError::TokenInvalid) if !token.refreshed => {
+                    token = self.refresh(&token.connection).await?;
+                }
+                Err(TikTokError::TokenInvalid) => return Err(AccessError::ReauthRequired),
+                Err(TikTokError::ScopeNotAuthorized) if basic_fallback && fields != BASIC_FIELDS => {
+                    fields = &BASIC_FIELDS;
+                }
+                Err(err) => return Err(AccessError::TikTok(err)),
+            }
+        }
+    }
+
+    /// Exchanges the stored refresh token and stores the rotated pair before use.
+    pub async fn refresh(&self, conn: &Connection) -> Result<LiveToken, AccessError> {
+        let stored_refresh = conn
+            .refresh_token
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .ok_or(AccessError::ReauthRequired)?;
+        let now = OffsetDateTime::now_utc();
+        if conn.refresh_expires_at.is_some_and(|at| at <= now) {
+            return Err(AccessError::ReauthRequired);
+        }
+        let refresh_token = self.decrypt(Some(stored_refresh))?;
+        let grant = match self.tiktok.refresh(&refresh_token).await {
+            Ok(grant) => grant,
+            Err(TikTokError::RefreshRejected) => {
+                // Maybe another instance rotated it a moment ago: use its tokens.
+                let current = self.store.connection_by_id(conn.id).await.map_err(AccessError::Store)?;
+                return self.adopt_newer(current, stored_refresh);
+            }
+            Err(err) => return Err(AccessError::TikTok(err)),
+        };
+        let update = TokenUpdate {
+            access_token: self.cipher.encrypt(&grant.access_token),
+            refresh_token: self.cipher.encrypt(&grant.refresh_token),
+            expires_at: Some(seconds_from(now, grant.expires_in)),
+            refresh_expires_at: grant.refresh_expires_in.map(|s| seconds_from(now, s)),
+            scope: grant.scope.clone().filter(|s| !s.is_empty()),
+        };
+        let outcome = self.store_rotated(conn, stored_refresh, &update).await?;
+        if outcome.swapped {
+            let connection = outcome.connection.ok_or(AccessError::ReauthRequired)?;
+            tracing::info!(connection_id = conn.id, "TikTok token refreshed and stored");
+            return Ok(LiveToken { connection, access_token: grant.access_token, refreshed: true });
+        }
+        tracing::info!(connection_id = conn.id, "lost a refresh race; using the stored tokens");
+        self.adopt_newer(outcome.connection, stored_refresh)
+    }
+
+    /// TikTok has rotated the token: storing it must not be given up lightly, since the
+    /// old refresh token no longer works.
+    async fn store_rotated(
+        &self,
+        conn: &Connection,
+        stored_refresh: &str,
+        update: &TokenUpdate,
+    ) -> Result<SwapOutcome, AccessError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.store.swap_tokens(conn.id, stored_refresh, update).await {
+                Ok(outcome) => return Ok(outcome),
+                Err(StoreError::Unavailable(reason)) if attempt < STORE_ATTEMPTS => {
+                    tracing::warn!(connection_id = conn.id, attempt, reason = %reason, "storing rotated tokens failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
+                }
+                Err(err) => {
+                    tracing::error!(
+                        connection_id = conn.id,
+                        provider_account_id = %conn.provider_account_id,
+                        error = %err,
+                        "TikTok rotated the refresh token but it could not be stored; the connection needs a reconnect"
+                    );
+                    return Err(AccessError::Store(err));
+                }
+            }
+        }
+    }
+
+    /// Uses a row's tokens if they are newer than the refresh token this request held.
+    fn adopt_newer(&self, current: Option<Connection>, stale_refresh: &str) -> Result<LiveToken, AccessError> {
+        let Some(current) = current else {
+            return Err(AccessError::ReauthRequired);
+        };
+        let newer = current.refresh_token.as_deref().is_some_and(|rt| rt != stale_refresh);
+        if !newer {
+            return Err(AccessError::ReauthRequired);
+        }
+        let access_token = self.decrypt(current.access_token.as_deref())?;
+        Ok(LiveToken { connection: current, access_token, refreshed: true })
+    }
+}

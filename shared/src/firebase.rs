@@ -1,0 +1,335 @@
+//! Firebase Auth ID-token verification, as the Admin SDKs do it.
+//!
+//! Production: RS256 signed by one of Google's securetoken keys (x509 certificates,
+//! cached per `Cache-Control: max-age`); `kid`, `aud`, `iss`, `sub`, `exp`, `iat` checked.
+//! Emulator mode (`FIREBASE_AUTH_EMULATOR_HOST`, demo- projects only, enforced by
+//! `Config`): the emulator's unsigned tokens are accepted, every claim check is kept.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+use tokio::sync::Mutex;
+
+use crate::config::FirebaseConfig;
+use crate::store::Caller;
+
+/// Firebase's limit on a uid's length.
+pub const MAX_UID_LEN: usize = 128;
+/// Tolerated clock difference for `iat` (issued "in the future" by a skewed clock).
+const IAT_SKEW_SECS: i64 = 60;
+/// Key cache lifetime when Google's answer has no usable `max-age`.
+const DEFAULT_KEYS_MAX_AGE: Duration = Duration::from_secs(300);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// The token does not verify; the reason is for the debug log only.
+    #[error("invalid ID token: {0}")]
+    Invalid(&'static str),
+    /// Google's public keys cannot be fetched.
+    #[error("signing keys unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// What endpoints need: a verified caller from an ID token.
+pub trait IdTokenVerifier: Send + Sync {
+    fn verify_id_token(
+        &self,
+        token: &str,
+    ) -> impl std::future::Future<Output = Result<Caller, AuthError>> + Send;
+}
+
+#[derive(Debug, Deserialize)]
+struct Claims {
+    #[serde(default)]
+    aud: Option<serde_json::Value>,
+    #[serde(default)]
+    iss: Option<String>,
+    #[serde(default)]
+    sub: Option<String>,
+    #[serde(default)]
+    exp: Option<i64>,
+    #[serde(default)]
+    iat: Option<i64>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    email_verified: Option<bool>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    picture: Option<String>,
+}
+
+struct KeySet {
+    keys: HashMap<String, DecodingKey>,
+    fetched: Instant,
+    max_age: Duration,
+}
+
+enum Mode {
+    Emulator,
+    Certificates {
+        url: String,
+        http: reqwest::Client,
+        cache: Mutex<Option<Arc<KeySet>>>,
+    },
+}
+
+pub struct FirebaseAuth {
+    project_id: String,
+    issuer: String,
+    mode: Mode,
+}
+
+impl FirebaseAuth {
+    pub fn new(config: &FirebaseConfig, http: reqwest::Client) -> Self {
+        let mode = if config.emulator_host.is_some() {
+            Mode::Emulator
+        } else {
+            Mode::Certificates { url: config.certs_url.clone(), http, cache: Mutex::new(None) }
+        };
+        FirebaseAuth {
+            project_id: config.project_id.clone(),
+            issuer: format!("https://securetoken.google.com/{}", config.project_id),
+            mode,
+        }
+    }
+
+    pub fn is_emulator(&self) -> bool {
+        matches!(self.mode, Mode::Emulator)
+    }
+
+    fn check_claims(&self, claims: Claims, now: i64) -> Result<Caller, AuthError> {
+        let aud_ok = match &claims.aud {
+            Some(serde_json::Value::String(aud)) => aud == &self.project_id,
+            _ => false,
+        };
+        if !aud_ok {
+            return Err(AuthError::Invalid("aud is not the project"));
+        }
+        if claims.iss.as_deref() != Some(self.issuer.as_str()) {
+            return Err(AuthError::Invalid("iss is not the project's securetoken issuer"));
+        }
+        let sub = claims.sub.unwrap_or_default();
+        if sub.is_empty() || sub.len() > MAX_UID_LEN {
+            return Err(AuthError::Invalid("sub missing or too long"));
+        }
+        match claims.exp {
+            Some(exp) if exp > now => {}
+            _ => return Err(AuthError::Invalid("expired")),
+        }
+        match claims.iat {
+            Some(iat) if iat <= now + IAT_SKEW_SECS => {}
+            _ => return Err(AuthError::Invalid("iat missing or in the future")),
+        }
+        Ok(Caller {
+            firebase_uid: sub,
+            email: claims.email.filter(|e| !e.is_empty()),
+            email_verified: claims.email_verified.unwrap_or(false),
+            name: claims.name.filter(|n| !n.is_empty()),
+            picture: claims.picture.filter(|p| !p.is_empty()),
+        })
+    }
+
+    /// Reads an emulator token: header `alg: none`, claims checked by `check_claims`.
+    fn decode_unsigned(token: &str) -> Result<Claims, AuthError> {
+        let mut parts = token.split('.');
+        let (Some(header), Some(payload), Some(_sig), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(AuthError::Invalid("not a JWT"));
+        };
+        #[derive(Deserialize)]
+        struct Header {
+            alg: String,
+        }
+        let decode = |part: &str| URL_SAFE_NO_PAD.decode(part.trim_end_matches('='));
+        let header: Header = decode(header)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or(AuthError::Invalid("unreadable header"))?;
+        if header.alg != "none" {
+            return Err(AuthError::Invalid("emulator tokens are unsigned"));
+        }
+        decode(payload)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or(AuthError::Invalid("unreadable claims"))
+    }
+
+    async fn keys(&self, url: &str, http: &reqwest::Client, cache: &Mutex<Option<Arc<KeySet>>>) -> Result<Arc<KeySet>, AuthError> {
+        let mut guard = cache.lock().await;
+        if let Some(set) = guard.as_ref() {
+            if set.fetched.elapsed() < set.max_age {
+                return Ok(set.clone());
+            }
+        }
+        let fresh = Arc::new(fetch_keys(url, http).await?);
+        *guard = Some(fresh.clone());
+        Ok(fresh)
+    }
+}
+
+async fn fetch_keys(url: &str, http: &reqwest::Client) -> Result<KeySet, AuthError> {
+    let unavailable = |reason: &str| AuthError::Unavailable(reason.to_owned());
+    let response = http.get(url).send().await.map_err(|_| unavailable("request failed"))?;
+    if !response.status().is_success() {
+        return Err(unavailable(&format!("status {}", response.status().as_u16())));
+    }
+    let max_age = response
+        .headers()
+        .get(reqwest::header::CACHE_CONTROL)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_max_age)
+        .unwrap_or(DEFAULT_KEYS_MAX_AGE);
+    let certs: HashMap<String, String> =
+        response.json().await.map_err(|_| unavailable("unreadable certificate list"))?;
+    let keys: HashMap<String, DecodingKey> = certs
+        .into_iter()
+        .filter_map(|(kid, pem)| match DecodingKey::from_rsa_pem(pem.as_bytes()) {
+            Ok(key) => Some((kid, key)),
+            Err(_) => {
+                tracing::warn!(kid = %kid, "skipping an unreadable signing certificate");
+                None
+            }
+        })
+        .collect();
+    if keys.is_empty() {
+        return Err(unavailable("no usable signing certificate"));
+    }
+    Ok(KeySet { keys, fetched: Instant::now(), max_age })
+}
+
+/// `max-age=N` of a `Cache-Control` header.
+pub fn parse_max_age(header: &str) -> Option<Duration> {
+    header.split(',').find_map(|directive| {
+        let (name, value) = directive.trim().split_once('=')?;
+        name.trim()
+            .eq_ignore_ascii_case("max-age")
+            .then(|| value.trim().parse::<u64>().ok().map(Duration::from_secs))
+            .flatten()
+    })
+}
+
+fn now_unix() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+impl IdTokenVerifier for FirebaseAuth {
+    async fn verify_id_token(&self, token: &str) -> Result<Caller, AuthError> {
+        let claims = match &self.mode {
+            Mode::Emulator => Self::decode_unsigned(token)?,
+            Mode::Certificates { url, http, cache } => {
+                let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Invalid("not a JWT"))?;
+                if header.alg != Algorithm::RS256 {
+                    return Err(AuthError::Invalid("alg is not RS256"));
+                }
+                let kid = header.kid.ok_or(AuthError::Invalid("no kid (a custom token?)"))?;
+                let keys = self.keys(url, http, cache).await?;
+                let key = keys.keys.get(&kid).ok_or(AuthError::Invalid("unknown kid"))?;
+                // Signature here; every claim is checked below, the same way in both modes.
+                let mut validation = Validation::new(Algorithm::RS256);
+                validation.validate_exp = false;
+                validation.validate_aud = false;
+                validation.required_spec_claims.clear();
+                jsonwebtoken::decode::<Claims>(token, key, &validation)
+                    .map_err(|_| AuthError::Invalid("signature does not verify"))?
+                    .claims
+            }
+        };
+        self.check_claims(claims, now_unix())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn auth(emulator: bool) -> FirebaseAuth {
+        let config = FirebaseConfig {
+            project_id: "demo-app".into(),
+            emulator_host: emulator.then(|| "127.0.0.1:9099".to_owned()),
+            certs_url: "http://127.0.0.1:9/certs".into(),
+            service_account: None,
+        };
+        FirebaseAuth::new(&config, reqwest::Client::new())
+    }
+
+    fn unsigned(claims: serde_json::Value) -> String {
+        format!(
+            "{}.{}.",
+            URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        )
+    }
+
+    fn good_claims() -> serde_json::Value {
+        let now = now_unix();
+        serde_json::json!({
+            "aud": "demo-app", "iss": "https://securetoken.google.com/demo-app",
+            "sub": "uid-1", "iat": now - 10, "exp": now + 3600, "auth_time": now - 10,
+            "email": "a@example.com", "email_verified": true
+        })
+    }
+
+    #[tokio::test]
+    async fn emulator_accepts_unsigned_tokens_with_good_claims() {
+        let caller = auth(true).verify_id_token(&unsigned(good_claims())).await.unwrap();
+        assert_eq!(caller.firebase_uid, "uid-1");
+        assert_eq!(caller.email.as_deref(), Some("a@example.com"));
+        assert!(caller.email_verified);
+    }
+
+    #[tokio::test]
+    async fn emulator_keeps_every_claim_check() {
+        let now = now_unix();
+        let long_sub = "x".repeat(129);
+        let cases: Vec<(&str, serde_json::Value)> = vec![
+            ("aud", serde_json::json!("demo-other")),
+            ("aud", serde_json::json!(["demo-app"])),
+            ("iss", serde_json::json!("https://securetoken.google.com/demo-other")),
+            ("sub", serde_json::json!("")),
+            ("sub", serde_json::json!(long_sub)),
+            ("exp", serde_json::json!(now - 1)),
+            ("iat", serde_json::json!(now + 3600)),
+        ];
+        for (field, value) in cases {
+            let mut claims = good_claims();
+            claims[field] = value;
+            assert!(auth(true).verify_id_token(&unsigned(claims)).await.is_err(), "{field}");
+        }
+        for field in ["aud", "iss", "sub", "exp", "iat"] {
+            let mut claims = good_claims();
+            claims.as_object_mut().unwrap().remove(field);
+            assert!(auth(true).verify_id_token(&unsigned(claims)).await.is_err(), "missing {field}");
+        }
+    }
+
+    #[tokio::test]
+    async fn emulator_refuses_signed_looking_and_garbage_tokens() {
+        let signed_header = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","kid":"k"}"#);
+        let payload = URL_SAFE_NO_PAD.encode(good_claims().to_string());
+        let auth = auth(true);
+        for token in [format!("{signed_header}.{payload}.c2ln"), "garbage".into(), "a.b.c.d".into(), String::new()] {
+            assert!(auth.verify_id_token(&token).await.is_err(), "{token}");
+        }
+    }
+
+    #[tokio::test]
+    async fn production_mode_refuses_unsigned_tokens_without_fetching_keys() {
+        let err = auth(false).verify_id_token(&unsigned(good_claims())).await.unwrap_err();
+        assert!(matches!(err, AuthError::Invalid(_)), "{err:?}");
+    }
+
+    #[test]
+    fn max_age_is_read_from_cache_control() {
+        assert_eq!(parse_max_age("public, max-age=19302, must-revalidate, no-transform"), Some(Duration::from_secs(19302)));
+        assert_eq!(parse_max_age("no-cache"), None);
+        assert_eq!(parse_max_age("max-age=abc"), None);
+    }
+}
