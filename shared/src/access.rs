@@ -22,6 +22,9 @@ use crate::tiktok::{TikTokApi, TikTokError, UserInfo, BASIC_FIELDS};
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
 /// Attempts to store rotated tokens before giving up (TikTok has already rotated them).
 const STORE_ATTEMPTS: u32 = 3;
+/// Pauses between re-reads of a row whose refresh token TikTok just refused (about 2 s
+/// in all: far above the time a winner needs to store its rotated pair).
+const RACE_REREAD_WAITS_MS: [u64; 5] = [0, 150, 300, 600, 900];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AccessError {
@@ -136,11 +139,7 @@ impl<S: ConnectionStore, T: TikTokApi, V: IdTokenVerifier> App<S, T, V> {
         let refresh_token = self.decrypt(Some(stored_refresh))?;
         let grant = match self.tiktok.refresh(&refresh_token).await {
             Ok(grant) => grant,
-            Err(TikTokError::RefreshRejected) => {
-                // Maybe another instance rotated it a moment ago: use its tokens.
-                let current = self.store.connection_by_id(conn.id).await.map_err(AccessError::Store)?;
-                return self.adopt_newer(current, stored_refresh);
-            }
+            Err(TikTokError::RefreshRejected) => return self.await_winner(conn.id, stored_refresh).await,
             Err(err) => return Err(AccessError::TikTok(err)),
         };
         let update = TokenUpdate {
@@ -188,6 +187,21 @@ impl<S: ConnectionStore, T: TikTokApi, V: IdTokenVerifier> App<S, T, V> {
                 }
             }
         }
+    }
+
+    /// TikTok refused our refresh token: maybe another instance rotated it a moment ago
+    /// and is storing the new pair right now. Re-read the row until it holds something
+    /// newer, for a bounded time; only then is re-authorization needed.
+    async fn await_winner(&self, id: i64, stale_refresh: &str) -> Result<LiveToken, AccessError> {
+        for wait_ms in RACE_REREAD_WAITS_MS {
+            tokio::time::sleep(Duration::from_millis(wait_ms)).await;
+            let current = self.store.connection_by_id(id).await.map_err(AccessError::Store)?;
+            match self.adopt_newer(current, stale_refresh) {
+                Err(AccessError::ReauthRequired) => continue,
+                other => return other,
+            }
+        }
+        Err(AccessError::ReauthRequired)
     }
 
     /// Uses a row's tokens if they are newer than the refresh token this request held.

@@ -1,0 +1,319 @@
+//! Helpers for tests against the local stack started by `scripts/with-stack.sh`:
+//! PostgreSQL behind postrust, the Firebase Auth emulator, moto, and the TikTok fake.
+//! Each test makes its own users and TikTok accounts, so tests run in parallel.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use serde_json::{json, Value};
+use shared::config::Config;
+use shared::LiveApp;
+
+/// A setting of the running stack; tests cannot run without it.
+pub fn stack_var(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run the tests through scripts/test.sh (or scripts/with-stack.sh)")
+    })
+}
+
+/// The functions' settings as the stack gives them.
+pub fn function_env() -> HashMap<String, String> {
+    std::env::vars()
+        .filter(|(k, _)| {
+            k.starts_with("SUPABASE_")
+                || k.starts_with("TIKTOK_")
+                || k.starts_with("FIREBASE_")
+                || k == "ENCRYPTION_KEY"
+                || k == "PROFILE_CACHE_TTL_SECONDS"
+        })
+        .collect()
+}
+
+pub fn config() -> Config {
+    let env = function_env();
+    assert!(env.contains_key("SUPABASE_REST_URL"), "run the tests through scripts/test.sh");
+    Config::from_sources(&env, HashMap::new()).expect("stack configuration")
+}
+
+/// An app wired to the stack exactly as a function's cold start wires it.
+pub fn live_app() -> LiveApp {
+    LiveApp::from_config(&config()).expect("app")
+}
+
+pub fn workspace_path(relative: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(relative)
+}
+
+/// An `events/` file as an API Gateway request, with the placeholders replaced.
+pub fn event(name: &str, replacements: &[(&str, &str)]) -> lambda_http::Request {
+    let path = workspace_path(&format!("events/{name}"));
+    let mut text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    for (from, to) in replacements {
+        text = text.replace(from, to);
+    }
+    lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// An event with the `authorization` header removed or set to `value`.
+pub fn with_authorization(mut req: lambda_http::Request, value: Option<&str>) -> lambda_http::Request {
+    match value {
+        Some(v) => {
+            req.headers_mut().insert("authorization", v.parse().expect("header"));
+        }
+        None => {
+            req.headers_mut().remove("authorization");
+        }
+    }
+    req
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub headers: lambda_http::http::HeaderMap,
+    pub body: Value,
+}
+
+pub fn reply(response: lambda_http::Response<lambda_http::Body>) -> Reply {
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = serde_json::from_slice(response.body().as_ref()).unwrap_or(Value::Null);
+    Reply { status, headers, body }
+}
+
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder().timeout(std::time::Duration::from_secs(20)).build().expect("client")
+}
+
+pub fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{prefix}-{}-{nanos}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+// --- Firebase Auth emulator ---------------------------------------------------------
+
+pub struct FirebaseUser {
+    pub uid: String,
+    pub id_token: String,
+    pub email: String,
+}
+
+/// Signs a new email/password user up at the emulator and returns its ID token.
+pub async fn firebase_user() -> FirebaseUser {
+    let host = stack_var("FIREBASE_AUTH_EMULATOR_HOST");
+    let email = format!("{}@example.com", unique("user"));
+    let answer: Value = http()
+        .post(format!("http://{host}/identitytoolkit.googleapis.com/v1/accounts:signUp?key=local"))
+        .json(&json!({"email": email, "password": "password-123", "returnSecureToken": true}))
+        .send()
+        .await
+        .expect("emulator signUp")
+        .json()
+        .await
+        .expect("signUp answer");
+    FirebaseUser {
+        uid: answer["localId"].as_str().expect("localId").to_owned(),
+        id_token: answer["idToken"].as_str().expect("idToken").to_owned(),
+        email,
+    }
+}
+
+/// An unsigned token shaped like the emulator's, with claims of our choosing.
+pub fn unsigned_token(claims: Value) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    format!(
+        "{}.{}.",
+        URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    )
+}
+
+// --- TikTok fake --------------------------------------------------------------------
+
+#[derive(Debug, Clone)]
+pub struct TikTokAccount {
+    pub open_id: String,
+    pub access_token: String,
+    pub refresh_token: String,
+    pub scope: String,
+}
+
+pub struct TikTokFake {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Default for TikTokFake {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TikTokFake {
+    pub fn new() -> Self {
+        TikTokFake { base: stack_var("STACK_TIKTOK_URL"), http: http() }
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Value {
+        let response = self.http.post(format!("{}{path}", self.base)).json(&body).send().await.expect("fake");
+        assert!(response.status().is_success(), "fake {path}: {}", response.status());
+        response.json().await.expect("fake answer")
+    }
+
+    /// A new TikTok user who authorised the app with `scope`.
+    pub async fn account(&self, scope: &str) -> TikTokAccount {
+        let open_id = unique("-000open");
+        let grant = self.post("/_fake/accounts", json!({"open_id": open_id, "scope": scope})).await;
+        TikTokAccount {
+            open_id,
+            access_token: grant["access_token"].as_str().expect("access").to_owned(),
+            refresh_token: grant["refresh_token"].as_str().expect("refresh").to_owned(),
+            scope: scope.to_owned(),
+        }
+    }
+
+    pub async fn expire_access(&self, open_id: &str) {
+        self.post("/_fake/expire_access", json!({"open_id": open_id})).await;
+    }
+
+    pub async fn invalidate_refresh(&self, open_id: &str) {
+        self.post("/_fake/invalidate_refresh", json!({"open_id": open_id})).await;
+    }
+
+    /// The next responses of `endpoint` (`user_info`, `token`, `revoke`) for this account.
+    pub async fn script(&self, open_id: &str, endpoint: &str, responses: Value) {
+        self.post("/_fake/faults", json!({"open_id": open_id, "endpoint": endpoint, "responses": responses})).await;
+    }
+
+    pub async fn refresh_token_valid(&self, open_id: &str, refresh_token: &str) -> bool {
+        let answer = self
+            .post("/_fake/check_refresh", json!({"open_id": open_id, "refresh_token": refresh_token}))
+            .await;
+        answer["valid"].as_bool().unwrap_or(false)
+    }
+
+    /// Calls the account received, by endpoint name.
+    pub async fn calls(&self, open_id: &str) -> Vec<Value> {
+        let answer: Value = self
+            .http
+            .get(format!("{}/_fake/calls", self.base))
+            .query(&[("open_id", open_id)])
+            .send()
+            .await
+            .expect("fake calls")
+            .json()
+            .await
+            .expect("calls answer");
+        answer["calls"].as_array().cloned().unwrap_or_default()
+    }
+
+    pub async fn count(&self, open_id: &str, endpoint: &str) -> usize {
+        self.calls(open_id).await.iter().filter(|c| c["endpoint"] == endpoint).count()
+    }
+}
+
+// --- Database through PostgREST, as the service role ---------------------------------
+
+pub struct Db {
+    base: String,
+    key: String,
+    http: reqwest::Client,
+}
+
+impl Default for Db {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Db {
+    pub fn new() -> Self {
+        Db { base: stack_var("SUPABASE_REST_URL"), key: stack_var("SUPABASE_SERVICE_KEY"), http: http() }
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}/{path}", self.base))
+            .header("apikey", &self.key)
+            .bearer_auth(&self.key)
+    }
+
+    pub async fn rpc(&self, function: &str, args: Value) -> Value {
+        let response = self.request(reqwest::Method::POST, &format!("rpc/{function}")).json(&args).send().await.expect("rpc");
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "rpc {function}: {status} {body}");
+        body
+    }
+
+    /// The `users.id` of a Firebase uid, creating the row.
+    pub async fn user_id(&self, firebase_uid: &str) -> i64 {
+        self.rpc("ensure_app_user", json!({"p_firebase_uid": firebase_uid})).await.as_i64().expect("user id")
+    }
+
+    pub async fn insert_connection(&self, row: Value) -> Value {
+        let response = self
+            .request(reqwest::Method::POST, "social_connections")
+            .header("Prefer", "return=representation")
+            .json(&row)
+            .send()
+            .await
+            .expect("insert");
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "insert: {status} {body}");
+        body[0].clone()
+    }
+
+    pub async fn connections_of(&self, user_id: i64) -> Vec<Value> {
+        self.request(reqwest::Method::GET, "social_connections")
+            .query(&[("user_id", format!("eq.{user_id}")), ("order", "id".into())])
+            .send()
+            .await
+            .expect("select")
+            .json()
+            .await
+            .expect("rows")
+    }
+
+    pub async fn connection(&self, id: i64) -> Value {
+        let rows: Vec<Value> = self
+            .request(reqwest::Method::GET, "social_connections")
+            .query(&[("id", format!("eq.{id}"))])
+            .send()
+            .await
+            .expect("select")
+            .json()
+            .await
+            .expect("rows");
+        rows.into_iter().next().unwrap_or(Value::Null)
+    }
+}
+
+/// Runs `psql` against the stack's PostgreSQL as the superuser.
+pub fn psql(sql: &str) -> String {
+    let output = std::process::Command::new("psql")
+        .args(["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", &stack_var("STACK_PG_URL"), "-c", sql])
+        .output()
+        .expect("psql");
+    assert!(output.status.success(), "psql failed: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+/// Python with `cryptography`, as the earlier backend used.
+pub fn python(script: &str, args: &[&str]) -> String {
+    let python = std::env::var("STACK_PYTHON").unwrap_or_else(|_| "python3".into());
+    let output = std::process::Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python");
+    assert!(output.status.success(), "python failed: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}

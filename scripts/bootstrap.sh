@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what the local stack and the tools need, into a cache outside the clone.
+# Idempotent: a second run only checks.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+mkdir -p "$CACHE"
+
+if [ ! -x "$VENV/bin/python" ]; then
+  log "creating Python environment in $VENV"
+  python3 -m venv "$VENV"
+fi
+if ! "$VENV/bin/python" -c 'import moto, cryptography' 2>/dev/null || [ ! -x "$VENV/bin/cargo-lambda" ]; then
+  log "installing moto[server], cryptography, cargo-lambda, cfn-lint"
+  "$VENV/bin/pip" install -q --disable-pip-version-check -r "$ROOT/scripts/requirements.txt"
+fi
+
+if [ ! -f "$FIREBASE_JS" ]; then
+  log "installing firebase-tools@$FIREBASE_TOOLS_VERSION (about 40 s)"
+  mkdir -p "$CACHE/firebase"
+  npm install --prefix "$CACHE/firebase" --ignore-scripts --no-audit --no-fund \
+    "firebase-tools@$FIREBASE_TOOLS_VERSION" >/dev/null
+fi
+
+if [ ! -x "$POSTRUST_BIN" ]; then
+  log "building postrust-server $POSTRUST_VERSION (about 10-15 minutes on 2 cores, once)"
+  # --locked pins what its authors tested; if a pinned crate was yanked, resolve anew.
+  CARGO_TARGET_DIR="$CACHE/postrust-target" cargo install --locked -q postrust-server \
+      --version "$POSTRUST_VERSION" --root "$CACHE/postrust" \
+    || CARGO_TARGET_DIR="$CACHE/postrust-target" cargo install -q postrust-server \
+      --version "$POSTRUST_VERSION" --root "$CACHE/postrust"
+  rm -rf "$CACHE/postrust-target"
+fi
+
+[ -x "$PG_BIN/initdb" ] || { log "PostgreSQL 15 is missing: apt-get install postgresql-15"; exit 1; }
+log "bootstrap complete (cache: $CACHE)"

@@ -1,0 +1,12 @@
+# Shared by the project's scripts: where heavy installs are cached (outside the clone,
+# reused by later runs) and the pinned versions.
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CACHE="${TIKTOK_CONNECTIONS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tiktok-connections}"
+POSTRUST_VERSION=3.1.0
+FIREBASE_TOOLS_VERSION=15
+VENV="$CACHE/venv"
+POSTRUST_BIN="$CACHE/postrust/bin/postrust"
+FIREBASE_JS="$CACHE/firebase/node_modules/firebase-tools/lib/bin/firebase.js"
+PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }

@@ -1,0 +1,268 @@
+#!/usr/bin/env python3
+"""A TikTok API v2 fake for the local stack (TikTok has no emulator).
+
+Follows TikTok's documented v2 contract:
+- GET /v2/user/info/?fields=...  with `Authorization: Bearer <access token>`; answers the
+  envelope {"data": {"user": {...}}, "error": {"code", "message", "log_id"}}; error codes
+  and statuses: access_token_invalid 401, scope_not_authorized 401, invalid_params 400,
+  rate_limit_exceeded 429, internal_error 500. Only the fields the granted scopes allow.
+- POST /v2/oauth/token/ (form: client_key, client_secret, grant_type=refresh_token,
+  refresh_token): rotates the refresh token; the previous one stops working at once.
+  Errors: {"error", "error_description", "log_id"} (invalid_grant, invalid_client, ...).
+- POST /v2/oauth/revoke/ (form: client_key, client_secret, token): ends the grant.
+
+Test control under /_fake/ (JSON): create accounts, expire tokens, script faults per
+account and endpoint, read the calls each account received.
+Standard library only. Usage: tiktok_fake.py PORT CLIENT_KEY CLIENT_SECRET
+"""
+
+import json
+import secrets
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+SCOPE_FIELDS = {
+    "user.info.basic": ["open_id", "union_id", "avatar_url", "avatar_url_100", "avatar_large_url", "display_name"],
+    "user.info.profile": ["bio_description", "profile_deep_link", "is_verified", "username"],
+    "user.info.stats": ["follower_count", "following_count", "likes_count", "video_count"],
+}
+ALL_FIELDS = {f for fields in SCOPE_FIELDS.values() for f in fields}
+
+LOCK = threading.Lock()
+ACCOUNTS = {}  # open_id -> account dict
+ACCESS = {}  # access token -> (open_id, expires_at)
+REFRESH = {}  # refresh token -> open_id (current tokens only)
+RETIRED = {}  # refresh token -> open_id (rotated or invalidated: refused, but attributed)
+FAULTS = {}  # (open_id, endpoint) -> [response, ...]
+CALLS = []  # {"endpoint", "open_id", ...}
+
+
+def log_id():
+    return time.strftime("%Y%m%d%H%M%S") + secrets.token_hex(8).upper()
+
+
+def retire_refresh(open_id):
+    for old in [t for t, oid in REFRESH.items() if oid == open_id]:
+        RETIRED[old] = REFRESH.pop(old)
+
+
+def issue_tokens(account):
+    now = time.time()
+    access = "act." + secrets.token_urlsafe(24)
+    refresh = "rft." + secrets.token_urlsafe(24)
+    ACCESS[access] = (account["open_id"], now + account["access_ttl"])
+    retire_refresh(account["open_id"])
+    REFRESH[refresh] = account["open_id"]
+    account["refresh_expires_at"] = now + account["refresh_ttl"]
+    account["refresh_token"] = refresh
+    return {
+        "access_token": access,
+        "expires_in": account["access_ttl"],
+        "open_id": account["open_id"],
+        "refresh_expires_in": account["refresh_ttl"],
+        "refresh_token": refresh,
+        "scope": account["scope"],
+        "token_type": "Bearer",
+    }
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "tiktok-fake"
+
+    def log_message(self, fmt, *args):  # quiet: tokens travel in URLs of nothing, but keep logs short
+        pass
+
+    # -- plumbing ---------------------------------------------------------------------
+    def body(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def send(self, status, payload, headers=None):
+        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def fault(self, open_id, endpoint):
+        """Plays the next scripted response for this account and endpoint, if any."""
+        with LOCK:
+            queue = FAULTS.get((open_id, endpoint))
+            response = queue.pop(0) if queue else None
+        if response is None:
+            return False
+        time.sleep(response.get("delay_ms", 0) / 1000)
+        if response.get("drop"):
+            self.close_connection = True
+            self.connection.close()
+            return True
+        body = response.get("body", {})
+        raw = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+        self.send(response.get("status", 500), raw, response.get("headers"))
+        return True
+
+    def envelope_error(self, status, code, message):
+        self.send(status, {"data": {}, "error": {"code": code, "message": message, "log_id": log_id()}})
+
+    def oauth_error(self, status, error, description):
+        self.send(status, {"error": error, "error_description": description, "log_id": log_id()})
+
+    # -- TikTok -----------------------------------------------------------------------
+    def do_GET(self):
+        url = urlparse(self.path)
+        if url.path == "/v2/user/info/":
+            return self.user_info(url)
+        if url.path == "/_fake/calls":
+            open_id = parse_qs(url.query).get("open_id", [None])[0]
+            with LOCK:
+                calls = [c for c in CALLS if open_id is None or c["open_id"] == open_id]
+            return self.send(200, {"calls": calls})
+        if url.path.startswith("/_fake/accounts/"):
+            open_id = url.path.rsplit("/", 1)[1]
+            with LOCK:
+                account = ACCOUNTS.get(open_id)
+                state = None if account is None else {
+                    "open_id": open_id,
+                    "refresh_token": account["refresh_token"],
+                    "valid_access_tokens": [t for t, (oid, exp) in ACCESS.items() if oid == open_id and exp > time.time()],
+                }
+            return self.send(200 if state else 404, state or {"error": "no such account"})
+        if url.path == "/health":
+            return self.send(200, {"ok": True})
+        self.envelope_error(404, "invalid_params", "Unknown path")
+
+    def user_info(self, url):
+        auth = self.headers.get("Authorization", "")
+        token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+        fields = parse_qs(url.query).get("fields", [""])[0]
+        with LOCK:
+            entry = ACCESS.get(token)
+            open_id = entry[0] if entry else None
+            CALLS.append({"endpoint": "user_info", "open_id": open_id, "fields": fields})
+        if open_id and self.fault(open_id, "user_info"):
+            return
+        if not entry or entry[1] <= time.time():
+            return self.envelope_error(401, "access_token_invalid",
+                                       "The access token is invalid or not found in the request.")
+        requested = [f.strip() for f in fields.split(",") if f.strip()]
+        if not requested or any(f not in ALL_FIELDS for f in requested):
+            return self.envelope_error(400, "invalid_params", "The fields parameter is missing or invalid.")
+        with LOCK:
+            account = ACCOUNTS[open_id]
+            granted = [s.strip() for s in account["scope"].split(",")]
+            allowed = {f for s in granted for f in SCOPE_FIELDS.get(s, [])}
+            profile = dict(account["profile"])
+        if any(f not in allowed for f in requested):
+            return self.envelope_error(401, "scope_not_authorized",
+                                       "The user did not authorize the scope required for completing this request.")
+        user = {f: profile.get(f) for f in requested if f in profile}
+        self.send(200, {"data": {"user": user}, "error": {"code": "ok", "message": "", "log_id": log_id()}})
+
+    def do_POST(self):
+        url = urlparse(self.path)
+        raw = self.body()
+        if url.path in ("/v2/oauth/token/", "/v2/oauth/revoke/"):
+            form = {k: v[0] for k, v in parse_qs(raw.decode("utf-8", "replace")).items()}
+            if form.get("client_key") != CLIENT_KEY or form.get("client_secret") != CLIENT_SECRET:
+                return self.oauth_error(401, "invalid_client", "Client key or secret is invalid.")
+            if url.path == "/v2/oauth/token/":
+                return self.token(form)
+            return self.revoke(form)
+        if url.path.startswith("/_fake/"):
+            try:
+                payload = json.loads(raw or b"{}")
+            except ValueError:
+                return self.send(400, {"error": "not json"})
+            return self.admin(url.path, payload)
+        self.envelope_error(404, "invalid_params", "Unknown path")
+
+    def token(self, form):
+        if form.get("grant_type") != "refresh_token":
+            return self.oauth_error(400, "unsupported_grant_type", "Only refresh_token is faked.")
+        refresh = form.get("refresh_token", "")
+        with LOCK:
+            open_id = REFRESH.get(refresh) or RETIRED.get(refresh)
+            CALLS.append({"endpoint": "token", "open_id": open_id})
+        if open_id and self.fault(open_id, "token"):
+            return
+        with LOCK:
+            account = ACCOUNTS.get(open_id) if open_id else None
+            if account is None or account["refresh_expires_at"] <= time.time() or REFRESH.get(refresh) != open_id:
+                grant = None
+            else:
+                grant = issue_tokens(account)
+        if grant is None:
+            return self.oauth_error(400, "invalid_grant", "Refresh token is invalid or expired.")
+        self.send(200, grant)
+
+    def revoke(self, form):
+        token = form.get("token", "")
+        with LOCK:
+            entry = ACCESS.get(token)
+            open_id = entry[0] if entry else None
+            CALLS.append({"endpoint": "revoke", "open_id": open_id, "token": token})
+        if open_id and self.fault(open_id, "revoke"):
+            return
+        if open_id is None:
+            return self.oauth_error(400, "invalid_request", "Access token is invalid.")
+        with LOCK:
+            for t in [t for t, (oid, _) in ACCESS.items() if oid == open_id]:
+                del ACCESS[t]
+            retire_refresh(open_id)
+        self.send(200, {})
+
+    # -- test control -----------------------------------------------------------------
+    def admin(self, path, p):
+        with LOCK:
+            if path == "/_fake/accounts":
+                open_id = p.get("open_id") or "-" + secrets.token_hex(16)
+                account = {
+                    "open_id": open_id,
+                    "scope": p.get("scope", "user.info.basic,user.info.profile,user.info.stats"),
+                    "access_ttl": int(p.get("access_ttl", 7200)),
+                    "refresh_ttl": int(p.get("refresh_ttl", 15552000)),
+                    "profile": {
+                        "open_id": open_id, "union_id": "u" + open_id,
+                        "display_name": "Creator " + open_id[:6],
+                        "avatar_url": "https://p16.tiktokcdn.com/avatar/" + open_id + ".jpeg",
+                        "avatar_url_100": None, "avatar_large_url": None,
+                        "username": "creator_" + open_id[:6].strip("-"), "bio_description": "Hello",
+                        "profile_deep_link": "https://www.tiktok.com/@x", "is_verified": False,
+                        "follower_count": 1200, "following_count": 30, "likes_count": 45000, "video_count": 12,
+                        **p.get("profile", {}),
+                    },
+                }
+                ACCOUNTS[open_id] = account
+                return self.send(200, issue_tokens(account))
+            open_id = p.get("open_id")
+            if open_id not in ACCOUNTS:
+                return self.send(404, {"error": "no such account"})
+            if path == "/_fake/expire_access":
+                for t, (oid, _) in list(ACCESS.items()):
+                    if oid == open_id:
+                        ACCESS[t] = (oid, 0)
+                return self.send(200, {})
+            if path == "/_fake/invalidate_refresh":
+                retire_refresh(open_id)
+                return self.send(200, {})
+            if path == "/_fake/faults":
+                FAULTS.setdefault((open_id, p["endpoint"]), []).extend(p["responses"])
+                return self.send(200, {})
+            if path == "/_fake/check_refresh":
+                return self.send(200, {"valid": REFRESH.get(p.get("refresh_token")) == open_id})
+        return self.send(404, {"error": "unknown control path"})
+
+
+if __name__ == "__main__":
+    port, CLIENT_KEY, CLIENT_SECRET = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server.daemon_threads = True
+    print(f"tiktok fake on 127.0.0.1:{port}", flush=True)
+    server.serve_forever()
