@@ -83,8 +83,12 @@ fn seconds_from(now: OffsetDateTime, secs: i64) -> OffsetDateTime {
 
 impl<S: ConnectionStore, T: TikTokApi, V: IdTokenVerifier> App<S, T, V> {
     fn decrypt(&self, stored: Option<&str>) -> Result<String, AccessError> {
-        let stored = stored.filter(|s| !s.is_empty()).ok_or(AccessError::ReauthRequired)?;
-        self.cipher.decrypt(stored).map_err(|_| AccessError::Undecryptable)
+        let stored = stored
+            .filter(|s| !s.is_empty())
+            .ok_or(AccessError::ReauthRequired)?;
+        self.cipher
+            .decrypt(stored)
+            .map_err(|_| AccessError::Undecryptable)
     }
 
     /// A usable token for the connection, refreshing first if it expires soon.
@@ -93,7 +97,11 @@ impl<S: ConnectionStore, T: TikTokApi, V: IdTokenVerifier> App<S, T, V> {
             return self.refresh(&conn).await;
         }
         match self.decrypt(conn.access_token.as_deref()) {
-            Ok(access_token) => Ok(LiveToken { connection: conn, access_token, refreshed: false }),
+            Ok(access_token) => Ok(LiveToken {
+                connection: conn,
+                access_token,
+                refreshed: false,
+            }),
             // No access token stored: a refresh token may still get one.
             Err(AccessError::ReauthRequired) => self.refresh(&conn).await,
             Err(err) => Err(err),
@@ -117,7 +125,9 @@ impl<S: ConnectionStore, T: TikTokApi, V: IdTokenVerifier> App<S, T, V> {
                     token = self.refresh(&token.connection).await?;
                 }
                 Err(TikTokError::TokenInvalid) => return Err(AccessError::ReauthRequired),
-                Err(TikTokError::ScopeNotAuthorized) if basic_fallback && fields != BASIC_FIELDS => {
+                Err(TikTokError::ScopeNotAuthorized)
+                    if basic_fallback && fields != BASIC_FIELDS =>
+                {
                     fields = &BASIC_FIELDS;
                 }
                 Err(err) => return Err(AccessError::TikTok(err)),
@@ -139,7 +149,9 @@ impl<S: ConnectionStore, T: TikTokApi, V: IdTokenVerifier> App<S, T, V> {
         let refresh_token = self.decrypt(Some(stored_refresh))?;
         let grant = match self.tiktok.refresh(&refresh_token).await {
             Ok(grant) => grant,
-            Err(TikTokError::RefreshRejected) => return self.await_winner(conn.id, stored_refresh).await,
+            Err(TikTokError::RefreshRejected) => {
+                return self.await_winner(conn.id, stored_refresh).await
+            }
             Err(err) => return Err(AccessError::TikTok(err)),
         };
         let update = TokenUpdate {
@@ -153,9 +165,16 @@ impl<S: ConnectionStore, T: TikTokApi, V: IdTokenVerifier> App<S, T, V> {
         if outcome.swapped {
             let connection = outcome.connection.ok_or(AccessError::ReauthRequired)?;
             tracing::info!(connection_id = conn.id, "TikTok token refreshed and stored");
-            return Ok(LiveToken { connection, access_token: grant.access_token, refreshed: true });
+            return Ok(LiveToken {
+                connection,
+                access_token: grant.access_token,
+                refreshed: true,
+            });
         }
-        tracing::info!(connection_id = conn.id, "lost a refresh race; using the stored tokens");
+        tracing::info!(
+            connection_id = conn.id,
+            "lost a refresh race; using the stored tokens"
+        );
         self.adopt_newer(outcome.connection, stored_refresh)
     }
 
@@ -170,7 +189,11 @@ impl<S: ConnectionStore, T: TikTokApi, V: IdTokenVerifier> App<S, T, V> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.store.swap_tokens(conn.id, stored_refresh, update).await {
+            match self
+                .store
+                .swap_tokens(conn.id, stored_refresh, update)
+                .await
+            {
                 Ok(outcome) => return Ok(outcome),
                 Err(StoreError::Unavailable(reason)) if attempt < STORE_ATTEMPTS => {
                     tracing::warn!(connection_id = conn.id, attempt, reason = %reason, "storing rotated tokens failed; retrying");
@@ -195,7 +218,11 @@ impl<S: ConnectionStore, T: TikTokApi, V: IdTokenVerifier> App<S, T, V> {
     async fn await_winner(&self, id: i64, stale_refresh: &str) -> Result<LiveToken, AccessError> {
         for wait_ms in RACE_REREAD_WAITS_MS {
             tokio::time::sleep(Duration::from_millis(wait_ms)).await;
-            let current = self.store.connection_by_id(id).await.map_err(AccessError::Store)?;
+            let current = self
+                .store
+                .connection_by_id(id)
+                .await
+                .map_err(AccessError::Store)?;
             match self.adopt_newer(current, stale_refresh) {
                 Err(AccessError::ReauthRequired) => continue,
                 other => return other,
@@ -205,15 +232,328 @@ impl<S: ConnectionStore, T: TikTokApi, V: IdTokenVerifier> App<S, T, V> {
     }
 
     /// Uses a row's tokens if they are newer than the refresh token this request held.
-    fn adopt_newer(&self, current: Option<Connection>, stale_refresh: &str) -> Result<LiveToken, AccessError> {
+    fn adopt_newer(
+        &self,
+        current: Option<Connection>,
+        stale_refresh: &str,
+    ) -> Result<LiveToken, AccessError> {
         let Some(current) = current else {
             return Err(AccessError::ReauthRequired);
         };
-        let newer = current.refresh_token.as_deref().is_some_and(|rt| rt != stale_refresh);
+        let newer = current
+            .refresh_token
+            .as_deref()
+            .is_some_and(|rt| rt != stale_refresh);
         if !newer {
             return Err(AccessError::ReauthRequired);
         }
         let access_token = self.decrypt(current.access_token.as_deref())?;
-        Ok(LiveToken { connection: current, access_token, refreshed: true })
+        Ok(LiveToken {
+            connection: current,
+            access_token,
+            refreshed: true,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The refresh rules with in-memory doubles; the same flows run against the real
+    //! stack in `tests/tests/tiktok_test.rs`.
+    use std::collections::{HashMap, VecDeque};
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::crypto::TokenCipher;
+    use crate::firebase::AuthError;
+    use crate::store::{Caller, CallerConnection};
+    use crate::tiktok::TokenGrant;
+
+    #[derive(Default)]
+    struct MemStore {
+        rows: Mutex<HashMap<i64, Connection>>,
+        swap_failures: Mutex<u32>,
+        swaps: Mutex<u32>,
+        /// Applied to the row right after the next TikTok refresh call: a concurrent winner.
+        winner: Mutex<Option<Connection>>,
+    }
+
+    impl ConnectionStore for MemStore {
+        async fn tiktok_connection(
+            &self,
+            _: &Caller,
+            _: Option<&str>,
+        ) -> Result<CallerConnection, StoreError> {
+            unreachable!("not used by the access rules")
+        }
+        async fn connection_by_id(&self, id: i64) -> Result<Option<Connection>, StoreError> {
+            Ok(self.rows.lock().unwrap().get(&id).cloned())
+        }
+        async fn swap_tokens(
+            &self,
+            id: i64,
+            expected: &str,
+            update: &TokenUpdate,
+        ) -> Result<SwapOutcome, StoreError> {
+            *self.swaps.lock().unwrap() += 1;
+            {
+                let mut failures = self.swap_failures.lock().unwrap();
+                if *failures > 0 {
+                    *failures -= 1;
+                    return Err(StoreError::Unavailable("down".into()));
+                }
+            }
+            let mut rows = self.rows.lock().unwrap();
+            let row = rows.get_mut(&id).unwrap();
+            if row.refresh_token.as_deref() != Some(expected) {
+                return Ok(SwapOutcome {
+                    swapped: false,
+                    connection: Some(row.clone()),
+                });
+            }
+            row.access_token = Some(update.access_token.clone());
+            row.refresh_token = Some(update.refresh_token.clone());
+            row.expires_at = update.expires_at;
+            Ok(SwapOutcome {
+                swapped: true,
+                connection: Some(row.clone()),
+            })
+        }
+    }
+
+    struct ScriptedTikTok {
+        refresh: Mutex<VecDeque<Result<TokenGrant, TikTokError>>>,
+        info: Mutex<VecDeque<Result<UserInfo, TikTokError>>>,
+        seen_tokens: Mutex<Vec<String>>,
+        store: std::sync::Arc<MemStore>,
+    }
+
+    impl TikTokApi for ScriptedTikTok {
+        async fn user_info(&self, token: &str, _: &[&str]) -> Result<UserInfo, TikTokError> {
+            self.seen_tokens.lock().unwrap().push(token.to_owned());
+            self.info
+                .lock()
+                .unwrap()
+                .pop_front()
+                .unwrap_or(Ok(UserInfo::default()))
+        }
+        async fn refresh(&self, _: &str) -> Result<TokenGrant, TikTokError> {
+            let answer = self
+                .refresh
+                .lock()
+                .unwrap()
+                .pop_front()
+                .expect("unexpected refresh");
+            if let Some(winner) = self.store.winner.lock().unwrap().take() {
+                self.store.rows.lock().unwrap().insert(winner.id, winner);
+            }
+            answer
+        }
+    }
+
+    struct NoAuth;
+    impl IdTokenVerifier for NoAuth {
+        async fn verify_id_token(&self, _: &str) -> Result<Caller, AuthError> {
+            Err(AuthError::Invalid("unused"))
+        }
+    }
+
+    fn cipher() -> TokenCipher {
+        TokenCipher::from_keys("cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=").unwrap()
+    }
+
+    fn grant(n: u32) -> TokenGrant {
+        serde_json::from_value(serde_json::json!({
+            "access_token": format!("act.{n}"), "refresh_token": format!("rft.{n}"),
+            "expires_in": 7200, "refresh_expires_in": 86400, "scope": "user.info.basic"
+        }))
+        .unwrap()
+    }
+
+    fn row(access: &str, refresh: &str, expires_in: i64) -> Connection {
+        let c = cipher();
+        serde_json::from_value(serde_json::json!({
+            "id": 1, "user_id": 1, "provider": "tiktok", "provider_account_id": "o",
+            "access_token": c.encrypt(access), "refresh_token": c.encrypt(refresh),
+            "expires_at": crate::timestamp::format(OffsetDateTime::now_utc() + time::Duration::seconds(expires_in)),
+        }))
+        .unwrap()
+    }
+
+    type TestApp = App<std::sync::Arc<MemStore>, ScriptedTikTok, NoAuth>;
+
+    impl<S: ConnectionStore> ConnectionStore for std::sync::Arc<S> {
+        async fn tiktok_connection(
+            &self,
+            c: &Caller,
+            a: Option<&str>,
+        ) -> Result<CallerConnection, StoreError> {
+            (**self).tiktok_connection(c, a).await
+        }
+        async fn connection_by_id(&self, id: i64) -> Result<Option<Connection>, StoreError> {
+            (**self).connection_by_id(id).await
+        }
+        async fn swap_tokens(
+            &self,
+            id: i64,
+            e: &str,
+            u: &TokenUpdate,
+        ) -> Result<SwapOutcome, StoreError> {
+            (**self).swap_tokens(id, e, u).await
+        }
+    }
+
+    fn app(
+        conn: &Connection,
+        refreshes: Vec<Result<TokenGrant, TikTokError>>,
+        infos: Vec<Result<UserInfo, TikTokError>>,
+    ) -> TestApp {
+        let store = std::sync::Arc::new(MemStore::default());
+        store.rows.lock().unwrap().insert(conn.id, conn.clone());
+        App {
+            tiktok: ScriptedTikTok {
+                refresh: Mutex::new(refreshes.into()),
+                info: Mutex::new(infos.into()),
+                seen_tokens: Mutex::default(),
+                store: store.clone(),
+            },
+            store,
+            auth: NoAuth,
+            cipher: cipher(),
+            profile_cache_ttl: Duration::from_secs(3600),
+        }
+    }
+
+    fn stored_refresh(app: &TestApp) -> String {
+        let rows = app.store.rows.lock().unwrap();
+        cipher()
+            .decrypt(rows[&1].refresh_token.as_deref().unwrap())
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_fresh_token_is_used_without_refreshing() {
+        let conn = row("act.0", "rft.0", 3600);
+        let app = app(&conn, vec![], vec![]);
+        let (_, token) = app.user_info(conn, &BASIC_FIELDS, false).await.unwrap();
+        assert!(!token.refreshed);
+        assert_eq!(*app.tiktok.seen_tokens.lock().unwrap(), vec!["act.0"]);
+    }
+
+    #[tokio::test]
+    async fn an_expiring_token_is_refreshed_and_stored_before_use() {
+        let conn = row("act.0", "rft.0", 120);
+        let app = app(&conn, vec![Ok(grant(1))], vec![]);
+        app.user_info(conn, &BASIC_FIELDS, false).await.unwrap();
+        assert_eq!(stored_refresh(&app), "rft.1");
+        assert_eq!(*app.tiktok.seen_tokens.lock().unwrap(), vec!["act.1"]);
+    }
+
+    #[tokio::test]
+    async fn a_rejected_token_is_refreshed_once() {
+        let conn = row("act.0", "rft.0", 3600);
+        let app = app(
+            &conn,
+            vec![Ok(grant(1))],
+            vec![
+                Err(TikTokError::TokenInvalid),
+                Err(TikTokError::TokenInvalid),
+            ],
+        );
+        let err = app.user_info(conn, &BASIC_FIELDS, false).await.unwrap_err();
+        assert_eq!(err, AccessError::ReauthRequired);
+        assert_eq!(
+            *app.tiktok.seen_tokens.lock().unwrap(),
+            vec!["act.0", "act.1"]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refused_refresh_with_nothing_newer_stored_needs_reauth() {
+        let conn = row("act.0", "rft.0", -10);
+        let app = app(&conn, vec![Err(TikTokError::RefreshRejected)], vec![]);
+        assert_eq!(
+            app.user_info(conn, &BASIC_FIELDS, false).await.unwrap_err(),
+            AccessError::ReauthRequired
+        );
+        assert_eq!(stored_refresh(&app), "rft.0", "nothing overwritten");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_loser_of_a_race_uses_the_winners_tokens() {
+        // TikTok refuses our (already rotated) token; the winner's pair lands meanwhile.
+        let conn = row("act.0", "rft.0", -10);
+        let app = app(&conn, vec![Err(TikTokError::RefreshRejected)], vec![]);
+        *app.store.winner.lock().unwrap() = Some(row("act.9", "rft.9", 7200));
+        app.user_info(conn, &BASIC_FIELDS, false).await.unwrap();
+        assert_eq!(*app.tiktok.seen_tokens.lock().unwrap(), vec!["act.9"]);
+        assert_eq!(stored_refresh(&app), "rft.9");
+    }
+
+    #[tokio::test]
+    async fn a_lost_swap_keeps_the_winners_row() {
+        let conn = row("act.0", "rft.0", -10);
+        let app = app(&conn, vec![Ok(grant(1))], vec![]);
+        *app.store.winner.lock().unwrap() = Some(row("act.9", "rft.9", 7200));
+        app.user_info(conn, &BASIC_FIELDS, false).await.unwrap();
+        assert_eq!(
+            stored_refresh(&app),
+            "rft.9",
+            "compare-and-swap refused our write"
+        );
+        assert_eq!(*app.tiktok.seen_tokens.lock().unwrap(), vec!["act.9"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn storing_rotated_tokens_is_retried_then_reported() {
+        let conn = row("act.0", "rft.0", -10);
+        let app = app(&conn, vec![Ok(grant(1))], vec![]);
+        *app.store.swap_failures.lock().unwrap() = 2;
+        app.user_info(conn.clone(), &BASIC_FIELDS, false)
+            .await
+            .unwrap();
+        assert_eq!(*app.store.swaps.lock().unwrap(), 3);
+        assert_eq!(stored_refresh(&app), "rft.1");
+
+        let app = self::app(&conn, vec![Ok(grant(2))], vec![]);
+        *app.store.swap_failures.lock().unwrap() = 5;
+        let err = app.user_info(conn, &BASIC_FIELDS, false).await.unwrap_err();
+        assert!(
+            matches!(err, AccessError::Store(StoreError::Unavailable(_))),
+            "{err:?}"
+        );
+        assert_eq!(ApiError::from(err), ApiError::DatabaseUnavailable);
+        assert_eq!(
+            *app.tiktok.seen_tokens.lock().unwrap(),
+            Vec::<String>::new(),
+            "new token never used unstored"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_expired_refresh_token_needs_reauth_without_calling_tiktok() {
+        let mut conn = row("act.0", "rft.0", -10);
+        conn.refresh_expires_at = Some(OffsetDateTime::now_utc() - time::Duration::seconds(1));
+        let app = app(&conn, vec![], vec![]);
+        assert_eq!(
+            app.user_info(conn, &BASIC_FIELDS, false).await.unwrap_err(),
+            AccessError::ReauthRequired
+        );
+    }
+
+    #[tokio::test]
+    async fn unknown_scope_falls_back_to_basic_fields() {
+        let conn = row("act.0", "rft.0", 3600);
+        let app = app(
+            &conn,
+            vec![],
+            vec![
+                Err(TikTokError::ScopeNotAuthorized),
+                Ok(UserInfo::default()),
+            ],
+        );
+        let all = crate::tiktok::fields_for_scope(None);
+        app.user_info(conn, &all, true).await.unwrap();
+        assert_eq!(app.tiktok.seen_tokens.lock().unwrap().len(), 2);
     }
 }

@@ -34,7 +34,11 @@ impl LiveApp {
             reason,
         })?;
         Ok(App {
-            store: Store::new(&config.supabase_rest_url, config.service_key(), STORE_TIMEOUT),
+            store: Store::new(
+                &config.supabase_rest_url,
+                config.service_key(),
+                STORE_TIMEOUT,
+            ),
             tiktok: TikTokClient::new(&config.tiktok, http.clone()),
             auth: FirebaseAuth::new(&config.firebase, http),
             cipher: config.cipher.clone(),
@@ -61,16 +65,19 @@ impl<S: ConnectionStore, T: TikTokApi, V: IdTokenVerifier> App<S, T, V> {
     /// one `Unauthorized`; its reason goes to the debug log.
     pub async fn authenticate(&self, req: &lambda_http::Request) -> Result<Caller, ApiError> {
         let token = bearer_token(req)?.ok_or(ApiError::Unauthorized)?;
-        self.auth.verify_id_token(token).await.map_err(|err| match err {
-            AuthError::Invalid(reason) => {
-                tracing::debug!(reason, "ID token refused");
-                ApiError::Unauthorized
-            }
-            AuthError::Unavailable(reason) => {
-                tracing::warn!(reason = %reason, "Firebase signing keys unavailable");
-                ApiError::IdentityUnavailable
-            }
-        })
+        self.auth
+            .verify_id_token(token)
+            .await
+            .map_err(|err| match err {
+                AuthError::Invalid(reason) => {
+                    tracing::debug!(reason, "ID token refused");
+                    ApiError::Unauthorized
+                }
+                AuthError::Unavailable(reason) => {
+                    tracing::warn!(reason = %reason, "Firebase signing keys unavailable");
+                    ApiError::IdentityUnavailable
+                }
+            })
     }
 }
 

@@ -90,7 +90,11 @@ impl Config {
     /// As [`Config::load`], from the given variables (the AWS SDK still reads its own
     /// settings, region and endpoint, from the process environment).
     pub async fn load_from(env: &HashMap<String, String>) -> Result<Self, ConfigError> {
-        let secret = match env.get("APP_SECRET_ID").map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        let secret = match env
+            .get("APP_SECRET_ID")
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+        {
             Some(secret_id) => fetch_secret(secret_id).await?,
             None => HashMap::new(),
         };
@@ -106,11 +110,17 @@ impl Config {
 
         let supabase_rest_url = match src.get("SUPABASE_REST_URL") {
             Some(url) => http_url("SUPABASE_REST_URL", url)?,
-            None => format!("{}/rest/v1", http_url("SUPABASE_URL", src.required("SUPABASE_URL")?)?),
+            None => format!(
+                "{}/rest/v1",
+                http_url("SUPABASE_URL", src.required("SUPABASE_URL")?)?
+            ),
         };
         let service_key = src.required("SUPABASE_SERVICE_KEY")?;
         if !service_key.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(malformed("SUPABASE_SERVICE_KEY", "must be printable ASCII without spaces"));
+            return Err(malformed(
+                "SUPABASE_SERVICE_KEY",
+                "must be printable ASCII without spaces",
+            ));
         }
         let cipher = TokenCipher::from_keys(src.required("ENCRYPTION_KEY")?)
             .map_err(|e| malformed("ENCRYPTION_KEY", e))?;
@@ -118,15 +128,22 @@ impl Config {
         let tiktok = TikTokConfig {
             api_base_url: http_url(
                 "TIKTOK_API_BASE_URL",
-                src.get("TIKTOK_API_BASE_URL").unwrap_or(DEFAULT_TIKTOK_API_BASE_URL),
+                src.get("TIKTOK_API_BASE_URL")
+                    .unwrap_or(DEFAULT_TIKTOK_API_BASE_URL),
             )?,
             client_key: SecretString::from(src.required("TIKTOK_CLIENT_KEY")?),
             client_secret: SecretString::from(src.required("TIKTOK_CLIENT_SECRET")?),
         };
 
         let project_id = src.required("FIREBASE_PROJECT_ID")?.to_owned();
-        if !project_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-            return Err(malformed("FIREBASE_PROJECT_ID", "letters, digits and '-' only"));
+        if !project_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            return Err(malformed(
+                "FIREBASE_PROJECT_ID",
+                "letters, digits and '-' only",
+            ));
         }
         let emulator_host = src.get("FIREBASE_AUTH_EMULATOR_HOST").map(str::to_owned);
         if let Some(host) = &emulator_host {
@@ -137,12 +154,16 @@ impl Config {
                 ));
             }
             if host.contains("://") || host.contains('/') || !host.contains(':') {
-                return Err(malformed("FIREBASE_AUTH_EMULATOR_HOST", "expected host:port"));
+                return Err(malformed(
+                    "FIREBASE_AUTH_EMULATOR_HOST",
+                    "expected host:port",
+                ));
             }
         }
         let certs_url = http_url(
             "FIREBASE_CERTS_URL",
-            src.get("FIREBASE_CERTS_URL").unwrap_or(DEFAULT_FIREBASE_CERTS_URL),
+            src.get("FIREBASE_CERTS_URL")
+                .unwrap_or(DEFAULT_FIREBASE_CERTS_URL),
         )?;
         let service_account = match src.get("FIREBASE_SERVICE_ACCOUNT") {
             Some(json) => Some(SecretString::from(json)),
@@ -182,7 +203,10 @@ impl Config {
 }
 
 fn malformed(name: &'static str, reason: impl ToString) -> ConfigError {
-    ConfigError::Malformed { name, reason: reason.to_string() }
+    ConfigError::Malformed {
+        name,
+        reason: reason.to_string(),
+    }
 }
 
 fn http_url(name: &'static str, value: &str) -> Result<String, ConfigError> {
@@ -200,7 +224,10 @@ fn http_url(name: &'static str, value: &str) -> Result<String, ConfigError> {
 /// One `GetSecretValue` call. The SDK is only loaded when a secret is configured, so
 /// functions configured from the environment pay nothing for it at cold start.
 async fn fetch_secret(secret_id: &str) -> Result<HashMap<String, String>, ConfigError> {
-    let fail = |reason: String| ConfigError::Secret { secret_id: secret_id.to_owned(), reason };
+    let fail = |reason: String| ConfigError::Secret {
+        secret_id: secret_id.to_owned(),
+        reason,
+    };
     let timeouts = aws_config::timeout::TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(2))
         .operation_attempt_timeout(Duration::from_secs(3))
@@ -259,7 +286,10 @@ mod tests {
         [
             ("SUPABASE_URL", "https://abc.supabase.co/"),
             ("SUPABASE_SERVICE_KEY", "service-key"),
-            ("ENCRYPTION_KEY", "cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4="),
+            (
+                "ENCRYPTION_KEY",
+                "cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=",
+            ),
             ("TIKTOK_CLIENT_KEY", "ck"),
             ("TIKTOK_CLIENT_SECRET", "cs"),
             ("FIREBASE_PROJECT_ID", "demo-app"),
@@ -317,25 +347,37 @@ mod tests {
             env.insert(name.into(), value.into());
             let err = Config::from_sources(&env, HashMap::new()).unwrap_err();
             assert!(err.to_string().contains(name), "{name}: {err}");
-            assert!(!err.to_string().contains(value) || name == "TIKTOK_API_BASE_URL", "{err}");
+            assert!(
+                !err.to_string().contains(value) || name == "TIKTOK_API_BASE_URL",
+                "{err}"
+            );
         }
     }
 
     #[test]
     fn emulator_mode_needs_a_demo_project() {
         let mut env = base();
-        env.insert("FIREBASE_AUTH_EMULATOR_HOST".into(), "127.0.0.1:9099".into());
+        env.insert(
+            "FIREBASE_AUTH_EMULATOR_HOST".into(),
+            "127.0.0.1:9099".into(),
+        );
         assert!(Config::from_sources(&env, HashMap::new()).is_ok());
         env.insert("FIREBASE_PROJECT_ID".into(), "my-real-project".into());
         let err = Config::from_sources(&env, HashMap::new()).unwrap_err();
-        assert!(err.to_string().contains("FIREBASE_AUTH_EMULATOR_HOST"), "{err}");
+        assert!(
+            err.to_string().contains("FIREBASE_AUTH_EMULATOR_HOST"),
+            "{err}"
+        );
     }
 
     #[test]
     fn the_secret_wins_over_the_environment() {
         let mut env = base();
         env.remove("TIKTOK_CLIENT_SECRET");
-        let secret = parse_secret(r#"{"TIKTOK_CLIENT_SECRET":"from-secret","SUPABASE_SERVICE_KEY":"sk2","OTHER":"x"}"#).unwrap();
+        let secret = parse_secret(
+            r#"{"TIKTOK_CLIENT_SECRET":"from-secret","SUPABASE_SERVICE_KEY":"sk2","OTHER":"x"}"#,
+        )
+        .unwrap();
         assert!(!secret.contains_key("OTHER"));
         let config = Config::from_sources(&env, secret).unwrap();
         assert_eq!(config.tiktok.client_secret.expose_secret(), "from-secret");
@@ -347,8 +389,12 @@ mod tests {
         assert!(parse_secret("[]").is_err());
         assert!(parse_secret("nope").is_err());
         assert!(parse_secret(r#"{"ENCRYPTION_KEY": 5}"#).is_err());
-        let sa = parse_secret(r#"{"FIREBASE_SERVICE_ACCOUNT": {"type":"service_account"}}"#).unwrap();
-        assert_eq!(sa["FIREBASE_SERVICE_ACCOUNT"], r#"{"type":"service_account"}"#);
+        let sa =
+            parse_secret(r#"{"FIREBASE_SERVICE_ACCOUNT": {"type":"service_account"}}"#).unwrap();
+        assert_eq!(
+            sa["FIREBASE_SERVICE_ACCOUNT"],
+            r#"{"type":"service_account"}"#
+        );
     }
 
     #[test]

@@ -79,14 +79,18 @@ mod tests {
     use serde::Deserialize;
 
     fn vectors<T: for<'de> Deserialize<'de>>(name: &str) -> Vec<T> {
-        let path = format!("{}/../testdata/fernet-spec/{name}", env!("CARGO_MANIFEST_DIR"));
+        let path = format!(
+            "{}/../testdata/fernet-spec/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
         serde_json::from_str(&text).unwrap()
     }
 
     fn unix(rfc3339: &str) -> u64 {
-        let t = time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
-            .unwrap();
+        let t =
+            time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
+                .unwrap();
         u64::try_from(t.unix_timestamp()).unwrap()
     }
 
@@ -142,9 +146,15 @@ mod tests {
         assert!(!cases.is_empty());
         for case in cases {
             let now = unix(&case.now);
-            assert_eq!(spec_token(&case.secret, now, &case.iv, case.src.as_bytes()), case.token);
+            assert_eq!(
+                spec_token(&case.secret, now, &case.iv, case.src.as_bytes()),
+                case.token
+            );
             let cipher = TokenCipher::from_keys(&case.secret).unwrap();
-            assert_eq!(cipher.decrypt_at(&case.token, None, now).unwrap(), case.src.as_bytes());
+            assert_eq!(
+                cipher.decrypt_at(&case.token, None, now).unwrap(),
+                case.src.as_bytes()
+            );
         }
     }
 
@@ -154,7 +164,9 @@ mod tests {
         assert!(!cases.is_empty());
         for case in cases {
             let cipher = TokenCipher::from_keys(&case.secret).unwrap();
-            let plain = cipher.decrypt_at(&case.token, Some(case.ttl_sec), unix(&case.now)).unwrap();
+            let plain = cipher
+                .decrypt_at(&case.token, Some(case.ttl_sec), unix(&case.now))
+                .unwrap();
             assert_eq!(plain, case.src.as_bytes());
         }
     }
@@ -180,7 +192,13 @@ mod tests {
         let rotated = TokenCipher::from_keys(&format!("{new}, {old}")).unwrap();
         assert_eq!(rotated.decrypt(&stored).unwrap(), "act.example");
         let fresh = rotated.encrypt("rft.example");
-        assert_eq!(TokenCipher::from_keys(&new).unwrap().decrypt(&fresh).unwrap(), "rft.example");
+        assert_eq!(
+            TokenCipher::from_keys(&new)
+                .unwrap()
+                .decrypt(&fresh)
+                .unwrap(),
+            "rft.example"
+        );
         assert_eq!(before.decrypt(&fresh), Err(DecryptError));
     }
 
@@ -189,7 +207,10 @@ mod tests {
         let good = Fernet::generate_key();
         assert_eq!(TokenCipher::from_keys("").unwrap_err(), KeyError::Empty);
         assert_eq!(TokenCipher::from_keys(" , ").unwrap_err(), KeyError::Empty);
-        assert_eq!(TokenCipher::from_keys(&format!("{good},short")).unwrap_err(), KeyError::Malformed(2));
+        assert_eq!(
+            TokenCipher::from_keys(&format!("{good},short")).unwrap_err(),
+            KeyError::Malformed(2)
+        );
     }
 
     #[test]

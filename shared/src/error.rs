@@ -47,9 +47,9 @@ impl ApiError {
 
     pub fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::InvalidJson(_) | ApiError::InvalidRequest(_) | ApiError::BadRequest { .. } => {
-                StatusCode::BAD_REQUEST
-            }
+            ApiError::InvalidJson(_)
+            | ApiError::InvalidRequest(_)
+            | ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized | ApiError::TikTokCredentials { .. } => StatusCode::UNAUTHORIZED,
             ApiError::TikTokNotConnected => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -89,7 +89,9 @@ impl ApiError {
     pub fn headers(&self) -> Vec<(&'static str, String)> {
         match self {
             ApiError::Unauthorized => vec![("www-authenticate", "Bearer".to_owned())],
-            ApiError::TikTokRateLimited { retry_after: Some(secs) } => {
+            ApiError::TikTokRateLimited {
+                retry_after: Some(secs),
+            } => {
                 vec![("retry-after", secs.to_string())]
             }
             ApiError::DatabaseUnavailable | ApiError::IdentityUnavailable => {
@@ -112,9 +114,17 @@ mod tests {
             (ApiError::Unauthorized, 401, "unauthorized"),
             (ApiError::TikTokNotConnected, 404, "tiktok_not_connected"),
             (ApiError::MethodNotAllowed, 405, "method_not_allowed"),
-            (ApiError::TikTokReauthRequired, 409, "tiktok_reauth_required"),
+            (
+                ApiError::TikTokReauthRequired,
+                409,
+                "tiktok_reauth_required",
+            ),
             (ApiError::PayloadTooLarge, 413, "payload_too_large"),
-            (ApiError::TikTokRateLimited { retry_after: None }, 429, "tiktok_rate_limited"),
+            (
+                ApiError::TikTokRateLimited { retry_after: None },
+                429,
+                "tiktok_rate_limited",
+            ),
             (ApiError::TikTokUnavailable, 502, "tiktok_unavailable"),
             (ApiError::DatabaseUnavailable, 503, "database_unavailable"),
             (ApiError::IdentityUnavailable, 503, "identity_unavailable"),
@@ -127,10 +137,19 @@ mod tests {
 
     #[test]
     fn unauthorized_and_unavailable_carry_their_headers() {
-        assert_eq!(ApiError::Unauthorized.headers(), vec![("www-authenticate", "Bearer".to_owned())]);
-        assert_eq!(ApiError::DatabaseUnavailable.headers(), vec![("retry-after", "1".to_owned())]);
         assert_eq!(
-            ApiError::TikTokRateLimited { retry_after: Some(30) }.headers(),
+            ApiError::Unauthorized.headers(),
+            vec![("www-authenticate", "Bearer".to_owned())]
+        );
+        assert_eq!(
+            ApiError::DatabaseUnavailable.headers(),
+            vec![("retry-after", "1".to_owned())]
+        );
+        assert_eq!(
+            ApiError::TikTokRateLimited {
+                retry_after: Some(30)
+            }
+            .headers(),
             vec![("retry-after", "30".to_owned())]
         );
     }

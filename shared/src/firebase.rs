@@ -91,7 +91,11 @@ impl FirebaseAuth {
         let mode = if config.emulator_host.is_some() {
             Mode::Emulator
         } else {
-            Mode::Certificates { url: config.certs_url.clone(), http, cache: Mutex::new(None) }
+            Mode::Certificates {
+                url: config.certs_url.clone(),
+                http,
+                cache: Mutex::new(None),
+            }
         };
         FirebaseAuth {
             project_id: config.project_id.clone(),
@@ -113,7 +117,9 @@ impl FirebaseAuth {
             return Err(AuthError::Invalid("aud is not the project"));
         }
         if claims.iss.as_deref() != Some(self.issuer.as_str()) {
-            return Err(AuthError::Invalid("iss is not the project's securetoken issuer"));
+            return Err(AuthError::Invalid(
+                "iss is not the project's securetoken issuer",
+            ));
         }
         let sub = claims.sub.unwrap_or_default();
         if sub.is_empty() || sub.len() > MAX_UID_LEN {
@@ -162,7 +168,12 @@ impl FirebaseAuth {
             .ok_or(AuthError::Invalid("unreadable claims"))
     }
 
-    async fn keys(&self, url: &str, http: &reqwest::Client, cache: &Mutex<Option<Arc<KeySet>>>) -> Result<Arc<KeySet>, AuthError> {
+    async fn keys(
+        &self,
+        url: &str,
+        http: &reqwest::Client,
+        cache: &Mutex<Option<Arc<KeySet>>>,
+    ) -> Result<Arc<KeySet>, AuthError> {
         let mut guard = cache.lock().await;
         if let Some(set) = guard.as_ref() {
             if set.fetched.elapsed() < set.max_age {
@@ -177,9 +188,16 @@ impl FirebaseAuth {
 
 async fn fetch_keys(url: &str, http: &reqwest::Client) -> Result<KeySet, AuthError> {
     let unavailable = |reason: &str| AuthError::Unavailable(reason.to_owned());
-    let response = http.get(url).send().await.map_err(|_| unavailable("request failed"))?;
+    let response = http
+        .get(url)
+        .send()
+        .await
+        .map_err(|_| unavailable("request failed"))?;
     if !response.status().is_success() {
-        return Err(unavailable(&format!("status {}", response.status().as_u16())));
+        return Err(unavailable(&format!(
+            "status {}",
+            response.status().as_u16()
+        )));
     }
     let max_age = response
         .headers()
@@ -187,22 +205,30 @@ async fn fetch_keys(url: &str, http: &reqwest::Client) -> Result<KeySet, AuthErr
         .and_then(|v| v.to_str().ok())
         .and_then(parse_max_age)
         .unwrap_or(DEFAULT_KEYS_MAX_AGE);
-    let certs: HashMap<String, String> =
-        response.json().await.map_err(|_| unavailable("unreadable certificate list"))?;
+    let certs: HashMap<String, String> = response
+        .json()
+        .await
+        .map_err(|_| unavailable("unreadable certificate list"))?;
     let keys: HashMap<String, DecodingKey> = certs
         .into_iter()
-        .filter_map(|(kid, pem)| match DecodingKey::from_rsa_pem(pem.as_bytes()) {
-            Ok(key) => Some((kid, key)),
-            Err(_) => {
-                tracing::warn!(kid = %kid, "skipping an unreadable signing certificate");
-                None
-            }
-        })
+        .filter_map(
+            |(kid, pem)| match DecodingKey::from_rsa_pem(pem.as_bytes()) {
+                Ok(key) => Some((kid, key)),
+                Err(_) => {
+                    tracing::warn!(kid = %kid, "skipping an unreadable signing certificate");
+                    None
+                }
+            },
+        )
         .collect();
     if keys.is_empty() {
         return Err(unavailable("no usable signing certificate"));
     }
-    Ok(KeySet { keys, fetched: Instant::now(), max_age })
+    Ok(KeySet {
+        keys,
+        fetched: Instant::now(),
+        max_age,
+    })
 }
 
 /// `max-age=N` of a `Cache-Control` header.
@@ -225,13 +251,19 @@ impl IdTokenVerifier for FirebaseAuth {
         let claims = match &self.mode {
             Mode::Emulator => Self::decode_unsigned(token)?,
             Mode::Certificates { url, http, cache } => {
-                let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Invalid("not a JWT"))?;
+                let header = jsonwebtoken::decode_header(token)
+                    .map_err(|_| AuthError::Invalid("not a JWT"))?;
                 if header.alg != Algorithm::RS256 {
                     return Err(AuthError::Invalid("alg is not RS256"));
                 }
-                let kid = header.kid.ok_or(AuthError::Invalid("no kid (a custom token?)"))?;
+                let kid = header
+                    .kid
+                    .ok_or(AuthError::Invalid("no kid (a custom token?)"))?;
                 let keys = self.keys(url, http, cache).await?;
-                let key = keys.keys.get(&kid).ok_or(AuthError::Invalid("unknown kid"))?;
+                let key = keys
+                    .keys
+                    .get(&kid)
+                    .ok_or(AuthError::Invalid("unknown kid"))?;
                 // Signature here; every claim is checked below, the same way in both modes.
                 let mut validation = Validation::new(Algorithm::RS256);
                 validation.validate_exp = false;
@@ -279,7 +311,10 @@ mod tests {
 
     #[tokio::test]
     async fn emulator_accepts_unsigned_tokens_with_good_claims() {
-        let caller = auth(true).verify_id_token(&unsigned(good_claims())).await.unwrap();
+        let caller = auth(true)
+            .verify_id_token(&unsigned(good_claims()))
+            .await
+            .unwrap();
         assert_eq!(caller.firebase_uid, "uid-1");
         assert_eq!(caller.email.as_deref(), Some("a@example.com"));
         assert!(caller.email_verified);
@@ -292,7 +327,10 @@ mod tests {
         let cases: Vec<(&str, serde_json::Value)> = vec![
             ("aud", serde_json::json!("demo-other")),
             ("aud", serde_json::json!(["demo-app"])),
-            ("iss", serde_json::json!("https://securetoken.google.com/demo-other")),
+            (
+                "iss",
+                serde_json::json!("https://securetoken.google.com/demo-other"),
+            ),
             ("sub", serde_json::json!("")),
             ("sub", serde_json::json!(long_sub)),
             ("exp", serde_json::json!(now - 1)),
@@ -301,12 +339,18 @@ mod tests {
         for (field, value) in cases {
             let mut claims = good_claims();
             claims[field] = value;
-            assert!(auth(true).verify_id_token(&unsigned(claims)).await.is_err(), "{field}");
+            assert!(
+                auth(true).verify_id_token(&unsigned(claims)).await.is_err(),
+                "{field}"
+            );
         }
         for field in ["aud", "iss", "sub", "exp", "iat"] {
             let mut claims = good_claims();
             claims.as_object_mut().unwrap().remove(field);
-            assert!(auth(true).verify_id_token(&unsigned(claims)).await.is_err(), "missing {field}");
+            assert!(
+                auth(true).verify_id_token(&unsigned(claims)).await.is_err(),
+                "missing {field}"
+            );
         }
     }
 
@@ -315,20 +359,31 @@ mod tests {
         let signed_header = URL_SAFE_NO_PAD.encode(br#"{"alg":"RS256","kid":"k"}"#);
         let payload = URL_SAFE_NO_PAD.encode(good_claims().to_string());
         let auth = auth(true);
-        for token in [format!("{signed_header}.{payload}.c2ln"), "garbage".into(), "a.b.c.d".into(), String::new()] {
+        for token in [
+            format!("{signed_header}.{payload}.c2ln"),
+            "garbage".into(),
+            "a.b.c.d".into(),
+            String::new(),
+        ] {
             assert!(auth.verify_id_token(&token).await.is_err(), "{token}");
         }
     }
 
     #[tokio::test]
     async fn production_mode_refuses_unsigned_tokens_without_fetching_keys() {
-        let err = auth(false).verify_id_token(&unsigned(good_claims())).await.unwrap_err();
+        let err = auth(false)
+            .verify_id_token(&unsigned(good_claims()))
+            .await
+            .unwrap_err();
         assert!(matches!(err, AuthError::Invalid(_)), "{err:?}");
     }
 
     #[test]
     fn max_age_is_read_from_cache_control() {
-        assert_eq!(parse_max_age("public, max-age=19302, must-revalidate, no-transform"), Some(Duration::from_secs(19302)));
+        assert_eq!(
+            parse_max_age("public, max-age=19302, must-revalidate, no-transform"),
+            Some(Duration::from_secs(19302))
+        );
         assert_eq!(parse_max_age("no-cache"), None);
         assert_eq!(parse_max_age("max-age=abc"), None);
     }

@@ -85,9 +85,12 @@ pub fn parse_json_object<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
     let value: serde_json::Value = serde_json::from_str(text)
         .map_err(|_| ApiError::InvalidJson("Request body is not valid JSON".into()))?;
     if !value.is_object() {
-        return Err(ApiError::InvalidJson("Request body must be a JSON object".into()));
+        return Err(ApiError::InvalidJson(
+            "Request body must be a JSON object".into(),
+        ));
     }
-    serde_json::from_value(value).map_err(|err| ApiError::InvalidRequest(describe_shape_error(&err)))
+    serde_json::from_value(value)
+        .map_err(|err| ApiError::InvalidRequest(describe_shape_error(&err)))
 }
 
 /// serde's message names the field and the expected type; values the client sent are
@@ -96,8 +99,7 @@ fn describe_shape_error(err: &serde_json::Error) -> String {
     let message = err.to_string();
     let mut out = String::with_capacity(message.len());
     let mut in_quotes = false;
-    let mut chars = message.chars().peekable();
-    while let Some(c) = chars.next() {
+    for c in message.chars() {
         match c {
             '"' => {
                 in_quotes = !in_quotes;
@@ -140,7 +142,10 @@ fn build(status: StatusCode, bytes: Vec<u8>, extra: &[(&'static str, String)]) -
     let mut response = Response::new(Body::Binary(bytes));
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     for (name, value) in extra {
         if let Ok(value) = HeaderValue::from_str(value) {
@@ -157,9 +162,17 @@ pub fn respond(result: Result<Response<Body>, ApiError>, request_id: &str) -> Re
         Err(err) => {
             let status = err.status_code();
             if status.is_server_error() {
-                tracing::warn!(code = err.code(), status = status.as_u16(), "request failed");
+                tracing::warn!(
+                    code = err.code(),
+                    status = status.as_u16(),
+                    "request failed"
+                );
             } else {
-                tracing::info!(code = err.code(), status = status.as_u16(), "request refused");
+                tracing::info!(
+                    code = err.code(),
+                    status = status.as_u16(),
+                    "request refused"
+                );
             }
             error_response(&err, request_id)
         }
@@ -187,7 +200,15 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_a_json_object() {
-        for body in [&b""[..], b"  ", b"nope", b"[1]", b"\"s\"", b"null", b"\xff\xfe"] {
+        for body in [
+            &b""[..],
+            b"  ",
+            b"nope",
+            b"[1]",
+            b"\"s\"",
+            b"null",
+            b"\xff\xfe",
+        ] {
             let err = parse_json_object::<Sample>(body).unwrap_err();
             assert_eq!(err.code(), "invalid_json", "{body:?}");
         }
@@ -195,8 +216,9 @@ mod tests {
 
     #[test]
     fn wrong_shapes_are_invalid_request_without_echoing_values() {
-        let err = parse_json_object::<Sample>(br#"{"name":"act.secret-token","count":"act.other"}"#)
-            .unwrap_err();
+        let err =
+            parse_json_object::<Sample>(br#"{"name":"act.secret-token","count":"act.other"}"#)
+                .unwrap_err();
         assert_eq!(err.code(), "invalid_request");
         assert!(!err.to_string().contains("act."), "{err}");
         let err = parse_json_object::<Sample>(br#"{"count":1}"#).unwrap_err();
@@ -206,7 +228,10 @@ mod tests {
     #[test]
     fn oversized_bodies_are_413() {
         let body = vec![b' '; MAX_BODY_BYTES + 1];
-        assert_eq!(parse_json_object::<Sample>(&body).unwrap_err(), ApiError::PayloadTooLarge);
+        assert_eq!(
+            parse_json_object::<Sample>(&body).unwrap_err(),
+            ApiError::PayloadTooLarge
+        );
     }
 
     #[test]

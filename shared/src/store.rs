@@ -79,7 +79,11 @@ pub struct TokenUpdate {
     pub refresh_token: String,
     #[serde(rename = "p_expires_at", with = "timestamp::option")]
     pub expires_at: Option<OffsetDateTime>,
-    #[serde(rename = "p_refresh_expires_at", with = "timestamp::option", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "p_refresh_expires_at",
+        with = "timestamp::option",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub refresh_expires_at: Option<OffsetDateTime>,
     #[serde(rename = "p_scope", skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
@@ -114,7 +118,11 @@ pub enum StoreError {
     NotFound,
     /// Any other refusal: a request this code should not have made.
     #[error("refused with {status} {code}: {message}")]
-    Rejected { status: u16, code: String, message: String },
+    Rejected {
+        status: u16,
+        code: String,
+        message: String,
+    },
 }
 
 impl StoreError {
@@ -136,7 +144,11 @@ impl StoreError {
             // PGRST000-003: PostgREST cannot reach or use the database.
             (_, "PGRST000" | "PGRST001" | "PGRST002" | "PGRST003") => StoreError::Unavailable(code),
             (s, _) if s >= 500 => StoreError::Unavailable(format!("{s} {code}")),
-            (s, _) => StoreError::Rejected { status: s, code, message },
+            (s, _) => StoreError::Rejected {
+                status: s,
+                code,
+                message,
+            },
         }
     }
 }
@@ -175,7 +187,8 @@ impl Store {
     /// `rest_url` is the PostgREST root without a trailing slash (see `Config`); the
     /// key must be a valid header value (checked by `Config`).
     pub fn new(rest_url: &str, service_key: &str, timeout: Duration) -> Store {
-        let mut pg = Postgrest::new(rest_url.trim_end_matches('/')).insert_header("apikey", service_key);
+        let mut pg =
+            Postgrest::new(rest_url.trim_end_matches('/')).insert_header("apikey", service_key);
         // Supabase's new `sb_secret_` keys go in `apikey` only; JWT keys also as bearer.
         if !service_key.starts_with("sb_secret_") {
             pg = pg.insert_header("Authorization", format!("Bearer {service_key}"));
@@ -207,8 +220,11 @@ impl Store {
         function: &str,
         args: &A,
     ) -> Result<T, StoreError> {
-        let args = serde_json::to_string(args)
-            .map_err(|e| StoreError::Rejected { status: 0, code: "encode".into(), message: e.to_string() })?;
+        let args = serde_json::to_string(args).map_err(|e| StoreError::Rejected {
+            status: 0,
+            code: "encode".into(),
+            message: e.to_string(),
+        })?;
         let body = self.send(self.pg.rpc(function, args)).await?;
         serde_json::from_slice(&body)
             .map_err(|_| StoreError::Unavailable(format!("unreadable answer from rpc {function}")))
@@ -239,12 +255,24 @@ impl ConnectionStore for Store {
             #[serde(skip_serializing_if = "Option::is_none")]
             p_account_id: Option<&'a str>,
         }
-        self.rpc("tiktok_connection_for", &Args { caller, p_account_id: account_id }).await
+        self.rpc(
+            "tiktok_connection_for",
+            &Args {
+                caller,
+                p_account_id: account_id,
+            },
+        )
+        .await
     }
 
     async fn connection_by_id(&self, id: i64) -> Result<Option<Connection>, StoreError> {
         let body = self
-            .send(self.pg.from("social_connections").select("*").eq("id", id.to_string()))
+            .send(
+                self.pg
+                    .from("social_connections")
+                    .select("*")
+                    .eq("id", id.to_string()),
+            )
             .await?;
         let mut rows: Vec<Connection> = serde_json::from_slice(&body)
             .map_err(|_| StoreError::Unavailable("unreadable social_connections row".into()))?;
@@ -266,7 +294,11 @@ impl ConnectionStore for Store {
         }
         self.rpc(
             "swap_connection_tokens",
-            &Args { p_id: id, p_expected_refresh_token: expected_refresh_token, update },
+            &Args {
+                p_id: id,
+                p_expected_refresh_token: expected_refresh_token,
+                update,
+            },
         )
         .await
     }
@@ -279,23 +311,43 @@ mod tests {
     #[test]
     fn postgrest_errors_map_to_typed_errors() {
         let unique = br#"{"code":"23505","details":"Key exists","hint":null,"message":"duplicate key value"}"#;
-        assert!(matches!(StoreError::from_response(409, unique), StoreError::Conflict { code, .. } if code == "23505"));
+        assert!(
+            matches!(StoreError::from_response(409, unique), StoreError::Conflict { code, .. } if code == "23505")
+        );
         let raised = br#"{"code":"PT409","message":"in use"}"#;
-        assert!(matches!(StoreError::from_response(409, raised), StoreError::Conflict { .. }));
+        assert!(matches!(
+            StoreError::from_response(409, raised),
+            StoreError::Conflict { .. }
+        ));
         let single = br#"{"code":"PGRST116","message":"0 rows"}"#;
         assert_eq!(StoreError::from_response(406, single), StoreError::NotFound);
         let down = br#"{"code":"PGRST001","message":"no connection"}"#;
-        assert!(matches!(StoreError::from_response(503, down), StoreError::Unavailable(_)));
-        assert!(matches!(StoreError::from_response(502, b"<html>bad gateway"), StoreError::Unavailable(_)));
+        assert!(matches!(
+            StoreError::from_response(503, down),
+            StoreError::Unavailable(_)
+        ));
+        assert!(matches!(
+            StoreError::from_response(502, b"<html>bad gateway"),
+            StoreError::Unavailable(_)
+        ));
         let not_null = br#"{"code":"23502","message":"null value"}"#;
-        assert!(matches!(StoreError::from_response(400, not_null), StoreError::Rejected { status: 400, .. }));
+        assert!(matches!(
+            StoreError::from_response(400, not_null),
+            StoreError::Rejected { status: 400, .. }
+        ));
     }
 
     #[test]
     fn absent_arguments_are_omitted_not_null() {
-        let caller = Caller { firebase_uid: "u1".into(), ..Default::default() };
+        let caller = Caller {
+            firebase_uid: "u1".into(),
+            ..Default::default()
+        };
         let json = serde_json::to_value(&caller).unwrap();
-        assert_eq!(json, serde_json::json!({"p_firebase_uid": "u1", "p_email_verified": false}));
+        assert_eq!(
+            json,
+            serde_json::json!({"p_firebase_uid": "u1", "p_email_verified": false})
+        );
     }
 
     #[test]

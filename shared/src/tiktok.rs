@@ -11,7 +11,12 @@ use crate::config::TikTokConfig;
 /// Fields each scope unlocks on `/v2/user/info/`.
 pub const BASIC_FIELDS: [&str; 4] = ["open_id", "union_id", "avatar_url", "display_name"];
 pub const PROFILE_FIELDS: [&str; 3] = ["bio_description", "is_verified", "username"];
-pub const STATS_FIELDS: [&str; 4] = ["follower_count", "following_count", "likes_count", "video_count"];
+pub const STATS_FIELDS: [&str; 4] = [
+    "follower_count",
+    "following_count",
+    "likes_count",
+    "video_count",
+];
 
 /// The fields the granted scopes allow (comma-separated, as TikTok's token response
 /// gives them). Unknown scope: all fields (the caller falls back to basic on
@@ -146,11 +151,21 @@ fn transport_error(err: &reqwest::Error) -> TikTokError {
 }
 
 fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<u64> {
-    headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()
+    headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// Reads the `/v2/` envelope `{"data": {...}, "error": {"code", "message", "log_id"}}`.
-pub fn parse_user_info(status: u16, retry: Option<u64>, body: &[u8]) -> Result<UserInfo, TikTokError> {
+pub fn parse_user_info(
+    status: u16,
+    retry: Option<u64>,
+    body: &[u8],
+) -> Result<UserInfo, TikTokError> {
     #[derive(Deserialize)]
     struct Envelope {
         #[serde(default)]
@@ -170,10 +185,23 @@ pub fn parse_user_info(status: u16, retry: Option<u64>, body: &[u8]) -> Result<U
         log_id: Option<String>,
     }
     let parsed: Option<Envelope> = serde_json::from_slice(body).ok();
-    let code = parsed.as_ref().and_then(|e| e.error.as_ref()).map(|e| e.code.as_str()).unwrap_or("");
-    if let Some(log_id) = parsed.as_ref().and_then(|e| e.error.as_ref()).and_then(|e| e.log_id.as_deref()) {
+    let code = parsed
+        .as_ref()
+        .and_then(|e| e.error.as_ref())
+        .map(|e| e.code.as_str())
+        .unwrap_or("");
+    if let Some(log_id) = parsed
+        .as_ref()
+        .and_then(|e| e.error.as_ref())
+        .and_then(|e| e.log_id.as_deref())
+    {
         if code != "ok" {
-            tracing::info!(tiktok_code = code, tiktok_log_id = log_id, status, "TikTok refused user info");
+            tracing::info!(
+                tiktok_code = code,
+                tiktok_log_id = log_id,
+                status,
+                "TikTok refused user info"
+            );
         }
     }
     match (status, code) {
@@ -181,7 +209,9 @@ pub fn parse_user_info(status: u16, retry: Option<u64>, body: &[u8]) -> Result<U
             .and_then(|e| e.data)
             .and_then(|d| d.user)
             .ok_or_else(|| TikTokError::Unavailable("user info without data.user".into())),
-        (429, _) | (_, "rate_limit_exceeded") => Err(TikTokError::RateLimited { retry_after: retry }),
+        (429, _) | (_, "rate_limit_exceeded") => {
+            Err(TikTokError::RateLimited { retry_after: retry })
+        }
         (_, "access_token_invalid") => Err(TikTokError::TokenInvalid),
         (_, "scope_not_authorized") => Err(TikTokError::ScopeNotAuthorized),
         (401, _) => Err(TikTokError::TokenInvalid),
@@ -190,7 +220,11 @@ pub fn parse_user_info(status: u16, retry: Option<u64>, body: &[u8]) -> Result<U
 }
 
 /// Reads a token endpoint answer: the grant, or `{error, error_description, log_id}`.
-pub fn parse_token_grant(status: u16, retry: Option<u64>, body: &[u8]) -> Result<TokenGrant, TikTokError> {
+pub fn parse_token_grant(
+    status: u16,
+    retry: Option<u64>,
+    body: &[u8],
+) -> Result<TokenGrant, TikTokError> {
     #[derive(Deserialize)]
     struct OAuthError {
         error: String,
@@ -212,15 +246,25 @@ pub fn parse_token_grant(status: u16, retry: Option<u64>, body: &[u8]) -> Result
         (429, _) => Err(TikTokError::RateLimited { retry_after: retry }),
         (_, Some("invalid_grant")) => Err(TikTokError::RefreshRejected),
         (_, Some(other @ ("invalid_client" | "unauthorized_client" | "invalid_request"))) => {
-            tracing::error!(tiktok_error = other, "TikTok refused the app's credentials or request");
+            tracing::error!(
+                tiktok_error = other,
+                "TikTok refused the app's credentials or request"
+            );
             Err(TikTokError::Unavailable(format!("token {status} {other}")))
         }
-        (s, e) => Err(TikTokError::Unavailable(format!("token {s} {}", e.unwrap_or("unreadable")))),
+        (s, e) => Err(TikTokError::Unavailable(format!(
+            "token {s} {}",
+            e.unwrap_or("unreadable")
+        ))),
     }
 }
 
 impl TikTokApi for TikTokClient {
-    async fn user_info(&self, access_token: &str, fields: &[&str]) -> Result<UserInfo, TikTokError> {
+    async fn user_info(
+        &self,
+        access_token: &str,
+        fields: &[&str],
+    ) -> Result<UserInfo, TikTokError> {
         let response = self
             .http
             .get(format!("{}/v2/user/info/", self.base_url))
@@ -261,10 +305,15 @@ mod tests {
 
     #[test]
     fn fields_follow_granted_scopes() {
-        assert_eq!(fields_for_scope(Some("user.info.basic")), BASIC_FIELDS.to_vec());
+        assert_eq!(
+            fields_for_scope(Some("user.info.basic")),
+            BASIC_FIELDS.to_vec()
+        );
         let all = fields_for_scope(Some("user.info.basic,user.info.profile,user.info.stats"));
         assert_eq!(all.len(), 11);
-        assert!(fields_for_scope(Some("user.info.basic,user.info.stats")).contains(&"follower_count"));
+        assert!(
+            fields_for_scope(Some("user.info.basic,user.info.stats")).contains(&"follower_count")
+        );
         assert!(!fields_for_scope(Some("user.info.basic,user.info.stats")).contains(&"username"));
         assert_eq!(fields_for_scope(None).len(), 11);
     }
@@ -275,18 +324,45 @@ mod tests {
         let user = parse_user_info(200, None, ok).unwrap();
         assert_eq!(user.open_id.as_deref(), Some("o1"));
         assert_eq!(user.follower_count, Some(3));
-        let invalid = br#"{"data":{},"error":{"code":"access_token_invalid","message":"x","log_id":"l"}}"#;
-        assert_eq!(parse_user_info(401, None, invalid), Err(TikTokError::TokenInvalid));
-        let scope = br#"{"data":{},"error":{"code":"scope_not_authorized","message":"x","log_id":"l"}}"#;
-        assert_eq!(parse_user_info(401, None, scope), Err(TikTokError::ScopeNotAuthorized));
-        let limited = br#"{"data":{},"error":{"code":"rate_limit_exceeded","message":"x","log_id":"l"}}"#;
-        assert_eq!(parse_user_info(429, Some(7), limited), Err(TikTokError::RateLimited { retry_after: Some(7) }));
-        let internal = br#"{"data":{},"error":{"code":"internal_error","message":"x","log_id":"l"}}"#;
-        assert!(matches!(parse_user_info(500, None, internal), Err(TikTokError::Unavailable(_))));
-        assert!(matches!(parse_user_info(200, None, b"<html>"), Err(TikTokError::Unavailable(_))));
-        assert!(matches!(parse_user_info(502, None, b""), Err(TikTokError::Unavailable(_))));
+        let invalid =
+            br#"{"data":{},"error":{"code":"access_token_invalid","message":"x","log_id":"l"}}"#;
+        assert_eq!(
+            parse_user_info(401, None, invalid),
+            Err(TikTokError::TokenInvalid)
+        );
+        let scope =
+            br#"{"data":{},"error":{"code":"scope_not_authorized","message":"x","log_id":"l"}}"#;
+        assert_eq!(
+            parse_user_info(401, None, scope),
+            Err(TikTokError::ScopeNotAuthorized)
+        );
+        let limited =
+            br#"{"data":{},"error":{"code":"rate_limit_exceeded","message":"x","log_id":"l"}}"#;
+        assert_eq!(
+            parse_user_info(429, Some(7), limited),
+            Err(TikTokError::RateLimited {
+                retry_after: Some(7)
+            })
+        );
+        let internal =
+            br#"{"data":{},"error":{"code":"internal_error","message":"x","log_id":"l"}}"#;
+        assert!(matches!(
+            parse_user_info(500, None, internal),
+            Err(TikTokError::Unavailable(_))
+        ));
+        assert!(matches!(
+            parse_user_info(200, None, b"<html>"),
+            Err(TikTokError::Unavailable(_))
+        ));
+        assert!(matches!(
+            parse_user_info(502, None, b""),
+            Err(TikTokError::Unavailable(_))
+        ));
         let params = br#"{"error":{"code":"invalid_params","message":"x","log_id":"l"}}"#;
-        assert!(matches!(parse_user_info(400, None, params), Err(TikTokError::Unavailable(_))));
+        assert!(matches!(
+            parse_user_info(400, None, params),
+            Err(TikTokError::Unavailable(_))
+        ));
     }
 
     #[test]
@@ -296,11 +372,28 @@ mod tests {
         assert_eq!(grant.refresh_token, "rft.2");
         assert!(!format!("{grant:?}").contains("rft.2"));
         let rejected = br#"{"error":"invalid_grant","error_description":"Refresh token is invalid or expired.","log_id":"l"}"#;
-        assert_eq!(parse_token_grant(400, None, rejected).unwrap_err(), TikTokError::RefreshRejected);
-        assert_eq!(parse_token_grant(429, Some(2), b"{}").unwrap_err(), TikTokError::RateLimited { retry_after: Some(2) });
-        assert!(matches!(parse_token_grant(500, None, b"oops"), Err(TikTokError::Unavailable(_))));
-        assert!(matches!(parse_token_grant(200, None, b"{\"error\":\"server_error\"}"), Err(TikTokError::Unavailable(_))));
+        assert_eq!(
+            parse_token_grant(400, None, rejected).unwrap_err(),
+            TikTokError::RefreshRejected
+        );
+        assert_eq!(
+            parse_token_grant(429, Some(2), b"{}").unwrap_err(),
+            TikTokError::RateLimited {
+                retry_after: Some(2)
+            }
+        );
+        assert!(matches!(
+            parse_token_grant(500, None, b"oops"),
+            Err(TikTokError::Unavailable(_))
+        ));
+        assert!(matches!(
+            parse_token_grant(200, None, b"{\"error\":\"server_error\"}"),
+            Err(TikTokError::Unavailable(_))
+        ));
         let client = br#"{"error":"invalid_client","error_description":"bad","log_id":"l"}"#;
-        assert!(matches!(parse_token_grant(401, None, client), Err(TikTokError::Unavailable(_))));
+        assert!(matches!(
+            parse_token_grant(401, None, client),
+            Err(TikTokError::Unavailable(_))
+        ));
     }
 }

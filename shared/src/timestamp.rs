@@ -29,7 +29,10 @@ pub fn parse(text: &str) -> Option<OffsetDateTime> {
 }
 
 pub fn format(t: OffsetDateTime) -> String {
-    let t = t.to_offset(UtcOffset::UTC).replace_nanosecond(0).unwrap_or(t);
+    let t = t
+        .to_offset(UtcOffset::UTC)
+        .replace_nanosecond(0)
+        .unwrap_or(t);
     t.format(&Rfc3339).unwrap_or_default()
 }
 
@@ -38,7 +41,9 @@ pub mod option {
     use serde::{Deserialize, Deserializer, Serializer};
     use time::OffsetDateTime;
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<OffsetDateTime>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<OffsetDateTime>, D::Error> {
         let text: Option<String> = Option::deserialize(d)?;
         match text.as_deref().map(str::trim) {
             None | Some("") => Ok(None),
@@ -71,7 +76,11 @@ mod tests {
             "2026-01-02 03:04:05",
             "2026-01-02T04:04:05+01",
         ] {
-            assert_eq!(parse(text).map(|t| t.replace_nanosecond(0).unwrap()), Some(expected), "{text}");
+            assert_eq!(
+                parse(text).map(|t| t.replace_nanosecond(0).unwrap()),
+                Some(expected),
+                "{text}"
+            );
         }
         assert!(parse("2026-01-02T03:04:05.123456").is_some());
         assert!(parse("yesterday").is_none());

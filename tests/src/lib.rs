@@ -12,7 +12,9 @@ use shared::LiveApp;
 /// A setting of the running stack; tests cannot run without it.
 pub fn stack_var(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
-        panic!("{name} is not set: run the tests through scripts/test.sh (or scripts/with-stack.sh)")
+        panic!(
+            "{name} is not set: run the tests through scripts/test.sh (or scripts/with-stack.sh)"
+        )
     })
 }
 
@@ -31,7 +33,10 @@ pub fn function_env() -> HashMap<String, String> {
 
 pub fn config() -> Config {
     let env = function_env();
-    assert!(env.contains_key("SUPABASE_REST_URL"), "run the tests through scripts/test.sh");
+    assert!(
+        env.contains_key("SUPABASE_REST_URL"),
+        "run the tests through scripts/test.sh"
+    );
     Config::from_sources(&env, HashMap::new()).expect("stack configuration")
 }
 
@@ -41,13 +46,16 @@ pub fn live_app() -> LiveApp {
 }
 
 pub fn workspace_path(relative: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(relative)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(relative)
 }
 
 /// An `events/` file as an API Gateway request, with the placeholders replaced.
 pub fn event(name: &str, replacements: &[(&str, &str)]) -> lambda_http::Request {
     let path = workspace_path(&format!("events/{name}"));
-    let mut text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     for (from, to) in replacements {
         text = text.replace(from, to);
     }
@@ -55,10 +63,14 @@ pub fn event(name: &str, replacements: &[(&str, &str)]) -> lambda_http::Request 
 }
 
 /// An event with the `authorization` header removed or set to `value`.
-pub fn with_authorization(mut req: lambda_http::Request, value: Option<&str>) -> lambda_http::Request {
+pub fn with_authorization(
+    mut req: lambda_http::Request,
+    value: Option<&str>,
+) -> lambda_http::Request {
     match value {
         Some(v) => {
-            req.headers_mut().insert("authorization", v.parse().expect("header"));
+            req.headers_mut()
+                .insert("authorization", v.parse().expect("header"));
         }
         None => {
             req.headers_mut().remove("authorization");
@@ -77,11 +89,18 @@ pub fn reply(response: lambda_http::Response<lambda_http::Body>) -> Reply {
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let body = serde_json::from_slice(response.body().as_ref()).unwrap_or(Value::Null);
-    Reply { status, headers, body }
+    Reply {
+        status,
+        headers,
+        body,
+    }
 }
 
 pub fn http() -> reqwest::Client {
-    reqwest::Client::builder().timeout(std::time::Duration::from_secs(20)).build().expect("client")
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(20))
+        .build()
+        .expect("client")
 }
 
 pub fn unique(prefix: &str) -> String {
@@ -91,7 +110,11 @@ pub fn unique(prefix: &str) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    format!("{prefix}-{}-{nanos}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{prefix}-{}-{nanos}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 // --- Firebase Auth emulator ---------------------------------------------------------
@@ -107,7 +130,9 @@ pub async fn firebase_user() -> FirebaseUser {
     let host = stack_var("FIREBASE_AUTH_EMULATOR_HOST");
     let email = format!("{}@example.com", unique("user"));
     let answer: Value = http()
-        .post(format!("http://{host}/identitytoolkit.googleapis.com/v1/accounts:signUp?key=local"))
+        .post(format!(
+            "http://{host}/identitytoolkit.googleapis.com/v1/accounts:signUp?key=local"
+        ))
         .json(&json!({"email": email, "password": "password-123", "returnSecureToken": true}))
         .send()
         .await
@@ -156,19 +181,37 @@ impl Default for TikTokFake {
 
 impl TikTokFake {
     pub fn new() -> Self {
-        TikTokFake { base: stack_var("STACK_TIKTOK_URL"), http: http() }
+        TikTokFake {
+            base: stack_var("STACK_TIKTOK_URL"),
+            http: http(),
+        }
     }
 
     async fn post(&self, path: &str, body: Value) -> Value {
-        let response = self.http.post(format!("{}{path}", self.base)).json(&body).send().await.expect("fake");
-        assert!(response.status().is_success(), "fake {path}: {}", response.status());
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .expect("fake");
+        assert!(
+            response.status().is_success(),
+            "fake {path}: {}",
+            response.status()
+        );
         response.json().await.expect("fake answer")
     }
 
     /// A new TikTok user who authorised the app with `scope`.
     pub async fn account(&self, scope: &str) -> TikTokAccount {
         let open_id = unique("-000open");
-        let grant = self.post("/_fake/accounts", json!({"open_id": open_id, "scope": scope})).await;
+        let grant = self
+            .post(
+                "/_fake/accounts",
+                json!({"open_id": open_id, "scope": scope}),
+            )
+            .await;
         TikTokAccount {
             open_id,
             access_token: grant["access_token"].as_str().expect("access").to_owned(),
@@ -178,21 +221,30 @@ impl TikTokFake {
     }
 
     pub async fn expire_access(&self, open_id: &str) {
-        self.post("/_fake/expire_access", json!({"open_id": open_id})).await;
+        self.post("/_fake/expire_access", json!({"open_id": open_id}))
+            .await;
     }
 
     pub async fn invalidate_refresh(&self, open_id: &str) {
-        self.post("/_fake/invalidate_refresh", json!({"open_id": open_id})).await;
+        self.post("/_fake/invalidate_refresh", json!({"open_id": open_id}))
+            .await;
     }
 
     /// The next responses of `endpoint` (`user_info`, `token`, `revoke`) for this account.
     pub async fn script(&self, open_id: &str, endpoint: &str, responses: Value) {
-        self.post("/_fake/faults", json!({"open_id": open_id, "endpoint": endpoint, "responses": responses})).await;
+        self.post(
+            "/_fake/faults",
+            json!({"open_id": open_id, "endpoint": endpoint, "responses": responses}),
+        )
+        .await;
     }
 
     pub async fn refresh_token_valid(&self, open_id: &str, refresh_token: &str) -> bool {
         let answer = self
-            .post("/_fake/check_refresh", json!({"open_id": open_id, "refresh_token": refresh_token}))
+            .post(
+                "/_fake/check_refresh",
+                json!({"open_id": open_id, "refresh_token": refresh_token}),
+            )
             .await;
         answer["valid"].as_bool().unwrap_or(false)
     }
@@ -213,7 +265,11 @@ impl TikTokFake {
     }
 
     pub async fn count(&self, open_id: &str, endpoint: &str) -> usize {
-        self.calls(open_id).await.iter().filter(|c| c["endpoint"] == endpoint).count()
+        self.calls(open_id)
+            .await
+            .iter()
+            .filter(|c| c["endpoint"] == endpoint)
+            .count()
     }
 }
 
@@ -233,7 +289,11 @@ impl Default for Db {
 
 impl Db {
     pub fn new() -> Self {
-        Db { base: stack_var("SUPABASE_REST_URL"), key: stack_var("SUPABASE_SERVICE_KEY"), http: http() }
+        Db {
+            base: stack_var("SUPABASE_REST_URL"),
+            key: stack_var("SUPABASE_SERVICE_KEY"),
+            http: http(),
+        }
     }
 
     fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
@@ -244,7 +304,12 @@ impl Db {
     }
 
     pub async fn rpc(&self, function: &str, args: Value) -> Value {
-        let response = self.request(reqwest::Method::POST, &format!("rpc/{function}")).json(&args).send().await.expect("rpc");
+        let response = self
+            .request(reqwest::Method::POST, &format!("rpc/{function}"))
+            .json(&args)
+            .send()
+            .await
+            .expect("rpc");
         let status = response.status();
         let body: Value = response.json().await.unwrap_or(Value::Null);
         assert!(status.is_success(), "rpc {function}: {status} {body}");
@@ -253,7 +318,10 @@ impl Db {
 
     /// The `users.id` of a Firebase uid, creating the row.
     pub async fn user_id(&self, firebase_uid: &str) -> i64 {
-        self.rpc("ensure_app_user", json!({"p_firebase_uid": firebase_uid})).await.as_i64().expect("user id")
+        self.rpc("ensure_app_user", json!({"p_firebase_uid": firebase_uid}))
+            .await
+            .as_i64()
+            .expect("user id")
     }
 
     pub async fn insert_connection(&self, row: Value) -> Value {
@@ -298,10 +366,24 @@ impl Db {
 /// Runs `psql` against the stack's PostgreSQL as the superuser.
 pub fn psql(sql: &str) -> String {
     let output = std::process::Command::new("psql")
-        .args(["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", &stack_var("STACK_PG_URL"), "-c", sql])
+        .args([
+            "-X",
+            "-q",
+            "-t",
+            "-A",
+            "-v",
+            "ON_ERROR_STOP=1",
+            &stack_var("STACK_PG_URL"),
+            "-c",
+            sql,
+        ])
         .output()
         .expect("psql");
-    assert!(output.status.success(), "psql failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "psql failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 
@@ -314,6 +396,97 @@ pub fn python(script: &str, args: &[&str]) -> String {
         .args(args)
         .output()
         .expect("python");
-    assert!(output.status.success(), "python failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+// --- A tiny local HTTP server (certificate endpoints and the like) -------------------
+
+/// Serves every request with the same answer, counting requests. HTTP/1.1, one request
+/// per connection.
+pub struct StaticServer {
+    pub url: String,
+    hits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl StaticServer {
+    pub async fn start(status: u16, headers: Vec<(String, String)>, body: String) -> StaticServer {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = hits.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let (headers, body) = (headers.clone(), body.clone());
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 8192];
+                    let mut seen = Vec::new();
+                    while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match socket.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => seen.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let mut head = format!(
+                        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
+                        body.len()
+                    );
+                    for (k, v) in &headers {
+                        head.push_str(&format!("{k}: {v}\r\n"));
+                    }
+                    head.push_str("\r\n");
+                    let _ = socket.write_all(head.as_bytes()).await;
+                    let _ = socket.write_all(body.as_bytes()).await;
+                    let _ = socket.shutdown().await;
+                });
+            }
+        });
+        StaticServer { url, hits }
+    }
+
+    pub fn hits(&self) -> usize {
+        self.hits.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// A fresh RSA key and a self-signed certificate for it, made by the `openssl` CLI:
+/// (private key PEM, certificate PEM).
+pub fn rsa_key_and_certificate() -> (String, String) {
+    let dir = std::env::temp_dir().join(unique("rsa"));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let (key, cert) = (dir.join("key.pem"), dir.join("cert.pem"));
+    let status = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=securetoken-test",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl");
+    assert!(status.success(), "openssl req failed");
+    let pair = (
+        std::fs::read_to_string(&key).expect("key"),
+        std::fs::read_to_string(&cert).expect("cert"),
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    pair
 }

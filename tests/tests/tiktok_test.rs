@@ -8,11 +8,19 @@ use shared::endpoints::tiktok_test::handle;
 const BASIC: &str = "user.info.basic";
 
 fn rfc3339(offset_secs: i64) -> String {
-    shared::timestamp::format(time::OffsetDateTime::now_utc() + time::Duration::seconds(offset_secs))
+    shared::timestamp::format(
+        time::OffsetDateTime::now_utc() + time::Duration::seconds(offset_secs),
+    )
 }
 
 /// Stores a connection row the way the functions store one.
-async fn connect(db: &Db, user_id: i64, account: &TikTokAccount, expires_in: i64, primary: bool) -> Value {
+async fn connect(
+    db: &Db,
+    user_id: i64,
+    account: &TikTokAccount,
+    expires_in: i64,
+    primary: bool,
+) -> Value {
     let cipher = config().cipher;
     db.insert_connection(json!({
         "user_id": user_id,
@@ -31,8 +39,17 @@ async fn connect(db: &Db, user_id: i64, account: &TikTokAccount, expires_in: i64
 
 async fn call(app: &shared::LiveApp, token: &str, account_id: Option<&str>) -> Reply {
     let req = match account_id {
-        Some(id) => event("tiktok-test/account-id.json", &[("REPLACE_WITH_FIREBASE_ID_TOKEN", token), ("REPLACE_WITH_OPEN_ID", id)]),
-        None => event("tiktok-test/ok.json", &[("REPLACE_WITH_FIREBASE_ID_TOKEN", token)]),
+        Some(id) => event(
+            "tiktok-test/account-id.json",
+            &[
+                ("REPLACE_WITH_FIREBASE_ID_TOKEN", token),
+                ("REPLACE_WITH_OPEN_ID", id),
+            ],
+        ),
+        None => event(
+            "tiktok-test/ok.json",
+            &[("REPLACE_WITH_FIREBASE_ID_TOKEN", token)],
+        ),
     };
     reply(handle(app, req).await)
 }
@@ -49,11 +66,17 @@ async fn connected_account_is_verified_with_basic_fields() {
     assert_eq!(r.body["connected"], true);
     assert_eq!(r.body["message"], "TikTok connection verified");
     assert_eq!(r.body["profile"]["open_id"], account.open_id.as_str());
-    assert!(r.body["profile"]["display_name"].as_str().unwrap().starts_with("Creator"));
+    assert!(r.body["profile"]["display_name"]
+        .as_str()
+        .unwrap()
+        .starts_with("Creator"));
     assert!(r.body["profile"]["avatar_url"].is_string());
     let calls = fake.calls(&account.open_id).await;
     assert_eq!(calls.len(), 1, "{calls:?}");
-    assert_eq!(calls[0]["fields"], "open_id,union_id,avatar_url,display_name");
+    assert_eq!(
+        calls[0]["fields"],
+        "open_id,union_id,avatar_url,display_name"
+    );
     assert!(!r.body.to_string().contains(&account.access_token));
 }
 
@@ -63,7 +86,10 @@ async fn no_connection_is_not_an_error() {
     let user = firebase_user().await;
     let r = call(&app, &user.id_token, None).await;
     assert_eq!(r.status, 200);
-    assert_eq!(r.body, json!({"connected": false, "message": "No TikTok account connected"}));
+    assert_eq!(
+        r.body,
+        json!({"connected": false, "message": "No TikTok account connected"})
+    );
 }
 
 #[tokio::test]
@@ -77,15 +103,37 @@ async fn account_id_chooses_among_the_callers_accounts_only() {
     connect(&db, user_id, &second, 7200, false).await;
 
     let r = call(&app, &user.id_token, Some(&second.open_id)).await;
-    assert_eq!(r.body["profile"]["open_id"], second.open_id.as_str(), "{}", r.body);
+    assert_eq!(
+        r.body["profile"]["open_id"],
+        second.open_id.as_str(),
+        "{}",
+        r.body
+    );
     let r = call(&app, &user.id_token, None).await;
-    assert_eq!(r.body["profile"]["open_id"], primary.open_id.as_str(), "{}", r.body);
+    assert_eq!(
+        r.body["profile"]["open_id"],
+        primary.open_id.as_str(),
+        "{}",
+        r.body
+    );
 
     // Someone else's account, or filter syntax, is simply not one of the caller's.
     let other = firebase_user().await;
     let other_account = fake.account(BASIC).await;
-    connect(&db, db.user_id(&other.uid).await, &other_account, 7200, true).await;
-    for id in [other_account.open_id.as_str(), "*", "x,provider.eq.tiktok", "eq.1"] {
+    connect(
+        &db,
+        db.user_id(&other.uid).await,
+        &other_account,
+        7200,
+        true,
+    )
+    .await;
+    for id in [
+        other_account.open_id.as_str(),
+        "*",
+        "x,provider.eq.tiktok",
+        "eq.1",
+    ] {
         let r = call(&app, &user.id_token, Some(id)).await;
         assert_eq!(r.status, 404, "{id}: {}", r.body);
         assert_eq!(r.body["code"], "tiktok_not_connected");
@@ -106,9 +154,16 @@ async fn rejected_token_that_cannot_be_refreshed_needs_reauth() {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["connected"], false);
     assert_eq!(r.body["code"], "tiktok_reauth_required");
-    assert_eq!(fake.count(&account.open_id, "token").await, 1, "one refresh attempt");
+    assert_eq!(
+        fake.count(&account.open_id, "token").await,
+        1,
+        "one refresh attempt"
+    );
     // Nothing was overwritten.
-    assert_eq!(db.connection(row["id"].as_i64().unwrap()).await["refresh_token"], row["refresh_token"]);
+    assert_eq!(
+        db.connection(row["id"].as_i64().unwrap()).await["refresh_token"],
+        row["refresh_token"]
+    );
 }
 
 #[tokio::test]
@@ -124,7 +179,10 @@ async fn rejected_token_is_refreshed_once_and_retried() {
     assert_eq!(fake.count(&account.open_id, "token").await, 1);
     assert_eq!(fake.count(&account.open_id, "user_info").await, 2);
     let stored = db.connection(row["id"].as_i64().unwrap()).await;
-    let refresh = config().cipher.decrypt(stored["refresh_token"].as_str().unwrap()).unwrap();
+    let refresh = config()
+        .cipher
+        .decrypt(stored["refresh_token"].as_str().unwrap())
+        .unwrap();
     assert_ne!(refresh, account.refresh_token);
     assert!(fake.refresh_token_valid(&account.open_id, &refresh).await);
 }
@@ -139,18 +197,37 @@ async fn expired_token_is_refreshed_first_and_the_rotated_token_persisted() {
     let r = call(&app, &user.id_token, None).await;
     assert_eq!(r.body["connected"], true, "{}", r.body);
     assert_eq!(fake.count(&account.open_id, "token").await, 1);
-    assert_eq!(fake.count(&account.open_id, "user_info").await, 1, "no call with the expired token");
+    assert_eq!(
+        fake.count(&account.open_id, "user_info").await,
+        1,
+        "no call with the expired token"
+    );
 
     let stored = db.connection(row["id"].as_i64().unwrap()).await;
     let cipher = config().cipher;
-    let refresh = cipher.decrypt(stored["refresh_token"].as_str().unwrap()).unwrap();
+    let refresh = cipher
+        .decrypt(stored["refresh_token"].as_str().unwrap())
+        .unwrap();
     assert_ne!(refresh, account.refresh_token, "rotated");
     assert!(fake.refresh_token_valid(&account.open_id, &refresh).await);
-    assert!(!fake.refresh_token_valid(&account.open_id, &account.refresh_token).await);
-    assert!(stored["refresh_token"].as_str().unwrap().starts_with("gAAAAA"), "stored as Fernet");
+    assert!(
+        !fake
+            .refresh_token_valid(&account.open_id, &account.refresh_token)
+            .await
+    );
+    assert!(
+        stored["refresh_token"]
+            .as_str()
+            .unwrap()
+            .starts_with("gAAAAA"),
+        "stored as Fernet"
+    );
     let expires = shared::timestamp::parse(stored["expires_at"].as_str().unwrap()).unwrap();
     let in_secs = (expires - time::OffsetDateTime::now_utc()).whole_seconds();
-    assert!((7100..=7200).contains(&in_secs), "expires_at from expires_in: {in_secs}");
+    assert!(
+        (7100..=7200).contains(&in_secs),
+        "expires_at from expires_in: {in_secs}"
+    );
 }
 
 #[tokio::test]
@@ -161,12 +238,21 @@ async fn concurrent_refreshes_keep_a_refresh_token_tiktok_accepts() {
     let row = connect(&db, db.user_id(&user.uid).await, &account, -60, true).await;
     // Two instances, each with its own clients.
     let (a, b) = (live_app(), live_app());
-    let (ra, rb) = tokio::join!(call(&a, &user.id_token, None), call(&b, &user.id_token, None));
+    let (ra, rb) = tokio::join!(
+        call(&a, &user.id_token, None),
+        call(&b, &user.id_token, None)
+    );
     assert_eq!(ra.body["connected"], true, "{}", ra.body);
     assert_eq!(rb.body["connected"], true, "{}", rb.body);
     let stored = db.connection(row["id"].as_i64().unwrap()).await;
-    let refresh = config().cipher.decrypt(stored["refresh_token"].as_str().unwrap()).unwrap();
-    assert!(fake.refresh_token_valid(&account.open_id, &refresh).await, "the stored refresh token still works");
+    let refresh = config()
+        .cipher
+        .decrypt(stored["refresh_token"].as_str().unwrap())
+        .unwrap();
+    assert!(
+        fake.refresh_token_valid(&account.open_id, &refresh).await,
+        "the stored refresh token still works"
+    );
 }
 
 #[tokio::test]
@@ -176,19 +262,48 @@ async fn tiktok_outage_is_502_and_rate_limit_is_429() {
     let account = fake.account(BASIC).await;
     connect(&db, db.user_id(&user.uid).await, &account, 7200, true).await;
 
-    let internal = json!({"data": {}, "error": {"code": "internal_error", "message": "x", "log_id": "1"}});
-    fake.script(&account.open_id, "user_info", json!([{"status": 500, "body": internal}])).await;
+    let internal =
+        json!({"data": {}, "error": {"code": "internal_error", "message": "x", "log_id": "1"}});
+    fake.script(
+        &account.open_id,
+        "user_info",
+        json!([{"status": 500, "body": internal}]),
+    )
+    .await;
     let r = call(&app, &user.id_token, None).await;
-    assert_eq!((r.status, r.body["code"].as_str()), (502, Some("tiktok_unavailable")), "{}", r.body);
-    assert!(!r.body.to_string().contains("internal_error"), "no upstream body");
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (502, Some("tiktok_unavailable")),
+        "{}",
+        r.body
+    );
+    assert!(
+        !r.body.to_string().contains("internal_error"),
+        "no upstream body"
+    );
 
     let limited = json!({"data": {}, "error": {"code": "rate_limit_exceeded", "message": "x", "log_id": "1"}});
-    fake.script(&account.open_id, "user_info", json!([{"status": 429, "body": limited, "headers": {"Retry-After": "17"}}])).await;
+    fake.script(
+        &account.open_id,
+        "user_info",
+        json!([{"status": 429, "body": limited, "headers": {"Retry-After": "17"}}]),
+    )
+    .await;
     let r = call(&app, &user.id_token, None).await;
-    assert_eq!((r.status, r.body["code"].as_str()), (429, Some("tiktok_rate_limited")), "{}", r.body);
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (429, Some("tiktok_rate_limited")),
+        "{}",
+        r.body
+    );
     assert_eq!(r.headers["retry-after"], "17");
 
-    fake.script(&account.open_id, "user_info", json!([{"status": 200, "body": "<html>oops"}])).await;
+    fake.script(
+        &account.open_id,
+        "user_info",
+        json!([{"status": 200, "body": "<html>oops"}]),
+    )
+    .await;
     let r = call(&app, &user.id_token, None).await;
     assert_eq!(r.status, 502, "garbage: {}", r.body);
 
@@ -202,12 +317,22 @@ async fn bad_firebase_tokens_are_401_with_www_authenticate() {
     let app = live_app();
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let project = stack_var("FIREBASE_PROJECT_ID");
-    let claims = |aud: &str, iss: String, exp: i64| {
-        json!({"aud": aud, "iss": iss, "sub": "someone", "iat": now - 10, "exp": exp, "auth_time": now - 10})
-    };
-    let wrong_project = unsigned_token(claims("demo-other", "https://securetoken.google.com/demo-other".into(), now + 3600));
-    let wrong_issuer = unsigned_token(claims(&project, "https://evil.example.com".into(), now + 3600));
-    let expired = unsigned_token(claims(&project, format!("https://securetoken.google.com/{project}"), now - 5));
+    let claims = |aud: &str, iss: String, exp: i64| json!({"aud": aud, "iss": iss, "sub": "someone", "iat": now - 10, "exp": exp, "auth_time": now - 10});
+    let wrong_project = unsigned_token(claims(
+        "demo-other",
+        "https://securetoken.google.com/demo-other".into(),
+        now + 3600,
+    ));
+    let wrong_issuer = unsigned_token(claims(
+        &project,
+        "https://evil.example.com".into(),
+        now + 3600,
+    ));
+    let expired = unsigned_token(claims(
+        &project,
+        format!("https://securetoken.google.com/{project}"),
+        now - 5,
+    ));
     let cases: Vec<(&str, Option<String>)> = vec![
         ("missing", None),
         ("garbage", Some("Bearer garbage".into())),
@@ -234,9 +359,15 @@ async fn bad_firebase_tokens_are_401_with_www_authenticate() {
 async fn other_methods_are_405() {
     let app = live_app();
     let user = firebase_user().await;
-    let req = event("tiktok-test/wrong-method.json", &[("REPLACE_WITH_FIREBASE_ID_TOKEN", &user.id_token)]);
+    let req = event(
+        "tiktok-test/wrong-method.json",
+        &[("REPLACE_WITH_FIREBASE_ID_TOKEN", &user.id_token)],
+    );
     let r = reply(handle(&app, req).await);
-    assert_eq!((r.status, r.body["code"].as_str()), (405, Some("method_not_allowed")));
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (405, Some("method_not_allowed"))
+    );
 }
 
 #[tokio::test]
@@ -248,7 +379,10 @@ async fn a_row_written_by_the_python_backend_is_read() {
     let encrypt = "import sys; from cryptography.fernet import Fernet; \
                    f = Fernet(sys.argv[1].encode()); print(f.encrypt(sys.argv[2].encode()).decode()); \
                    print(f.encrypt(sys.argv[3].encode()).decode())";
-    let out = python(encrypt, &[&key, &account.access_token, &account.refresh_token]);
+    let out = python(
+        encrypt,
+        &[&key, &account.access_token, &account.refresh_token],
+    );
     let mut lines = out.lines();
     let (access, refresh) = (lines.next().unwrap(), lines.next().unwrap());
     // The earlier backend's rows: no scope, no refresh expiry, a timestamp without zone.

@@ -2,5 +2,5 @@
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::runtime::serve(|app, req| shared::endpoints::tiktok_test::handle(app, req)).await
+    shared::runtime::serve(shared::endpoints::tiktok_test::handle).await
 }

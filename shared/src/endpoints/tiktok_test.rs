@@ -59,7 +59,12 @@ where
         }
         return Ok(json_response(
             StatusCode::OK,
-            &TestResult { connected: false, message: "No TikTok account connected", code: None, profile: None },
+            &TestResult {
+                connected: false,
+                message: "No TikTok account connected",
+                code: None,
+                profile: None,
+            },
         ));
     };
     let open_id = connection.provider_account_id.clone();
@@ -78,15 +83,17 @@ where
             },
         )),
         Err(AccessError::ReauthRequired)
-        | Err(AccessError::TikTok(crate::tiktok::TikTokError::RefreshRejected)) => Ok(json_response(
-            StatusCode::OK,
-            &TestResult {
-                connected: false,
-                message: "TikTok authorization expired; reconnect your TikTok account",
-                code: Some("tiktok_reauth_required"),
-                profile: None,
-            },
-        )),
+        | Err(AccessError::TikTok(crate::tiktok::TikTokError::RefreshRejected)) => {
+            Ok(json_response(
+                StatusCode::OK,
+                &TestResult {
+                    connected: false,
+                    message: "TikTok authorization expired; reconnect your TikTok account",
+                    code: Some("tiktok_reauth_required"),
+                    profile: None,
+                },
+            ))
+        }
         Err(err) => Err(err.into()),
     }
 }
@@ -98,7 +105,9 @@ pub fn account_id_param(req: &Request) -> Result<Option<String>, ApiError> {
         return Ok(None);
     };
     if id.len() > 256 || id.chars().any(char::is_control) {
-        return Err(ApiError::invalid_request("account_id is not a TikTok open_id"));
+        return Err(ApiError::invalid_request(
+            "account_id is not a TikTok open_id",
+        ));
     }
     Ok(Some(id))
 }

@@ -1,0 +1,181 @@
+//! What the database itself guarantees, tested in SQL against PostgreSQL: the
+//! migrations on top of the earlier backend's tables, row-level security, and the
+//! uniqueness and single-primary rules.
+
+use integration_tests::*;
+use serde_json::json;
+
+fn psql_db(db: &str, sql: &str) -> Result<String, String> {
+    let url = stack_var("STACK_PG_URL");
+    let url = format!("{}/{db}", url.rsplit_once('/').unwrap().0);
+    let output = std::process::Command::new("psql")
+        .args([
+            "-X",
+            "-q",
+            "-t",
+            "-A",
+            "-v",
+            "ON_ERROR_STOP=1",
+            &url,
+            "-c",
+            sql,
+        ])
+        .output()
+        .expect("psql");
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    } else {
+        Err(String::from_utf8_lossy(&output.stderr).into_owned())
+    }
+}
+
+fn apply_file(db: &str, path: &std::path::Path) {
+    let sql = std::fs::read_to_string(path).unwrap();
+    psql_db(db, &sql).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+}
+
+fn migrations() -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(workspace_path("supabase/migrations"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "sql"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn migrations_apply_on_the_seed_tables_keeping_every_row() {
+    let db = unique("seed").replace('-', "_");
+    psql(&format!("create database {db}"));
+    apply_file(&db, &workspace_path("tests/fixtures/seed_schema.sql"));
+    for _ in 0..2 {
+        // Twice: applying again changes nothing and does not fail.
+        for migration in migrations() {
+            apply_file(&db, &migration);
+        }
+    }
+    let q = |sql: &str| psql_db(&db, sql).unwrap();
+    assert_eq!(q("select count(*) from social_connections"), "4");
+    assert_eq!(q("select count(*) from migration_archive where table_name = 'social_connections' and reason like 'duplicate%'"), "2");
+    // Nothing lost: every original row is either live or archived.
+    assert_eq!(
+        q("select count(*) from (select access_token from social_connections union all \
+           select row_data->>'access_token' from migration_archive where table_name = 'social_connections' and reason like 'duplicate%') t"),
+        "6"
+    );
+    assert_eq!(
+        q("select user_id from social_connections where provider_account_id = 'open-shared'"),
+        "2"
+    );
+    assert_eq!(
+        q("select access_token from social_connections where provider_account_id = 'chan-1'"),
+        "gAAAA-c2"
+    );
+    assert_eq!(q("select provider_account_id from social_connections where user_id = 3 and provider = 'tiktok' and is_primary"), "open-c2");
+    assert_eq!(q("select count(*) from users where email_verified"), "1");
+    assert_eq!(
+        q("select firebase_uid from users where email_verified"),
+        "uid-b"
+    );
+    // New columns exist and the rules now hold.
+    q("select refresh_expires_at, scope from social_connections limit 1");
+    let dup = psql_db(&db, "insert into social_connections (user_id, provider, provider_account_id) values (1, 'tiktok', 'open-shared')");
+    assert!(
+        dup.unwrap_err().contains("duplicate key"),
+        "one TikTok account, one user"
+    );
+    psql(&format!("drop database {db}"));
+}
+
+#[tokio::test]
+async fn row_level_security_keeps_anon_and_authenticated_out() {
+    let db = Db::new();
+    let user_id = db.user_id(&unique("rls")).await;
+    db.insert_connection(json!({"user_id": user_id, "provider": "tiktok", "provider_account_id": unique("open"), "access_token": "x"})).await;
+
+    for role in ["anon", "authenticated"] {
+        let seen = psql(&format!(
+            "begin; set local role {role}; select (select count(*) from social_connections) || ',' || (select count(*) from users); rollback;"
+        ));
+        assert_eq!(seen, "0,0", "{role} sees no rows");
+        let err = psql_db(
+            "postgres",
+            &format!("set role {role}; select swap_connection_tokens(1, 'a', 'b', 'c', now())"),
+        );
+        assert!(
+            err.unwrap_err().contains("permission denied"),
+            "{role} cannot run the SQL functions"
+        );
+    }
+    // Through PostgREST without the service key: nothing.
+    let base = stack_var("SUPABASE_REST_URL");
+    let rows: serde_json::Value = http()
+        .get(format!("{base}/social_connections"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rows, json!([]));
+    let status = http()
+        .post(format!("{base}/rpc/tiktok_connection_for"))
+        .json(&json!({"p_firebase_uid": "x"}))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert!(status == 401 || status == 403, "{status}");
+}
+
+#[tokio::test]
+async fn one_primary_per_user_and_provider_even_under_concurrent_writers() {
+    let db = Db::new();
+    let user_id = db.user_id(&unique("primary")).await;
+    let base = stack_var("SUPABASE_REST_URL");
+    let key = stack_var("SUPABASE_SERVICE_KEY");
+    let attempts = (0..8).map(|_| {
+        let (base, key) = (base.clone(), key.clone());
+        async move {
+            http()
+                .post(format!("{base}/social_connections"))
+                .header("apikey", &key)
+                .bearer_auth(&key)
+                .json(&json!({"user_id": user_id, "provider": "tiktok", "provider_account_id": unique("open"), "is_primary": true}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    });
+    let statuses = futures_join_all(attempts).await;
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 201 || *s == 409),
+        "{statuses:?}"
+    );
+    let primaries = db
+        .connections_of(user_id)
+        .await
+        .iter()
+        .filter(|r| r["is_primary"] == true)
+        .count();
+    assert_eq!(primaries, 1);
+}
+
+async fn futures_join_all<F: std::future::Future<Output = u16> + Send + 'static>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<u16> {
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.unwrap());
+    }
+    out
+}
