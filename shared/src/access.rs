@@ -266,7 +266,7 @@ mod tests {
     use super::*;
     use crate::crypto::TokenCipher;
     use crate::firebase::AuthError;
-    use crate::store::{Caller, CallerConnection};
+    use crate::store::{Caller, CallerConnection, NewConnection, StoredConnection};
     use crate::tiktok::TokenGrant;
 
     #[derive(Default)]
@@ -318,6 +318,24 @@ mod tests {
                 swapped: true,
                 connection: Some(row.clone()),
             })
+        }
+        async fn store_connection(
+            &self,
+            _: &Caller,
+            _: &NewConnection,
+        ) -> Result<StoredConnection, StoreError> {
+            unreachable!("not used by the access rules")
+        }
+        async fn cache_profile(&self, _: i64, _: &serde_json::Value) -> Result<(), StoreError> {
+            unreachable!("not used by the access rules")
+        }
+        async fn store_client_profile(
+            &self,
+            _: &Caller,
+            _: &str,
+            _: &serde_json::Value,
+        ) -> Result<Option<Connection>, StoreError> {
+            unreachable!("not used by the access rules")
         }
     }
 
@@ -400,6 +418,24 @@ mod tests {
             u: &TokenUpdate,
         ) -> Result<SwapOutcome, StoreError> {
             (**self).swap_tokens(id, e, u).await
+        }
+        async fn store_connection(
+            &self,
+            c: &Caller,
+            n: &NewConnection,
+        ) -> Result<StoredConnection, StoreError> {
+            (**self).store_connection(c, n).await
+        }
+        async fn cache_profile(&self, id: i64, p: &serde_json::Value) -> Result<(), StoreError> {
+            (**self).cache_profile(id, p).await
+        }
+        async fn store_client_profile(
+            &self,
+            c: &Caller,
+            o: &str,
+            p: &serde_json::Value,
+        ) -> Result<Option<Connection>, StoreError> {
+            (**self).store_client_profile(c, o, p).await
         }
     }
 

@@ -12,6 +12,7 @@ pub mod endpoints;
 pub mod error;
 pub mod firebase;
 pub mod http;
+pub mod profile;
 pub mod runtime;
 pub mod store;
 pub mod tiktok;

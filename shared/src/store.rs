@@ -175,6 +175,73 @@ pub trait ConnectionStore: Send + Sync {
         expected_refresh_token: &str,
         update: &TokenUpdate,
     ) -> impl std::future::Future<Output = Result<SwapOutcome, StoreError>> + Send;
+
+    /// Creates or updates the caller's connection (`store_connection`): a TikTok account
+    /// owned by another user is `Conflict` with code `PT409`.
+    fn store_connection(
+        &self,
+        caller: &Caller,
+        new: &NewConnection,
+    ) -> impl std::future::Future<Output = Result<StoredConnection, StoreError>> + Send;
+
+    /// Writes `metadata.profile` of a connection.
+    fn cache_profile(
+        &self,
+        id: i64,
+        profile: &serde_json::Value,
+    ) -> impl std::future::Future<Output = Result<(), StoreError>> + Send;
+
+    /// Writes `metadata.profile` of the caller's TikTok connection `open_id`; `None`
+    /// when it is not one of theirs.
+    fn store_client_profile(
+        &self,
+        caller: &Caller,
+        open_id: &str,
+        profile: &serde_json::Value,
+    ) -> impl std::future::Future<Output = Result<Option<Connection>, StoreError>> + Send;
+}
+
+/// A connection to create or update, tokens already encrypted. Absent fields are
+/// omitted from the rpc call (the SQL function's defaults keep stored values).
+#[derive(Clone, Default, Serialize)]
+pub struct NewConnection {
+    #[serde(rename = "p_provider")]
+    pub provider: String,
+    #[serde(rename = "p_provider_account_id")]
+    pub provider_account_id: String,
+    #[serde(rename = "p_access_token")]
+    pub access_token: String,
+    #[serde(rename = "p_refresh_token", skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    #[serde(
+        rename = "p_expires_at",
+        with = "timestamp::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub expires_at: Option<OffsetDateTime>,
+    #[serde(
+        rename = "p_refresh_expires_at",
+        with = "timestamp::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub refresh_expires_at: Option<OffsetDateTime>,
+    #[serde(rename = "p_scope", skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    #[serde(rename = "p_account_label", skip_serializing_if = "Option::is_none")]
+    pub account_label: Option<String>,
+    #[serde(rename = "p_account_type", skip_serializing_if = "Option::is_none")]
+    pub account_type: Option<String>,
+    #[serde(rename = "p_is_primary", skip_serializing_if = "Option::is_none")]
+    pub is_primary: Option<bool>,
+    #[serde(rename = "p_metadata", skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<serde_json::Value>,
+}
+
+/// `store_connection`'s answer.
+#[derive(Debug, Clone, Deserialize)]
+pub struct StoredConnection {
+    pub created: bool,
+    pub connection: Connection,
 }
 
 /// The PostgREST adapter.
@@ -228,6 +295,17 @@ impl Store {
         let body = self.send(self.pg.rpc(function, args)).await?;
         serde_json::from_slice(&body)
             .map_err(|_| StoreError::Unavailable(format!("unreadable answer from rpc {function}")))
+    }
+}
+
+impl Store {
+    async fn rpc_void<A: Serialize>(&self, function: &str, args: &A) -> Result<(), StoreError> {
+        let args = serde_json::to_string(args).map_err(|e| StoreError::Rejected {
+            status: 0,
+            code: "encode".into(),
+            message: e.to_string(),
+        })?;
+        self.send(self.pg.rpc(function, args)).await.map(|_| ())
     }
 }
 
@@ -301,6 +379,47 @@ impl ConnectionStore for Store {
             },
         )
         .await
+    }
+
+    async fn store_connection(
+        &self,
+        caller: &Caller,
+        new: &NewConnection,
+    ) -> Result<StoredConnection, StoreError> {
+        #[derive(Serialize)]
+        struct Args<'a> {
+            #[serde(flatten)]
+            caller: &'a Caller,
+            #[serde(flatten)]
+            new: &'a NewConnection,
+        }
+        self.rpc("store_connection", &Args { caller, new }).await
+    }
+
+    async fn cache_profile(&self, id: i64, profile: &serde_json::Value) -> Result<(), StoreError> {
+        let args = serde_json::json!({"p_id": id, "p_profile": profile});
+        self.rpc_void("cache_tiktok_profile", &args).await
+    }
+
+    async fn store_client_profile(
+        &self,
+        caller: &Caller,
+        open_id: &str,
+        profile: &serde_json::Value,
+    ) -> Result<Option<Connection>, StoreError> {
+        #[derive(Serialize)]
+        struct Args<'a> {
+            #[serde(flatten)]
+            caller: &'a Caller,
+            p_open_id: &'a str,
+            p_profile: &'a serde_json::Value,
+        }
+        let args = Args {
+            caller,
+            p_open_id: open_id,
+            p_profile: profile,
+        };
+        self.rpc("store_client_profile", &args).await
     }
 }
 

@@ -53,13 +53,35 @@ pub fn workspace_path(relative: &str) -> PathBuf {
 
 /// An `events/` file as an API Gateway request, with the placeholders replaced.
 pub fn event(name: &str, replacements: &[(&str, &str)]) -> lambda_http::Request {
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine;
     let path = workspace_path(&format!("events/{name}"));
-    let mut text =
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    for (from, to) in replacements {
-        text = text.replace(from, to);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let replace = |mut text: String| {
+        for (from, to) in replacements {
+            text = text.replace(from, to);
+        }
+        text
+    };
+    let mut value: Value = serde_json::from_str(&text).expect("event JSON");
+    // The body is replaced as the client sent it (decoded, when base64), the rest as text.
+    let body = value.as_object_mut().and_then(|o| o.remove("body"));
+    let mut value: Value = serde_json::from_str(&replace(value.to_string())).expect("event JSON");
+    if let Some(Value::String(body)) = body {
+        let base64 = value["isBase64Encoded"] == true;
+        let decoded = if base64 {
+            String::from_utf8(STANDARD.decode(&body).expect("base64 body")).expect("utf-8")
+        } else {
+            body
+        };
+        let replaced = replace(decoded);
+        value["body"] = Value::String(if base64 {
+            STANDARD.encode(replaced)
+        } else {
+            replaced
+        });
     }
-    lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"))
+    lambda_http::request::from_str(&value.to_string()).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 /// An event with the `authorization` header removed or set to `value`.

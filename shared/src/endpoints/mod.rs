@@ -1,3 +1,70 @@
 //! One module per endpoint: the use case behind each Lambda function.
 
+pub mod store_tiktok_profile;
+pub mod store_token;
+pub mod tiktok_profile;
 pub mod tiktok_test;
+
+use lambda_http::Request;
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::error::ApiError;
+use crate::http::query_param;
+use crate::store::Connection;
+
+/// Longest provider account id (TikTok open_id) accepted.
+pub const MAX_ACCOUNT_ID_LEN: usize = 256;
+
+/// Checks an account id from a request: bounded, no control characters. It only ever
+/// reaches the database as an `rpc` argument, never as PostgREST filter syntax.
+pub fn valid_account_id(id: &str, name: &str) -> Result<(), ApiError> {
+    if id.len() > MAX_ACCOUNT_ID_LEN || id.chars().any(char::is_control) {
+        return Err(ApiError::invalid_request(format!(
+            "{name} is not a valid account id"
+        )));
+    }
+    Ok(())
+}
+
+/// The `account_id` query parameter (a TikTok open_id of the caller's).
+pub fn account_id_param(req: &Request) -> Result<Option<String>, ApiError> {
+    let Some(id) = query_param(req, "account_id") else {
+        return Ok(None);
+    };
+    valid_account_id(&id, "account_id")?;
+    Ok(Some(id))
+}
+
+/// A connection as responses show it: never a token.
+#[derive(Debug, Serialize)]
+pub struct ConnectionView {
+    pub id: i64,
+    pub provider: String,
+    pub provider_account_id: String,
+    pub account_label: Option<String>,
+    pub account_type: Option<String>,
+    pub is_primary: bool,
+    #[serde(with = "crate::timestamp::option")]
+    pub expires_at: Option<OffsetDateTime>,
+    #[serde(with = "crate::timestamp::option")]
+    pub created_at: Option<OffsetDateTime>,
+    #[serde(with = "crate::timestamp::option")]
+    pub updated_at: Option<OffsetDateTime>,
+}
+
+impl From<Connection> for ConnectionView {
+    fn from(c: Connection) -> Self {
+        ConnectionView {
+            id: c.id,
+            provider: c.provider,
+            provider_account_id: c.provider_account_id,
+            account_label: c.account_label,
+            account_type: c.account_type,
+            is_primary: c.is_primary.unwrap_or(false),
+            expires_at: c.expires_at,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}

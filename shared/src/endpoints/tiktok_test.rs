@@ -7,9 +7,10 @@ use serde::Serialize;
 
 use crate::access::AccessError;
 use crate::app::{store_failure, App};
+use crate::endpoints::account_id_param;
 use crate::error::ApiError;
 use crate::firebase::IdTokenVerifier;
-use crate::http::{json_response, query_param, request_id, require_method, respond};
+use crate::http::{json_response, request_id, require_method, respond};
 use crate::store::ConnectionStore;
 use crate::tiktok::{TikTokApi, BASIC_FIELDS};
 
@@ -96,18 +97,4 @@ where
         }
         Err(err) => Err(err.into()),
     }
-}
-
-/// `account_id` is a TikTok open_id; it only ever reaches the database as an `rpc`
-/// argument, never as filter syntax, but absurd values are refused early.
-pub fn account_id_param(req: &Request) -> Result<Option<String>, ApiError> {
-    let Some(id) = query_param(req, "account_id") else {
-        return Ok(None);
-    };
-    if id.len() > 256 || id.chars().any(char::is_control) {
-        return Err(ApiError::invalid_request(
-            "account_id is not a TikTok open_id",
-        ));
-    }
-    Ok(Some(id))
 }

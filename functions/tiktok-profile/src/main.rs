@@ -1,0 +1,6 @@
+//! GET /api/v1/social-connections/tiktok/profile
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    shared::runtime::serve(shared::endpoints::tiktok_profile::handle).await
+}

@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""Writes events/<function>/*.json: API Gateway HTTP API (payload 2.0) events of good
+requests and the common failures. Handler tests load these files; they also work with
+`cargo lambda invoke <function> --data-file events/...`. Placeholders in capitals
+(REPLACE_WITH_...) are filled in by the tests."""
+
+import base64
+import json
+import pathlib
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent / "events"
+
+
+def event(method, path, query=None, auth=True, body=None, b64=False, rid=None, name=""):
+    headers = {"accept": "application/json", "host": "api.example.com", "user-agent": "Mozilla/5.0",
+               "origin": "http://localhost:3000"}
+    if auth:
+        headers["authorization"] = "Bearer REPLACE_WITH_FIREBASE_ID_TOKEN"
+    if body is not None:
+        headers["content-type"] = "application/json"
+    qs = "&".join(f"{k}={v}" for k, v in (query or {}).items())
+    out = {
+        "version": "2.0",
+        "routeKey": f"{method} {path}",
+        "rawPath": path,
+        "rawQueryString": qs,
+        "headers": headers,
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "api", "domainName": "api.example.com",
+            "domainPrefix": "api",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1",
+                     "sourceIp": "203.0.113.10", "userAgent": "Mozilla/5.0"},
+            "requestId": rid or f"req-{name}", "routeKey": f"{method} {path}", "stage": "$default",
+            "time": "25/Nov/2026:12:00:00 +0000", "timeEpoch": 1795608000000,
+        },
+        "isBase64Encoded": b64,
+    }
+    if query:
+        out["queryStringParameters"] = query
+    if body is not None:
+        text = body if isinstance(body, str) else json.dumps(body)
+        out["body"] = base64.b64encode(text.encode()).decode() if b64 else text
+    return out
+
+
+def write(function, files):
+    folder = ROOT / function
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, e in files.items():
+        (folder / name).write_text(json.dumps(e, indent=2) + "\n")
+
+
+TEST = "/api/v1/social-connections/tiktok/test"
+write("tiktok-test", {
+    "ok.json": event("GET", TEST, name="tiktok-test"),
+    "account-id.json": event("GET", TEST, {"account_id": "REPLACE_WITH_OPEN_ID"}, name="tiktok-test"),
+    "no-auth.json": event("GET", TEST, auth=False, name="tiktok-test"),
+    "wrong-method.json": event("POST", TEST, body={}, name="tiktok-test"),
+})
+
+PROFILE = "/api/v1/social-connections/tiktok/profile"
+write("tiktok-profile", {
+    "ok.json": event("GET", PROFILE, name="tiktok-profile"),
+    "force.json": event("GET", PROFILE, {"force": "true"}, name="tiktok-profile"),
+    "account-id.json": event("GET", PROFILE, {"account_id": "REPLACE_WITH_OPEN_ID"}, name="tiktok-profile"),
+    "no-auth.json": event("GET", PROFILE, auth=False, name="tiktok-profile"),
+    "wrong-method.json": event("DELETE", PROFILE, name="tiktok-profile"),
+})
+
+STORE = "/api/v1/social-connections/store-token"
+good_store = {
+    "provider": "tiktok", "provider_account_id": "REPLACE_WITH_OPEN_ID",
+    "access_token": "REPLACE_WITH_ACCESS_TOKEN", "refresh_token": "REPLACE_WITH_REFRESH_TOKEN",
+    "expires_at": "REPLACE_WITH_EXPIRES_AT", "account_label": "Main account", "account_type": "creator",
+    "is_primary": True, "profile_metadata": "{\"niche\": \"cooking\"}",
+}
+write("store-token", {
+    "ok.json": event("POST", STORE, body=good_store, name="store-token"),
+    "unsupported-provider.json": event("POST", STORE, body={**good_store, "provider": "myspace"}, name="store-token"),
+    "bad-expires-at.json": event("POST", STORE, body={**good_store, "expires_at": "next tuesday"}, name="store-token"),
+    "not-json.json": event("POST", STORE, body="provider=tiktok", name="store-token"),
+    "no-auth.json": event("POST", STORE, auth=False, body=good_store, name="store-token"),
+    "wrong-method.json": event("GET", STORE, name="store-token"),
+})
+
+STORE_PROFILE = "/api/v1/social-connections/store-tiktok-profile"
+good_profile = {"profile": {
+    "open_id": "REPLACE_WITH_OPEN_ID", "display_name": "Cooking with Ana", "username": "ana.cooks",
+    "avatar_url": "https://p16.tiktokcdn.com/avatar/ana.jpeg", "follower_count": 15200,
+    "following_count": 180, "likes_count": 402000, "video_count": 96,
+    "bio_description": "Weeknight recipes", "is_verified": False}}
+write("store-tiktok-profile", {
+    "ok.json": event("POST", STORE_PROFILE, body=good_profile, name="store-tiktok-profile"),
+    "negative-count.json": event("POST", STORE_PROFILE, body={"profile": {**good_profile["profile"], "follower_count": -5}}, name="store-tiktok-profile"),
+    "base64.json": event("POST", STORE_PROFILE, body=good_profile, b64=True, name="store-tiktok-profile"),
+    "no-auth.json": event("POST", STORE_PROFILE, auth=False, body=good_profile, name="store-tiktok-profile"),
+    "wrong-method.json": event("PUT", STORE_PROFILE, body=good_profile, name="store-tiktok-profile"),
+})

@@ -1,0 +1,288 @@
+//! `POST /api/v1/social-connections/store-token`: stores the caller's tokens for a
+//! provider account. TikTok tokens are proved with TikTok first; a TikTok account
+//! belongs to one user.
+
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+
+use crate::app::{store_failure, App};
+use crate::endpoints::{valid_account_id, ConnectionView};
+use crate::error::ApiError;
+use crate::firebase::IdTokenVerifier;
+use crate::http::{json_body, json_response, request_id, require_method, respond};
+use crate::store::{ConnectionStore, NewConnection, StoreError};
+use crate::tiktok::{TikTokApi, TikTokError, BASIC_FIELDS};
+
+pub const PROVIDERS: [&str; 6] = [
+    "tiktok",
+    "facebook",
+    "instagram",
+    "linkedin",
+    "twitter",
+    "youtube",
+];
+const MAX_TOKEN_LEN: usize = 4096;
+const MAX_LABEL_LEN: usize = 256;
+
+/// The seed's request body. Unknown fields are ignored.
+#[derive(Debug, Deserialize)]
+pub struct StoreTokenBody {
+    pub provider: Option<String>,
+    pub provider_account_id: Option<String>,
+    pub access_token: Option<String>,
+    pub refresh_token: Option<String>,
+    pub expires_at: Option<String>,
+    pub account_label: Option<String>,
+    pub account_type: Option<String>,
+    pub is_primary: Option<bool>,
+    /// A JSON string or an object.
+    pub profile_metadata: Option<serde_json::Value>,
+    /// The granted scopes, comma-separated, when the client has them.
+    pub scope: Option<String>,
+}
+
+/// A validated request.
+#[derive(Debug)]
+pub struct StoreTokenRequest {
+    pub provider: String,
+    pub provider_account_id: String,
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+    pub expires_at: Option<time::OffsetDateTime>,
+    pub account_label: Option<String>,
+    pub account_type: Option<String>,
+    pub is_primary: Option<bool>,
+    pub metadata: Option<serde_json::Value>,
+    pub scope: Option<String>,
+}
+
+fn bounded(value: Option<String>, name: &str, max: usize) -> Result<Option<String>, ApiError> {
+    match value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) {
+        Some(v) if v.len() > max || v.chars().any(char::is_control) => Err(
+            ApiError::invalid_request(format!("{name} is too long or has control characters")),
+        ),
+        other => Ok(other),
+    }
+}
+
+impl StoreTokenBody {
+    pub fn validate(self) -> Result<StoreTokenRequest, ApiError> {
+        let provider = self
+            .provider
+            .map(|p| p.trim().to_ascii_lowercase())
+            .filter(|p| !p.is_empty())
+            .ok_or_else(|| ApiError::invalid_request("provider is required"))?;
+        if !PROVIDERS.contains(&provider.as_str()) {
+            return Err(ApiError::BadRequest {
+                code: "unsupported_provider",
+                detail: format!("provider must be one of: {}", PROVIDERS.join(", ")),
+            });
+        }
+        let provider_account_id =
+            bounded(self.provider_account_id, "provider_account_id", usize::MAX)?.ok_or_else(
+                || ApiError::BadRequest {
+                    code: "open_id_required",
+                    detail: "provider_account_id is required".into(),
+                },
+            )?;
+        valid_account_id(&provider_account_id, "provider_account_id")?;
+        let access_token =
+            bounded(self.access_token, "access_token", MAX_TOKEN_LEN)?.ok_or_else(|| {
+                ApiError::BadRequest {
+                    code: "access_token_required",
+                    detail: "access_token is required".into(),
+                }
+            })?;
+        let expires_at = match bounded(self.expires_at, "expires_at", 64)? {
+            Some(text) => Some(
+                time::OffsetDateTime::parse(&text, &time::format_description::well_known::Rfc3339)
+                    .map_err(|_| {
+                        ApiError::invalid_request("expires_at must be an RFC 3339 timestamp")
+                    })?,
+            ),
+            None => None,
+        };
+        let metadata = match self.profile_metadata {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::String(text)) if text.trim().is_empty() => None,
+            Some(serde_json::Value::String(text)) => match serde_json::from_str(&text) {
+                Ok(value @ serde_json::Value::Object(_)) => Some(value),
+                _ => {
+                    return Err(ApiError::invalid_request(
+                        "profile_metadata must be a JSON object or its text",
+                    ))
+                }
+            },
+            Some(value @ serde_json::Value::Object(_)) => Some(value),
+            Some(_) => {
+                return Err(ApiError::invalid_request(
+                    "profile_metadata must be a JSON object or its text",
+                ))
+            }
+        };
+        Ok(StoreTokenRequest {
+            provider,
+            provider_account_id,
+            access_token,
+            refresh_token: bounded(self.refresh_token, "refresh_token", MAX_TOKEN_LEN)?,
+            expires_at,
+            account_label: bounded(self.account_label, "account_label", MAX_LABEL_LEN)?,
+            account_type: bounded(self.account_type, "account_type", MAX_LABEL_LEN)?,
+            is_primary: self.is_primary,
+            metadata,
+            scope: bounded(self.scope, "scope", 1024)?,
+        })
+    }
+}
+
+pub async fn handle<S, T, V>(app: &App<S, T, V>, req: Request) -> Response<Body>
+where
+    S: ConnectionStore,
+    T: TikTokApi,
+    V: IdTokenVerifier,
+{
+    respond(run(app, &req).await, &request_id(&req))
+}
+
+async fn run<S, T, V>(app: &App<S, T, V>, req: &Request) -> Result<Response<Body>, ApiError>
+where
+    S: ConnectionStore,
+    T: TikTokApi,
+    V: IdTokenVerifier,
+{
+    require_method(req, &Method::POST)?;
+    let caller = app.authenticate(req).await?;
+    let body: StoreTokenBody = json_body(req)?;
+    let request = body.validate()?;
+    if request.provider == "tiktok" {
+        prove_tiktok_token(
+            &app.tiktok,
+            &request.access_token,
+            &request.provider_account_id,
+        )
+        .await?;
+    }
+    let new = NewConnection {
+        provider: request.provider,
+        provider_account_id: request.provider_account_id,
+        access_token: app.cipher.encrypt(&request.access_token),
+        refresh_token: request
+            .refresh_token
+            .as_deref()
+            .map(|t| app.cipher.encrypt(t)),
+        expires_at: request.expires_at,
+        refresh_expires_at: None,
+        scope: request.scope,
+        account_label: request.account_label,
+        account_type: request.account_type,
+        is_primary: request.is_primary,
+        metadata: request.metadata,
+    };
+    let stored = app
+        .store
+        .store_connection(&caller, &new)
+        .await
+        .map_err(|err| match err {
+            StoreError::Conflict { code, .. } if code == "PT409" => ApiError::Conflict {
+                code: "tiktok_account_in_use",
+                detail: "This TikTok account is connected to another user".into(),
+            },
+            other => store_failure(other),
+        })?;
+    let status = if stored.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(json_response(
+        status,
+        &ConnectionView::from(stored.connection),
+    ))
+}
+
+/// Proves that `access_token` is a live TikTok token of `open_id`.
+pub async fn prove_tiktok_token<T: TikTokApi>(
+    tiktok: &T,
+    access_token: &str,
+    open_id: &str,
+) -> Result<crate::tiktok::UserInfo, ApiError> {
+    match tiktok.user_info(access_token, &BASIC_FIELDS).await {
+        Ok(info) if info.open_id.as_deref() == Some(open_id) => Ok(info),
+        Ok(_) => Err(ApiError::BadRequest {
+            code: "tiktok_account_mismatch",
+            detail: "The TikTok token belongs to a different account".into(),
+        }),
+        Err(TikTokError::TokenInvalid | TikTokError::ScopeNotAuthorized) => {
+            Err(ApiError::BadRequest {
+                code: "tiktok_token_invalid",
+                detail: "TikTok did not accept the access token".into(),
+            })
+        }
+        Err(TikTokError::RateLimited { retry_after }) => {
+            Err(ApiError::TikTokRateLimited { retry_after })
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "TikTok token proof failed");
+            Err(ApiError::TikTokUnavailable)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn body(v: serde_json::Value) -> Result<StoreTokenRequest, ApiError> {
+        serde_json::from_value::<StoreTokenBody>(v)
+            .unwrap()
+            .validate()
+    }
+
+    #[test]
+    fn validates_the_seed_body() {
+        let ok = body(json!({"provider": "TikTok", "provider_account_id": "o", "access_token": "a",
+                             "expires_at": "2026-01-01T00:00:00Z", "profile_metadata": "{\"a\":1}"}))
+        .unwrap();
+        assert_eq!(ok.provider, "tiktok");
+        assert_eq!(ok.metadata, Some(json!({"a": 1})));
+        let cases = [
+            (
+                json!({"provider": "myspace", "provider_account_id": "o", "access_token": "a"}),
+                "unsupported_provider",
+            ),
+            (
+                json!({"provider_account_id": "o", "access_token": "a"}),
+                "invalid_request",
+            ),
+            (
+                json!({"provider": "tiktok", "access_token": "a"}),
+                "open_id_required",
+            ),
+            (
+                json!({"provider": "tiktok", "provider_account_id": "o"}),
+                "access_token_required",
+            ),
+            (
+                json!({"provider": "tiktok", "provider_account_id": "o", "access_token": "a", "expires_at": "tomorrow"}),
+                "invalid_request",
+            ),
+            (
+                json!({"provider": "tiktok", "provider_account_id": "o", "access_token": "a", "profile_metadata": "[1]"}),
+                "invalid_request",
+            ),
+            (
+                json!({"provider": "tiktok", "provider_account_id": "o", "access_token": "a", "profile_metadata": 5}),
+                "invalid_request",
+            ),
+            (
+                json!({"provider": "tiktok", "provider_account_id": "o\u{0}x", "access_token": "a"}),
+                "invalid_request",
+            ),
+        ];
+        for (input, code) in cases {
+            assert_eq!(body(input.clone()).unwrap_err().code(), code, "{input}");
+        }
+    }
+}
