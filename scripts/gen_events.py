@@ -96,3 +96,22 @@ write("store-tiktok-profile", {
     "no-auth.json": event("POST", STORE_PROFILE, auth=False, body=good_profile, name="store-tiktok-profile"),
     "wrong-method.json": event("PUT", STORE_PROFILE, body=good_profile, name="store-tiktok-profile"),
 })
+
+OAUTH = "/api/v1/auth/oauth/tiktok"
+good_oauth = {
+    "provider": "tiktok", "provider_account_id": "REPLACE_WITH_OPEN_ID",
+    "access_token": "REPLACE_WITH_ACCESS_TOKEN", "refresh_token": "REPLACE_WITH_REFRESH_TOKEN",
+    "expires_in": 7200, "refresh_expires_in": 15552000,
+    "scope": "user.info.basic,user.info.profile,user.info.stats",
+    "email": "REPLACE_WITH_EMAIL", "name": "Ana Cooks", "picture": "https://example.com/ana.png",
+    "metadata": {"source": "login-page"},
+}
+write("oauth-tiktok", {
+    "new-user.json": event("POST", OAUTH, auth=False, body=good_oauth, name="oauth-tiktok"),
+    "link.json": event("POST", OAUTH, body={k: v for k, v in good_oauth.items() if k != "email"}, name="oauth-tiktok"),
+    "no-email.json": event("POST", OAUTH, auth=False, body={k: v for k, v in good_oauth.items() if k != "email"}, name="oauth-tiktok"),
+    "session-email.json": event("POST", OAUTH, auth=False, body={**{k: v for k, v in good_oauth.items() if k != "email"}, "user_session_email": "REPLACE_WITH_EMAIL"}, name="oauth-tiktok"),
+    "missing-open-id.json": event("POST", OAUTH, auth=False, body={"provider": "tiktok", "access_token": "act.x"}, name="oauth-tiktok"),
+    "not-json.json": event("POST", OAUTH, auth=False, body="{not json", name="oauth-tiktok"),
+    "wrong-method.json": event("GET", OAUTH, auth=False, name="oauth-tiktok"),
+})

@@ -266,7 +266,9 @@ mod tests {
     use super::*;
     use crate::crypto::TokenCipher;
     use crate::firebase::AuthError;
-    use crate::store::{Caller, CallerConnection, NewConnection, StoredConnection};
+    use crate::store::{
+        Caller, CallerConnection, NewConnection, OAuthConnect, OAuthOutcome, StoredConnection,
+    };
     use crate::tiktok::TokenGrant;
 
     #[derive(Default)]
@@ -327,6 +329,9 @@ mod tests {
             unreachable!("not used by the access rules")
         }
         async fn cache_profile(&self, _: i64, _: &serde_json::Value) -> Result<(), StoreError> {
+            unreachable!("not used by the access rules")
+        }
+        async fn oauth_connect(&self, _: &OAuthConnect) -> Result<OAuthOutcome, StoreError> {
             unreachable!("not used by the access rules")
         }
         async fn store_client_profile(
@@ -428,6 +433,9 @@ mod tests {
         }
         async fn cache_profile(&self, id: i64, p: &serde_json::Value) -> Result<(), StoreError> {
             (**self).cache_profile(id, p).await
+        }
+        async fn oauth_connect(&self, a: &OAuthConnect) -> Result<OAuthOutcome, StoreError> {
+            (**self).oauth_connect(a).await
         }
         async fn store_client_profile(
             &self,

@@ -184,6 +184,12 @@ pub trait ConnectionStore: Send + Sync {
         new: &NewConnection,
     ) -> impl std::future::Future<Output = Result<StoredConnection, StoreError>> + Send;
 
+    /// Sign-in's user choice and connection write, in one transaction.
+    fn oauth_connect(
+        &self,
+        args: &OAuthConnect,
+    ) -> impl std::future::Future<Output = Result<OAuthOutcome, StoreError>> + Send;
+
     /// Writes `metadata.profile` of a connection.
     fn cache_profile(
         &self,
@@ -199,6 +205,70 @@ pub trait ConnectionStore: Send + Sync {
         open_id: &str,
         profile: &serde_json::Value,
     ) -> impl std::future::Future<Output = Result<Option<Connection>, StoreError>> + Send;
+}
+
+/// Sign-in's connection write (`tiktok_oauth_connect`), tokens already encrypted.
+#[derive(Clone, Default, Serialize)]
+pub struct OAuthConnect {
+    pub p_open_id: String,
+    pub p_access_token: String,
+    /// The Firebase uid a new user of this open_id gets.
+    pub p_derived_uid: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p_refresh_token: Option<String>,
+    #[serde(with = "timestamp::option", skip_serializing_if = "Option::is_none")]
+    pub p_expires_at: Option<OffsetDateTime>,
+    #[serde(with = "timestamp::option", skip_serializing_if = "Option::is_none")]
+    pub p_refresh_expires_at: Option<OffsetDateTime>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p_scope: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p_profile: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p_metadata: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p_session_uid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p_session_email: Option<String>,
+    pub p_session_email_verified: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p_session_full_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p_session_avatar_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p_new_email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p_new_full_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p_new_avatar_url: Option<String>,
+    pub p_create: bool,
+}
+
+/// A `users` row.
+#[derive(Debug, Clone, Deserialize)]
+pub struct UserRow {
+    pub id: i64,
+    pub firebase_uid: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub email_verified: Option<bool>,
+    #[serde(default)]
+    pub full_name: Option<String>,
+    #[serde(default)]
+    pub avatar_url: Option<String>,
+}
+
+/// `tiktok_oauth_connect`'s answer.
+#[derive(Debug, Clone, Deserialize)]
+pub struct OAuthOutcome {
+    pub needs_new_user: bool,
+    #[serde(default)]
+    pub email_in_use: bool,
+    #[serde(default)]
+    pub created_user: bool,
+    #[serde(default)]
+    pub user: Option<UserRow>,
 }
 
 /// A connection to create or update, tokens already encrypted. Absent fields are
@@ -394,6 +464,10 @@ impl ConnectionStore for Store {
             new: &'a NewConnection,
         }
         self.rpc("store_connection", &Args { caller, new }).await
+    }
+
+    async fn oauth_connect(&self, args: &OAuthConnect) -> Result<OAuthOutcome, StoreError> {
+        self.rpc("tiktok_oauth_connect", args).await
     }
 
     async fn cache_profile(&self, id: i64, profile: &serde_json::Value) -> Result<(), StoreError> {

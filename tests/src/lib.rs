@@ -433,6 +433,7 @@ pub fn python(script: &str, args: &[&str]) -> String {
 pub struct StaticServer {
     pub url: String,
     hits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    requests: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl StaticServer {
@@ -444,10 +445,13 @@ impl StaticServer {
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let counter = hits.clone();
+        let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen_requests = requests.clone();
         tokio::spawn(async move {
             while let Ok((mut socket, _)) = listener.accept().await {
                 counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let (headers, body) = (headers.clone(), body.clone());
+                let seen_requests = seen_requests.clone();
                 tokio::spawn(async move {
                     let mut buf = vec![0u8; 8192];
                     let mut seen = Vec::new();
@@ -456,6 +460,27 @@ impl StaticServer {
                             Ok(0) | Err(_) => return,
                             Ok(n) => seen.extend_from_slice(&buf[..n]),
                         }
+                    }
+                    // Read a body announced by Content-Length, then keep the request.
+                    let text = String::from_utf8_lossy(&seen).to_string();
+                    let head_len = text.find("\r\n\r\n").map(|i| i + 4).unwrap_or(seen.len());
+                    let length = text
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().to_owned())
+                        })
+                        .and_then(|v| v.parse::<usize>().ok())
+                        .unwrap_or(0);
+                    while seen.len() < head_len + length {
+                        match socket.read(&mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => seen.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    if let Ok(mut all) = seen_requests.lock() {
+                        all.push(String::from_utf8_lossy(&seen).to_string());
                     }
                     let mut head = format!(
                         "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
@@ -471,11 +496,20 @@ impl StaticServer {
                 });
             }
         });
-        StaticServer { url, hits }
+        StaticServer {
+            url,
+            hits,
+            requests,
+        }
     }
 
     pub fn hits(&self) -> usize {
         self.hits.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The raw requests received so far (head and body).
+    pub fn requests(&self) -> Vec<String> {
+        self.requests.lock().map(|r| r.clone()).unwrap_or_default()
     }
 }
 
@@ -511,4 +545,82 @@ pub fn rsa_key_and_certificate() -> (String, String) {
     );
     let _ = std::fs::remove_dir_all(&dir);
     pair
+}
+
+/// Exchanges a custom token at the emulator, as the frontend's `signInWithCustomToken`
+/// does; returns the ID token.
+pub async fn sign_in_with_custom_token(custom_token: &str) -> Result<String, String> {
+    let host = stack_var("FIREBASE_AUTH_EMULATOR_HOST");
+    let answer: Value = http()
+        .post(format!("http://{host}/identitytoolkit.googleapis.com/v1/accounts:signInWithCustomToken?key=local"))
+        .json(&json!({"token": custom_token, "returnSecureToken": true}))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?
+        .json()
+        .await
+        .map_err(|e| e.to_string())?;
+    answer["idToken"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| answer.to_string())
+}
+
+/// A Firebase user as the emulator holds it, or `None`.
+pub async fn firebase_lookup(uid: &str) -> Option<Value> {
+    let host = stack_var("FIREBASE_AUTH_EMULATOR_HOST");
+    let project = stack_var("FIREBASE_PROJECT_ID");
+    let answer: Value = http()
+        .post(format!(
+            "http://{host}/identitytoolkit.googleapis.com/v1/projects/{project}/accounts:lookup"
+        ))
+        .bearer_auth("owner")
+        .json(&json!({"localId": [uid]}))
+        .send()
+        .await
+        .expect("lookup")
+        .json()
+        .await
+        .expect("lookup answer");
+    answer["users"].as_array().and_then(|u| u.first().cloned())
+}
+
+/// The claims of a JWT, unverified (for checking what a test received).
+pub fn jwt_claims(token: &str) -> Value {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    let payload = token.split('.').nth(1).expect("JWT");
+    serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(payload.trim_end_matches('='))
+            .expect("base64"),
+    )
+    .expect("claims")
+}
+
+impl TikTokFake {
+    /// Refreshes at the fake as a TikTok client would: the account's next token pair.
+    pub async fn rotate(&self, account: &TikTokAccount) -> TikTokAccount {
+        let grant: Value = self
+            .http
+            .post(format!("{}/v2/oauth/token/", self.base))
+            .form(&[
+                ("client_key", stack_var("TIKTOK_CLIENT_KEY")),
+                ("client_secret", stack_var("TIKTOK_CLIENT_SECRET")),
+                ("grant_type", "refresh_token".into()),
+                ("refresh_token", account.refresh_token.clone()),
+            ])
+            .send()
+            .await
+            .expect("refresh")
+            .json()
+            .await
+            .expect("grant");
+        TikTokAccount {
+            open_id: account.open_id.clone(),
+            access_token: grant["access_token"].as_str().expect("access").to_owned(),
+            refresh_token: grant["refresh_token"].as_str().expect("refresh").to_owned(),
+            scope: account.scope.clone(),
+        }
+    }
 }

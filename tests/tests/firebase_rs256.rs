@@ -146,3 +146,116 @@ async fn unreachable_certificates_are_an_identity_outage_not_a_401() {
         "{result:?}"
     );
 }
+
+fn service_account(private_pem: &str, token_uri: &str) -> String {
+    json!({
+        "type": "service_account", "project_id": PROJECT, "private_key_id": "kid-sa",
+        "private_key": private_pem, "client_email": "backend@tiktok-connections-prod.iam.gserviceaccount.com",
+        "token_uri": token_uri
+    })
+    .to_string()
+}
+
+fn admin(service_account: String) -> FirebaseAuth {
+    let config = FirebaseConfig {
+        project_id: PROJECT.into(),
+        emulator_host: None,
+        certs_url: "http://127.0.0.1:9/certs".into(),
+        service_account: Some(secrecy::SecretString::from(service_account)),
+    };
+    FirebaseAuth::new(&config, reqwest::Client::new())
+}
+
+#[tokio::test]
+async fn custom_tokens_are_rs256_with_the_admin_sdk_claims() {
+    use shared::firebase::IdentityAdmin;
+    let (key, cert) = rsa_key_and_certificate();
+    let auth = admin(service_account(&key, "http://127.0.0.1:9/token"));
+    auth.check_admin().unwrap();
+    let token = auth.custom_token("tiktok:abc").unwrap();
+
+    let mut validation = jsonwebtoken::Validation::new(Algorithm::RS256);
+    validation.set_audience(&[shared::firebase::admin::CUSTOM_TOKEN_AUDIENCE]);
+    let decoded = jsonwebtoken::decode::<Value>(
+        &token,
+        &jsonwebtoken::DecodingKey::from_rsa_pem(cert.as_bytes()).unwrap(),
+        &validation,
+    )
+    .expect("signed by the service account's key");
+    let claims = decoded.claims;
+    assert_eq!(claims["uid"], "tiktok:abc");
+    assert_eq!(
+        claims["iss"],
+        "backend@tiktok-connections-prod.iam.gserviceaccount.com"
+    );
+    assert_eq!(claims["sub"], claims["iss"]);
+    let lifetime = claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap();
+    assert!(
+        lifetime > 0 && lifetime <= 3600,
+        "one hour at most: {lifetime}"
+    );
+    assert!(
+        auth.custom_token(&"u".repeat(129)).is_err(),
+        "uid within 128 characters"
+    );
+}
+
+#[tokio::test]
+async fn admin_access_tokens_come_from_the_token_uri_once_until_expiry() {
+    let (key, cert) = rsa_key_and_certificate();
+    let endpoint = StaticServer::start(
+        200,
+        vec![],
+        json!({"access_token": "ya29.local", "expires_in": 3599, "token_type": "Bearer"})
+            .to_string(),
+    )
+    .await;
+    let token_uri = format!("{}/token", endpoint.url);
+    let auth = admin(service_account(&key, &token_uri));
+    for _ in 0..3 {
+        let token = auth.admin_access_token().await.unwrap();
+        assert_eq!(secrecy::ExposeSecret::expose_secret(&token), "ya29.local");
+    }
+    assert_eq!(endpoint.hits(), 1, "cached until it expires");
+
+    // The JWT-bearer grant, signed with the service account's key.
+    let request = endpoint.requests().remove(0);
+    let body = request.split("\r\n\r\n").nth(1).unwrap();
+    let form: std::collections::HashMap<String, String> = body
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.replace("%3A", ":")))
+        .collect();
+    assert_eq!(
+        form["grant_type"],
+        "urn:ietf:params:oauth:grant-type:jwt-bearer"
+    );
+    let mut validation = jsonwebtoken::Validation::new(Algorithm::RS256);
+    validation.set_audience(&[&token_uri]);
+    let assertion = jsonwebtoken::decode::<Value>(
+        &form["assertion"],
+        &jsonwebtoken::DecodingKey::from_rsa_pem(cert.as_bytes()).unwrap(),
+        &validation,
+    )
+    .expect("assertion signed by the service account");
+    assert_eq!(
+        assertion.claims["iss"],
+        "backend@tiktok-connections-prod.iam.gserviceaccount.com"
+    );
+    assert!(assertion.claims["scope"]
+        .as_str()
+        .unwrap()
+        .contains("https://www.googleapis.com/auth/cloud-platform"));
+}
+
+#[tokio::test]
+async fn a_refusing_token_endpoint_is_an_identity_outage() {
+    let (key, _) = rsa_key_and_certificate();
+    let endpoint =
+        StaticServer::start(400, vec![], json!({"error": "invalid_grant"}).to_string()).await;
+    let auth = admin(service_account(&key, &format!("{}/token", endpoint.url)));
+    assert!(matches!(
+        auth.admin_access_token().await,
+        Err(shared::firebase::AdminError::Unavailable(_))
+    ));
+}

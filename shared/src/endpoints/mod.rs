@@ -1,5 +1,6 @@
 //! One module per endpoint: the use case behind each Lambda function.
 
+pub mod oauth_tiktok;
 pub mod store_tiktok_profile;
 pub mod store_token;
 pub mod tiktok_profile;

@@ -18,6 +18,9 @@ use tokio::sync::Mutex;
 use crate::config::FirebaseConfig;
 use crate::store::Caller;
 
+pub mod admin;
+pub use admin::{AdminError, IdentityAdmin, NewFirebaseUser};
+
 /// Firebase's limit on a uid's length.
 pub const MAX_UID_LEN: usize = 128;
 /// Tolerated clock difference for `iat` (issued "in the future" by a skewed clock).
@@ -84,10 +87,12 @@ pub struct FirebaseAuth {
     project_id: String,
     issuer: String,
     mode: Mode,
+    admin: admin::Admin,
 }
 
 impl FirebaseAuth {
     pub fn new(config: &FirebaseConfig, http: reqwest::Client) -> Self {
+        let admin = admin::Admin::new(config, http.clone());
         let mode = if config.emulator_host.is_some() {
             Mode::Emulator
         } else {
@@ -101,7 +106,19 @@ impl FirebaseAuth {
             project_id: config.project_id.clone(),
             issuer: format!("https://securetoken.google.com/{}", config.project_id),
             mode,
+            admin,
         }
+    }
+
+    /// Checks that custom tokens and user admin can work (a service account that parses,
+    /// or emulator mode): functions that sign users in call it at init.
+    pub fn check_admin(&self) -> Result<(), AdminError> {
+        self.admin.check()
+    }
+
+    /// The OAuth2 access token used for Identity Toolkit calls (cached until it expires).
+    pub async fn admin_access_token(&self) -> Result<secrecy::SecretString, AdminError> {
+        self.admin.bearer().await
     }
 
     pub fn is_emulator(&self) -> bool {
@@ -275,6 +292,20 @@ impl IdTokenVerifier for FirebaseAuth {
             }
         };
         self.check_claims(claims, now_unix())
+    }
+}
+
+impl IdentityAdmin for FirebaseAuth {
+    async fn email_in_use(&self, email: &str) -> Result<bool, AdminError> {
+        self.admin.email_in_use(email).await
+    }
+
+    async fn create_user(&self, user: &NewFirebaseUser) -> Result<(), AdminError> {
+        self.admin.create_user(user).await
+    }
+
+    fn custom_token(&self, uid: &str) -> Result<String, AdminError> {
+        self.admin.custom_token(uid)
     }
 }
 
