@@ -9,8 +9,9 @@ if [ ! -x "$VENV/bin/python" ]; then
   log "creating Python environment in $VENV"
   python3 -m venv "$VENV"
 fi
-if ! "$VENV/bin/python" -c 'import moto, cryptography' 2>/dev/null || [ ! -x "$VENV/bin/cargo-lambda" ]; then
-  log "installing moto[server], cryptography, cargo-lambda, cfn-lint"
+if ! "$VENV/bin/python" -c 'import moto, cryptography, yaml, jsonschema, openapi_spec_validator' 2>/dev/null \
+   || [ ! -x "$VENV/bin/cargo-lambda" ] || [ ! -x "$VENV/bin/sam" ] || [ ! -x "$VENV/bin/cfn-lint" ]; then
+  log "installing scripts/requirements.txt (moto, cryptography, cargo-lambda, SAM CLI, cfn-lint, ...)"
   "$VENV/bin/pip" install -q --disable-pip-version-check -r "$ROOT/scripts/requirements.txt"
 fi
 

@@ -115,3 +115,36 @@ write("oauth-tiktok", {
     "not-json.json": event("POST", OAUTH, auth=False, body="{not json", name="oauth-tiktok"),
     "wrong-method.json": event("GET", OAUTH, auth=False, name="oauth-tiktok"),
 })
+
+LIST = "/api/v1/social-connections/connections"
+write("list-connections", {
+    "ok.json": event("GET", LIST, name="list-connections"),
+    "no-auth.json": event("GET", LIST, auth=False, name="list-connections"),
+    "wrong-method.json": event("POST", LIST, body={}, name="list-connections"),
+})
+
+UPDATE = "/api/v1/social-connections/REPLACE_WITH_PROVIDER/REPLACE_WITH_ACCOUNT_ID"
+def update_event(body, auth=True, method="PATCH"):
+    e = event(method, UPDATE, auth=auth, body=body, name="update-connection")
+    e["routeKey"] = e["requestContext"]["routeKey"] = f"{method} /api/v1/social-connections/{{provider}}/{{account_id}}"
+    e["pathParameters"] = {"provider": "REPLACE_WITH_PROVIDER", "account_id": "REPLACE_WITH_ACCOUNT_ID"}
+    return e
+write("update-connection", {
+    "ok.json": update_event({"account_label": "Cooking channel", "account_type": "creator", "is_primary": True}),
+    "relabel.json": update_event({"account_label": "Renamed"}),
+    "unset-primary.json": update_event({"is_primary": False}),
+    "no-auth.json": update_event({"account_label": "x"}, auth=False),
+    "wrong-method.json": update_event({"account_label": "x"}, method="PUT"),
+})
+
+DISCONNECT = "/api/v1/social-connections/tiktok/REPLACE_WITH_OPEN_ID"
+def disconnect_event(auth=True, method="DELETE"):
+    e = event(method, DISCONNECT, auth=auth, name="disconnect-tiktok")
+    e["routeKey"] = e["requestContext"]["routeKey"] = f"{method} /api/v1/social-connections/tiktok/{{open_id}}"
+    e["pathParameters"] = {"open_id": "REPLACE_WITH_OPEN_ID"}
+    return e
+write("disconnect-tiktok", {
+    "ok.json": disconnect_event(),
+    "no-auth.json": disconnect_event(auth=False),
+    "wrong-method.json": disconnect_event(method="POST"),
+})

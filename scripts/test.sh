@@ -8,3 +8,5 @@ cd "$ROOT"
 log "building tests"
 cargo test --workspace --no-run --quiet
 "$ROOT/scripts/with-stack.sh" cargo test --workspace "$@"
+# template.yaml, openapi.yaml, the watch router and events/ agree.
+"$VENV/bin/python" "$ROOT/tests/api_contract.py"

@@ -210,7 +210,7 @@ class Handler(BaseHTTPRequestHandler):
             CALLS.append({"endpoint": "revoke", "open_id": open_id, "token": token})
         if open_id and self.fault(open_id, "revoke"):
             return
-        if open_id is None:
+        if open_id is None or entry[1] <= time.time():
             return self.oauth_error(400, "invalid_request", "Access token is invalid.")
         with LOCK:
             for t in [t for t, (oid, _) in ACCESS.items() if oid == open_id]:
@@ -248,6 +248,12 @@ class Handler(BaseHTTPRequestHandler):
                 for t, (oid, _) in list(ACCESS.items()):
                     if oid == open_id:
                         ACCESS[t] = (oid, 0)
+                return self.send(200, {})
+            if path == "/_fake/deauthorize":
+                # The user removed the app in TikTok's settings: every token is dead.
+                for t in [t for t, (oid, _) in ACCESS.items() if oid == open_id]:
+                    del ACCESS[t]
+                retire_refresh(open_id)
                 return self.send(200, {})
             if path == "/_fake/invalidate_refresh":
                 retire_refresh(open_id)

@@ -46,6 +46,10 @@ for s in socks:
 PY
 )
 
+# Fixed ports on request (scripts/run.sh asks for the Auth emulator's usual 9099, so a
+# frontend's connectAuthEmulator setting does not change between runs).
+AUTH_PORT="${STACK_AUTH_PORT:-$AUTH_PORT}"
+TIKTOK_PORT="${STACK_TIKTOK_PORT:-$TIKTOK_PORT}"
 PROJECT_ID="${FIREBASE_PROJECT_ID:-demo-tiktok-connections}"
 JWT_SECRET="$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
 SERVICE_KEY="$(python3 - "$JWT_SECRET" <<'PY'

@@ -61,12 +61,28 @@ impl From<AccessError> for ApiError {
     }
 }
 
-/// A connection with an access token believed good.
-#[derive(Debug, Clone)]
+/// A connection with an access token believed good. `Debug` leaves the token out.
+#[derive(Clone)]
 pub struct LiveToken {
     pub connection: Connection,
     access_token: String,
     pub refreshed: bool,
+}
+
+impl std::fmt::Debug for LiveToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveToken")
+            .field("connection", &self.connection)
+            .field("refreshed", &self.refreshed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LiveToken {
+    /// The plaintext access token, for the one TikTok call that needs it.
+    pub fn access_token(&self) -> &str {
+        &self.access_token
+    }
 }
 
 fn expires_soon(conn: &Connection, now: OffsetDateTime) -> bool {
@@ -93,7 +109,9 @@ impl<S: ConnectionStore, T: TikTokApi, V: IdTokenVerifier> App<S, T, V> {
 
     /// A usable token for the connection, refreshing first if it expires soon.
     pub async fn live_token(&self, conn: Connection) -> Result<LiveToken, AccessError> {
-        if expires_soon(&conn, OffsetDateTime::now_utc()) {
+        let refreshable = conn.refresh_token.as_deref().is_some_and(|t| !t.is_empty());
+        // Without a refresh token, the access token is tried anyway: TikTok decides.
+        if refreshable && expires_soon(&conn, OffsetDateTime::now_utc()) {
             return self.refresh(&conn).await;
         }
         match self.decrypt(conn.access_token.as_deref()) {
@@ -228,6 +246,11 @@ impl<S: ConnectionStore, T: TikTokApi, V: IdTokenVerifier> App<S, T, V> {
                 other => return other,
             }
         }
+        // Nothing newer: TikTok refused the stored token itself. Recorded so the account
+        // pages can show it; the answer does not depend on it.
+        if let Err(err) = self.store.mark_reauth_required(id, stale_refresh).await {
+            tracing::warn!(connection_id = id, error = %err, "could not record reauth_required");
+        }
         Err(AccessError::ReauthRequired)
     }
 
@@ -267,7 +290,8 @@ mod tests {
     use crate::crypto::TokenCipher;
     use crate::firebase::AuthError;
     use crate::store::{
-        Caller, CallerConnection, NewConnection, OAuthConnect, OAuthOutcome, StoredConnection,
+        Caller, CallerConnection, ConnectionSummary, ConnectionUpdate, NewConnection, OAuthConnect,
+        OAuthOutcome, StoredConnection,
     };
     use crate::tiktok::TokenGrant;
 
@@ -278,6 +302,7 @@ mod tests {
         swaps: Mutex<u32>,
         /// Applied to the row right after the next TikTok refresh call: a concurrent winner.
         winner: Mutex<Option<Connection>>,
+        reauth_marks: Mutex<u32>,
     }
 
     impl ConnectionStore for MemStore {
@@ -334,6 +359,23 @@ mod tests {
         async fn oauth_connect(&self, _: &OAuthConnect) -> Result<OAuthOutcome, StoreError> {
             unreachable!("not used by the access rules")
         }
+        async fn list_connections(&self, _: &Caller) -> Result<Vec<ConnectionSummary>, StoreError> {
+            unreachable!("not used by the access rules")
+        }
+        async fn update_connection(
+            &self,
+            _: &Caller,
+            _: &ConnectionUpdate,
+        ) -> Result<Option<ConnectionSummary>, StoreError> {
+            unreachable!("not used by the access rules")
+        }
+        async fn mark_reauth_required(&self, _: i64, _: &str) -> Result<(), StoreError> {
+            *self.reauth_marks.lock().unwrap() += 1;
+            Ok(())
+        }
+        async fn delete_connection(&self, _: i64, _: i64) -> Result<bool, StoreError> {
+            unreachable!("not used by the access rules")
+        }
         async fn store_client_profile(
             &self,
             _: &Caller,
@@ -359,6 +401,9 @@ mod tests {
                 .unwrap()
                 .pop_front()
                 .unwrap_or(Ok(UserInfo::default()))
+        }
+        async fn revoke(&self, _: &str) -> Result<bool, TikTokError> {
+            unreachable!("not used by the access rules")
         }
         async fn refresh(&self, _: &str) -> Result<TokenGrant, TikTokError> {
             let answer = self
@@ -436,6 +481,22 @@ mod tests {
         }
         async fn oauth_connect(&self, a: &OAuthConnect) -> Result<OAuthOutcome, StoreError> {
             (**self).oauth_connect(a).await
+        }
+        async fn list_connections(&self, c: &Caller) -> Result<Vec<ConnectionSummary>, StoreError> {
+            (**self).list_connections(c).await
+        }
+        async fn update_connection(
+            &self,
+            c: &Caller,
+            u: &ConnectionUpdate,
+        ) -> Result<Option<ConnectionSummary>, StoreError> {
+            (**self).update_connection(c, u).await
+        }
+        async fn mark_reauth_required(&self, id: i64, r: &str) -> Result<(), StoreError> {
+            (**self).mark_reauth_required(id, r).await
+        }
+        async fn delete_connection(&self, id: i64, u: i64) -> Result<bool, StoreError> {
+            (**self).delete_connection(id, u).await
         }
         async fn store_client_profile(
             &self,
@@ -521,6 +582,11 @@ mod tests {
             AccessError::ReauthRequired
         );
         assert_eq!(stored_refresh(&app), "rft.0", "nothing overwritten");
+        assert_eq!(
+            *app.store.reauth_marks.lock().unwrap(),
+            1,
+            "recorded for the account pages"
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -572,6 +638,15 @@ mod tests {
             Vec::<String>::new(),
             "new token never used unstored"
         );
+    }
+
+    #[tokio::test]
+    async fn without_a_refresh_token_the_access_token_is_tried() {
+        let mut conn = row("act.0", "rft.0", -10);
+        conn.refresh_token = None;
+        let app = app(&conn, vec![], vec![]);
+        app.user_info(conn, &BASIC_FIELDS, false).await.unwrap();
+        assert_eq!(*app.tiktok.seen_tokens.lock().unwrap(), vec!["act.0"]);
     }
 
     #[tokio::test]

@@ -57,6 +57,44 @@ pub fn query_param(req: &Request, name: &str) -> Option<String> {
     (!value.is_empty()).then(|| value.to_owned())
 }
 
+/// The last `n` segments of the request path, percent-decoded (path parameters such as
+/// `{provider}/{account_id}`). Read from the path itself, so API Gateway and the local
+/// router agree. `None` if a segment is empty or not UTF-8.
+pub fn last_path_segments(req: &Request, n: usize) -> Option<Vec<String>> {
+    let segments: Vec<&str> = req
+        .uri()
+        .path()
+        .trim_end_matches('/')
+        .rsplit('/')
+        .take(n)
+        .collect();
+    if segments.len() < n {
+        return None;
+    }
+    segments
+        .into_iter()
+        .rev()
+        .map(|s| percent_decode(s).filter(|d| !d.is_empty()))
+        .collect()
+}
+
+fn percent_decode(segment: &str) -> Option<String> {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = segment.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 /// `true`/`1` in any case.
 pub fn query_flag(req: &Request, name: &str) -> bool {
     query_param(req, name).is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
@@ -93,25 +131,19 @@ pub fn parse_json_object<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
         .map_err(|err| ApiError::InvalidRequest(describe_shape_error(&err)))
 }
 
-/// serde's message names the field and the expected type; values the client sent are
-/// cut out so a misplaced secret is never echoed back.
+/// serde's message names the field (in backticks) and the expected type; a value the
+/// client sent appears in double quotes and is cut out, escaped quotes and all, so a
+/// misplaced secret is never echoed back.
 fn describe_shape_error(err: &serde_json::Error) -> String {
     let message = err.to_string();
-    let mut out = String::with_capacity(message.len());
-    let mut in_quotes = false;
-    for c in message.chars() {
-        match c {
-            '"' => {
-                in_quotes = !in_quotes;
-                if !in_quotes {
-                    out.push_str("\"…\"");
-                }
-            }
-            _ if in_quotes => {}
-            _ => out.push(c),
+    let message = match (message.find('"'), message.rfind('"')) {
+        (Some(first), Some(last)) if last > first => {
+            format!("{}\"…\"{}", &message[..first], &message[last + 1..])
         }
-    }
-    format!("Invalid request body: {out}")
+        (Some(first), _) => format!("{}…", &message[..first]),
+        _ => message,
+    };
+    format!("Invalid request body: {message}")
 }
 
 /// A JSON response with the given status.
@@ -221,8 +253,28 @@ mod tests {
                 .unwrap_err();
         assert_eq!(err.code(), "invalid_request");
         assert!(!err.to_string().contains("act."), "{err}");
+        let err =
+            parse_json_object::<Sample>(br#"{"name":1,"count":"a\\"act.x\\"b"}"#).unwrap_err();
+        assert!(!err.to_string().contains("act."), "{err}");
+        let err = parse_json_object::<Sample>(br#"{"name":"n","count":"a\\"act.x"}"#).unwrap_err();
+        assert!(!err.to_string().contains("act."), "{err}");
         let err = parse_json_object::<Sample>(br#"{"count":1}"#).unwrap_err();
         assert!(err.to_string().contains("name"), "{err}");
+    }
+
+    #[test]
+    fn path_segments_are_decoded() {
+        let req = lambda_http::http::Request::builder()
+            .uri("https://api.example.com/api/v1/social-connections/tiktok/a%2Cb%20c")
+            .body(Body::Empty)
+            .unwrap();
+        let req = Request::from(req);
+        assert_eq!(
+            last_path_segments(&req, 2),
+            Some(vec!["tiktok".to_owned(), "a,b c".to_owned()])
+        );
+        assert_eq!(percent_decode("%zz"), None);
+        assert_eq!(percent_decode("%"), None);
     }
 
     #[test]

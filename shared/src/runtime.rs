@@ -6,6 +6,54 @@ use lambda_http::{service_fn, Body, Request, Response};
 
 use crate::app::LiveApp;
 
+/// Libraries that log raw events, headers or bodies (the `Authorization` header, token
+/// bodies, the app secret) at DEBUG/TRACE: never more verbose than INFO, whatever
+/// level is configured.
+const CAPPED_TARGETS: [&str; 10] = [
+    "lambda_runtime",
+    "lambda_runtime_api_client",
+    "lambda_http",
+    "hyper",
+    "h2",
+    "reqwest",
+    "rustls",
+    "aws_smithy_runtime",
+    "aws_smithy_http_client",
+    "aws_config",
+];
+
+/// Logging as Lambda's advanced logging controls ask (`AWS_LAMBDA_LOG_LEVEL`, else
+/// `RUST_LOG` as a level; `AWS_LAMBDA_LOG_FORMAT=JSON`), with [`CAPPED_TARGETS`] capped.
+pub fn init_logging() {
+    use lambda_http::tracing::subscriber::filter::{EnvFilter, LevelFilter};
+    use std::str::FromStr;
+    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .ok()
+        .and_then(|v| LevelFilter::from_str(v.trim()).ok())
+        .unwrap_or(LevelFilter::INFO);
+    let mut filter = EnvFilter::builder()
+        .with_default_directive(level.into())
+        .parse_lossy("");
+    let cap = std::cmp::min(level, LevelFilter::INFO);
+    for target in CAPPED_TARGETS {
+        if let Ok(directive) = format!("{target}={cap}").parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
+    let builder = lambda_http::tracing::subscriber::fmt()
+        .with_target(false)
+        .without_time()
+        .with_env_filter(filter);
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    // `try_init`: a second initialisation (tests) is not an error worth dying for.
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
 /// Starts logging (JSON when Lambda's `AWS_LAMBDA_LOG_FORMAT` says so), builds the app
 /// once, then serves requests with it until the runtime stops. An init failure is
 /// logged with the setting's name and ends the process, so Lambda retries init.
@@ -38,7 +86,7 @@ where
     F: Fn(&'static LiveApp, Request) -> Fut,
     Fut: Future<Output = Response<Body>> + Send,
 {
-    lambda_http::tracing::init_default_subscriber();
+    init_logging();
     let app = LiveApp::init().await?;
     if let Err(reason) = check(&app) {
         tracing::error!(reason = %reason, "configuration failed; the function cannot start");

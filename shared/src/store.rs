@@ -190,6 +190,33 @@ pub trait ConnectionStore: Send + Sync {
         args: &OAuthConnect,
     ) -> impl std::future::Future<Output = Result<OAuthOutcome, StoreError>> + Send;
 
+    /// The caller's connections of every provider, as the account pages show them.
+    fn list_connections(
+        &self,
+        caller: &Caller,
+    ) -> impl std::future::Future<Output = Result<Vec<ConnectionSummary>, StoreError>> + Send;
+
+    /// Relabels the caller's connection and/or makes it primary; `None` when it is not theirs.
+    fn update_connection(
+        &self,
+        caller: &Caller,
+        update: &ConnectionUpdate,
+    ) -> impl std::future::Future<Output = Result<Option<ConnectionSummary>, StoreError>> + Send;
+
+    /// Notes that TikTok refused this refresh token (unless newer tokens were stored since).
+    fn mark_reauth_required(
+        &self,
+        id: i64,
+        refresh_token: &str,
+    ) -> impl std::future::Future<Output = Result<(), StoreError>> + Send;
+
+    /// Deletes the user's connection, handing the primary flag on; `false` if it was gone.
+    fn delete_connection(
+        &self,
+        id: i64,
+        user_id: i64,
+    ) -> impl std::future::Future<Output = Result<bool, StoreError>> + Send;
+
     /// Writes `metadata.profile` of a connection.
     fn cache_profile(
         &self,
@@ -242,6 +269,42 @@ pub struct OAuthConnect {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub p_new_avatar_url: Option<String>,
     pub p_create: bool,
+}
+
+/// A connection as the account pages show it (`connection_view` in SQL): never a token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConnectionSummary {
+    pub id: i64,
+    pub provider: String,
+    pub provider_account_id: String,
+    pub account_label: Option<String>,
+    pub account_type: Option<String>,
+    pub is_primary: bool,
+    #[serde(default, with = "timestamp::option")]
+    pub expires_at: Option<OffsetDateTime>,
+    #[serde(default, with = "timestamp::option")]
+    pub refresh_expires_at: Option<OffsetDateTime>,
+    pub scope: Option<String>,
+    /// `active`, `expired` (refreshable) or `reauth_required`.
+    pub status: String,
+    pub display_name: Option<String>,
+    pub avatar_url: Option<String>,
+    #[serde(default, with = "timestamp::option")]
+    pub created_at: Option<OffsetDateTime>,
+    #[serde(default, with = "timestamp::option")]
+    pub updated_at: Option<OffsetDateTime>,
+}
+
+/// What update-connection may change.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ConnectionUpdate {
+    pub p_provider: String,
+    pub p_account_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p_account_label: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p_account_type: Option<String>,
+    pub p_make_primary: bool,
 }
 
 /// A `users` row.
@@ -468,6 +531,39 @@ impl ConnectionStore for Store {
 
     async fn oauth_connect(&self, args: &OAuthConnect) -> Result<OAuthOutcome, StoreError> {
         self.rpc("tiktok_oauth_connect", args).await
+    }
+
+    async fn list_connections(
+        &self,
+        caller: &Caller,
+    ) -> Result<Vec<ConnectionSummary>, StoreError> {
+        self.rpc("list_connections", caller).await
+    }
+
+    async fn update_connection(
+        &self,
+        caller: &Caller,
+        update: &ConnectionUpdate,
+    ) -> Result<Option<ConnectionSummary>, StoreError> {
+        #[derive(Serialize)]
+        struct Args<'a> {
+            #[serde(flatten)]
+            caller: &'a Caller,
+            #[serde(flatten)]
+            update: &'a ConnectionUpdate,
+        }
+        self.rpc("update_connection", &Args { caller, update })
+            .await
+    }
+
+    async fn mark_reauth_required(&self, id: i64, refresh_token: &str) -> Result<(), StoreError> {
+        let args = serde_json::json!({"p_id": id, "p_refresh_token": refresh_token});
+        self.rpc_void("mark_reauth_required", &args).await
+    }
+
+    async fn delete_connection(&self, id: i64, user_id: i64) -> Result<bool, StoreError> {
+        let args = serde_json::json!({"p_id": id, "p_user_id": user_id});
+        self.rpc("delete_connection", &args).await
     }
 
     async fn cache_profile(&self, id: i64, profile: &serde_json::Value) -> Result<(), StoreError> {

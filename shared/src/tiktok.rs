@@ -109,6 +109,13 @@ pub trait TikTokApi: Send + Sync {
         &self,
         refresh_token: &str,
     ) -> impl std::future::Future<Output = Result<TokenGrant, TikTokError>> + Send;
+
+    /// Ends the app's access (`/v2/oauth/revoke/`). `Ok(false)`: TikTok says the token
+    /// was already invalid, so there was nothing left to revoke.
+    fn revoke(
+        &self,
+        access_token: &str,
+    ) -> impl std::future::Future<Output = Result<bool, TikTokError>> + Send;
 }
 
 pub struct TikTokClient {
@@ -259,6 +266,36 @@ pub fn parse_token_grant(
     }
 }
 
+/// Reads a revoke answer: `{}` on success, an OAuth or envelope error otherwise.
+pub fn parse_revoke(status: u16, retry: Option<u64>, body: &[u8]) -> Result<bool, TikTokError> {
+    let value: Option<serde_json::Value> = serde_json::from_slice(body).ok();
+    let oauth_error = value
+        .as_ref()
+        .and_then(|v| v.get("error"))
+        .and_then(|e| e.as_str());
+    let envelope_code = value
+        .as_ref()
+        .and_then(|v| v.get("error"))
+        .and_then(|e| e.get("code"))
+        .and_then(|c| c.as_str());
+    match (status, oauth_error, envelope_code) {
+        (429, _, _) | (_, _, Some("rate_limit_exceeded")) => {
+            Err(TikTokError::RateLimited { retry_after: retry })
+        }
+        (200..=299, None, None | Some("ok")) if value.is_some() => Ok(true),
+        (_, Some("invalid_client" | "unauthorized_client"), _) => {
+            tracing::error!("TikTok refused the app's credentials on revoke");
+            Err(TikTokError::Unavailable("revoke invalid_client".into()))
+        }
+        (400..=499, Some("invalid_request" | "invalid_grant" | "access_token_invalid"), _)
+        | (400..=499, _, Some("access_token_invalid")) => Ok(false),
+        (s, e, c) => Err(TikTokError::Unavailable(format!(
+            "revoke {s} {}",
+            e.or(c).unwrap_or("unreadable")
+        ))),
+    }
+}
+
 impl TikTokApi for TikTokClient {
     async fn user_info(
         &self,
@@ -296,6 +333,24 @@ impl TikTokApi for TikTokClient {
         let retry = retry_after(response.headers());
         let body = response.bytes().await.map_err(|e| transport_error(&e))?;
         parse_token_grant(status, retry, &body)
+    }
+
+    async fn revoke(&self, access_token: &str) -> Result<bool, TikTokError> {
+        let response = self
+            .http
+            .post(format!("{}/v2/oauth/revoke/", self.base_url))
+            .form(&[
+                ("client_key", self.client_key.expose_secret()),
+                ("client_secret", self.client_secret.expose_secret()),
+                ("token", access_token),
+            ])
+            .send()
+            .await
+            .map_err(|e| transport_error(&e))?;
+        let status = response.status().as_u16();
+        let retry = retry_after(response.headers());
+        let body = response.bytes().await.map_err(|e| transport_error(&e))?;
+        parse_revoke(status, retry, &body)
     }
 }
 
@@ -361,6 +416,35 @@ mod tests {
         let params = br#"{"error":{"code":"invalid_params","message":"x","log_id":"l"}}"#;
         assert!(matches!(
             parse_user_info(400, None, params),
+            Err(TikTokError::Unavailable(_))
+        ));
+    }
+
+    #[test]
+    fn revoke_answers() {
+        assert_eq!(parse_revoke(200, None, b"{}"), Ok(true));
+        let invalid = br#"{"error":"invalid_request","error_description":"Access token is invalid.","log_id":"l"}"#;
+        assert_eq!(parse_revoke(400, None, invalid), Ok(false));
+        let envelope =
+            br#"{"data":{},"error":{"code":"access_token_invalid","message":"x","log_id":"l"}}"#;
+        assert_eq!(parse_revoke(401, None, envelope), Ok(false));
+        assert!(matches!(
+            parse_revoke(500, None, b"{}"),
+            Err(TikTokError::Unavailable(_))
+        ));
+        assert!(matches!(
+            parse_revoke(200, None, b"<html>"),
+            Err(TikTokError::Unavailable(_))
+        ));
+        assert_eq!(
+            parse_revoke(429, Some(3), b"{}"),
+            Err(TikTokError::RateLimited {
+                retry_after: Some(3)
+            })
+        );
+        let client = br#"{"error":"invalid_client","error_description":"x","log_id":"l"}"#;
+        assert!(matches!(
+            parse_revoke(401, None, client),
             Err(TikTokError::Unavailable(_))
         ));
     }

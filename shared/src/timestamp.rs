@@ -5,9 +5,17 @@ use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
 
+/// Strict RFC 3339 (what clients must send), in UTC; `None` if it cannot be shown in UTC.
+pub fn parse_rfc3339(text: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(text, &Rfc3339)
+        .ok()?
+        .checked_to_offset(UtcOffset::UTC)
+}
+
+/// Lenient reading of stored values (see the module's note).
 pub fn parse(text: &str) -> Option<OffsetDateTime> {
     if let Ok(t) = OffsetDateTime::parse(text, &Rfc3339) {
-        return Some(t.to_offset(UtcOffset::UTC));
+        return t.checked_to_offset(UtcOffset::UTC);
     }
     // PostgREST's timestamptz: "2026-01-01T10:00:00.123+00:00" is RFC 3339; a plain
     // `timestamp` column has no offset, and a space may stand for the `T`.
@@ -25,7 +33,7 @@ pub fn parse(text: &str) -> Option<OffsetDateTime> {
     );
     OffsetDateTime::parse(&normalized, &with_short_offset)
         .ok()
-        .map(|t| t.to_offset(UtcOffset::UTC))
+        .and_then(|t| t.checked_to_offset(UtcOffset::UTC))
 }
 
 pub fn format(t: OffsetDateTime) -> String {
@@ -84,6 +92,13 @@ mod tests {
         }
         assert!(parse("2026-01-02T03:04:05.123456").is_some());
         assert!(parse("yesterday").is_none());
+    }
+
+    #[test]
+    fn out_of_range_values_are_refused_not_panics() {
+        assert!(parse("9999-12-31T23:59:59-01:00").is_none());
+        assert!(parse("9999-12-31T23:59:59-01").is_none());
+        assert!(parse("9999-12-31T23:59:59Z").is_some());
     }
 
     #[test]

@@ -101,7 +101,8 @@ begin
     set access_token = p_access_token,
         refresh_token = p_refresh_token,
         expires_at = p_expires_at,
-        refresh_expires_at = coalesce(p_refresh_expires_at, refresh_expires_at),
+        -- A rotated refresh token has its own lifetime; the old one's no longer applies.
+        refresh_expires_at = p_refresh_expires_at,
         scope = coalesce(nullif(p_scope, ''), scope)
     where id = p_id and refresh_token = p_expected_refresh_token
     returning * into v_conn;

@@ -6,6 +6,8 @@
 -- claims cannot be proved, so they never block another user. `p_is_primary` true clears
 -- the caller's other primary of that provider in the same transaction; a user's first
 -- connection of a provider becomes primary. On update, omitted fields keep their values.
+-- `metadata.profile` is never taken from the request: it is TikTok's or the client
+-- profile endpoint's, with its `source`.
 create or replace function public.store_connection(
     p_firebase_uid text,
     p_provider text,
@@ -69,19 +71,21 @@ begin
         values (
             v_user, p_provider, p_provider_account_id, p_access_token, nullif(p_refresh_token, ''),
             p_expires_at, p_refresh_expires_at, nullif(p_scope, ''), nullif(p_account_label, ''),
-            nullif(p_account_type, ''), v_primary, coalesce(p_metadata, '{}'::jsonb))
+            nullif(p_account_type, ''), v_primary, coalesce(p_metadata, '{}'::jsonb) - 'profile')
         returning * into v_conn;
     else
         update social_connections set
             access_token = p_access_token,
             refresh_token = coalesce(nullif(p_refresh_token, ''), refresh_token),
             expires_at = coalesce(p_expires_at, expires_at),
-            refresh_expires_at = coalesce(p_refresh_expires_at, refresh_expires_at),
+            -- A new refresh token brings its own expiry (unknown here unless given).
+            refresh_expires_at = case when nullif(p_refresh_token, '') is not null
+                                      then p_refresh_expires_at else refresh_expires_at end,
             scope = coalesce(nullif(p_scope, ''), scope),
             account_label = coalesce(nullif(p_account_label, ''), account_label),
             account_type = coalesce(nullif(p_account_type, ''), account_type),
             is_primary = v_primary,
-            metadata = coalesce(metadata, '{}'::jsonb) || coalesce(p_metadata, '{}'::jsonb)
+            metadata = coalesce(metadata, '{}'::jsonb) || (coalesce(p_metadata, '{}'::jsonb) - 'profile')
         where id = v_conn.id
         returning * into v_conn;
     end if;

@@ -35,7 +35,8 @@ declare
     v_user bigint;
     v_created_user boolean := false;
     v_conn social_connections;
-    v_meta jsonb := coalesce(p_metadata, '{}'::jsonb);
+    -- metadata.profile is TikTok's (or store-tiktok-profile's) alone, never the request's.
+    v_meta jsonb := coalesce(p_metadata, '{}'::jsonb) - 'profile';
     v_email text := nullif(btrim(p_new_email), '');
     v_row users;
 begin
@@ -97,7 +98,8 @@ begin
             access_token = p_access_token,
             refresh_token = coalesce(nullif(p_refresh_token, ''), refresh_token),
             expires_at = coalesce(p_expires_at, expires_at),
-            refresh_expires_at = coalesce(p_refresh_expires_at, refresh_expires_at),
+            refresh_expires_at = case when nullif(p_refresh_token, '') is not null
+                                      then p_refresh_expires_at else refresh_expires_at end,
             scope = coalesce(nullif(p_scope, ''), scope),
             metadata = coalesce(metadata, '{}'::jsonb) || v_meta
         where id = v_conn.id

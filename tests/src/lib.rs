@@ -247,6 +247,12 @@ impl TikTokFake {
             .await;
     }
 
+    /// The user removed the app in TikTok's settings: every token of theirs is dead.
+    pub async fn deauthorize(&self, open_id: &str) {
+        self.post("/_fake/deauthorize", json!({"open_id": open_id}))
+            .await;
+    }
+
     pub async fn invalidate_refresh(&self, open_id: &str) {
         self.post("/_fake/invalidate_refresh", json!({"open_id": open_id}))
             .await;
@@ -599,6 +605,22 @@ pub fn jwt_claims(token: &str) -> Value {
 }
 
 impl TikTokFake {
+    /// The user authorises the app again (a new sign-in): a new grant for the account.
+    pub async fn reauthorize(&self, account: &TikTokAccount) -> TikTokAccount {
+        let grant = self
+            .post(
+                "/_fake/accounts",
+                json!({"open_id": account.open_id, "scope": account.scope}),
+            )
+            .await;
+        TikTokAccount {
+            open_id: account.open_id.clone(),
+            access_token: grant["access_token"].as_str().expect("access").to_owned(),
+            refresh_token: grant["refresh_token"].as_str().expect("refresh").to_owned(),
+            scope: account.scope.clone(),
+        }
+    }
+
     /// Refreshes at the fake as a TikTok client would: the account's next token pair.
     pub async fn rotate(&self, account: &TikTokAccount) -> TikTokAccount {
         let grant: Value = self

@@ -95,8 +95,19 @@ async fn row_level_security_keeps_anon_and_authenticated_out() {
     db.insert_connection(json!({"user_id": user_id, "provider": "tiktok", "provider_account_id": unique("open"), "access_token": "x"})).await;
 
     for role in ["anon", "authenticated"] {
+        // No grant at all for the API roles...
+        let denied = psql_db(
+            "postgres",
+            &format!("set role {role}; select count(*) from social_connections"),
+        );
+        assert!(
+            denied.unwrap_err().contains("permission denied"),
+            "{role} has no grant"
+        );
+        // ...and even with one (as Supabase's defaults give), RLS shows no row.
         let seen = psql(&format!(
-            "begin; set local role {role}; select (select count(*) from social_connections) || ',' || (select count(*) from users); rollback;"
+            "begin; grant select on social_connections, users to {role}; set local role {role}; \
+             select (select count(*) from social_connections) || ',' || (select count(*) from users); rollback;"
         ));
         assert_eq!(seen, "0,0", "{role} sees no rows");
         let err = psql_db(
@@ -110,15 +121,15 @@ async fn row_level_security_keeps_anon_and_authenticated_out() {
     }
     // Through PostgREST without the service key: nothing.
     let base = stack_var("SUPABASE_REST_URL");
-    let rows: serde_json::Value = http()
+    let response = http()
         .get(format!("{base}/social_connections"))
         .send()
         .await
-        .unwrap()
-        .json()
-        .await
         .unwrap();
-    assert_eq!(rows, json!([]));
+    let status = response.status();
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert!(status == 401 || status == 403, "{status} {body}");
+    assert_eq!(body["code"], "42501", "no row, no grant");
     let status = http()
         .post(format!("{base}/rpc/tiktok_connection_for"))
         .json(&json!({"p_firebase_uid": "x"}))

@@ -1,10 +1,13 @@
 //! One module per endpoint: the use case behind each Lambda function.
 
+pub mod disconnect_tiktok;
+pub mod list_connections;
 pub mod oauth_tiktok;
 pub mod store_tiktok_profile;
 pub mod store_token;
 pub mod tiktok_profile;
 pub mod tiktok_test;
+pub mod update_connection;
 
 use lambda_http::Request;
 use serde::Serialize;

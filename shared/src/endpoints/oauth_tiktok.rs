@@ -25,8 +25,8 @@ const MAX_TEXT_LEN: usize = 2048;
 const MAX_LIFETIME_SECS: i64 = 10 * 365 * 24 * 3600;
 pub const AUTH_PROVIDER: &str = "tiktok.com";
 
-/// The seed's request body. Unknown fields are ignored.
-#[derive(Debug, Deserialize)]
+/// The seed's request body. Unknown fields are ignored. No `Debug`: it holds tokens.
+#[derive(Deserialize)]
 pub struct OAuthBody {
     pub provider: Option<String>,
     pub provider_account_id: Option<String>,
@@ -42,7 +42,7 @@ pub struct OAuthBody {
     pub metadata: Option<serde_json::Value>,
 }
 
-#[derive(Debug)]
+/// A validated request. `Debug` leaves the tokens out.
 pub struct OAuthRequest {
     pub open_id: String,
     pub access_token: String,
@@ -55,6 +55,16 @@ pub struct OAuthRequest {
     pub name: Option<String>,
     pub picture: Option<String>,
     pub metadata: Option<serde_json::Value>,
+}
+
+impl std::fmt::Debug for OAuthRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthRequest")
+            .field("open_id", &self.open_id)
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
 }
 
 fn text(value: Option<String>, name: &str, max: usize) -> Result<Option<String>, ApiError> {

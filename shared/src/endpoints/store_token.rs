@@ -25,8 +25,8 @@ pub const PROVIDERS: [&str; 6] = [
 const MAX_TOKEN_LEN: usize = 4096;
 const MAX_LABEL_LEN: usize = 256;
 
-/// The seed's request body. Unknown fields are ignored.
-#[derive(Debug, Deserialize)]
+/// The seed's request body. Unknown fields are ignored. No `Debug`: it holds tokens.
+#[derive(Deserialize)]
 pub struct StoreTokenBody {
     pub provider: Option<String>,
     pub provider_account_id: Option<String>,
@@ -42,8 +42,7 @@ pub struct StoreTokenBody {
     pub scope: Option<String>,
 }
 
-/// A validated request.
-#[derive(Debug)]
+/// A validated request. `Debug` leaves the tokens out.
 pub struct StoreTokenRequest {
     pub provider: String,
     pub provider_account_id: String,
@@ -55,6 +54,17 @@ pub struct StoreTokenRequest {
     pub is_primary: Option<bool>,
     pub metadata: Option<serde_json::Value>,
     pub scope: Option<String>,
+}
+
+impl std::fmt::Debug for StoreTokenRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreTokenRequest")
+            .field("provider", &self.provider)
+            .field("provider_account_id", &self.provider_account_id)
+            .field("expires_at", &self.expires_at)
+            .field("is_primary", &self.is_primary)
+            .finish_non_exhaustive()
+    }
 }
 
 fn bounded(value: Option<String>, name: &str, max: usize) -> Result<Option<String>, ApiError> {
@@ -95,12 +105,10 @@ impl StoreTokenBody {
                 }
             })?;
         let expires_at = match bounded(self.expires_at, "expires_at", 64)? {
-            Some(text) => Some(
-                time::OffsetDateTime::parse(&text, &time::format_description::well_known::Rfc3339)
-                    .map_err(|_| {
-                        ApiError::invalid_request("expires_at must be an RFC 3339 timestamp")
-                    })?,
-            ),
+            // Through `timestamp::parse`: RFC 3339 that can be shown in UTC.
+            Some(text) => Some(crate::timestamp::parse_rfc3339(&text).ok_or_else(|| {
+                ApiError::invalid_request("expires_at must be an RFC 3339 timestamp")
+            })?),
             None => None,
         };
         let metadata = match self.profile_metadata {
@@ -247,6 +255,10 @@ mod tests {
         .unwrap();
         assert_eq!(ok.provider, "tiktok");
         assert_eq!(ok.metadata, Some(json!({"a": 1})));
+        assert!(
+            !format!("{ok:?}").contains("access_token"),
+            "no token in Debug"
+        );
         let cases = [
             (
                 json!({"provider": "myspace", "provider_account_id": "o", "access_token": "a"}),
@@ -281,6 +293,13 @@ mod tests {
                 "invalid_request",
             ),
         ];
+        let far = json!({"provider": "tiktok", "provider_account_id": "o", "access_token": "a",
+                         "expires_at": "9999-12-31T23:59:59-01:00"});
+        assert_eq!(
+            body(far).unwrap_err().code(),
+            "invalid_request",
+            "beyond what UTC can show"
+        );
         for (input, code) in cases {
             assert_eq!(body(input.clone()).unwrap_err().code(), code, "{input}");
         }

@@ -1,0 +1,6 @@
+//! PATCH /api/v1/social-connections/{provider}/{account_id}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    shared::runtime::serve(shared::endpoints::update_connection::handle).await
+}

@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""The deployable API, the documented API and the local router agree.
+
+- every route in template.yaml is in openapi.yaml and in the `cargo lambda watch`
+  router (Cargo.toml), and vice versa;
+- the good-request bodies in events/ validate against openapi.yaml's request schemas,
+  and the bad ones that are about the body's shape do not;
+- openapi.yaml is a valid OpenAPI 3.1 document.
+
+Run by scripts/test.sh with the project's Python environment (PyYAML, jsonschema,
+openapi-spec-validator). Exits non-zero on the first disagreement.
+"""
+
+import base64
+import json
+import pathlib
+import re
+import sys
+import tomllib
+
+import jsonschema
+import yaml
+from openapi_spec_validator import validate as validate_openapi
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+METHODS = {"get", "post", "put", "patch", "delete"}
+
+# events/ files that are good requests (validated) and bad bodies (must not validate).
+GOOD = {"ok.json", "new-user.json", "link.json", "session-email.json", "account-id.json",
+        "force.json", "base64.json", "relabel.json"}
+BAD_BODY = {"unsupported-provider.json", "negative-count.json", "missing-open-id.json"}
+
+
+class CfnLoader(yaml.SafeLoader):
+    """Reads CloudFormation's short-form tags (!Ref, !Sub, ...) as plain values."""
+
+
+def _any_tag(loader, _suffix, node):
+    if isinstance(node, yaml.ScalarNode):
+        return loader.construct_scalar(node)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node)
+    return loader.construct_mapping(node)
+
+
+CfnLoader.add_multi_constructor("!", _any_tag)
+
+
+def fail(message):
+    print(f"api contract: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+def template_routes():
+    template = yaml.load((ROOT / "template.yaml").read_text(), Loader=CfnLoader)
+    routes = {}
+    for name, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        binary = resource["Metadata"]["BuildProperties"]["Binary"]
+        for event in resource["Properties"].get("Events", {}).values():
+            if event["Type"] == "HttpApi":
+                key = (event["Properties"]["Method"].upper(), event["Properties"]["Path"])
+                routes[key] = binary
+    return routes
+
+
+def router_routes():
+    cargo = tomllib.loads((ROOT / "Cargo.toml").read_text())
+    router = cargo["workspace"]["metadata"]["lambda"]["watch"]["router"]
+    return {(r["method"].upper(), path): r["function"] for path, rs in router.items() for r in rs}
+
+
+def main():
+    spec = yaml.safe_load((ROOT / "openapi.yaml").read_text())
+    validate_openapi(spec)
+    spec_routes = {(m.upper(), p) for p, item in spec["paths"].items() for m in item if m in METHODS}
+
+    template = template_routes()
+    router = router_routes()
+    if set(template) != spec_routes:
+        fail(f"template vs openapi: only in template {set(template) - spec_routes}, "
+             f"only in openapi {spec_routes - set(template)}")
+    missing = {k: v for k, v in template.items() if router.get(k) != v}
+    if missing:
+        fail(f"template routes missing from the watch router: {missing}")
+    # The router may add concrete aliases of a template route for the same function
+    # (its path matching has no method fallback); nothing else.
+    for (method, path), function in router.items():
+        if (method, path) in template:
+            continue
+        if not any(m == method and f == function and re.fullmatch(re.sub(r"\{[^/]+\}", "[^/]+", p), re.sub(r"\{[^/]+\}", "x", path))
+                   for (m, p), f in template.items()):
+            fail(f"router route {method} {path} -> {function} is not in the template")
+
+    resolver_root = {"components": spec["components"]}
+    checked = 0
+    for path in sorted((ROOT / "events").glob("*/*.json")):
+        event = json.loads(path.read_text())
+        function = path.parent.name
+        method = event["requestContext"]["http"]["method"]
+        route_path = event["routeKey"].split(" ", 1)[1]
+        route = (method, route_path)
+        if path.name in GOOD:
+            if template.get(route) != function:
+                fail(f"{path.relative_to(ROOT)}: {route} is not {function}'s route")
+        operation = spec["paths"].get(route_path, {}).get(method.lower())
+        body = event.get("body")
+        if operation is None or "requestBody" not in operation or body is None:
+            continue
+        if path.name not in GOOD | BAD_BODY:
+            continue
+        if event.get("isBase64Encoded"):
+            body = base64.b64decode(body).decode()
+        schema = dict(operation["requestBody"]["content"]["application/json"]["schema"])
+        schema.update(resolver_root)
+        errors = list(jsonschema.Draft202012Validator(schema).iter_errors(json.loads(body)))
+        if path.name in GOOD and errors:
+            fail(f"{path.relative_to(ROOT)} does not match the spec: {errors[0].message}")
+        if path.name in BAD_BODY and not errors:
+            fail(f"{path.relative_to(ROOT)} should not match the spec")
+        checked += 1
+    print(f"api contract: {len(template)} routes agree across template.yaml, openapi.yaml "
+          f"and the watch router; {checked} event bodies checked against the spec")
+
+
+if __name__ == "__main__":
+    main()
