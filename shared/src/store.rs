@@ -141,6 +141,8 @@ impl StoreError {
         match (status, code.as_str()) {
             (_, "23505" | "23503" | "PT409") | (409, _) => StoreError::Conflict { code, message },
             (406, "PGRST116") => StoreError::NotFound,
+            // Throttled by the platform in front of PostgREST: an outage to retry.
+            (429, _) => StoreError::Unavailable("429".into()),
             // PGRST000-003: PostgREST cannot reach or use the database.
             (_, "PGRST000" | "PGRST001" | "PGRST002" | "PGRST003") => StoreError::Unavailable(code),
             (s, _) if s >= 500 => StoreError::Unavailable(format!("{s} {code}")),
