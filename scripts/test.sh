@@ -7,6 +7,7 @@ cd "$ROOT"
 "$ROOT/scripts/bootstrap.sh"
 log "building tests"
 cargo test --workspace --no-run --quiet
-"$ROOT/scripts/with-stack.sh" cargo test --workspace "$@"
+# The tests, then the log leak check over every line they logged (same stack run).
+"$ROOT/scripts/with-stack.sh" bash -c 'cargo test --workspace "$@" && "$STACK_PYTHON" tests/check_leaks.py' _ "$@"
 # template.yaml, openapi.yaml, the watch router and events/ agree.
 "$VENV/bin/python" "$ROOT/tests/api_contract.py"

@@ -38,6 +38,7 @@ REFRESH = {}  # refresh token -> open_id (current tokens only)
 RETIRED = {}  # refresh token -> open_id (rotated or invalidated: refused, but attributed)
 FAULTS = {}  # (open_id, endpoint) -> [response, ...]
 CALLS = []  # {"endpoint", "open_id", ...}
+ISSUED = []  # every token the fake ever issued (the log leak check reads them)
 
 
 def log_id():
@@ -54,6 +55,7 @@ def issue_tokens(account):
     access = "act." + secrets.token_urlsafe(24)
     refresh = "rft." + secrets.token_urlsafe(24)
     ACCESS[access] = (account["open_id"], now + account["access_ttl"])
+    ISSUED.extend([access, refresh])
     retire_refresh(account["open_id"])
     REFRESH[refresh] = account["open_id"]
     account["refresh_expires_at"] = now + account["refresh_ttl"]
@@ -134,6 +136,9 @@ class Handler(BaseHTTPRequestHandler):
                     "valid_access_tokens": [t for t, (oid, exp) in ACCESS.items() if oid == open_id and exp > time.time()],
                 }
             return self.send(200 if state else 404, state or {"error": "no such account"})
+        if url.path == "/_fake/issued":
+            with LOCK:
+                return self.send(200, {"tokens": list(ISSUED)})
         if url.path == "/health":
             return self.send(200, {"ok": True})
         self.envelope_error(404, "invalid_params", "Unknown path")

@@ -25,13 +25,29 @@ const CAPPED_TARGETS: [&str; 10] = [
 /// Logging as Lambda's advanced logging controls ask (`AWS_LAMBDA_LOG_LEVEL`, else
 /// `RUST_LOG` as a level; `AWS_LAMBDA_LOG_FORMAT=JSON`), with [`CAPPED_TARGETS`] capped.
 pub fn init_logging() {
-    use lambda_http::tracing::subscriber::filter::{EnvFilter, LevelFilter};
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    init_logging_with(std::io::stdout, configured_level(), json);
+}
+
+fn configured_level() -> lambda_http::tracing::subscriber::filter::LevelFilter {
+    use lambda_http::tracing::subscriber::filter::LevelFilter;
     use std::str::FromStr;
-    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+    std::env::var("AWS_LAMBDA_LOG_LEVEL")
         .or_else(|_| std::env::var("RUST_LOG"))
         .ok()
         .and_then(|v| LevelFilter::from_str(v.trim()).ok())
-        .unwrap_or(LevelFilter::INFO);
+        .unwrap_or(LevelFilter::INFO)
+}
+
+/// The same subscriber with a chosen writer and level (tests capture every line).
+pub fn init_logging_with<W>(
+    writer: W,
+    level: lambda_http::tracing::subscriber::filter::LevelFilter,
+    json: bool,
+) where
+    W: for<'w> lambda_http::tracing::subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    use lambda_http::tracing::subscriber::filter::{EnvFilter, LevelFilter};
     let mut filter = EnvFilter::builder()
         .with_default_directive(level.into())
         .parse_lossy("");
@@ -44,8 +60,8 @@ pub fn init_logging() {
     let builder = lambda_http::tracing::subscriber::fmt()
         .with_target(false)
         .without_time()
-        .with_env_filter(filter);
-    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+        .with_env_filter(filter)
+        .with_writer(writer);
     // `try_init`: a second initialisation (tests) is not an error worth dying for.
     let _ = if json {
         builder.json().try_init()

@@ -42,7 +42,41 @@ pub fn config() -> Config {
 
 /// An app wired to the stack exactly as a function's cold start wires it.
 pub fn live_app() -> LiveApp {
+    init_test_logging();
     LiveApp::from_config(&config()).expect("app")
+}
+
+/// Every log line of the test process, at the most verbose level, goes to a file under
+/// the stack's run directory; `tests/check_leaks.py` then fails the run if a token or a
+/// key appears in any of them.
+pub fn init_test_logging() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let Ok(dir) = std::env::var("STACK_DIR") else {
+            return;
+        };
+        let dir = std::path::Path::new(&dir).join("logs");
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join(format!("test-{}.log", std::process::id()));
+        if let Ok(file) = std::fs::File::create(path) {
+            let writer = std::sync::Mutex::new(file);
+            shared::runtime::init_logging_with(
+                writer,
+                lambda_http::tracing::subscriber::filter::LevelFilter::TRACE,
+                true,
+            );
+        }
+    });
+}
+
+/// Records a credential the tests made, for the log leak check.
+pub fn record_secret(value: &str) {
+    let Ok(dir) = std::env::var("STACK_DIR") else {
+        return;
+    };
+    let dir = std::path::Path::new(&dir).join("secrets");
+    let _ = std::fs::create_dir_all(&dir);
+    let _ = std::fs::write(dir.join(unique("secret")), value);
 }
 
 pub fn workspace_path(relative: &str) -> PathBuf {
@@ -162,9 +196,11 @@ pub async fn firebase_user() -> FirebaseUser {
         .json()
         .await
         .expect("signUp answer");
+    let id_token = answer["idToken"].as_str().expect("idToken").to_owned();
+    record_secret(&id_token);
     FirebaseUser {
         uid: answer["localId"].as_str().expect("localId").to_owned(),
-        id_token: answer["idToken"].as_str().expect("idToken").to_owned(),
+        id_token,
         email,
     }
 }
