@@ -5,7 +5,8 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 "$ROOT/scripts/bootstrap.sh"
-log "building tests"
+log "building the functions and the tests"
+cargo build --workspace --quiet
 cargo test --workspace --no-run --quiet
 # The tests, then the log leak check over every line they logged (same stack run).
 "$ROOT/scripts/with-stack.sh" bash -c 'cargo test --workspace "$@" && "$STACK_PYTHON" tests/check_leaks.py' _ "$@"

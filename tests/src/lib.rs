@@ -762,3 +762,475 @@ pub fn with_query(req: lambda_http::Request, params: &[(&str, &str)]) -> lambda_
         .collect();
     req.with_query_string_parameters(map)
 }
+
+// --- A fault-injecting HTTP proxy (PostgREST, the Firebase emulator) -----------------
+
+/// What the proxy does instead of forwarding.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// Answer with this status and a short JSON body.
+    Status(u16),
+    /// Answer 200 with a body that is not what the client expects.
+    Garbage,
+    /// Wait this long, then forward.
+    Slow(std::time::Duration),
+    /// Close the connection without answering.
+    Drop,
+}
+
+/// An HTTP/1.1 proxy in front of a real service that forwards every request unless a
+/// fault rule matches its path. Keeps connections alive as the clients expect.
+pub struct FaultProxy {
+    pub url: String,
+    rules: std::sync::Arc<std::sync::Mutex<Vec<(String, Fault)>>>,
+    forwarded: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+struct ProxyRequest {
+    method: String,
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+async fn read_request(
+    socket: &mut tokio::net::TcpStream,
+    buffer: &mut Vec<u8>,
+) -> Option<ProxyRequest> {
+    use tokio::io::AsyncReadExt;
+    let mut chunk = [0u8; 8192];
+    let head_end = loop {
+        if let Some(i) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = socket.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buffer.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buffer[..head_end]).to_string();
+    let mut lines = head.split("\r\n");
+    let mut first = lines.next()?.split(' ');
+    let (method, path) = (first.next()?.to_owned(), first.next()?.to_owned());
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let length = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.parse::<usize>().ok())
+        .unwrap_or(0);
+    while buffer.len() < head_end + length {
+        let n = socket.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buffer.extend_from_slice(&chunk[..n]);
+    }
+    let body = buffer[head_end..head_end + length].to_vec();
+    buffer.drain(..head_end + length);
+    Some(ProxyRequest {
+        method,
+        path,
+        headers,
+        body,
+    })
+}
+
+async fn write_response(
+    socket: &mut tokio::net::TcpStream,
+    status: u16,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> bool {
+    use tokio::io::AsyncWriteExt;
+    let mut head = format!("HTTP/1.1 {status} X\r\nContent-Length: {}\r\n", body.len());
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    socket.write_all(head.as_bytes()).await.is_ok() && socket.write_all(body).await.is_ok()
+}
+
+impl FaultProxy {
+    pub async fn start(upstream: &str) -> FaultProxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let rules: std::sync::Arc<std::sync::Mutex<Vec<(String, Fault)>>> = Default::default();
+        let forwarded: std::sync::Arc<std::sync::Mutex<Vec<String>>> = Default::default();
+        let (upstream, rules2, forwarded2) = (
+            upstream.trim_end_matches('/').to_owned(),
+            rules.clone(),
+            forwarded.clone(),
+        );
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let (upstream, rules, forwarded, client) = (
+                    upstream.clone(),
+                    rules2.clone(),
+                    forwarded2.clone(),
+                    client.clone(),
+                );
+                tokio::spawn(async move {
+                    let mut buffer = Vec::new();
+                    while let Some(req) = read_request(&mut socket, &mut buffer).await {
+                        let fault = rules.lock().ok().and_then(|r| {
+                            r.iter()
+                                .find(|(p, _)| rule_matches(p, &req.path))
+                                .map(|(_, f)| f.clone())
+                        });
+                        let json = vec![("Content-Type".to_owned(), "application/json".to_owned())];
+                        match fault {
+                            Some(Fault::Status(status)) => {
+                                let body = format!(
+                                    "{{\"code\":\"FAULT\",\"message\":\"injected {status}\"}}"
+                                );
+                                if !write_response(&mut socket, status, &json, body.as_bytes())
+                                    .await
+                                {
+                                    return;
+                                }
+                                continue;
+                            }
+                            Some(Fault::Garbage) => {
+                                let html =
+                                    vec![("Content-Type".to_owned(), "text/html".to_owned())];
+                                if !write_response(
+                                    &mut socket,
+                                    200,
+                                    &html,
+                                    b"<html>upstream garbage",
+                                )
+                                .await
+                                {
+                                    return;
+                                }
+                                continue;
+                            }
+                            Some(Fault::Drop) => return,
+                            Some(Fault::Slow(delay)) => tokio::time::sleep(delay).await,
+                            None => {}
+                        }
+                        if let Ok(mut f) = forwarded.lock() {
+                            f.push(format!("{} {}", req.method, req.path));
+                        }
+                        let method = reqwest::Method::from_bytes(req.method.as_bytes())
+                            .unwrap_or(reqwest::Method::GET);
+                        let mut outbound = client
+                            .request(method, format!("{upstream}{}", req.path))
+                            .body(req.body);
+                        for (k, v) in &req.headers {
+                            if !matches!(
+                                k.as_str(),
+                                "host" | "content-length" | "connection" | "transfer-encoding"
+                            ) {
+                                outbound = outbound.header(k, v);
+                            }
+                        }
+                        let Ok(response) = outbound.send().await else {
+                            return;
+                        };
+                        let status = response.status().as_u16();
+                        let headers: Vec<(String, String)> = response
+                            .headers()
+                            .iter()
+                            .filter(|(k, _)| {
+                                !matches!(
+                                    k.as_str(),
+                                    "content-length" | "connection" | "transfer-encoding"
+                                )
+                            })
+                            .filter_map(|(k, v)| {
+                                v.to_str().ok().map(|v| (k.to_string(), v.to_owned()))
+                            })
+                            .collect();
+                        let body = response.bytes().await.unwrap_or_default();
+                        if !write_response(&mut socket, status, &headers, &body).await {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        FaultProxy {
+            url,
+            rules,
+            forwarded,
+        }
+    }
+
+    /// Requests whose path contains `path` get `fault` until [`FaultProxy::heal`].
+    pub fn fail(&self, path: &str, fault: Fault) {
+        if let Ok(mut rules) = self.rules.lock() {
+            rules.push((path.to_owned(), fault));
+        }
+    }
+
+    pub fn heal(&self) {
+        if let Ok(mut rules) = self.rules.lock() {
+            rules.clear();
+        }
+    }
+
+    /// Requests forwarded to the real service so far, as "METHOD /path?query".
+    pub fn forwarded(&self) -> Vec<String> {
+        self.forwarded.lock().map(|f| f.clone()).unwrap_or_default()
+    }
+}
+
+/// A rule matches a path containing it, or, written `=suffix`, a path ending with it.
+fn rule_matches(rule: &str, path: &str) -> bool {
+    let path = path.split('?').next().unwrap_or(path);
+    match rule.strip_prefix('=') {
+        Some(suffix) => path.ends_with(suffix),
+        None => path.contains(rule),
+    }
+}
+
+/// A loopback port nothing listens on.
+pub fn closed_port_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}")
+}
+
+/// An app whose settings differ from the stack's as given.
+pub fn app_with(overrides: &[(&str, &str)]) -> LiveApp {
+    init_test_logging();
+    let mut env = function_env();
+    for (k, v) in overrides {
+        env.insert((*k).to_owned(), (*v).to_owned());
+    }
+    let config = Config::from_sources(&env, HashMap::new()).expect("config");
+    LiveApp::from_config(&config).expect("app")
+}
+
+/// A good request for the function, for this user and TikTok account (the events/
+/// files with their placeholders filled in).
+pub fn good_request(
+    function: &str,
+    user: &FirebaseUser,
+    account: &TikTokAccount,
+) -> lambda_http::Request {
+    let expires =
+        shared::timestamp::format(time::OffsetDateTime::now_utc() + time::Duration::hours(2));
+    let email = format!("{}@example.com", account.open_id.trim_start_matches('-'));
+    let replacements = [
+        ("REPLACE_WITH_FIREBASE_ID_TOKEN", user.id_token.as_str()),
+        ("REPLACE_WITH_OPEN_ID", account.open_id.as_str()),
+        ("REPLACE_WITH_ACCESS_TOKEN", account.access_token.as_str()),
+        ("REPLACE_WITH_REFRESH_TOKEN", account.refresh_token.as_str()),
+        ("REPLACE_WITH_EXPIRES_AT", expires.as_str()),
+        ("REPLACE_WITH_EMAIL", email.as_str()),
+        ("REPLACE_WITH_PROVIDER", "tiktok"),
+        ("REPLACE_WITH_ACCOUNT_ID", account.open_id.as_str()),
+    ];
+    let file = match function {
+        "oauth-tiktok" => "oauth-tiktok/link.json".to_owned(),
+        "update-connection" => "update-connection/relabel.json".to_owned(),
+        other => format!("{other}/ok.json"),
+    };
+    event(&file, &replacements)
+}
+
+/// Runs futures concurrently on the current task and returns their outputs in order
+/// (the requests of a test borrow its app, so they are not spawned).
+pub async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    use std::task::Poll;
+    let mut pending: Vec<std::pin::Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut results: Vec<Option<F::Output>> = (0..pending.len()).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut done = true;
+        for (future, result) in pending.iter_mut().zip(results.iter_mut()) {
+            if result.is_none() {
+                match future.as_mut().poll(cx) {
+                    Poll::Ready(value) => *result = Some(value),
+                    Poll::Pending => done = false,
+                }
+            }
+        }
+        if done {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await;
+    results.into_iter().flatten().collect()
+}
+
+// --- A minimal Lambda Runtime API (runs the real function binaries) ------------------
+
+/// The few routes of the Lambda Runtime API a function binary uses: it asks for the
+/// next event, posts a response or an error. Events are queued by the test.
+pub struct RuntimeApi {
+    /// `host:port`, for `AWS_LAMBDA_RUNTIME_API`.
+    pub address: String,
+    state: std::sync::Arc<RuntimeState>,
+}
+
+#[derive(Default)]
+struct RuntimeState {
+    events: std::sync::Mutex<std::collections::VecDeque<(String, String)>>,
+    responses: std::sync::Mutex<Vec<(String, String)>>,
+    next_requests: std::sync::atomic::AtomicUsize,
+    first_next: std::sync::Mutex<Option<std::time::Instant>>,
+    changed: tokio::sync::Notify,
+}
+
+impl RuntimeApi {
+    pub async fn start() -> RuntimeApi {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("addr").to_string();
+        let state: std::sync::Arc<RuntimeState> = Default::default();
+        let shared = state.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let state = shared.clone();
+                tokio::spawn(async move {
+                    let mut buffer = Vec::new();
+                    while let Some(req) = read_request(&mut socket, &mut buffer).await {
+                        let ok = if req.method == "GET"
+                            && req.path.ends_with("/runtime/invocation/next")
+                        {
+                            state
+                                .next_requests
+                                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            if let Ok(mut first) = state.first_next.lock() {
+                                first.get_or_insert_with(std::time::Instant::now);
+                            }
+                            state.changed.notify_waiters();
+                            let (id, event) = loop {
+                                let notified = state.changed.notified();
+                                if let Some(e) =
+                                    state.events.lock().ok().and_then(|mut q| q.pop_front())
+                                {
+                                    break e;
+                                }
+                                notified.await;
+                            };
+                            let deadline = (std::time::SystemTime::now()
+                                + std::time::Duration::from_secs(30))
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map(|d| d.as_millis())
+                            .unwrap_or(0);
+                            let headers = vec![
+                                ("Content-Type".to_owned(), "application/json".to_owned()),
+                                ("Lambda-Runtime-Aws-Request-Id".to_owned(), id),
+                                (
+                                    "Lambda-Runtime-Deadline-Ms".to_owned(),
+                                    deadline.to_string(),
+                                ),
+                                (
+                                    "Lambda-Runtime-Invoked-Function-Arn".to_owned(),
+                                    "arn:aws:lambda:us-east-1:000000000000:function:local"
+                                        .to_owned(),
+                                ),
+                                (
+                                    "Lambda-Runtime-Trace-Id".to_owned(),
+                                    "Root=1-00000000-000000000000000000000000;Sampled=0".to_owned(),
+                                ),
+                            ];
+                            write_response(&mut socket, 200, &headers, event.as_bytes()).await
+                        } else if req.method == "POST"
+                            && (req.path.ends_with("/response") || req.path.ends_with("/error"))
+                        {
+                            let id = req
+                                .path
+                                .split('/')
+                                .rev()
+                                .nth(1)
+                                .unwrap_or_default()
+                                .to_owned();
+                            if let Ok(mut r) = state.responses.lock() {
+                                r.push((id, String::from_utf8_lossy(&req.body).to_string()));
+                            }
+                            state.changed.notify_waiters();
+                            write_response(&mut socket, 202, &[], b"{}").await
+                        } else {
+                            write_response(&mut socket, 202, &[], b"{}").await
+                        };
+                        if !ok {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        RuntimeApi { address, state }
+    }
+
+    /// Queues an event; returns its request id.
+    pub fn invoke(&self, event: &str) -> String {
+        let id = unique("invocation");
+        if let Ok(mut q) = self.state.events.lock() {
+            q.push_back((id.clone(), event.to_owned()));
+        }
+        self.state.changed.notify_waiters();
+        id
+    }
+
+    /// Waits for the response to `id` (the function's answer, as JSON).
+    pub async fn response(&self, id: &str, timeout: std::time::Duration) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.state.changed.notified();
+            if let Some((_, body)) = self
+                .state
+                .responses
+                .lock()
+                .ok()?
+                .iter()
+                .find(|(i, _)| i == id)
+            {
+                return serde_json::from_str(body).ok();
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return None;
+            }
+        }
+    }
+
+    /// When the function first asked for an event: it is ready.
+    pub fn first_next(&self) -> Option<std::time::Instant> {
+        self.state.first_next.lock().ok().and_then(|f| *f)
+    }
+
+    pub async fn wait_ready(&self, timeout: std::time::Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.state.changed.notified();
+            if self.first_next().is_some() {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return false;
+            }
+        }
+    }
+}
+
+/// A function binary of this workspace (built by `cargo build`).
+pub fn function_binary(name: &str, profile: &str) -> PathBuf {
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| workspace_path("target"));
+    let path = target.join(profile).join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --workspace` first",
+        path.display()
+    );
+    path
+}

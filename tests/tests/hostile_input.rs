@@ -41,27 +41,8 @@ fn encode_path(segment: &str) -> String {
         .collect()
 }
 
-/// A good request for the function, for this fixture's user and account.
-fn good_request(function: &str, f: &Fixture, account: &TikTokAccount) -> lambda_http::Request {
-    let expires =
-        shared::timestamp::format(time::OffsetDateTime::now_utc() + time::Duration::hours(2));
-    let email = format!("{}@example.com", account.open_id.trim_start_matches('-'));
-    let replacements = [
-        ("REPLACE_WITH_FIREBASE_ID_TOKEN", f.user.id_token.as_str()),
-        ("REPLACE_WITH_OPEN_ID", account.open_id.as_str()),
-        ("REPLACE_WITH_ACCESS_TOKEN", account.access_token.as_str()),
-        ("REPLACE_WITH_REFRESH_TOKEN", account.refresh_token.as_str()),
-        ("REPLACE_WITH_EXPIRES_AT", expires.as_str()),
-        ("REPLACE_WITH_EMAIL", email.as_str()),
-        ("REPLACE_WITH_PROVIDER", "tiktok"),
-        ("REPLACE_WITH_ACCOUNT_ID", account.open_id.as_str()),
-    ];
-    let file = match function {
-        "oauth-tiktok" => "oauth-tiktok/link.json",
-        "update-connection" => "update-connection/relabel.json",
-        other => return event(&format!("{other}/ok.json"), &replacements),
-    };
-    event(file, &replacements)
+fn good_for(function: &str, f: &Fixture, account: &TikTokAccount) -> lambda_http::Request {
+    good_request(function, &f.user, account)
 }
 
 fn body_cases(function: &str) -> Vec<(String, Body)> {
@@ -250,14 +231,7 @@ async fn hostile_input_is_refused_with_4xx_and_changes_nothing() {
     };
     // The user has two connections: the main one and a spare for disconnect-tiktok.
     for account in [&f.account, &f.spare] {
-        let r = reply(
-            dispatch(
-                "store-token",
-                &f.app,
-                good_request("store-token", &f, account),
-            )
-            .await,
-        );
+        let r = reply(dispatch("store-token", &f.app, good_for("store-token", &f, account)).await);
         assert!(r.status == 201 || r.status == 200, "{}", r.body);
     }
     let before = snapshot(&db, &f.user.uid).await;
@@ -265,7 +239,7 @@ async fn hostile_input_is_refused_with_4xx_and_changes_nothing() {
 
     for function in FUNCTIONS {
         let mut n = 0;
-        let base = || good_request(function, &f, &f.account);
+        let base = || good_for(function, &f, &f.account);
         let served = base().method().clone();
         // Bodies: for GET and DELETE they are ignored, so only the methods that read one.
         if served == "POST" || served == "PATCH" {
@@ -326,7 +300,7 @@ async fn hostile_input_is_refused_with_4xx_and_changes_nothing() {
             &f.account
         };
         let mut req = with_query(
-            good_request(function, &f, account),
+            good_for(function, &f, account),
             &[("utm_source", "x"), ("debug", "1")],
         );
         if let Body::Text(text) = req.body().clone() {

@@ -348,7 +348,12 @@ impl Admin {
         let body = serde_json::to_value(user).map_err(|e| AdminError::Config(e.to_string()))?;
         let (status, answer) = self.call("/accounts", &body).await?;
         match (status, error_code(&answer).as_str()) {
-            (200..=299, _) => Ok(()),
+            // Only an answer naming the user counts as created (the SDKs read `localId`).
+            (200..=299, _) => serde_json::from_slice::<serde_json::Value>(&answer)
+                .ok()
+                .filter(|v| v.get("localId").and_then(|id| id.as_str()) == Some(user.uid.as_str()))
+                .map(|_| ())
+                .ok_or_else(|| AdminError::Unavailable("create user: unreadable answer".into())),
             (_, "DUPLICATE_LOCAL_ID") => Ok(()),
             (s, code) => Err(AdminError::Unavailable(format!("create user {s} {code}"))),
         }

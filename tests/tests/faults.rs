@@ -1,0 +1,470 @@
+//! Failing upstreams: PostgREST, TikTok and Firebase answering 500, 429, garbage,
+//! slowly past the client timeout, or not at all, at each step of each function's main
+//! path. Every case gets the contract's status and code, stores no plaintext token and
+//! leaves nothing a retry cannot complete; the retry after recovery succeeds, except
+//! where the contract says it cannot (a database failure right after TikTok rotated a
+//! refresh token: the connection needs a reconnect, and an error is logged).
+
+use std::time::Duration;
+
+use integration_tests::*;
+use serde_json::{json, Value};
+
+const ALL: &str = "user.info.basic,user.info.profile,user.info.stats";
+
+/// A user with one stored TikTok connection, made through `app`.
+async fn connected(app: &shared::LiveApp) -> (FirebaseUser, TikTokAccount) {
+    let user = firebase_user().await;
+    let account = TikTokFake::new().account(ALL).await;
+    let r = reply(
+        dispatch(
+            "store-token",
+            app,
+            good_request("store-token", &user, &account),
+        )
+        .await,
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    (user, account)
+}
+
+async fn rows(db: &Db, user: &FirebaseUser) -> Vec<Value> {
+    db.connections_of(db.user_id(&user.uid).await).await
+}
+
+fn no_plaintext(rows: &[Value], account: &TikTokAccount) {
+    for row in rows {
+        for field in ["access_token", "refresh_token"] {
+            if let Some(v) = row[field].as_str() {
+                assert!(v.starts_with("gAAAAA"), "{field} stored as Fernet");
+                assert!(v != account.access_token && v != account.refresh_token);
+            }
+        }
+    }
+}
+
+fn outage(function: &str, case: &str, r: &Reply, status: u16, code: &str) {
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (status, Some(code)),
+        "{function} / {case}: {}",
+        r.body
+    );
+    if status == 503 {
+        assert_eq!(r.headers["retry-after"], "1", "{function} / {case}");
+    }
+}
+
+#[tokio::test]
+async fn database_faults_are_503_at_every_step_and_a_retry_succeeds() {
+    let db = Db::new();
+    let proxy = FaultProxy::start(&stack_var("SUPABASE_REST_URL")).await;
+    let app = app_with(&[("SUPABASE_REST_URL", &proxy.url)]);
+    let (user, account) = connected(&app).await;
+    let before = rows(&db, &user).await;
+
+    let faults = [
+        ("500", Fault::Status(500)),
+        ("429", Fault::Status(429)),
+        ("503", Fault::Status(503)),
+        ("garbage", Fault::Garbage),
+        ("connection dropped", Fault::Drop),
+    ];
+    // First step of every function: its first database call.
+    let mut cases = 0;
+    for (name, fault) in &faults {
+        proxy.fail("/", fault.clone());
+        for function in FUNCTIONS {
+            let r = reply(dispatch(function, &app, good_request(function, &user, &account)).await);
+            outage(function, name, &r, 503, "database_unavailable");
+            cases += 1;
+        }
+        proxy.heal();
+    }
+    // The write step after the first read (or after TikTok's answer).
+    let second_steps = [
+        ("store-token", "=rpc/store_connection"),
+        ("oauth-tiktok", "=rpc/tiktok_oauth_connect"),
+        ("store-tiktok-profile", "=rpc/store_client_profile"),
+        ("update-connection", "=rpc/update_connection"),
+    ];
+    for (function, step) in second_steps {
+        for (name, fault) in &faults {
+            proxy.fail(step, fault.clone());
+            let r = reply(dispatch(function, &app, good_request(function, &user, &account)).await);
+            outage(
+                function,
+                &format!("{step} {name}"),
+                &r,
+                503,
+                "database_unavailable",
+            );
+            proxy.heal();
+            cases += 1;
+        }
+    }
+    // Slower than the client's 5 s timeout, all functions at once.
+    proxy.fail("/", Fault::Slow(Duration::from_secs(7)));
+    let slow: Vec<_> = FUNCTIONS
+        .iter()
+        .map(|f| {
+            let (app, req) = (&app, good_request(f, &user, &account));
+            async move { (f, reply(dispatch(f, app, req).await)) }
+        })
+        .collect();
+    for (function, r) in join_all(slow).await {
+        outage(function, "slow", &r, 503, "database_unavailable");
+        cases += 1;
+    }
+    proxy.heal();
+    // Nothing listening at all.
+    let down = app_with(&[("SUPABASE_REST_URL", &closed_port_url())]);
+    for function in FUNCTIONS {
+        let r = reply(dispatch(function, &down, good_request(function, &user, &account)).await);
+        outage(function, "port closed", &r, 503, "database_unavailable");
+        cases += 1;
+    }
+
+    let after = rows(&db, &user).await;
+    no_plaintext(&after, &account);
+    assert_eq!(after.len(), before.len(), "no row lost");
+
+    // Recovered: every function works again.
+    for function in FUNCTIONS.iter().filter(|f| **f != "disconnect-tiktok") {
+        let r = reply(dispatch(function, &app, good_request(function, &user, &account)).await);
+        assert!(
+            r.status == 200 || r.status == 201,
+            "{function} after recovery: {}",
+            r.body
+        );
+    }
+    // Disconnect failing after TikTok revoked the token: the row stays, and the retry
+    // completes the disconnect (TikTok now calls the token invalid).
+    proxy.fail("=rpc/delete_connection", Fault::Status(500));
+    let r = reply(
+        dispatch(
+            "disconnect-tiktok",
+            &app,
+            good_request("disconnect-tiktok", &user, &account),
+        )
+        .await,
+    );
+    outage(
+        "disconnect-tiktok",
+        "delete after revoke",
+        &r,
+        503,
+        "database_unavailable",
+    );
+    assert_eq!(
+        rows(&db, &user).await.len(),
+        1,
+        "the row is kept for the retry"
+    );
+    proxy.heal();
+    let r = reply(
+        dispatch(
+            "disconnect-tiktok",
+            &app,
+            good_request("disconnect-tiktok", &user, &account),
+        )
+        .await,
+    );
+    assert_eq!(
+        r.body,
+        json!({"success": true, "revoked": false}),
+        "{}",
+        r.body
+    );
+    assert!(rows(&db, &user).await.is_empty());
+    cases += 1;
+    println!("database fault cases: {cases}");
+}
+
+#[tokio::test]
+async fn tiktok_faults_are_502_or_429_and_a_retry_succeeds() {
+    let (app, db, fake) = (live_app(), Db::new(), TikTokFake::new());
+    let (user, account) = connected(&app).await;
+    let envelope =
+        |code: &str| json!({"data": {}, "error": {"code": code, "message": "x", "log_id": "l"}});
+    let faults = [
+        (
+            "500",
+            json!({"status": 500, "body": envelope("internal_error")}),
+            502,
+            "tiktok_unavailable",
+        ),
+        (
+            "429",
+            json!({"status": 429, "body": envelope("rate_limit_exceeded"), "headers": {"Retry-After": "9"}}),
+            429,
+            "tiktok_rate_limited",
+        ),
+        (
+            "garbage",
+            json!({"status": 200, "body": "<html>"}),
+            502,
+            "tiktok_unavailable",
+        ),
+        ("dropped", json!({"drop": true}), 502, "tiktok_unavailable"),
+    ];
+    // The TikTok step of each function that calls TikTok, and which endpoint it uses.
+    let steps = [
+        ("oauth-tiktok", "user_info"),
+        ("store-token", "user_info"),
+        ("tiktok-profile", "user_info"),
+        ("tiktok-test", "user_info"),
+        ("disconnect-tiktok", "revoke"),
+    ];
+    let mut cases = 0;
+    for (function, endpoint) in steps {
+        for (name, response, status, code) in &faults {
+            fake.script(&account.open_id, endpoint, json!([response]))
+                .await;
+            let mut req = good_request(function, &user, &account);
+            if function == "tiktok-profile" {
+                req = with_query(req, &[("force", "true")]);
+            }
+            let r = reply(dispatch(function, &app, req).await);
+            outage(function, name, &r, *status, code);
+            if *status == 429 {
+                assert_eq!(r.headers["retry-after"], "9", "Retry-After passed on");
+            }
+            cases += 1;
+        }
+    }
+    // The refresh step: an expired connection and a failing token endpoint.
+    psql(&format!(
+        "update social_connections set expires_at = now() - interval '1 minute' where provider_account_id = '{}'",
+        account.open_id
+    ));
+    let stored_before = rows(&db, &user).await;
+    for (name, response, status, code) in &faults {
+        fake.script(&account.open_id, "token", json!([response]))
+            .await;
+        let r = reply(
+            dispatch(
+                "tiktok-test",
+                &app,
+                good_request("tiktok-test", &user, &account),
+            )
+            .await,
+        );
+        outage("tiktok-test refresh", name, &r, *status, code);
+        cases += 1;
+    }
+    assert_eq!(
+        rows(&db, &user).await,
+        stored_before,
+        "a failed refresh changes nothing"
+    );
+
+    // Slower than the client's 6 s timeout, and nothing listening.
+    fake.script(
+        &account.open_id,
+        "token",
+        json!([{"delay_ms": 7000, "status": 200, "body": {}}]),
+    )
+    .await;
+    let r = reply(
+        dispatch(
+            "tiktok-test",
+            &app,
+            good_request("tiktok-test", &user, &account),
+        )
+        .await,
+    );
+    outage("tiktok-test refresh", "slow", &r, 502, "tiktok_unavailable");
+    let down = app_with(&[("TIKTOK_API_BASE_URL", &closed_port_url())]);
+    for function in [
+        "oauth-tiktok",
+        "store-token",
+        "tiktok-profile",
+        "tiktok-test",
+        "disconnect-tiktok",
+    ] {
+        let mut req = good_request(function, &user, &account);
+        if function == "tiktok-profile" {
+            req = with_query(req, &[("force", "true")]);
+        }
+        let r = reply(dispatch(function, &down, req).await);
+        outage(function, "port closed", &r, 502, "tiktok_unavailable");
+        cases += 2;
+    }
+    no_plaintext(&rows(&db, &user).await, &account);
+
+    // Recovered: the refresh goes through and every function works.
+    for function in FUNCTIONS {
+        let r = reply(dispatch(function, &app, good_request(function, &user, &account)).await);
+        assert!(
+            r.status == 200 || r.status == 201,
+            "{function} after recovery: {}",
+            r.body
+        );
+    }
+    println!("TikTok fault cases: {cases}");
+}
+
+#[tokio::test]
+async fn firebase_faults_are_503_and_leave_no_half_made_account() {
+    let host = stack_var("FIREBASE_AUTH_EMULATOR_HOST");
+    let proxy = FaultProxy::start(&format!("http://{host}")).await;
+    let proxied_host = proxy.url.trim_start_matches("http://").to_owned();
+    let app = app_with(&[("FIREBASE_AUTH_EMULATOR_HOST", &proxied_host)]);
+    let fake = TikTokFake::new();
+    let account = fake.account(ALL).await;
+    let email = format!("{}@example.com", unique("fb-fault"));
+    let body = json!({"provider": "tiktok", "provider_account_id": account.open_id, "access_token": account.access_token,
+                      "refresh_token": account.refresh_token, "expires_in": 7200, "email": email});
+    let request = || {
+        let mut req = event("oauth-tiktok/no-email.json", &[]);
+        *req.body_mut() = lambda_http::Body::Text(body.to_string());
+        req
+    };
+    let faults = [
+        ("500", Fault::Status(500)),
+        ("429", Fault::Status(429)),
+        ("garbage", Fault::Garbage),
+        ("dropped", Fault::Drop),
+        ("slow", Fault::Slow(Duration::from_secs(7))),
+    ];
+    let mut cases = 0;
+    for step in ["=accounts:lookup", "=accounts"] {
+        for (name, fault) in &faults {
+            proxy.fail(step, fault.clone());
+            let r = reply(dispatch("oauth-tiktok", &app, request()).await);
+            outage(
+                "oauth-tiktok",
+                &format!("{step} {name}"),
+                &r,
+                503,
+                "identity_unavailable",
+            );
+            proxy.heal();
+            cases += 1;
+        }
+    }
+    let uid = shared::endpoints::oauth_tiktok::derived_uid(&account.open_id);
+    assert_eq!(
+        psql(&format!(
+            "select count(*) from users where firebase_uid = '{uid}'"
+        )),
+        "0",
+        "no half-made user"
+    );
+
+    // Google's signing keys unreachable in production mode: 503, not 401.
+    let mut env = function_env();
+    env.remove("FIREBASE_AUTH_EMULATOR_HOST");
+    env.insert("FIREBASE_CERTS_URL".into(), closed_port_url());
+    let prod = shared::LiveApp::from_config(
+        &shared::config::Config::from_sources(&env, Default::default()).unwrap(),
+    )
+    .unwrap();
+    let (key, _) = rsa_key_and_certificate();
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.kid = Some("k".into());
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let project = stack_var("FIREBASE_PROJECT_ID");
+    let token = jsonwebtoken::encode(
+        &header,
+        &json!({"aud": project, "iss": format!("https://securetoken.google.com/{project}"),
+        "sub": "u", "iat": now, "exp": now + 600}),
+        &jsonwebtoken::EncodingKey::from_rsa_pem(key.as_bytes()).unwrap(),
+    )
+    .unwrap();
+    for function in FUNCTIONS.iter().filter(|f| **f != "oauth-tiktok") {
+        let req = with_authorization(
+            event(
+                &format!("{function}/ok.json"),
+                &[("REPLACE_WITH_PROVIDER", "tiktok")],
+            ),
+            Some(&format!("Bearer {token}")),
+        );
+        let r = reply(dispatch(function, &prod, req).await);
+        outage(
+            function,
+            "keys unreachable",
+            &r,
+            503,
+            "identity_unavailable",
+        );
+        cases += 1;
+    }
+
+    // Recovered: the same request completes the account.
+    let r = reply(dispatch("oauth-tiktok", &app, request()).await);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["firebase_uid"], uid.as_str());
+    println!("Firebase fault cases: {cases}");
+}
+
+#[tokio::test]
+async fn a_database_failure_after_tiktok_rotated_the_token_needs_a_reconnect_and_is_logged() {
+    let db = Db::new();
+    let fake = TikTokFake::new();
+    let proxy = FaultProxy::start(&stack_var("SUPABASE_REST_URL")).await;
+    let app = app_with(&[("SUPABASE_REST_URL", &proxy.url)]);
+    let (user, account) = connected(&app).await;
+    psql(&format!(
+        "update social_connections set expires_at = now() - interval '1 minute' where provider_account_id = '{}'",
+        account.open_id
+    ));
+    proxy.fail("=rpc/swap_connection_tokens", Fault::Status(500));
+    let r = reply(
+        dispatch(
+            "tiktok-test",
+            &app,
+            good_request("tiktok-test", &user, &account),
+        )
+        .await,
+    );
+    outage(
+        "tiktok-test",
+        "store after rotation",
+        &r,
+        503,
+        "database_unavailable",
+    );
+    assert_eq!(
+        fake.count(&account.open_id, "token").await,
+        1,
+        "TikTok rotated the token"
+    );
+    proxy.heal();
+
+    // The stored refresh token is the one TikTok just invalidated: the retry cannot
+    // refresh, and says so instead of failing obscurely.
+    let stored = db.connections_of(db.user_id(&user.uid).await).await;
+    let refresh = config()
+        .cipher
+        .decrypt(stored[0]["refresh_token"].as_str().unwrap())
+        .unwrap();
+    assert!(!fake.refresh_token_valid(&account.open_id, &refresh).await);
+    let retry = reply(
+        dispatch(
+            "tiktok-test",
+            &app,
+            good_request("tiktok-test", &user, &account),
+        )
+        .await,
+    );
+    assert_eq!(retry.status, 200, "{}", retry.body);
+    assert_eq!(
+        retry.body["code"], "tiktok_reauth_required",
+        "{}",
+        retry.body
+    );
+
+    // And the error log says what happened, for the operator.
+    let logs = std::fs::read_dir(std::path::Path::new(&stack_var("STACK_DIR")).join("logs"))
+        .unwrap()
+        .filter_map(|e| std::fs::read_to_string(e.unwrap().path()).ok())
+        .collect::<String>();
+    assert!(
+        logs.lines().any(|l| l.contains("\"level\":\"ERROR\"")
+            && l.contains("could not be stored")
+            && l.contains(&account.open_id)),
+        "an error log line names the connection"
+    );
+}
