@@ -87,6 +87,13 @@ pub fn workspace_path(relative: &str) -> PathBuf {
 
 /// An `events/` file as an API Gateway request, with the placeholders replaced.
 pub fn event(name: &str, replacements: &[(&str, &str)]) -> lambda_http::Request {
+    let json = event_json(name, replacements);
+    lambda_http::request::from_str(&json).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// An `events/` file as JSON text, with the placeholders replaced: the body as the
+/// client sent it (decoded, when base64), the rest as text.
+pub fn event_json(name: &str, replacements: &[(&str, &str)]) -> String {
     use base64::engine::general_purpose::STANDARD;
     use base64::Engine;
     let path = workspace_path(&format!("events/{name}"));
@@ -98,7 +105,6 @@ pub fn event(name: &str, replacements: &[(&str, &str)]) -> lambda_http::Request 
         text
     };
     let mut value: Value = serde_json::from_str(&text).expect("event JSON");
-    // The body is replaced as the client sent it (decoded, when base64), the rest as text.
     let body = value.as_object_mut().and_then(|o| o.remove("body"));
     let mut value: Value = serde_json::from_str(&replace(value.to_string())).expect("event JSON");
     if let Some(Value::String(body)) = body {
@@ -109,13 +115,9 @@ pub fn event(name: &str, replacements: &[(&str, &str)]) -> lambda_http::Request 
             body
         };
         let replaced = replace(decoded);
-        value["body"] = Value::String(if base64 {
-            STANDARD.encode(replaced)
-        } else {
-            replaced
-        });
+        value["body"] = Value::String(if base64 { STANDARD.encode(replaced) } else { replaced });
     }
-    lambda_http::request::from_str(&value.to_string()).unwrap_or_else(|e| panic!("{name}: {e}"))
+    value.to_string()
 }
 
 /// An event with the `authorization` header removed or set to `value`.
@@ -1016,13 +1018,13 @@ pub fn app_with(overrides: &[(&str, &str)]) -> LiveApp {
 
 /// A good request for the function, for this user and TikTok account (the events/
 /// files with their placeholders filled in).
-pub fn good_request(
-    function: &str,
-    user: &FirebaseUser,
-    account: &TikTokAccount,
-) -> lambda_http::Request {
-    let expires =
-        shared::timestamp::format(time::OffsetDateTime::now_utc() + time::Duration::hours(2));
+pub fn good_request(function: &str, user: &FirebaseUser, account: &TikTokAccount) -> lambda_http::Request {
+    lambda_http::request::from_str(&good_request_json(function, user, account)).expect("event")
+}
+
+/// [`good_request`] as the JSON event the Lambda runtime delivers.
+pub fn good_request_json(function: &str, user: &FirebaseUser, account: &TikTokAccount) -> String {
+    let expires = shared::timestamp::format(time::OffsetDateTime::now_utc() + time::Duration::hours(2));
     let email = format!("{}@example.com", account.open_id.trim_start_matches('-'));
     let replacements = [
         ("REPLACE_WITH_FIREBASE_ID_TOKEN", user.id_token.as_str()),
@@ -1039,7 +1041,7 @@ pub fn good_request(
         "update-connection" => "update-connection/relabel.json".to_owned(),
         other => format!("{other}/ok.json"),
     };
-    event(&file, &replacements)
+    event_json(&file, &replacements)
 }
 
 /// Runs futures concurrently on the current task and returns their outputs in order
