@@ -59,11 +59,22 @@ fn env_config() -> Env {
 }
 
 fn secret_config(secret_id: &str) -> Env {
-    let mut env: Env = function_env().into_iter().filter(|(k, _)| !SECRET_SETTINGS.contains(&k.as_str())).collect();
-    for name in ["AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_EC2_METADATA_DISABLED"] {
+    let mut env: Env = function_env()
+        .into_iter()
+        .filter(|(k, _)| !SECRET_SETTINGS.contains(&k.as_str()))
+        .collect();
+    for name in [
+        "AWS_REGION",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_EC2_METADATA_DISABLED",
+    ] {
         env.insert(name.into(), stack_var(name));
     }
-    env.insert("AWS_ENDPOINT_URL_SECRETS_MANAGER".into(), stack_var("STACK_MOTO_URL"));
+    env.insert(
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER".into(),
+        stack_var("STACK_MOTO_URL"),
+    );
     env.insert("APP_SECRET_ID".into(), secret_id.into());
     env
 }
@@ -86,9 +97,18 @@ async fn cold_start(binary: &Path, settings: &Env, function: &str, event: &str) 
     let id = runtime.invoke(event);
     let started = Instant::now();
     let mut child = spawn(binary, &env);
-    assert!(runtime.wait_ready(Duration::from_secs(30)).await, "{function} never became ready");
-    let ready = runtime.first_next().map(|t| ms(t - started)).unwrap_or(f64::NAN);
-    runtime.response(&id, Duration::from_secs(30)).await.expect("first response");
+    assert!(
+        runtime.wait_ready(Duration::from_secs(30)).await,
+        "{function} never became ready"
+    );
+    let ready = runtime
+        .first_next()
+        .map(|t| ms(t - started))
+        .unwrap_or(f64::NAN);
+    runtime
+        .response(&id, Duration::from_secs(30))
+        .await
+        .expect("first response");
     let first = ms(started.elapsed());
     let _ = child.kill().await;
     (ready, first)
@@ -97,8 +117,16 @@ async fn cold_start(binary: &Path, settings: &Env, function: &str, event: &str) 
 async fn moto(path: &str) -> String {
     let client = reqwest::Client::new();
     let url = format!("{}/moto-api/recorder/{path}", stack_var("STACK_MOTO_URL"));
-    let response = if path == "download-recording" { client.get(url).send().await } else { client.post(url).send().await };
-    response.expect("moto recorder").text().await.unwrap_or_default()
+    let response = if path == "download-recording" {
+        client.get(url).send().await
+    } else {
+        client.post(url).send().await
+    };
+    response
+        .expect("moto recorder")
+        .text()
+        .await
+        .unwrap_or_default()
 }
 
 fn proc_stat(pid: u32) -> (u64, u64) {
@@ -106,8 +134,14 @@ fn proc_stat(pid: u32) -> (u64, u64) {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let after_comm = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
     let fields: Vec<&str> = after_comm.split_whitespace().collect();
-    let ticks = fields.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
-        + fields.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let ticks = fields
+        .get(11)
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0)
+        + fields
+            .get(12)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let hwm = status
         .lines()
@@ -140,7 +174,14 @@ async fn workload(function: &str, n: usize) -> Workload {
     let connect = |account: TikTokAccount| {
         let (app, user) = (&app, &user);
         async move {
-            let r = reply(dispatch("store-token", app, good_request("store-token", user, &account)).await);
+            let r = reply(
+                dispatch(
+                    "store-token",
+                    app,
+                    good_request("store-token", user, &account),
+                )
+                .await,
+            );
             assert!(r.status == 201 || r.status == 200, "{}", r.body);
         }
     };
@@ -151,10 +192,18 @@ async fn workload(function: &str, n: usize) -> Workload {
             let body = json!({"provider": "tiktok", "provider_account_id": account.open_id,
                 "access_token": account.access_token, "refresh_token": account.refresh_token,
                 "expires_in": 7200, "email": email});
-            let mut event: Value = serde_json::from_str(&event_json("oauth-tiktok/no-email.json", &[])).unwrap();
+            let mut event: Value =
+                serde_json::from_str(&event_json("oauth-tiktok/no-email.json", &[])).unwrap();
             event["body"] = Value::String(body.to_string());
             let event = event.to_string();
-            let first = reply(dispatch("oauth-tiktok", &app, lambda_http::request::from_str(&event).unwrap()).await);
+            let first = reply(
+                dispatch(
+                    "oauth-tiktok",
+                    &app,
+                    lambda_http::request::from_str(&event).unwrap(),
+                )
+                .await,
+            );
             assert_eq!(first.status, 200, "{}", first.body);
             vec![event; n]
         }
@@ -198,17 +247,30 @@ async fn warm(binary: &Path, function: &str, settings: &Env, load: &Workload) ->
     for event in &load.events {
         let started = Instant::now();
         let id = runtime.invoke(event);
-        let answer = runtime.response(&id, Duration::from_secs(30)).await.expect("response");
+        let answer = runtime
+            .response(&id, Duration::from_secs(30))
+            .await
+            .expect("response");
         latencies.push(ms(started.elapsed()));
         let status = answer["statusCode"].as_u64().unwrap_or(0);
-        assert!(function == "floor" || (200..300).contains(&status), "{function}: {answer}");
+        assert!(
+            function == "floor" || (200..300).contains(&status),
+            "{function}: {answer}"
+        );
     }
     // Let the last response's bookkeeping settle before reading the counters.
     tokio::time::sleep(Duration::from_millis(50)).await;
     let (ticks_after, peak) = proc_stat(pid);
     let _ = child.kill().await;
-    let cpu = (ticks_after - ticks_before) as f64 * 1000.0 / clock_ticks_per_second() / load.events.len() as f64;
-    Warm { p50: percentile(&mut latencies.clone(), 50.0), p99: percentile(&mut latencies, 99.0), cpu_ms_per_request: cpu, peak_rss_kib: peak }
+    let cpu = (ticks_after - ticks_before) as f64 * 1000.0
+        / clock_ticks_per_second()
+        / load.events.len() as f64;
+    Warm {
+        p50: percentile(&mut latencies.clone(), 50.0),
+        p99: percentile(&mut latencies, 99.0),
+        cpu_ms_per_request: cpu,
+        peak_rss_kib: peak,
+    }
 }
 
 /// Upstream round trips per request of the main path, counted at proxies in front of
@@ -216,29 +278,55 @@ async fn warm(binary: &Path, function: &str, settings: &Env, load: &Workload) ->
 async fn round_trips(binary: &Path, function: &str, load: &Workload) -> (f64, f64, f64) {
     let postgrest = FaultProxy::start(&stack_var("SUPABASE_REST_URL")).await;
     let tiktok = FaultProxy::start(&stack_var("TIKTOK_API_BASE_URL")).await;
-    let firebase = FaultProxy::start(&format!("http://{}", stack_var("FIREBASE_AUTH_EMULATOR_HOST"))).await;
+    let firebase = FaultProxy::start(&format!(
+        "http://{}",
+        stack_var("FIREBASE_AUTH_EMULATOR_HOST")
+    ))
+    .await;
     let mut settings = env_config();
     settings.insert("SUPABASE_REST_URL".into(), postgrest.url.clone());
     settings.insert("TIKTOK_API_BASE_URL".into(), tiktok.url.clone());
-    settings.insert("FIREBASE_AUTH_EMULATOR_HOST".into(), firebase.url.trim_start_matches("http://").into());
+    settings.insert(
+        "FIREBASE_AUTH_EMULATOR_HOST".into(),
+        firebase.url.trim_start_matches("http://").into(),
+    );
     let runtime = RuntimeApi::start().await;
     let mut child = spawn(binary, &lambda_env(&settings, &runtime.address, function));
     assert!(runtime.wait_ready(Duration::from_secs(30)).await);
     let events = &load.events[load.events.len() - COUNTED_REQUESTS..];
     for event in events {
         let id = runtime.invoke(event);
-        runtime.response(&id, Duration::from_secs(30)).await.expect("response");
+        runtime
+            .response(&id, Duration::from_secs(30))
+            .await
+            .expect("response");
     }
     let _ = child.kill().await;
     let per = |n: usize| n as f64 / events.len() as f64;
-    (per(postgrest.forwarded().len()), per(tiktok.forwarded().len()), per(firebase.forwarded().len()))
+    (
+        per(postgrest.forwarded().len()),
+        per(tiktok.forwarded().len()),
+        per(firebase.forwarded().len()),
+    )
 }
 
 fn zipped_size(binary: &Path) -> u64 {
-    let out = std::env::temp_dir().join(unique("bootstrap")).with_extension("zip");
+    let out = std::env::temp_dir()
+        .join(unique("bootstrap"))
+        .with_extension("zip");
     let script = "import sys, zipfile\nwith zipfile.ZipFile(sys.argv[2], 'w', zipfile.ZIP_DEFLATED, compresslevel=9) as z:\n    z.write(sys.argv[1], 'bootstrap')";
-    let status = std::process::Command::new("python3").arg("-c").arg(script).arg(binary).arg(&out).status();
-    let size = status.ok().filter(|s| s.success()).and_then(|_| std::fs::metadata(&out).ok()).map(|m| m.len()).unwrap_or(0);
+    let status = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(binary)
+        .arg(&out)
+        .status();
+    let size = status
+        .ok()
+        .filter(|s| s.success())
+        .and_then(|_| std::fs::metadata(&out).ok())
+        .map(|m| m.len())
+        .unwrap_or(0);
     let _ = std::fs::remove_file(out);
     size
 }
@@ -250,7 +338,12 @@ fn python_import_ms() -> Option<f64> {
     let mut runs = Vec::new();
     for _ in 0..5 {
         let started = Instant::now();
-        let ok = std::process::Command::new(&python).arg("-c").arg(import).status().ok()?.success();
+        let ok = std::process::Command::new(&python)
+            .arg("-c")
+            .arg(import)
+            .status()
+            .ok()?
+            .success();
         if !ok {
             return None;
         }
@@ -263,7 +356,11 @@ fn svg(rows: &[(String, f64, f64)], floor: f64) -> String {
     let width = 760.0;
     let bar_h = 22.0;
     let left = 170.0;
-    let max = rows.iter().map(|(_, a, b)| a.max(*b)).fold(floor * COLD_TARGET_RATIO, f64::max) * 1.1;
+    let max = rows
+        .iter()
+        .map(|(_, a, b)| a.max(*b))
+        .fold(floor * COLD_TARGET_RATIO, f64::max)
+        * 1.1;
     let scale = (width - left - 20.0) / max;
     let height = 60.0 + rows.len() as f64 * (bar_h * 2.0 + 8.0);
     let mut out = format!(
@@ -278,7 +375,10 @@ fn svg(rows: &[(String, f64, f64)], floor: f64) -> String {
     ));
     for (i, (name, env_ms, secret_ms)) in rows.iter().enumerate() {
         let y = 50.0 + i as f64 * (bar_h * 2.0 + 8.0);
-        out.push_str(&format!("<text x=\"10\" y=\"{:.1}\">{name}</text>\n", y + bar_h));
+        out.push_str(&format!(
+            "<text x=\"10\" y=\"{:.1}\">{name}</text>\n",
+            y + bar_h
+        ));
         out.push_str(&format!(
             "<rect x=\"{left}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{bar_h}\" fill=\"#4e79a7\"/><text x=\"{:.1}\" y=\"{:.1}\">{env_ms:.1}</text>\n",
             env_ms * scale,
@@ -301,7 +401,9 @@ fn svg(rows: &[(String, f64, f64)], floor: f64) -> String {
 async fn main() {
     let check = std::env::args().any(|a| a == "--check");
     let profile_dir = std::env::var("BENCH_PROFILE_DIR").unwrap_or_else(|_| "release".into());
-    let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| workspace_path("target"));
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| workspace_path("target"));
     let binary = |name: &str| target.join(&profile_dir).join(name);
     let names: Vec<&str> = std::iter::once("floor").chain(FUNCTIONS).collect();
 
@@ -312,7 +414,9 @@ async fn main() {
         .iter()
         .filter_map(|n| stack.get(*n).map(|v| (n.to_string(), json!(v))))
         .collect();
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
     aws_sdk_secretsmanager::Client::new(&sdk)
         .create_secret()
         .name(&secret_id)
@@ -330,7 +434,11 @@ async fn main() {
             "oauth-tiktok" => event_json("oauth-tiktok/missing-open-id.json", &[]),
             other => event_json(
                 &format!("{other}/no-auth.json"),
-                &[("REPLACE_WITH_OPEN_ID", "x"), ("REPLACE_WITH_PROVIDER", "tiktok"), ("REPLACE_WITH_ACCOUNT_ID", "x")],
+                &[
+                    ("REPLACE_WITH_OPEN_ID", "x"),
+                    ("REPLACE_WITH_PROVIDER", "tiktok"),
+                    ("REPLACE_WITH_ACCOUNT_ID", "x"),
+                ],
             ),
         };
         let (mut env_ready, mut env_first) = (Vec::new(), Vec::new());
@@ -348,12 +456,19 @@ async fn main() {
             secret_first.push(f);
         }
         moto("stop-recording").await;
-        let secret_calls = moto("download-recording").await.lines().filter(|l| l.contains("secretsmanager.GetSecretValue")).count();
+        let secret_calls = moto("download-recording")
+            .await
+            .lines()
+            .filter(|l| l.contains("secretsmanager.GetSecretValue"))
+            .count();
 
         let load = workload(name, WARM_REQUESTS).await;
         let warm = warm(&bin, name, &env_config(), &load).await;
-        let (postgrest, tiktok, firebase) =
-            if *name == "floor" { (0.0, 0.0, 0.0) } else { round_trips(&bin, name, &workload(name, COUNTED_REQUESTS).await).await };
+        let (postgrest, tiktok, firebase) = if *name == "floor" {
+            (0.0, 0.0, 0.0)
+        } else {
+            round_trips(&bin, name, &workload(name, COUNTED_REQUESTS).await).await
+        };
         let size = std::fs::metadata(&bin).map(|m| m.len()).unwrap_or(0);
         let row = json!({
             "function": name,
@@ -382,10 +497,14 @@ async fn main() {
     let mut md = String::new();
     let machine = format!(
         "{} cores, {}",
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0),
         std::fs::read_to_string("/proc/cpuinfo")
             .ok()
-            .and_then(|c| c.lines().find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())))
+            .and_then(|c| c.lines().find_map(|l| l
+                .strip_prefix("model name")
+                .map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())))
             .unwrap_or_default()
     );
     let date = time::OffsetDateTime::now_utc().date();
@@ -402,10 +521,16 @@ async fn main() {
         let rss = row["peak_rss_kib_after_warm"].as_u64().unwrap_or(0);
         if name != "floor" {
             if ratio > COLD_TARGET_RATIO * CHECK_MARGIN {
-                failures.push(format!("{name}: cold start {ratio:.2}x the floor (limit {:.1}x)", COLD_TARGET_RATIO * CHECK_MARGIN));
+                failures.push(format!(
+                    "{name}: cold start {ratio:.2}x the floor (limit {:.1}x)",
+                    COLD_TARGET_RATIO * CHECK_MARGIN
+                ));
             }
             if rss > MEMORY_TARGET_KIB {
-                failures.push(format!("{name}: peak memory {:.1} MiB (limit 32 MiB)", rss as f64 / 1024.0));
+                failures.push(format!(
+                    "{name}: peak memory {:.1} MiB (limit 32 MiB)",
+                    rss as f64 / 1024.0
+                ));
             }
         }
         chart.push((name.clone(), ready, secret_ready));
@@ -425,7 +550,11 @@ async fn main() {
             row["firebase_calls_per_request"].as_f64().unwrap_or(f64::NAN),
         ));
     }
-    let slowest = results.iter().skip(1).filter_map(|r| r["cold_ready_ms_env"].as_f64()).fold(0.0, f64::max);
+    let slowest = results
+        .iter()
+        .skip(1)
+        .filter_map(|r| r["cold_ready_ms_env"].as_f64())
+        .fold(0.0, f64::max);
     match python {
         Some(py) => md.push_str(&format!(
             "\nPython stack import alone (fastapi, mangum, firebase_admin, supabase, cryptography, httpx): {py:.0} ms, {:.0}x the slowest function's ready time.\n",
@@ -437,7 +566,11 @@ async fn main() {
     std::fs::create_dir_all(&out).expect("results dir");
     let report = json!({"date": date.to_string(), "machine": machine, "floor_ready_ms": floor_ready,
                         "python_import_ms": python, "functions": results, "failures": failures});
-    std::fs::write(out.join("bench.json"), serde_json::to_string_pretty(&report).unwrap_or_default()).expect("write json");
+    std::fs::write(
+        out.join("bench.json"),
+        serde_json::to_string_pretty(&report).unwrap_or_default(),
+    )
+    .expect("write json");
     std::fs::write(out.join("bench.md"), &md).expect("write md");
     std::fs::write(out.join("cold-start.svg"), svg(&chart, floor_ready)).expect("write svg");
     println!("{md}");

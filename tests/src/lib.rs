@@ -115,7 +115,11 @@ pub fn event_json(name: &str, replacements: &[(&str, &str)]) -> String {
             body
         };
         let replaced = replace(decoded);
-        value["body"] = Value::String(if base64 { STANDARD.encode(replaced) } else { replaced });
+        value["body"] = Value::String(if base64 {
+            STANDARD.encode(replaced)
+        } else {
+            replaced
+        });
     }
     value.to_string()
 }
@@ -1018,13 +1022,18 @@ pub fn app_with(overrides: &[(&str, &str)]) -> LiveApp {
 
 /// A good request for the function, for this user and TikTok account (the events/
 /// files with their placeholders filled in).
-pub fn good_request(function: &str, user: &FirebaseUser, account: &TikTokAccount) -> lambda_http::Request {
+pub fn good_request(
+    function: &str,
+    user: &FirebaseUser,
+    account: &TikTokAccount,
+) -> lambda_http::Request {
     lambda_http::request::from_str(&good_request_json(function, user, account)).expect("event")
 }
 
 /// [`good_request`] as the JSON event the Lambda runtime delivers.
 pub fn good_request_json(function: &str, user: &FirebaseUser, account: &TikTokAccount) -> String {
-    let expires = shared::timestamp::format(time::OffsetDateTime::now_utc() + time::Duration::hours(2));
+    let expires =
+        shared::timestamp::format(time::OffsetDateTime::now_utc() + time::Duration::hours(2));
     let email = format!("{}@example.com", account.open_id.trim_start_matches('-'));
     let replacements = [
         ("REPLACE_WITH_FIREBASE_ID_TOKEN", user.id_token.as_str()),
