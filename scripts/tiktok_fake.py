@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """A TikTok API v2 fake for the local stack (TikTok has no emulator).
 
-Follows TikTok's documented v2 contract:
+Follows TikTok's documented v2 contract where it is documented, and says where it
+assumes (no status is documented for OAuth errors: 400 for invalid_grant, 401 for
+invalid_client are assumptions; revoke errors are undocumented: 400 invalid_request for
+an unknown or expired token is an assumption; refresh tokens always rotate, per the
+newer pages):
 - GET /v2/user/info/?fields=...  with `Authorization: Bearer <access token>`; answers the
   envelope {"data": {"user": {...}}, "error": {"code", "message", "log_id"}}; error codes
   and statuses: access_token_invalid 401, scope_not_authorized 401, invalid_params 400,

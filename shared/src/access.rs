@@ -109,9 +109,11 @@ impl<S: ConnectionStore, T: TikTokApi, V: IdTokenVerifier> App<S, T, V> {
 
     /// A usable token for the connection, refreshing first if it expires soon.
     pub async fn live_token(&self, conn: Connection) -> Result<LiveToken, AccessError> {
-        let refreshable = conn.refresh_token.as_deref().is_some_and(|t| !t.is_empty());
-        // Without a refresh token, the access token is tried anyway: TikTok decides.
-        if refreshable && expires_soon(&conn, OffsetDateTime::now_utc()) {
+        let now = OffsetDateTime::now_utc();
+        let refreshable = conn.refresh_token.as_deref().is_some_and(|t| !t.is_empty())
+            && conn.refresh_expires_at.is_none_or(|at| at > now);
+        // Without a usable refresh token, the access token is tried anyway: TikTok decides.
+        if refreshable && expires_soon(&conn, now) {
             return self.refresh(&conn).await;
         }
         match self.decrypt(conn.access_token.as_deref()) {
@@ -650,10 +652,12 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_expired_refresh_token_needs_reauth_without_calling_tiktok() {
+    async fn an_expired_refresh_token_needs_reauth_without_a_refresh_call() {
+        // The access token is tried (TikTok decides); it is refused, and the expired
+        // refresh token is never sent.
         let mut conn = row("act.0", "rft.0", -10);
         conn.refresh_expires_at = Some(OffsetDateTime::now_utc() - time::Duration::seconds(1));
-        let app = app(&conn, vec![], vec![]);
+        let app = app(&conn, vec![], vec![Err(TikTokError::TokenInvalid)]);
         assert_eq!(
             app.user_info(conn, &BASIC_FIELDS, false).await.unwrap_err(),
             AccessError::ReauthRequired

@@ -57,6 +57,16 @@ pub fn query_param(req: &Request, name: &str) -> Option<String> {
     (!value.is_empty()).then(|| value.to_owned())
 }
 
+/// A path parameter: API Gateway's (decoded once, as `pathParameters`), else segment
+/// `from_end` (1 = last) of the path, for routers that do not name parameters.
+pub fn path_param(req: &Request, name: &str, from_end: usize) -> Option<String> {
+    if let Some(value) = req.path_parameters_ref().and_then(|p| p.first(name)) {
+        return Some(value.to_owned()).filter(|v| !v.is_empty());
+    }
+    let mut segments = last_path_segments(req, from_end)?;
+    (!segments.is_empty()).then(|| segments.remove(0))
+}
+
 /// The last `n` segments of the request path, percent-decoded (path parameters such as
 /// `{provider}/{account_id}`). Read from the path itself, so API Gateway and the local
 /// router agree. `None` if a segment is empty or not UTF-8.

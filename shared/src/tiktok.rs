@@ -278,17 +278,30 @@ pub fn parse_revoke(status: u16, retry: Option<u64>, body: &[u8]) -> Result<bool
         .and_then(|v| v.get("error"))
         .and_then(|e| e.get("code"))
         .and_then(|c| c.as_str());
+    let empty = body.iter().all(u8::is_ascii_whitespace);
     match (status, oauth_error, envelope_code) {
         (429, _, _) | (_, _, Some("rate_limit_exceeded")) => {
             Err(TikTokError::RateLimited { retry_after: retry })
         }
-        (200..=299, None, None | Some("ok")) if value.is_some() => Ok(true),
+        // TikTok documents `{}`; an empty body is taken the same way.
+        (200..=299, None, None | Some("ok")) if value.is_some() || empty => Ok(true),
         (_, Some("invalid_client" | "unauthorized_client"), _) => {
             tracing::error!("TikTok refused the app's credentials on revoke");
             Err(TikTokError::Unavailable("revoke invalid_client".into()))
         }
-        (400..=499, Some("invalid_request" | "invalid_grant" | "access_token_invalid"), _)
-        | (400..=499, _, Some("access_token_invalid")) => Ok(false),
+        // The token is already dead. No status is documented for these errors, so any
+        // status counts.
+        (_, Some("invalid_grant" | "access_token_invalid"), _)
+        | (_, _, Some("access_token_invalid")) => Ok(false),
+        // What TikTok is seen to answer for an unknown token. The revoke errors are not
+        // documented, so this is an assumption; it is logged to be seen.
+        (_, Some("invalid_request"), _) => {
+            tracing::warn!(
+                status,
+                "TikTok answered invalid_request to a revoke; taken as an already-invalid token"
+            );
+            Ok(false)
+        }
         (s, e, c) => Err(TikTokError::Unavailable(format!(
             "revoke {s} {}",
             e.or(c).unwrap_or("unreadable")
@@ -423,6 +436,13 @@ mod tests {
     #[test]
     fn revoke_answers() {
         assert_eq!(parse_revoke(200, None, b"{}"), Ok(true));
+        assert_eq!(parse_revoke(200, None, b""), Ok(true));
+        let in_200 = br#"{"error":"invalid_grant","error_description":"x","log_id":"l"}"#;
+        assert_eq!(
+            parse_revoke(200, None, in_200),
+            Ok(false),
+            "an error in a 200 is still an error"
+        );
         let invalid = br#"{"error":"invalid_request","error_description":"Access token is invalid.","log_id":"l"}"#;
         assert_eq!(parse_revoke(400, None, invalid), Ok(false));
         let envelope =

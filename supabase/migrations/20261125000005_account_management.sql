@@ -34,6 +34,28 @@ create trigger social_connections_clear_reauth before update on public.social_co
     for each row execute function public.clear_reauth_required();
 revoke execute on function public.clear_reauth_required() from public, anon, authenticated;
 
+-- "Most recently updated" picks accounts (default account, primary handover): only
+-- changes a user or a sign-in makes count, not bookkeeping (a cached profile, a
+-- reauth marker).
+create or replace function public.touch_connection_updated_at() returns trigger
+language plpgsql as $$
+begin
+    if (new.access_token, new.refresh_token, new.expires_at, new.refresh_expires_at, new.scope,
+        new.account_label, new.account_type, new.is_primary, new.user_id)
+       is distinct from
+       (old.access_token, old.refresh_token, old.expires_at, old.refresh_expires_at, old.scope,
+        old.account_label, old.account_type, old.is_primary, old.user_id) then
+        new.updated_at := now();
+    else
+        new.updated_at := old.updated_at;
+    end if;
+    return new;
+end $$;
+drop trigger if exists social_connections_touch_updated_at on public.social_connections;
+create trigger social_connections_touch_updated_at before update on public.social_connections
+    for each row execute function public.touch_connection_updated_at();
+revoke execute on function public.touch_connection_updated_at() from public, anon, authenticated;
+
 -- A connection as the account pages show it: never a token.
 create or replace function public.connection_view(c public.social_connections) returns jsonb
 language sql stable

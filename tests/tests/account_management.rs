@@ -302,13 +302,41 @@ async fn disconnect_revokes_then_deletes_and_hands_over_the_primary() {
 }
 
 #[tokio::test]
+async fn a_dead_access_token_with_a_live_refresh_token_is_refreshed_then_revoked() {
+    // The stored access token expired early at TikTok; the refresh token still grants
+    // access, so the disconnect must end that grant too.
+    let (app, db, fake) = (live_app(), Db::new(), TikTokFake::new());
+    let user = firebase_user().await;
+    let a = fake.account(ALL).await;
+    connect(&app, &user, &a, true).await;
+    fake.expire_access(&a.open_id).await;
+    let r = disconnect(&app, &user, &a.open_id).await;
+    assert_eq!(
+        r.body,
+        json!({"success": true, "revoked": true}),
+        "{}",
+        r.body
+    );
+    assert_eq!(fake.count(&a.open_id, "token").await, 1, "refreshed once");
+    assert_eq!(
+        fake.count(&a.open_id, "revoke").await,
+        2,
+        "then revoked the fresh token"
+    );
+    assert!(db
+        .connections_of(db.user_id(&user.uid).await)
+        .await
+        .is_empty());
+}
+
+#[tokio::test]
 async fn an_already_revoked_token_still_disconnects() {
     let (app, db, fake) = (live_app(), Db::new(), TikTokFake::new());
     let user = firebase_user().await;
     let a = fake.account(ALL).await;
     connect(&app, &user, &a, true).await;
-    // The user removed the app at TikTok: the token is dead there.
-    fake.expire_access(&a.open_id).await;
+    // The user removed the app at TikTok: every token is dead there.
+    fake.deauthorize(&a.open_id).await;
     let r = disconnect(&app, &user, &a.open_id).await;
     assert_eq!(
         r.body,

@@ -260,7 +260,19 @@ async fn hostile_input_is_refused_with_4xx_and_changes_nothing() {
                     *req.uri_mut() = format!("https://api.example.com{head}/{}", encode_path(id))
                         .parse()
                         .unwrap();
-                    req
+                    // As API Gateway would name them for that path.
+                    let params: std::collections::HashMap<String, String> =
+                        if function == "update-connection" {
+                            [("provider", "tiktok"), ("account_id", id)]
+                                .into_iter()
+                                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                                .collect()
+                        } else {
+                            [("open_id".to_owned(), id.to_owned())]
+                                .into_iter()
+                                .collect()
+                        };
+                    lambda_http::RequestExt::with_path_parameters(req, params)
                 }
                 _ => continue,
             };

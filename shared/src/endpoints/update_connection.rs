@@ -11,9 +11,7 @@ use crate::endpoints::store_token::PROVIDERS;
 use crate::endpoints::valid_account_id;
 use crate::error::ApiError;
 use crate::firebase::IdTokenVerifier;
-use crate::http::{
-    json_body, json_response, last_path_segments, request_id, require_method, respond,
-};
+use crate::http::{json_body, json_response, path_param, request_id, require_method, respond};
 use crate::store::{ConnectionStore, ConnectionUpdate};
 use crate::tiktok::TikTokApi;
 
@@ -54,8 +52,8 @@ where
 {
     require_method(req, &Method::PATCH)?;
     let caller = app.authenticate(req).await?;
-    let [provider, account_id]: [String; 2] = last_path_segments(req, 2)
-        .and_then(|s| s.try_into().ok())
+    let (provider, account_id) = path_param(req, "provider", 2)
+        .zip(path_param(req, "account_id", 1))
         .ok_or_else(|| {
             ApiError::invalid_request("the path must end with /{provider}/{account_id}")
         })?;

@@ -316,6 +316,10 @@ impl Admin {
             .await
             .map_err(|e| transport(&e))?;
         let status = response.status().as_u16();
+        if matches!(status, 401 | 403) {
+            // A revoked or expired access token: fetch a new one next time.
+            *self.access_token.lock().await = None;
+        }
         let body = response.bytes().await.map_err(|e| transport(&e))?;
         Ok((status, body.to_vec()))
     }
