@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 
 use integration_tests::*;
 use serde_json::{json, Value};
-use shared::config::SECRET_SETTINGS;
 
 const COLD_RUNS: usize = 11;
 const WARM_REQUESTS: usize = 200;
@@ -42,14 +41,9 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// The Lambda environment a function sees, plus its settings.
-fn lambda_env(settings: &Env, runtime: &str, function: &str) -> Env {
-    let mut env = settings.clone();
-    env.insert("AWS_LAMBDA_RUNTIME_API".into(), runtime.into());
-    env.insert("AWS_LAMBDA_FUNCTION_NAME".into(), function.into());
-    env.insert("AWS_LAMBDA_FUNCTION_MEMORY_SIZE".into(), "128".into());
-    env.insert("AWS_LAMBDA_FUNCTION_VERSION".into(), "$LATEST".into());
-    env.insert("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into());
+/// The Lambda environment a function sees, plus its settings; quieter logs.
+fn function_lambda_env(settings: &Env, runtime: &str, function: &str) -> Env {
+    let mut env = lambda_env(settings, runtime, function);
     env.insert("AWS_LAMBDA_LOG_LEVEL".into(), "WARN".into());
     env
 }
@@ -59,24 +53,7 @@ fn env_config() -> Env {
 }
 
 fn secret_config(secret_id: &str) -> Env {
-    let mut env: Env = function_env()
-        .into_iter()
-        .filter(|(k, _)| !SECRET_SETTINGS.contains(&k.as_str()))
-        .collect();
-    for name in [
-        "AWS_REGION",
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_EC2_METADATA_DISABLED",
-    ] {
-        env.insert(name.into(), stack_var(name));
-    }
-    env.insert(
-        "AWS_ENDPOINT_URL_SECRETS_MANAGER".into(),
-        stack_var("STACK_MOTO_URL"),
-    );
-    env.insert("APP_SECRET_ID".into(), secret_id.into());
-    env
+    secret_config_env(secret_id, &stack_var("STACK_MOTO_URL"))
 }
 
 fn spawn(binary: &Path, env: &Env) -> tokio::process::Child {
@@ -93,7 +70,7 @@ fn spawn(binary: &Path, env: &Env) -> tokio::process::Child {
 /// One cold start: spawn until the first `next` (ready), and until the first response.
 async fn cold_start(binary: &Path, settings: &Env, function: &str, event: &str) -> (f64, f64) {
     let runtime = RuntimeApi::start().await;
-    let env = lambda_env(settings, &runtime.address, function);
+    let env = function_lambda_env(settings, &runtime.address, function);
     let id = runtime.invoke(event);
     let started = Instant::now();
     let mut child = spawn(binary, &env);
@@ -239,7 +216,10 @@ struct Warm {
 
 async fn warm(binary: &Path, function: &str, settings: &Env, load: &Workload) -> Warm {
     let runtime = RuntimeApi::start().await;
-    let mut child = spawn(binary, &lambda_env(settings, &runtime.address, function));
+    let mut child = spawn(
+        binary,
+        &function_lambda_env(settings, &runtime.address, function),
+    );
     let pid = child.id().expect("pid");
     assert!(runtime.wait_ready(Duration::from_secs(30)).await);
     let (ticks_before, _) = proc_stat(pid);
@@ -291,7 +271,10 @@ async fn round_trips(binary: &Path, function: &str, load: &Workload) -> (f64, f6
         firebase.url.trim_start_matches("http://").into(),
     );
     let runtime = RuntimeApi::start().await;
-    let mut child = spawn(binary, &lambda_env(&settings, &runtime.address, function));
+    let mut child = spawn(
+        binary,
+        &function_lambda_env(&settings, &runtime.address, function),
+    );
     assert!(runtime.wait_ready(Duration::from_secs(30)).await);
     let events = &load.events[load.events.len() - COUNTED_REQUESTS..];
     for event in events {
@@ -409,21 +392,7 @@ async fn main() {
 
     // The app secret, as in staging.
     let secret_id = unique("bench-app-secret");
-    let stack = function_env();
-    let secret: serde_json::Map<String, Value> = SECRET_SETTINGS
-        .iter()
-        .filter_map(|n| stack.get(*n).map(|v| (n.to_string(), json!(v))))
-        .collect();
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await;
-    aws_sdk_secretsmanager::Client::new(&sdk)
-        .create_secret()
-        .name(&secret_id)
-        .secret_string(Value::Object(secret).to_string())
-        .send()
-        .await
-        .expect("create secret");
+    create_app_secret(&secret_id).await;
 
     let mut results = Vec::new();
     for name in &names {

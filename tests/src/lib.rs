@@ -1245,3 +1245,63 @@ pub fn function_binary(name: &str, profile: &str) -> PathBuf {
     );
     path
 }
+
+// --- Configuration from a Secrets Manager secret, as in staging -----------------------
+
+/// Creates a secret in the stack's Secrets Manager (moto) holding the secret settings,
+/// as staging's app secret does.
+pub async fn create_app_secret(name: &str) {
+    let stack = function_env();
+    let secret: serde_json::Map<String, Value> = shared::config::SECRET_SETTINGS
+        .iter()
+        .filter_map(|n| stack.get(*n).map(|v| (n.to_string(), json!(v))))
+        .collect();
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    aws_sdk_secretsmanager::Client::new(&sdk)
+        .create_secret()
+        .name(name)
+        .secret_string(Value::Object(secret).to_string())
+        .send()
+        .await
+        .expect("create secret");
+}
+
+/// A function's environment with the secret settings left out and `APP_SECRET_ID`
+/// pointing at `secret_id`, reached at `secrets_endpoint`.
+pub fn secret_config_env(secret_id: &str, secrets_endpoint: &str) -> HashMap<String, String> {
+    let mut env: HashMap<String, String> = function_env()
+        .into_iter()
+        .filter(|(k, _)| !shared::config::SECRET_SETTINGS.contains(&k.as_str()))
+        .collect();
+    for name in [
+        "AWS_REGION",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_EC2_METADATA_DISABLED",
+    ] {
+        env.insert(name.into(), stack_var(name));
+    }
+    env.insert("APP_SECRET_ID".into(), secret_id.into());
+    env.insert(
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER".into(),
+        secrets_endpoint.into(),
+    );
+    env
+}
+
+/// What the Lambda service sets for a function, plus its settings.
+pub fn lambda_env(
+    settings: &HashMap<String, String>,
+    runtime_api: &str,
+    function: &str,
+) -> HashMap<String, String> {
+    let mut env = settings.clone();
+    env.insert("AWS_LAMBDA_RUNTIME_API".into(), runtime_api.into());
+    env.insert("AWS_LAMBDA_FUNCTION_NAME".into(), function.into());
+    env.insert("AWS_LAMBDA_FUNCTION_MEMORY_SIZE".into(), "128".into());
+    env.insert("AWS_LAMBDA_FUNCTION_VERSION".into(), "$LATEST".into());
+    env.insert("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into());
+    env
+}

@@ -2,60 +2,23 @@
 //! a Secrets Manager secret (moto), a cold start that stops with a log line naming
 //! the secret when it cannot be read, and the next cold start after recovery serving.
 
-use std::collections::HashMap;
 use std::process::Stdio;
 use std::time::Duration;
 
 use integration_tests::*;
-use shared::config::SECRET_SETTINGS;
 
 fn env_without_secrets(
     secret_id: &str,
     secrets_endpoint: &str,
     runtime: &str,
-) -> HashMap<String, String> {
-    let mut env: HashMap<String, String> = function_env()
-        .into_iter()
-        .filter(|(k, _)| !SECRET_SETTINGS.contains(&k.as_str()))
-        .collect();
-    for name in [
-        "AWS_REGION",
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_EC2_METADATA_DISABLED",
-    ] {
-        env.insert(name.into(), stack_var(name));
-    }
-    env.insert("APP_SECRET_ID".into(), secret_id.into());
-    env.insert(
-        "AWS_ENDPOINT_URL_SECRETS_MANAGER".into(),
-        secrets_endpoint.into(),
+) -> std::collections::HashMap<String, String> {
+    let mut env = lambda_env(
+        &secret_config_env(secret_id, secrets_endpoint),
+        runtime,
+        "tiktok-test",
     );
-    env.insert("AWS_LAMBDA_RUNTIME_API".into(), runtime.into());
-    env.insert("AWS_LAMBDA_FUNCTION_NAME".into(), "tiktok-test".into());
-    env.insert("AWS_LAMBDA_FUNCTION_MEMORY_SIZE".into(), "128".into());
-    env.insert("AWS_LAMBDA_FUNCTION_VERSION".into(), "$LATEST".into());
-    env.insert("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into());
     env.insert("PATH".into(), std::env::var("PATH").unwrap_or_default());
     env
-}
-
-async fn create_secret(name: &str) {
-    let stack = function_env();
-    let secret: serde_json::Map<String, serde_json::Value> = SECRET_SETTINGS
-        .iter()
-        .filter_map(|n| stack.get(*n).map(|v| (n.to_string(), serde_json::json!(v))))
-        .collect();
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await;
-    aws_sdk_secretsmanager::Client::new(&sdk)
-        .create_secret()
-        .name(name)
-        .secret_string(serde_json::Value::Object(secret).to_string())
-        .send()
-        .await
-        .expect("create secret");
 }
 
 #[tokio::test]
@@ -94,7 +57,7 @@ async fn secrets_manager_down_stops_init_naming_the_secret_and_recovery_serves()
     assert!(runtime.first_next().is_none(), "never asked for an event");
 
     // Recovered (the secret exists, the endpoint answers): the next cold start serves.
-    create_secret(&secret_id).await;
+    create_app_secret(&secret_id).await;
     let mut child = tokio::process::Command::new(&binary)
         .env_clear()
         .envs(env_without_secrets(

@@ -13,12 +13,13 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::app::{store_failure, App};
+use crate::endpoints::store_token::prove_tiktok_token;
 use crate::endpoints::valid_account_id;
 use crate::error::ApiError;
 use crate::firebase::{AdminError, IdTokenVerifier, IdentityAdmin, NewFirebaseUser};
 use crate::http::{bearer_token, json_body, json_response, request_id, require_method, respond};
 use crate::store::{Caller, ConnectionStore, OAuthConnect, StoreError, UserRow};
-use crate::tiktok::{TikTokApi, TikTokError, UserInfo, BASIC_FIELDS};
+use crate::tiktok::TikTokApi;
 
 const MAX_TOKEN_LEN: usize = 4096;
 const MAX_TEXT_LEN: usize = 2048;
@@ -217,31 +218,8 @@ fn account_exists() -> ApiError {
     }
 }
 
-async fn prove<T: TikTokApi>(
-    tiktok: &T,
-    access_token: &str,
-    open_id: &str,
-) -> Result<UserInfo, ApiError> {
-    match tiktok.user_info(access_token, &BASIC_FIELDS).await {
-        Ok(info) if info.open_id.as_deref() == Some(open_id) => Ok(info),
-        Ok(_) => Err(ApiError::TikTokCredentials {
-            code: "tiktok_account_mismatch",
-            detail: "The TikTok token belongs to a different account".into(),
-        }),
-        Err(TikTokError::TokenInvalid | TikTokError::ScopeNotAuthorized) => {
-            Err(ApiError::TikTokCredentials {
-                code: "tiktok_token_invalid",
-                detail: "TikTok did not accept the access token".into(),
-            })
-        }
-        Err(TikTokError::RateLimited { retry_after }) => {
-            Err(ApiError::TikTokRateLimited { retry_after })
-        }
-        Err(err) => {
-            tracing::warn!(error = %err, "TikTok token proof failed");
-            Err(ApiError::TikTokUnavailable)
-        }
-    }
+fn refused_with_401(code: &'static str, detail: String) -> ApiError {
+    ApiError::TikTokCredentials { code, detail }
 }
 
 async fn run<S, T, V>(app: &App<S, T, V>, req: &Request) -> Result<Response<Body>, ApiError>
@@ -257,7 +235,12 @@ where
 
     // The proof and the session check are independent: one round trip's time for both.
     let (proof, session) = tokio::join!(
-        prove(&app.tiktok, &request.access_token, &request.open_id),
+        prove_tiktok_token(
+            &app.tiktok,
+            &request.access_token,
+            &request.open_id,
+            refused_with_401
+        ),
         async {
             if has_session {
                 app.authenticate(req).await.map(Some)

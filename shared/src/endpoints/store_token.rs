@@ -168,6 +168,7 @@ where
             &app.tiktok,
             &request.access_token,
             &request.provider_account_id,
+            refused_with_400,
         )
         .await?;
     }
@@ -210,23 +211,32 @@ where
 }
 
 /// Proves that `access_token` is a live TikTok token of `open_id`.
+/// How a refused TikTok credential is answered: 401 on sign-in (the credentials are
+/// the authentication), 400 on store-token (the session is fine, the body is not).
+pub type Refusal = fn(&'static str, String) -> ApiError;
+
+pub fn refused_with_400(code: &'static str, detail: String) -> ApiError {
+    ApiError::BadRequest { code, detail }
+}
+
+/// Proves that `access_token` is a live TikTok token of `open_id`, before anything is
+/// written.
 pub async fn prove_tiktok_token<T: TikTokApi>(
     tiktok: &T,
     access_token: &str,
     open_id: &str,
+    refuse: Refusal,
 ) -> Result<crate::tiktok::UserInfo, ApiError> {
     match tiktok.user_info(access_token, &BASIC_FIELDS).await {
         Ok(info) if info.open_id.as_deref() == Some(open_id) => Ok(info),
-        Ok(_) => Err(ApiError::BadRequest {
-            code: "tiktok_account_mismatch",
-            detail: "The TikTok token belongs to a different account".into(),
-        }),
-        Err(TikTokError::TokenInvalid | TikTokError::ScopeNotAuthorized) => {
-            Err(ApiError::BadRequest {
-                code: "tiktok_token_invalid",
-                detail: "TikTok did not accept the access token".into(),
-            })
-        }
+        Ok(_) => Err(refuse(
+            "tiktok_account_mismatch",
+            "The TikTok token belongs to a different account".into(),
+        )),
+        Err(TikTokError::TokenInvalid | TikTokError::ScopeNotAuthorized) => Err(refuse(
+            "tiktok_token_invalid",
+            "TikTok did not accept the access token".into(),
+        )),
         Err(TikTokError::RateLimited { retry_after }) => {
             Err(ApiError::TikTokRateLimited { retry_after })
         }
