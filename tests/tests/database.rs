@@ -190,3 +190,32 @@ async fn futures_join_all<F: std::future::Future<Output = u16> + Send + 'static>
     }
     out
 }
+
+#[tokio::test]
+async fn one_owner_per_tiktok_account_even_under_concurrent_writers() {
+    // Two users store the same (proved) TikTok account at the same moment.
+    let app = live_app();
+    let fake = TikTokFake::new();
+    let account = fake.account("user.info.basic").await;
+    let (a, b) = (firebase_user().await, firebase_user().await);
+    let (ra, rb) = tokio::join!(
+        dispatch(
+            "store-token",
+            &app,
+            good_request("store-token", &a, &account)
+        ),
+        dispatch(
+            "store-token",
+            &app,
+            good_request("store-token", &b, &account)
+        ),
+    );
+    let mut statuses = vec![reply(ra).status, reply(rb).status];
+    statuses.sort();
+    assert_eq!(statuses, vec![201, 409], "one wins, the other is refused");
+    let owners = psql(&format!(
+        "select count(distinct user_id) from social_connections where provider = 'tiktok' and provider_account_id = '{}'",
+        account.open_id
+    ));
+    assert_eq!(owners, "1");
+}
