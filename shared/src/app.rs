@@ -2,45 +2,64 @@
 
 use std::time::Duration;
 
+use crate::access::TokenAccess;
 use crate::config::{Config, ConfigError};
 use crate::crypto::TokenCipher;
 use crate::error::ApiError;
-use crate::firebase::{AuthError, FirebaseAuth, IdTokenVerifier};
+use crate::firebase::{FirebaseAuth, IdTokenVerifier, IdentityAdmin};
 use crate::http::bearer_token;
-use crate::store::{Caller, ConnectionStore, Store, StoreError};
+use crate::store::{Caller, ConnectionStore, PostgrestStore};
 use crate::tiktok::{TikTokApi, TikTokClient};
 
 /// PostgREST answers within this or the request counts as a database outage.
 const STORE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Everything a handler needs, behind narrow traits so use cases can be tested with
-/// in-memory doubles and the adapters against the real services.
-pub struct App<S, T, V> {
-    pub store: S,
-    pub tiktok: T,
-    pub auth: V,
+/// The outside parties a use case talks to, as one shape: the production adapters
+/// ([`Live`]) or in-memory ones (`testing::InMemory`, feature `testing`).
+pub trait Ports: Send + Sync + 'static {
+    type Store: ConnectionStore;
+    type TikTok: TikTokApi;
+    type Identity: IdTokenVerifier + IdentityAdmin;
+}
+
+/// Everything a use case needs, behind narrow traits so use cases can be tested with
+/// in-memory implementations and the adapters against the real services.
+pub struct App<P: Ports> {
+    pub store: P::Store,
+    pub tiktok: P::TikTok,
+    pub identity: P::Identity,
     pub cipher: TokenCipher,
     pub profile_cache_ttl: Duration,
 }
 
+/// The production adapters: PostgREST, TikTok's API, Firebase Auth.
+pub struct Live;
+
+impl Ports for Live {
+    type Store = PostgrestStore;
+    type TikTok = TikTokClient;
+    type Identity = FirebaseAuth;
+}
+
 /// The production wiring.
-pub type LiveApp = App<Store, TikTokClient, FirebaseAuth>;
+pub type LiveApp = App<Live>;
 
 impl LiveApp {
     pub fn from_config(config: &Config) -> Result<Self, ConfigError> {
-        // One HTTP client (one TLS setup, one connection pool) for TikTok and Google.
-        let http = crate::tiktok::http_client().map_err(|reason| ConfigError::Malformed {
+        // One HTTP client (one TLS setup, one connection pool) for every upstream.
+        let http = crate::outbound::client().map_err(|reason| ConfigError::Malformed {
             name: "HTTP client",
             reason,
         })?;
         Ok(App {
-            store: Store::new(
+            store: PostgrestStore::new(
                 &config.supabase_rest_url,
                 config.service_key(),
+                http.clone(),
                 STORE_TIMEOUT,
             ),
             tiktok: TikTokClient::new(&config.tiktok, http.clone()),
-            auth: FirebaseAuth::new(&config.firebase, http),
+            identity: FirebaseAuth::new(&config.firebase, http),
             cipher: config.cipher.clone(),
             profile_cache_ttl: config.profile_cache_ttl,
         })
@@ -60,37 +79,27 @@ impl LiveApp {
     }
 }
 
-impl<S: ConnectionStore, T: TikTokApi, V: IdTokenVerifier> App<S, T, V> {
-    /// The caller behind the request's Firebase ID token. Every verification failure is
-    /// one `Unauthorized`; its reason goes to the debug log.
+impl<P: Ports> App<P> {
+    /// The caller behind the request's Firebase ID token.
     pub async fn authenticate(&self, req: &lambda_http::Request) -> Result<Caller, ApiError> {
         let token = bearer_token(req)?.ok_or(ApiError::Unauthorized)?;
-        self.auth
-            .verify_id_token(token)
-            .await
-            .map_err(|err| match err {
-                AuthError::Invalid(reason) => {
-                    tracing::debug!(reason, "ID token refused");
-                    ApiError::Unauthorized
-                }
-                AuthError::Unavailable(reason) => {
-                    tracing::warn!(reason = %reason, "Firebase signing keys unavailable");
-                    ApiError::IdentityUnavailable
-                }
-            })
+        Ok(self.identity.verify_id_token(token).await?)
     }
-}
 
-/// A database failure as the client sees it; the cause goes to the log.
-pub fn store_failure(err: StoreError) -> ApiError {
-    match err {
-        StoreError::Unavailable(reason) => {
-            tracing::warn!(reason = %reason, "database unavailable");
-            ApiError::DatabaseUnavailable
+    /// The caller, when the request carries an `Authorization` header at all (a header
+    /// that does not verify is still a 401).
+    pub async fn optional_caller(
+        &self,
+        req: &lambda_http::Request,
+    ) -> Result<Option<Caller>, ApiError> {
+        match bearer_token(req)? {
+            Some(_) => self.authenticate(req).await.map(Some),
+            None => Ok(None),
         }
-        other => {
-            tracing::error!(error = %other, "unexpected database answer");
-            ApiError::Internal
-        }
+    }
+
+    /// Access to stored TikTok tokens: proving, refreshing, revoking.
+    pub fn tokens(&self) -> TokenAccess<'_, P::Store, P::TikTok> {
+        TokenAccess::new(&self.store, &self.tiktok, &self.cipher)
     }
 }

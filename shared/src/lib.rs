@@ -1,8 +1,10 @@
 //! The TikTok connections backend: everything the Lambda functions share.
 //!
 //! One module per outside party (`config` + secrets, `crypto`, `store`, `tiktok`,
-//! `firebase`, `http`) plus the domain (`access`: using and refreshing stored TikTok
-//! tokens) and one module per endpoint under `endpoints`.
+//! `firebase`, `outbound` for every upstream call, `http` for API Gateway requests)
+//! plus the domain (`access`: using and refreshing stored TikTok tokens) and one
+//! module per endpoint's use case under `endpoints`. `testing` (feature `testing`) has
+//! in-memory ports for tests.
 
 pub mod access;
 pub mod app;
@@ -12,11 +14,14 @@ pub mod endpoints;
 pub mod error;
 pub mod firebase;
 pub mod http;
+pub mod outbound;
 pub mod profile;
 pub mod runtime;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod tiktok;
 pub mod timestamp;
 
-pub use app::{App, LiveApp};
+pub use app::{App, Live, LiveApp, Ports};
 pub use error::ApiError;

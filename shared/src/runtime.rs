@@ -5,6 +5,8 @@ use std::future::Future;
 use lambda_http::{service_fn, Body, Request, Response};
 
 use crate::app::LiveApp;
+use crate::error::ApiError;
+use crate::http::{request_id, respond};
 
 /// Libraries that log raw events, headers or bodies (the `Authorization` header, token
 /// bodies, the app secret) at DEBUG/TRACE: never more verbose than INFO, whatever
@@ -70,13 +72,22 @@ pub fn init_logging_with<W>(
     };
 }
 
+/// What a use case answers: a response, or the contract's error.
+pub type Outcome = Result<Response<Body>, ApiError>;
+
+/// What the runtime does with every use case's outcome (handler tests call it too): an
+/// error becomes the contract's JSON body with the request id, logged once.
+pub async fn answer(request_id: String, outcome: impl Future<Output = Outcome>) -> Response<Body> {
+    respond(outcome.await, &request_id)
+}
+
 /// Starts logging (JSON when Lambda's `AWS_LAMBDA_LOG_FORMAT` says so), builds the app
 /// once, then serves requests with it until the runtime stops. An init failure is
 /// logged with the setting's name and ends the process, so Lambda retries init.
 pub async fn serve<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
 where
     F: Fn(&'static LiveApp, Request) -> Fut,
-    Fut: Future<Output = Response<Body>> + Send,
+    Fut: Future<Output = Outcome> + Send,
 {
     serve_checked(handler, |_| Ok(())).await
 }
@@ -86,10 +97,10 @@ where
 pub async fn serve_sign_in<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
 where
     F: Fn(&'static LiveApp, Request) -> Fut,
-    Fut: Future<Output = Response<Body>> + Send,
+    Fut: Future<Output = Outcome> + Send,
 {
     serve_checked(handler, |app| {
-        app.auth.check_admin().map_err(|e| e.to_string())
+        app.identity.check_admin().map_err(|e| e.to_string())
     })
     .await
 }
@@ -100,7 +111,7 @@ async fn serve_checked<F, Fut>(
 ) -> Result<(), lambda_http::Error>
 where
     F: Fn(&'static LiveApp, Request) -> Fut,
-    Fut: Future<Output = Response<Body>> + Send,
+    Fut: Future<Output = Outcome> + Send,
 {
     init_logging();
     let app = LiveApp::init().await?;
@@ -111,7 +122,7 @@ where
     // Lives as long as the process, like the Lambda container it serves.
     let app: &'static LiveApp = Box::leak(Box::new(app));
     lambda_http::run(service_fn(|req: Request| {
-        let response = handler(app, req);
+        let response = answer(request_id(&req), handler(app, req));
         async move { Ok::<_, std::convert::Infallible>(response.await) }
     }))
     .await

@@ -690,59 +690,18 @@ impl TikTokFake {
 }
 
 /// Calls the handler of the named function, as its Lambda binary would.
-pub async fn dispatch(
+pub async fn dispatch<P: shared::Ports>(
     function: &str,
-    app: &LiveApp,
+    app: &shared::App<P>,
     req: lambda_http::Request,
 ) -> lambda_http::Response<lambda_http::Body> {
-    use shared::endpoints::*;
-    match function {
-        "oauth-tiktok" => oauth_tiktok::handle(app, req).await,
-        "store-token" => store_token::handle(app, req).await,
-        "tiktok-profile" => tiktok_profile::handle(app, req).await,
-        "store-tiktok-profile" => store_tiktok_profile::handle(app, req).await,
-        "tiktok-test" => tiktok_test::handle(app, req).await,
-        "list-connections" => list_connections::handle(app, req).await,
-        "update-connection" => update_connection::handle(app, req).await,
-        "disconnect-tiktok" => disconnect_tiktok::handle(app, req).await,
-        other => panic!("unknown function {other}"),
-    }
+    shared::testing::dispatch(function, app, &req)
+        .await
+        .unwrap_or_else(|| panic!("unknown function {function}"))
 }
 
-pub const FUNCTIONS: [&str; 8] = [
-    "oauth-tiktok",
-    "store-token",
-    "tiktok-profile",
-    "store-tiktok-profile",
-    "tiktok-test",
-    "list-connections",
-    "update-connection",
-    "disconnect-tiktok",
-];
-
-/// Every error code the contract's error table (and the account-management issue) names.
-pub const CONTRACT_CODES: [&str; 20] = [
-    "invalid_json",
-    "invalid_request",
-    "email_required",
-    "open_id_required",
-    "access_token_required",
-    "unsupported_provider",
-    "unauthorized",
-    "tiktok_token_invalid",
-    "tiktok_account_mismatch",
-    "tiktok_not_connected",
-    "method_not_allowed",
-    "account_exists",
-    "tiktok_account_in_use",
-    "tiktok_reauth_required",
-    "payload_too_large",
-    "tiktok_rate_limited",
-    "tiktok_unavailable",
-    "database_unavailable",
-    "identity_unavailable",
-    "internal_error",
-];
+pub use shared::error::code::ALL as CONTRACT_CODES;
+pub use shared::testing::FUNCTIONS;
 
 /// Replaces a request's body (text, or base64 bytes as API Gateway sends binary).
 pub fn with_raw_body(

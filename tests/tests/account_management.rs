@@ -2,9 +2,6 @@
 
 use integration_tests::*;
 use serde_json::{json, Value};
-use shared::endpoints::{
-    disconnect_tiktok, list_connections, oauth_tiktok, store_token, update_connection,
-};
 
 const ALL: &str = "user.info.basic,user.info.profile,user.info.stats";
 
@@ -31,7 +28,7 @@ async fn connect(
         ),
         &body,
     );
-    let r = reply(store_token::handle(app, req).await);
+    let r = reply(dispatch("store-token", app, req).await);
     assert!(r.status == 201 || r.status == 200, "{}", r.body);
     r.body["id"].as_i64().unwrap()
 }
@@ -43,7 +40,8 @@ fn with_body(mut req: lambda_http::Request, body: &Value) -> lambda_http::Reques
 
 async fn list(app: &shared::LiveApp, user: &FirebaseUser) -> Reply {
     reply(
-        list_connections::handle(
+        dispatch(
+            "list-connections",
             app,
             event(
                 "list-connections/ok.json",
@@ -69,7 +67,7 @@ async fn update(
             ("REPLACE_WITH_ACCOUNT_ID", account),
         ],
     );
-    reply(update_connection::handle(app, with_body(req, &body)).await)
+    reply(dispatch("update-connection", app, with_body(req, &body)).await)
 }
 
 async fn disconnect(app: &shared::LiveApp, user: &FirebaseUser, open_id: &str) -> Reply {
@@ -80,7 +78,7 @@ async fn disconnect(app: &shared::LiveApp, user: &FirebaseUser, open_id: &str) -
             ("REPLACE_WITH_OPEN_ID", open_id),
         ],
     );
-    reply(disconnect_tiktok::handle(app, req).await)
+    reply(dispatch("disconnect-tiktok", app, req).await)
 }
 
 #[tokio::test]
@@ -102,7 +100,7 @@ async fn list_shows_every_provider_in_order_with_real_statuses_and_no_tokens() {
         ),
         &json!({"provider": "youtube", "provider_account_id": "chan-1", "access_token": "ya29.x", "expires_at": at(3600)}),
     );
-    assert_eq!(reply(store_token::handle(&app, yt).await).status, 201);
+    assert_eq!(reply(dispatch("store-token", &app, yt).await).status, 201);
     connect(&app, &other, &c, true).await;
 
     // Real row states: b's access token expired (refresh token valid) -> expired.
@@ -171,7 +169,7 @@ async fn list_shows_every_provider_in_order_with_real_statuses_and_no_tokens() {
             ("REPLACE_WITH_OPEN_ID", &b.open_id),
         ],
     );
-    let p = reply(shared::endpoints::tiktok_profile::handle(&app, profile).await);
+    let p = reply(dispatch("tiktok-profile", &app, profile).await);
     assert_eq!(p.body["code"], "tiktok_reauth_required", "{}", p.body);
     // And an expired refresh token -> reauth_required too.
     psql(&format!("update social_connections set refresh_expires_at = now() - interval '1 minute' where id = {id_a}"));
@@ -409,7 +407,7 @@ async fn oauth(
     }
     let req = with_body(event("oauth-tiktok/no-email.json", &[]), &body);
     let req = with_authorization(req, session.map(|t| format!("Bearer {t}")).as_deref());
-    reply(oauth_tiktok::handle(app, req).await)
+    reply(dispatch("oauth-tiktok", app, req).await)
 }
 
 #[tokio::test]
@@ -474,7 +472,8 @@ async fn all_three_need_a_valid_firebase_token() {
     let app = live_app();
     for header in [None, Some("Bearer garbage")] {
         let r = reply(
-            list_connections::handle(
+            dispatch(
+                "list-connections",
                 &app,
                 with_authorization(event("list-connections/ok.json", &[]), header),
             )
@@ -488,13 +487,13 @@ async fn all_three_need_a_valid_firebase_token() {
                 ("REPLACE_WITH_ACCOUNT_ID", "x"),
             ],
         );
-        let r = reply(update_connection::handle(&app, with_authorization(req, header)).await);
+        let r = reply(dispatch("update-connection", &app, with_authorization(req, header)).await);
         assert_eq!(r.status, 401);
         let req = event(
             "disconnect-tiktok/ok.json",
             &[("REPLACE_WITH_OPEN_ID", "x")],
         );
-        let r = reply(disconnect_tiktok::handle(&app, with_authorization(req, header)).await);
+        let r = reply(dispatch("disconnect-tiktok", &app, with_authorization(req, header)).await);
         assert_eq!(
             (
                 r.status,

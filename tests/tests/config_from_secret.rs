@@ -53,7 +53,7 @@ async fn settings_come_from_the_secret_alone() {
         "tiktok-test/ok.json",
         &[("REPLACE_WITH_FIREBASE_ID_TOKEN", &user.id_token)],
     );
-    let r = reply(shared::endpoints::tiktok_test::handle(&app, req).await);
+    let r = reply(dispatch("tiktok-test", &app, req).await);
     assert_eq!(r.status, 200, "{}", r.body);
 }
 

@@ -2,7 +2,6 @@
 
 use integration_tests::*;
 use serde_json::{json, Value};
-use shared::endpoints::{store_tiktok_profile, store_token, tiktok_profile};
 
 const ALL: &str = "user.info.basic,user.info.profile,user.info.stats";
 
@@ -26,7 +25,14 @@ async fn store(
     ];
     replacements.extend_from_slice(extra);
     replacements.push(("REPLACE_WITH_EXPIRES_AT", expires.as_str()));
-    reply(store_token::handle(app, event(&format!("store-token/{file}"), &replacements)).await)
+    reply(
+        dispatch(
+            "store-token",
+            app,
+            event(&format!("store-token/{file}"), &replacements),
+        )
+        .await,
+    )
 }
 
 async fn profile(app: &shared::LiveApp, user: &FirebaseUser, file: &str, open_id: &str) -> Reply {
@@ -37,7 +43,7 @@ async fn profile(app: &shared::LiveApp, user: &FirebaseUser, file: &str, open_id
             ("REPLACE_WITH_OPEN_ID", open_id),
         ],
     );
-    reply(tiktok_profile::handle(app, req).await)
+    reply(dispatch("tiktok-profile", app, req).await)
 }
 
 async fn user_id_of(db: &Db, user: &FirebaseUser) -> i64 {
@@ -382,7 +388,7 @@ async fn a_stored_client_profile_is_served_without_tiktok() {
             ("REPLACE_WITH_OPEN_ID", &account.open_id),
         ],
     );
-    let r = reply(store_tiktok_profile::handle(&app, req).await);
+    let r = reply(dispatch("store-tiktok-profile", &app, req).await);
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["success"], true);
     assert_eq!(r.body["profile"]["source"], "client");
@@ -407,7 +413,7 @@ async fn a_stored_client_profile_is_served_without_tiktok() {
         ],
     );
     assert_eq!(
-        reply(store_tiktok_profile::handle(&app, req).await).status,
+        reply(dispatch("store-tiktok-profile", &app, req).await).status,
         200
     );
 }
@@ -427,7 +433,7 @@ async fn store_tiktok_profile_refuses_others_accounts_and_bad_counts() {
             ("REPLACE_WITH_OPEN_ID", &account.open_id),
         ],
     );
-    let r = reply(store_tiktok_profile::handle(&app, req).await);
+    let r = reply(dispatch("store-tiktok-profile", &app, req).await);
     assert_eq!(
         (r.status, r.body["code"].as_str()),
         (404, Some("tiktok_not_connected")),
@@ -442,7 +448,7 @@ async fn store_tiktok_profile_refuses_others_accounts_and_bad_counts() {
             ("REPLACE_WITH_OPEN_ID", &account.open_id),
         ],
     );
-    let r = reply(store_tiktok_profile::handle(&app, req).await);
+    let r = reply(dispatch("store-tiktok-profile", &app, req).await);
     assert_eq!(
         (r.status, r.body["code"].as_str()),
         (400, Some("invalid_request")),
@@ -461,12 +467,15 @@ async fn store_tiktok_profile_refuses_others_accounts_and_bad_counts() {
             &[("REPLACE_WITH_OPEN_ID", &account.open_id)],
         );
         assert_eq!(
-            reply(store_tiktok_profile::handle(&app, req).await).status,
+            reply(dispatch("store-tiktok-profile", &app, req).await).status,
             status,
             "{file}"
         );
     }
     let req = with_authorization(event("tiktok-profile/ok.json", &[]), Some("Bearer garbage"));
-    assert_eq!(reply(tiktok_profile::handle(&app, req).await).status, 401);
+    assert_eq!(
+        reply(dispatch("tiktok-profile", &app, req).await).status,
+        401
+    );
     let _ = json!({});
 }

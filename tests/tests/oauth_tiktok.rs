@@ -2,7 +2,7 @@
 
 use integration_tests::*;
 use serde_json::{json, Value};
-use shared::endpoints::oauth_tiktok::{derived_uid, handle};
+use shared::endpoints::oauth_tiktok::derived_uid;
 
 const ALL: &str = "user.info.basic,user.info.profile,user.info.stats";
 
@@ -28,7 +28,7 @@ async fn sign_in(
     } else {
         with_authorization(req, session.map(|t| format!("Bearer {t}")).as_deref())
     };
-    reply(handle(app, req).await)
+    reply(dispatch("oauth-tiktok", app, req).await)
 }
 
 fn email() -> String {
@@ -340,7 +340,14 @@ async fn bad_bodies_are_4xx_json() {
         ("not-json.json", 400, "invalid_json"),
         ("wrong-method.json", 405, "method_not_allowed"),
     ] {
-        let r = reply(handle(&app, event(&format!("oauth-tiktok/{file}"), &[])).await);
+        let r = reply(
+            dispatch(
+                "oauth-tiktok",
+                &app,
+                event(&format!("oauth-tiktok/{file}"), &[]),
+            )
+            .await,
+        );
         assert_eq!(
             (r.status, r.body["code"].as_str()),
             (status, Some(code)),
@@ -350,7 +357,7 @@ async fn bad_bodies_are_4xx_json() {
     }
     let mut req = event("oauth-tiktok/missing-open-id.json", &[]);
     *req.body_mut() = lambda_http::Body::Text(" ".repeat(70 * 1024));
-    let r = reply(handle(&app, req).await);
+    let r = reply(dispatch("oauth-tiktok", &app, req).await);
     assert_eq!(
         (r.status, r.body["code"].as_str()),
         (413, Some("payload_too_large"))
@@ -358,7 +365,7 @@ async fn bad_bodies_are_4xx_json() {
     let mut req = event("oauth-tiktok/missing-open-id.json", &[]);
     *req.body_mut() =
         lambda_http::Body::Text(r#"{"provider_account_id": 5, "access_token": "a"}"#.into());
-    let r = reply(handle(&app, req).await);
+    let r = reply(dispatch("oauth-tiktok", &app, req).await);
     assert_eq!(
         (r.status, r.body["code"].as_str()),
         (400, Some("invalid_request")),

@@ -3,7 +3,6 @@
 
 use integration_tests::*;
 use serde_json::{json, Value};
-use shared::endpoints::tiktok_test::handle;
 
 const BASIC: &str = "user.info.basic";
 
@@ -51,7 +50,7 @@ async fn call(app: &shared::LiveApp, token: &str, account_id: Option<&str>) -> R
             &[("REPLACE_WITH_FIREBASE_ID_TOKEN", token)],
         ),
     };
-    reply(handle(app, req).await)
+    reply(dispatch("tiktok-test", app, req).await)
 }
 
 #[tokio::test]
@@ -344,14 +343,14 @@ async fn bad_firebase_tokens_are_401_with_www_authenticate() {
     ];
     for (name, header) in cases {
         let req = with_authorization(event("tiktok-test/ok.json", &[]), header.as_deref());
-        let r = reply(handle(&app, req).await);
+        let r = reply(dispatch("tiktok-test", &app, req).await);
         assert_eq!(r.status, 401, "{name}: {}", r.body);
         assert_eq!(r.body["code"], "unauthorized", "{name}");
         assert_eq!(r.body["status_code"], 401);
         assert_eq!(r.body["request_id"], "req-tiktok-test");
         assert_eq!(r.headers["www-authenticate"], "Bearer", "{name}");
     }
-    let r = reply(handle(&app, event("tiktok-test/no-auth.json", &[])).await);
+    let r = reply(dispatch("tiktok-test", &app, event("tiktok-test/no-auth.json", &[])).await);
     assert_eq!(r.status, 401);
 }
 
@@ -363,7 +362,7 @@ async fn other_methods_are_405() {
         "tiktok-test/wrong-method.json",
         &[("REPLACE_WITH_FIREBASE_ID_TOKEN", &user.id_token)],
     );
-    let r = reply(handle(&app, req).await);
+    let r = reply(dispatch("tiktok-test", &app, req).await);
     assert_eq!(
         (r.status, r.body["code"].as_str()),
         (405, Some("method_not_allowed"))

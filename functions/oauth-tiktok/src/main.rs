@@ -2,5 +2,8 @@
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::runtime::serve_sign_in(shared::endpoints::oauth_tiktok::handle).await
+    shared::runtime::serve_sign_in(|app, req| async move {
+        shared::endpoints::oauth_tiktok::run(app, &req).await
+    })
+    .await
 }

@@ -2,5 +2,8 @@
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::runtime::serve(shared::endpoints::tiktok_test::handle).await
+    shared::runtime::serve(|app, req| async move {
+        shared::endpoints::tiktok_test::run(app, &req).await
+    })
+    .await
 }

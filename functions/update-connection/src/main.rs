@@ -2,5 +2,8 @@
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::runtime::serve(shared::endpoints::update_connection::handle).await
+    shared::runtime::serve(|app, req| async move {
+        shared::endpoints::update_connection::run(app, &req).await
+    })
+    .await
 }

@@ -13,12 +13,55 @@ use lambda_http::Request;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::error::ApiError;
+use crate::error::{code, ApiError};
 use crate::http::query_param;
 use crate::store::Connection;
 
 /// Longest provider account id (TikTok open_id) accepted.
 pub const MAX_ACCOUNT_ID_LEN: usize = 256;
+/// Longest access or refresh token accepted.
+pub const MAX_TOKEN_LEN: usize = 4096;
+/// Longest account label or type.
+pub const MAX_LABEL_LEN: usize = 256;
+
+/// The providers a connection can be stored for.
+pub const PROVIDERS: [&str; 6] = [
+    "tiktok",
+    "facebook",
+    "instagram",
+    "linkedin",
+    "twitter",
+    "youtube",
+];
+
+/// A provider name from a request, lowercased; one we do not store is 400
+/// `unsupported_provider`.
+pub fn supported_provider(name: &str) -> Result<String, ApiError> {
+    let provider = name.trim().to_ascii_lowercase();
+    if PROVIDERS.contains(&provider.as_str()) {
+        Ok(provider)
+    } else {
+        Err(ApiError::bad_request(
+            code::UNSUPPORTED_PROVIDER,
+            format!("provider must be one of: {}", PROVIDERS.join(", ")),
+        ))
+    }
+}
+
+/// An optional text field, trimmed (empty counts as absent), at most `max` bytes and
+/// without control characters.
+pub fn optional_text(
+    value: Option<String>,
+    name: &str,
+    max: usize,
+) -> Result<Option<String>, ApiError> {
+    match value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) {
+        Some(v) if v.len() > max || v.chars().any(char::is_control) => Err(
+            ApiError::invalid_request(format!("{name} is too long or has control characters")),
+        ),
+        other => Ok(other),
+    }
+}
 
 /// Checks an account id from a request: bounded, no control characters. It only ever
 /// reaches the database as an `rpc` argument, never as PostgREST filter syntax.
@@ -71,4 +114,23 @@ impl From<Connection> for ConnectionView {
             updated_at: c.updated_at,
         }
     }
+}
+
+/// What every use case imports.
+mod prelude {
+    pub use lambda_http::http::{Method, StatusCode};
+    pub use lambda_http::Request;
+
+    pub use super::{
+        account_id_param, optional_text, supported_provider, valid_account_id, ConnectionView,
+        MAX_LABEL_LEN, MAX_TOKEN_LEN,
+    };
+    pub use crate::app::{App, Ports};
+    pub use crate::error::{code, ApiError};
+    pub use crate::http::{
+        bearer_token, json_body, json_response, path_param, query_flag, require_method,
+    };
+    pub use crate::runtime::Outcome;
+    pub use crate::store::ConnectionStore;
+    pub use crate::tiktok::TikTokApi;
 }

@@ -6,22 +6,15 @@
 //! verified Firebase session; an email never reaches an existing account; a TikTok
 //! account connected to one user is never moved to another.
 
-use lambda_http::http::{Method, StatusCode};
-use lambda_http::{Body, Request, Response};
+use super::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use crate::app::{store_failure, App};
-use crate::endpoints::store_token::prove_tiktok_token;
-use crate::endpoints::valid_account_id;
-use crate::error::ApiError;
-use crate::firebase::{AdminError, IdTokenVerifier, IdentityAdmin, NewFirebaseUser};
-use crate::http::{bearer_token, json_body, json_response, request_id, require_method, respond};
-use crate::store::{Caller, ConnectionStore, OAuthConnect, StoreError, UserRow};
-use crate::tiktok::TikTokApi;
+use crate::access::Presenter;
+use crate::firebase::{IdentityAdmin, NewFirebaseUser};
+use crate::store::{Caller, OAuthConnect, UserRow};
 
-const MAX_TOKEN_LEN: usize = 4096;
 const MAX_TEXT_LEN: usize = 2048;
 const MAX_LIFETIME_SECS: i64 = 10 * 365 * 24 * 3600;
 pub const AUTH_PROVIDER: &str = "tiktok.com";
@@ -68,15 +61,6 @@ impl std::fmt::Debug for OAuthRequest {
     }
 }
 
-fn text(value: Option<String>, name: &str, max: usize) -> Result<Option<String>, ApiError> {
-    match value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) {
-        Some(v) if v.len() > max || v.chars().any(char::is_control) => Err(
-            ApiError::invalid_request(format!("{name} is too long or has control characters")),
-        ),
-        other => Ok(other),
-    }
-}
-
 fn lifetime(value: Option<i64>, name: &str) -> Result<Option<i64>, ApiError> {
     match value {
         Some(secs) if !(0..=MAX_LIFETIME_SECS).contains(&secs) => Err(ApiError::invalid_request(
@@ -95,26 +79,28 @@ impl OAuthBody {
             .filter(|p| !p.is_empty())
         {
             if !provider.eq_ignore_ascii_case("tiktok") {
-                return Err(ApiError::BadRequest {
-                    code: "unsupported_provider",
-                    detail: "provider must be tiktok".into(),
-                });
+                return Err(ApiError::bad_request(
+                    code::UNSUPPORTED_PROVIDER,
+                    "provider must be tiktok",
+                ));
             }
         }
-        let open_id = text(self.provider_account_id, "provider_account_id", usize::MAX)?
-            .ok_or_else(|| ApiError::BadRequest {
-                code: "open_id_required",
-                detail: "TikTok open_id (provider_account_id) is required".into(),
-            })?;
+        let open_id = optional_text(self.provider_account_id, "provider_account_id", usize::MAX)?
+            .ok_or_else(|| {
+            ApiError::bad_request(
+                code::OPEN_ID_REQUIRED,
+                "TikTok open_id (provider_account_id) is required",
+            )
+        })?;
         valid_account_id(&open_id, "provider_account_id")?;
-        let access_token =
-            text(self.access_token, "access_token", MAX_TOKEN_LEN)?.ok_or_else(|| {
-                ApiError::BadRequest {
-                    code: "access_token_required",
-                    detail: "TikTok access_token is required".into(),
-                }
+        let access_token = optional_text(self.access_token, "access_token", MAX_TOKEN_LEN)?
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    code::ACCESS_TOKEN_REQUIRED,
+                    "TikTok access_token is required",
+                )
             })?;
-        let email = match text(self.email, "email", 320)?.or(text(
+        let email = match optional_text(self.email, "email", 320)?.or(optional_text(
             self.user_session_email,
             "user_session_email",
             320,
@@ -132,13 +118,13 @@ impl OAuthBody {
         Ok(OAuthRequest {
             open_id,
             access_token,
-            refresh_token: text(self.refresh_token, "refresh_token", MAX_TOKEN_LEN)?,
+            refresh_token: optional_text(self.refresh_token, "refresh_token", MAX_TOKEN_LEN)?,
             expires_in: lifetime(self.expires_in, "expires_in")?,
             refresh_expires_in: lifetime(self.refresh_expires_in, "refresh_expires_in")?,
-            scope: text(self.scope, "scope", 1024)?,
+            scope: optional_text(self.scope, "scope", 1024)?,
             email,
-            name: text(self.name, "name", MAX_TEXT_LEN)?,
-            picture: text(self.picture, "picture", MAX_TEXT_LEN)?,
+            name: optional_text(self.name, "name", MAX_TEXT_LEN)?,
+            picture: optional_text(self.picture, "picture", MAX_TEXT_LEN)?,
             metadata,
         })
     }
@@ -162,7 +148,8 @@ pub fn derived_uid(open_id: &str) -> String {
     format!("tiktok:{hex}")
 }
 
-#[derive(Debug, Serialize)]
+/// No `Debug`: it holds the custom token.
+#[derive(Serialize)]
 struct SignedIn {
     firebase_uid: String,
     user_id: i64,
@@ -174,80 +161,18 @@ struct SignedIn {
     firebase_token: String,
 }
 
-pub async fn handle<S, T, V>(app: &App<S, T, V>, req: Request) -> Response<Body>
-where
-    S: ConnectionStore,
-    T: TikTokApi,
-    V: IdTokenVerifier + IdentityAdmin,
-{
-    respond(run(app, &req).await, &request_id(&req))
-}
-
-fn identity_failure(err: AdminError) -> ApiError {
-    match err {
-        AdminError::Unavailable(reason) => {
-            tracing::warn!(reason = %reason, "Firebase Auth unavailable");
-            ApiError::IdentityUnavailable
-        }
-        other => {
-            tracing::error!(error = %other, "Firebase admin misconfigured");
-            ApiError::Internal
-        }
-    }
-}
-
-fn conflict(err: StoreError) -> ApiError {
-    match err {
-        StoreError::Conflict { code, message }
-            if code == "PT409" && message == "account_exists" =>
-        {
-            account_exists()
-        }
-        StoreError::Conflict { code, .. } if code == "PT409" => ApiError::Conflict {
-            code: "tiktok_account_in_use",
-            detail: "This TikTok account is connected to another user".into(),
-        },
-        other => store_failure(other),
-    }
-}
-
-fn account_exists() -> ApiError {
-    ApiError::Conflict {
-        code: "account_exists",
-        detail: "An account with this email already exists; sign in, then connect TikTok".into(),
-    }
-}
-
-fn refused_with_401(code: &'static str, detail: String) -> ApiError {
-    ApiError::TikTokCredentials { code, detail }
-}
-
-async fn run<S, T, V>(app: &App<S, T, V>, req: &Request) -> Result<Response<Body>, ApiError>
-where
-    S: ConnectionStore,
-    T: TikTokApi,
-    V: IdTokenVerifier + IdentityAdmin,
-{
+/// The use case: parse, authorise, act, answer.
+pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
     require_method(req, &Method::POST)?;
     let body: OAuthBody = json_body(req)?;
     let request = body.validate()?;
-    let has_session = bearer_token(req)?.is_some();
-
+    // A malformed `Authorization` header is refused before TikTok is asked anything.
+    bearer_token(req)?;
     // The proof and the session check are independent: one round trip's time for both.
+    let tokens = app.tokens();
     let (proof, session) = tokio::join!(
-        prove_tiktok_token(
-            &app.tiktok,
-            &request.access_token,
-            &request.open_id,
-            refused_with_401
-        ),
-        async {
-            if has_session {
-                app.authenticate(req).await.map(Some)
-            } else {
-                Ok(None)
-            }
-        }
+        tokens.prove(&request.access_token, &request.open_id, Presenter::SignIn),
+        app.optional_caller(req)
     );
     let session: Option<Caller> = session?;
     let info = proof?;
@@ -261,73 +186,58 @@ where
         "avatar_url": info.avatar_url,
     });
     let mut args = OAuthConnect {
-        p_open_id: request.open_id.clone(),
-        p_access_token: app.cipher.encrypt(&request.access_token),
-        p_derived_uid: derived_uid(&request.open_id),
-        p_refresh_token: request
+        open_id: request.open_id.clone(),
+        access_token: app.cipher.encrypt(&request.access_token),
+        derived_uid: derived_uid(&request.open_id),
+        refresh_token: request
             .refresh_token
             .as_deref()
             .map(|t| app.cipher.encrypt(t)),
-        p_expires_at: request.expires_in.map(later),
-        p_refresh_expires_at: request.refresh_expires_in.map(later),
-        p_scope: request.scope.clone(),
-        p_profile: Some(profile),
-        p_metadata: request.metadata.clone(),
-        p_new_email: request.email.clone(),
-        p_new_full_name: request.name.clone().or_else(|| info.display_name.clone()),
-        p_new_avatar_url: request.picture.clone().or_else(|| info.avatar_url.clone()),
+        expires_at: request.expires_in.map(later),
+        refresh_expires_at: request.refresh_expires_in.map(later),
+        scope: request.scope.clone(),
+        profile: Some(profile),
+        metadata: request.metadata.clone(),
+        new_email: request.email.clone(),
+        new_full_name: request.name.clone().or_else(|| info.display_name.clone()),
+        new_avatar_url: request.picture.clone().or_else(|| info.avatar_url.clone()),
         ..OAuthConnect::default()
     };
     if let Some(caller) = &session {
-        args.p_session_uid = Some(caller.firebase_uid.clone());
-        args.p_session_email = caller.email.clone();
-        args.p_session_email_verified = caller.email_verified;
-        args.p_session_full_name = caller.name.clone();
-        args.p_session_avatar_url = caller.picture.clone();
+        args.session_uid = Some(caller.firebase_uid.clone());
+        args.session_email = caller.email.clone();
+        args.session_email_verified = caller.email_verified;
+        args.session_full_name = caller.name.clone();
+        args.session_avatar_url = caller.picture.clone();
     }
 
-    let mut outcome = app.store.oauth_connect(&args).await.map_err(conflict)?;
+    let mut outcome = app.store.oauth_connect(&args).await?;
     if outcome.needs_new_user {
         let email = request
             .email
             .as_deref()
-            .ok_or_else(|| ApiError::BadRequest {
-                code: "email_required",
-                detail: "Email is required for TikTok authentication".into(),
-            })?;
-        if outcome.email_in_use
-            || app
-                .auth
-                .email_in_use(email)
-                .await
-                .map_err(identity_failure)?
-        {
-            return Err(account_exists());
+            .ok_or_else(ApiError::email_required)?;
+        if outcome.email_in_use || app.identity.email_in_use(email).await? {
+            return Err(ApiError::account_exists());
         }
         // The Firebase user first, with the derived uid: if the database write below
         // fails, a retry finds this user (DUPLICATE_LOCAL_ID counts as created).
         let new_user = NewFirebaseUser {
-            uid: args.p_derived_uid.clone(),
-            display_name: args.p_new_full_name.clone(),
-            photo_url: args.p_new_avatar_url.clone(),
+            uid: args.derived_uid.clone(),
+            display_name: args.new_full_name.clone(),
+            photo_url: args.new_avatar_url.clone(),
             email_verified: false,
         };
-        app.auth
-            .create_user(&new_user)
-            .await
-            .map_err(identity_failure)?;
-        args.p_create = true;
-        outcome = app.store.oauth_connect(&args).await.map_err(conflict)?;
+        app.identity.create_user(&new_user).await?;
+        args.create = true;
+        outcome = app.store.oauth_connect(&args).await?;
         tracing::info!("new user signed up with TikTok");
     }
     let user: UserRow = outcome.user.ok_or_else(|| {
         tracing::error!("tiktok_oauth_connect answered without a user");
         ApiError::Internal
     })?;
-    let firebase_token = app
-        .auth
-        .custom_token(&user.firebase_uid)
-        .map_err(identity_failure)?;
+    let firebase_token = app.identity.custom_token(&user.firebase_uid)?;
     Ok(json_response(
         StatusCode::OK,
         &SignedIn {

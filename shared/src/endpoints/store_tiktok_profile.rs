@@ -1,18 +1,11 @@
 //! `POST /api/v1/social-connections/store-tiktok-profile`: stores a client-supplied
 //! profile on one of the caller's TikTok connections (`source: "client"`).
 
-use lambda_http::http::{Method, StatusCode};
-use lambda_http::{Body, Request, Response};
+use super::prelude::*;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::app::{store_failure, App};
-use crate::error::ApiError;
-use crate::firebase::IdTokenVerifier;
-use crate::http::{json_body, json_response, request_id, require_method, respond};
 use crate::profile::Profile;
-use crate::store::ConnectionStore;
-use crate::tiktok::TikTokApi;
 
 #[derive(Debug, Deserialize)]
 struct StoreProfileBody {
@@ -25,21 +18,8 @@ struct Stored {
     profile: Profile,
 }
 
-pub async fn handle<S, T, V>(app: &App<S, T, V>, req: Request) -> Response<Body>
-where
-    S: ConnectionStore,
-    T: TikTokApi,
-    V: IdTokenVerifier,
-{
-    respond(run(app, &req).await, &request_id(&req))
-}
-
-async fn run<S, T, V>(app: &App<S, T, V>, req: &Request) -> Result<Response<Body>, ApiError>
-where
-    S: ConnectionStore,
-    T: TikTokApi,
-    V: IdTokenVerifier,
-{
+/// The use case: parse, authorise, act, answer.
+pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
     require_method(req, &Method::POST)?;
     let caller = app.authenticate(req).await?;
     let body: StoreProfileBody = json_body(req)?;
@@ -51,8 +31,7 @@ where
     let stored_value = serde_json::to_value(&profile).map_err(|_| ApiError::Internal)?;
     app.store
         .store_client_profile(&caller, &open_id, &stored_value)
-        .await
-        .map_err(store_failure)?
+        .await?
         .ok_or(ApiError::TikTokNotConnected)?;
     Ok(json_response(
         StatusCode::OK,

@@ -2,28 +2,11 @@
 //! provider account. TikTok tokens are proved with TikTok first; a TikTok account
 //! belongs to one user.
 
-use lambda_http::http::{Method, StatusCode};
-use lambda_http::{Body, Request, Response};
+use super::prelude::*;
 use serde::Deserialize;
 
-use crate::app::{store_failure, App};
-use crate::endpoints::{valid_account_id, ConnectionView};
-use crate::error::ApiError;
-use crate::firebase::IdTokenVerifier;
-use crate::http::{json_body, json_response, request_id, require_method, respond};
-use crate::store::{ConnectionStore, NewConnection, StoreError};
-use crate::tiktok::{TikTokApi, TikTokError, BASIC_FIELDS};
-
-pub const PROVIDERS: [&str; 6] = [
-    "tiktok",
-    "facebook",
-    "instagram",
-    "linkedin",
-    "twitter",
-    "youtube",
-];
-const MAX_TOKEN_LEN: usize = 4096;
-const MAX_LABEL_LEN: usize = 256;
+use crate::access::Presenter;
+use crate::store::NewConnection;
 
 /// The seed's request body. Unknown fields are ignored. No `Debug`: it holds tokens.
 #[derive(Deserialize)]
@@ -67,44 +50,24 @@ impl std::fmt::Debug for StoreTokenRequest {
     }
 }
 
-fn bounded(value: Option<String>, name: &str, max: usize) -> Result<Option<String>, ApiError> {
-    match value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) {
-        Some(v) if v.len() > max || v.chars().any(char::is_control) => Err(
-            ApiError::invalid_request(format!("{name} is too long or has control characters")),
-        ),
-        other => Ok(other),
-    }
-}
-
 impl StoreTokenBody {
     pub fn validate(self) -> Result<StoreTokenRequest, ApiError> {
         let provider = self
             .provider
-            .map(|p| p.trim().to_ascii_lowercase())
-            .filter(|p| !p.is_empty())
+            .filter(|p| !p.trim().is_empty())
             .ok_or_else(|| ApiError::invalid_request("provider is required"))?;
-        if !PROVIDERS.contains(&provider.as_str()) {
-            return Err(ApiError::BadRequest {
-                code: "unsupported_provider",
-                detail: format!("provider must be one of: {}", PROVIDERS.join(", ")),
-            });
-        }
+        let provider = supported_provider(&provider)?;
         let provider_account_id =
-            bounded(self.provider_account_id, "provider_account_id", usize::MAX)?.ok_or_else(
-                || ApiError::BadRequest {
-                    code: "open_id_required",
-                    detail: "provider_account_id is required".into(),
-                },
-            )?;
+            optional_text(self.provider_account_id, "provider_account_id", usize::MAX)?
+                .ok_or_else(|| {
+                    ApiError::bad_request(code::OPEN_ID_REQUIRED, "provider_account_id is required")
+                })?;
         valid_account_id(&provider_account_id, "provider_account_id")?;
-        let access_token =
-            bounded(self.access_token, "access_token", MAX_TOKEN_LEN)?.ok_or_else(|| {
-                ApiError::BadRequest {
-                    code: "access_token_required",
-                    detail: "access_token is required".into(),
-                }
+        let access_token = optional_text(self.access_token, "access_token", MAX_TOKEN_LEN)?
+            .ok_or_else(|| {
+                ApiError::bad_request(code::ACCESS_TOKEN_REQUIRED, "access_token is required")
             })?;
-        let expires_at = match bounded(self.expires_at, "expires_at", 64)? {
+        let expires_at = match optional_text(self.expires_at, "expires_at", 64)? {
             // Through `timestamp::parse`: RFC 3339 that can be shown in UTC.
             Some(text) => Some(crate::timestamp::parse_rfc3339(&text).ok_or_else(|| {
                 ApiError::invalid_request("expires_at must be an RFC 3339 timestamp")
@@ -133,44 +96,31 @@ impl StoreTokenBody {
             provider,
             provider_account_id,
             access_token,
-            refresh_token: bounded(self.refresh_token, "refresh_token", MAX_TOKEN_LEN)?,
+            refresh_token: optional_text(self.refresh_token, "refresh_token", MAX_TOKEN_LEN)?,
             expires_at,
-            account_label: bounded(self.account_label, "account_label", MAX_LABEL_LEN)?,
-            account_type: bounded(self.account_type, "account_type", MAX_LABEL_LEN)?,
+            account_label: optional_text(self.account_label, "account_label", MAX_LABEL_LEN)?,
+            account_type: optional_text(self.account_type, "account_type", MAX_LABEL_LEN)?,
             is_primary: self.is_primary,
             metadata,
-            scope: bounded(self.scope, "scope", 1024)?,
+            scope: optional_text(self.scope, "scope", 1024)?,
         })
     }
 }
 
-pub async fn handle<S, T, V>(app: &App<S, T, V>, req: Request) -> Response<Body>
-where
-    S: ConnectionStore,
-    T: TikTokApi,
-    V: IdTokenVerifier,
-{
-    respond(run(app, &req).await, &request_id(&req))
-}
-
-async fn run<S, T, V>(app: &App<S, T, V>, req: &Request) -> Result<Response<Body>, ApiError>
-where
-    S: ConnectionStore,
-    T: TikTokApi,
-    V: IdTokenVerifier,
-{
+/// The use case: parse, authorise, act, answer.
+pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
     require_method(req, &Method::POST)?;
     let caller = app.authenticate(req).await?;
     let body: StoreTokenBody = json_body(req)?;
     let request = body.validate()?;
     if request.provider == "tiktok" {
-        prove_tiktok_token(
-            &app.tiktok,
-            &request.access_token,
-            &request.provider_account_id,
-            refused_with_400,
-        )
-        .await?;
+        app.tokens()
+            .prove(
+                &request.access_token,
+                &request.provider_account_id,
+                Presenter::SignedInUser,
+            )
+            .await?;
     }
     let new = NewConnection {
         provider: request.provider,
@@ -188,17 +138,7 @@ where
         is_primary: request.is_primary,
         metadata: request.metadata,
     };
-    let stored = app
-        .store
-        .store_connection(&caller, &new)
-        .await
-        .map_err(|err| match err {
-            StoreError::Conflict { code, .. } if code == "PT409" => ApiError::Conflict {
-                code: "tiktok_account_in_use",
-                detail: "This TikTok account is connected to another user".into(),
-            },
-            other => store_failure(other),
-        })?;
+    let stored = app.store.store_connection(&caller, &new).await?;
     let status = if stored.created {
         StatusCode::CREATED
     } else {
@@ -208,43 +148,6 @@ where
         status,
         &ConnectionView::from(stored.connection),
     ))
-}
-
-/// Proves that `access_token` is a live TikTok token of `open_id`.
-/// How a refused TikTok credential is answered: 401 on sign-in (the credentials are
-/// the authentication), 400 on store-token (the session is fine, the body is not).
-pub type Refusal = fn(&'static str, String) -> ApiError;
-
-pub fn refused_with_400(code: &'static str, detail: String) -> ApiError {
-    ApiError::BadRequest { code, detail }
-}
-
-/// Proves that `access_token` is a live TikTok token of `open_id`, before anything is
-/// written.
-pub async fn prove_tiktok_token<T: TikTokApi>(
-    tiktok: &T,
-    access_token: &str,
-    open_id: &str,
-    refuse: Refusal,
-) -> Result<crate::tiktok::UserInfo, ApiError> {
-    match tiktok.user_info(access_token, &BASIC_FIELDS).await {
-        Ok(info) if info.open_id.as_deref() == Some(open_id) => Ok(info),
-        Ok(_) => Err(refuse(
-            "tiktok_account_mismatch",
-            "The TikTok token belongs to a different account".into(),
-        )),
-        Err(TikTokError::TokenInvalid | TikTokError::ScopeNotAuthorized) => Err(refuse(
-            "tiktok_token_invalid",
-            "TikTok did not accept the access token".into(),
-        )),
-        Err(TikTokError::RateLimited { retry_after }) => {
-            Err(ApiError::TikTokRateLimited { retry_after })
-        }
-        Err(err) => {
-            tracing::warn!(error = %err, "TikTok token proof failed");
-            Err(ApiError::TikTokUnavailable)
-        }
-    }
 }
 
 #[cfg(test)]

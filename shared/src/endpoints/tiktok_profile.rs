@@ -2,19 +2,13 @@
 //! TikTok profile, from the cache when fresh (no TikTok call at all), else from TikTok
 //! with the fields the granted scopes allow.
 
-use lambda_http::http::{Method, StatusCode};
-use lambda_http::{Body, Request, Response};
+use super::prelude::*;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::app::{store_failure, App};
-use crate::endpoints::account_id_param;
-use crate::error::ApiError;
-use crate::firebase::IdTokenVerifier;
-use crate::http::{json_response, query_flag, request_id, require_method, respond};
+use crate::access::ScopeFallback;
 use crate::profile::{Profile, SOURCE_TIKTOK};
-use crate::store::ConnectionStore;
-use crate::tiktok::{fields_for_scope, TikTokApi};
+use crate::tiktok::fields_for_scope;
 
 #[derive(Debug, Serialize)]
 struct ProfileAnswer {
@@ -23,21 +17,8 @@ struct ProfileAnswer {
     cached: bool,
 }
 
-pub async fn handle<S, T, V>(app: &App<S, T, V>, req: Request) -> Response<Body>
-where
-    S: ConnectionStore,
-    T: TikTokApi,
-    V: IdTokenVerifier,
-{
-    respond(run(app, &req).await, &request_id(&req))
-}
-
-async fn run<S, T, V>(app: &App<S, T, V>, req: &Request) -> Result<Response<Body>, ApiError>
-where
-    S: ConnectionStore,
-    T: TikTokApi,
-    V: IdTokenVerifier,
-{
+/// The use case: parse, authorise, act, answer.
+pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
     require_method(req, &Method::GET)?;
     let caller = app.authenticate(req).await?;
     let account_id = account_id_param(req)?;
@@ -45,8 +26,7 @@ where
     let connection = app
         .store
         .tiktok_connection(&caller, account_id.as_deref())
-        .await
-        .map_err(store_failure)?
+        .await?
         .connection
         .ok_or(ApiError::TikTokNotConnected)?;
 
@@ -72,7 +52,15 @@ where
         .is_some_and(|s| !s.trim().is_empty());
     let fields = fields_for_scope(connection.scope.as_deref());
     let open_id = connection.provider_account_id.clone();
-    let (info, live) = app.user_info(connection, &fields, !scope_known).await?;
+    let fallback = if scope_known {
+        ScopeFallback::None
+    } else {
+        ScopeFallback::BasicFields
+    };
+    let (info, live) = app
+        .tokens()
+        .connection_user_info(connection, &fields, fallback)
+        .await?;
     let profile = Profile::from_tiktok(info, &open_id, now);
     match serde_json::to_value(&profile) {
         Ok(value) => {

@@ -1,18 +1,11 @@
 //! `GET /api/v1/social-connections/tiktok/test?account_id=`: does the caller's TikTok
 //! connection still work? Refreshes an expiring or rejected token once.
 
-use lambda_http::http::{Method, StatusCode};
-use lambda_http::{Body, Request, Response};
+use super::prelude::*;
 use serde::Serialize;
 
-use crate::access::AccessError;
-use crate::app::{store_failure, App};
-use crate::endpoints::account_id_param;
-use crate::error::ApiError;
-use crate::firebase::IdTokenVerifier;
-use crate::http::{json_response, request_id, require_method, respond};
-use crate::store::ConnectionStore;
-use crate::tiktok::{TikTokApi, BASIC_FIELDS};
+use crate::access::ScopeFallback;
+use crate::tiktok::BASIC_FIELDS;
 
 #[derive(Debug, Serialize)]
 struct Profile {
@@ -31,29 +24,15 @@ struct TestResult {
     profile: Option<Profile>,
 }
 
-pub async fn handle<S, T, V>(app: &App<S, T, V>, req: Request) -> Response<Body>
-where
-    S: ConnectionStore,
-    T: TikTokApi,
-    V: IdTokenVerifier,
-{
-    respond(run(app, &req).await, &request_id(&req))
-}
-
-async fn run<S, T, V>(app: &App<S, T, V>, req: &Request) -> Result<Response<Body>, ApiError>
-where
-    S: ConnectionStore,
-    T: TikTokApi,
-    V: IdTokenVerifier,
-{
+/// The use case: parse, authorise, act, answer.
+pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
     require_method(req, &Method::GET)?;
     let caller = app.authenticate(req).await?;
     let account_id = account_id_param(req)?;
     let chosen = app
         .store
         .tiktok_connection(&caller, account_id.as_deref())
-        .await
-        .map_err(store_failure)?;
+        .await?;
     let Some(connection) = chosen.connection else {
         if account_id.is_some() {
             return Err(ApiError::TikTokNotConnected);
@@ -69,7 +48,11 @@ where
         ));
     };
     let open_id = connection.provider_account_id.clone();
-    match app.user_info(connection, &BASIC_FIELDS, false).await {
+    let checked = app
+        .tokens()
+        .connection_user_info(connection, &BASIC_FIELDS, ScopeFallback::None)
+        .await;
+    match checked {
         Ok((info, _)) => Ok(json_response(
             StatusCode::OK,
             &TestResult {
@@ -83,18 +66,15 @@ where
                 }),
             },
         )),
-        Err(AccessError::ReauthRequired)
-        | Err(AccessError::TikTok(crate::tiktok::TikTokError::RefreshRejected)) => {
-            Ok(json_response(
-                StatusCode::OK,
-                &TestResult {
-                    connected: false,
-                    message: "TikTok authorization expired; reconnect your TikTok account",
-                    code: Some("tiktok_reauth_required"),
-                    profile: None,
-                },
-            ))
-        }
+        Err(err) if err.is_reauth() => Ok(json_response(
+            StatusCode::OK,
+            &TestResult {
+                connected: false,
+                message: "TikTok authorization expired; reconnect your TikTok account",
+                code: Some(code::TIKTOK_REAUTH_REQUIRED),
+                profile: None,
+            },
+        )),
         Err(err) => Err(err.into()),
     }
 }

@@ -2,20 +2,10 @@
 //! make it the one primary of its provider. `is_primary: false` is refused: a user with
 //! accounts of a provider always has exactly one primary (make another one primary).
 
-use lambda_http::http::{Method, StatusCode};
-use lambda_http::{Body, Request, Response};
+use super::prelude::*;
 use serde::Deserialize;
 
-use crate::app::{store_failure, App};
-use crate::endpoints::store_token::PROVIDERS;
-use crate::endpoints::valid_account_id;
-use crate::error::ApiError;
-use crate::firebase::IdTokenVerifier;
-use crate::http::{json_body, json_response, path_param, request_id, require_method, respond};
-use crate::store::{ConnectionStore, ConnectionUpdate};
-use crate::tiktok::TikTokApi;
-
-const MAX_LABEL_LEN: usize = 256;
+use crate::store::ConnectionUpdate;
 
 #[derive(Debug, Deserialize)]
 struct UpdateBody {
@@ -35,21 +25,8 @@ fn label(value: Option<String>, name: &str) -> Result<Option<String>, ApiError> 
     }
 }
 
-pub async fn handle<S, T, V>(app: &App<S, T, V>, req: Request) -> Response<Body>
-where
-    S: ConnectionStore,
-    T: TikTokApi,
-    V: IdTokenVerifier,
-{
-    respond(run(app, &req).await, &request_id(&req))
-}
-
-async fn run<S, T, V>(app: &App<S, T, V>, req: &Request) -> Result<Response<Body>, ApiError>
-where
-    S: ConnectionStore,
-    T: TikTokApi,
-    V: IdTokenVerifier,
-{
+/// The use case: parse, authorise, act, answer.
+pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
     require_method(req, &Method::PATCH)?;
     let caller = app.authenticate(req).await?;
     let (provider, account_id) = path_param(req, "provider", 2)
@@ -57,13 +34,7 @@ where
         .ok_or_else(|| {
             ApiError::invalid_request("the path must end with /{provider}/{account_id}")
         })?;
-    let provider = provider.to_ascii_lowercase();
-    if !PROVIDERS.contains(&provider.as_str()) {
-        return Err(ApiError::BadRequest {
-            code: "unsupported_provider",
-            detail: format!("provider must be one of: {}", PROVIDERS.join(", ")),
-        });
-    }
+    let provider = supported_provider(&provider)?;
     valid_account_id(&account_id, "account_id")?;
     let body: UpdateBody = json_body(req)?;
     if body.is_primary == Some(false) {
@@ -72,14 +43,13 @@ where
         ));
     }
     let update = ConnectionUpdate {
-        p_provider: provider,
-        p_account_id: account_id,
-        p_account_label: label(body.account_label, "account_label")?,
-        p_account_type: label(body.account_type, "account_type")?,
-        p_make_primary: body.is_primary == Some(true),
+        provider,
+        account_id,
+        account_label: label(body.account_label, "account_label")?,
+        account_type: label(body.account_type, "account_type")?,
+        make_primary: body.is_primary == Some(true),
     };
-    if update.p_account_label.is_none() && update.p_account_type.is_none() && !update.p_make_primary
-    {
+    if update.account_label.is_none() && update.account_type.is_none() && !update.make_primary {
         return Err(ApiError::invalid_request(
             "nothing to change: give account_label, account_type or is_primary: true",
         ));
@@ -87,8 +57,7 @@ where
     let view = app
         .store
         .update_connection(&caller, &update)
-        .await
-        .map_err(store_failure)?
+        .await?
         .ok_or(ApiError::TikTokNotConnected)?;
     Ok(json_response(StatusCode::OK, &view))
 }

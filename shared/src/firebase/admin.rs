@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
 use crate::config::FirebaseConfig;
+use crate::outbound::{self, Answer};
 
 pub const CUSTOM_TOKEN_AUDIENCE: &str =
     "https://identitytoolkit.googleapis.com/google.identity.identitytoolkit.v1.IdentityToolkit";
@@ -120,14 +121,12 @@ fn now_unix() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
-fn transport(err: &reqwest::Error) -> AdminError {
-    AdminError::Unavailable(if err.is_timeout() {
-        "timed out".into()
-    } else if err.is_connect() {
-        "connection failed".into()
-    } else {
-        "transport error".into()
-    })
+/// Sends an Identity Toolkit or token-endpoint request; an unreadable exchange is an
+/// outage.
+async fn send(request: reqwest::RequestBuilder) -> Result<Answer, AdminError> {
+    outbound::send(request)
+        .await
+        .map_err(|t| AdminError::Unavailable(t.to_string()))
 }
 
 /// Reads Identity Toolkit's error body `{"error": {"code", "message": "CODE : detail"}}`.
@@ -268,31 +267,28 @@ impl Admin {
             &signer.key,
         )
         .map_err(|e| AdminError::Config(e.to_string()))?;
-        let response = self
-            .http
-            .post(&signer.token_uri)
-            .form(&[
-                ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
-                ("assertion", &assertion),
-            ])
-            .send()
-            .await
-            .map_err(|e| transport(&e))?;
-        let status = response.status();
+        let form = [
+            ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+            ("assertion", assertion.as_str()),
+        ];
+        let answer = send(self.http.post(&signer.token_uri).form(&form)).await?;
         #[derive(Deserialize)]
         struct Grant {
             access_token: String,
             #[serde(default)]
             expires_in: Option<u64>,
         }
-        let body = response.bytes().await.map_err(|e| transport(&e))?;
-        if !status.is_success() {
+        if !answer.is_success() {
             tracing::error!(
-                status = status.as_u16(),
+                status = answer.status,
                 "Google refused the service account's token request"
             );
-            return Err(AdminError::Unavailable(format!("token endpoint {status}")));
+            return Err(AdminError::Unavailable(format!(
+                "token endpoint {}",
+                answer.status
+            )));
         }
+        let body = answer.body;
         let grant: Grant = serde_json::from_slice(&body)
             .map_err(|_| AdminError::Unavailable("unreadable token endpoint answer".into()))?;
         let token = SecretString::from(grant.access_token);
@@ -307,21 +303,17 @@ impl Admin {
         body: &serde_json::Value,
     ) -> Result<(u16, Vec<u8>), AdminError> {
         let bearer = self.bearer().await?;
-        let response = self
+        let request = self
             .http
             .post(format!("{}{api}", self.api_base))
             .bearer_auth(bearer.expose_secret())
-            .json(body)
-            .send()
-            .await
-            .map_err(|e| transport(&e))?;
-        let status = response.status().as_u16();
-        if matches!(status, 401 | 403) {
+            .json(body);
+        let answer = send(request).await?;
+        if matches!(answer.status, 401 | 403) {
             // A revoked or expired access token: fetch a new one next time.
             *self.access_token.lock().await = None;
         }
-        let body = response.bytes().await.map_err(|e| transport(&e))?;
-        Ok((status, body.to_vec()))
+        Ok((answer.status, answer.body))
     }
 
     pub(crate) async fn email_in_use(&self, email: &str) -> Result<bool, AdminError> {

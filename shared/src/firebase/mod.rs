@@ -19,7 +19,11 @@ use crate::config::FirebaseConfig;
 use crate::store::Caller;
 
 pub mod admin;
+#[cfg(any(test, feature = "testing"))]
+pub mod fixed;
 pub use admin::{AdminError, IdentityAdmin, NewFirebaseUser};
+#[cfg(any(test, feature = "testing"))]
+pub use fixed::FixedIdentity;
 
 /// Firebase's limit on a uid's length.
 pub const MAX_UID_LEN: usize = 128;
@@ -204,28 +208,20 @@ impl FirebaseAuth {
 }
 
 async fn fetch_keys(url: &str, http: &reqwest::Client) -> Result<KeySet, AuthError> {
-    let unavailable = |reason: &str| AuthError::Unavailable(reason.to_owned());
-    let response = http
-        .get(url)
-        .send()
+    let unavailable = |reason: String| AuthError::Unavailable(reason);
+    let answer = crate::outbound::send(http.get(url))
         .await
-        .map_err(|_| unavailable("request failed"))?;
-    if !response.status().is_success() {
-        return Err(unavailable(&format!(
-            "status {}",
-            response.status().as_u16()
-        )));
+        .map_err(|t| unavailable(t.to_string()))?;
+    if !answer.is_success() {
+        return Err(unavailable(format!("status {}", answer.status)));
     }
-    let max_age = response
-        .headers()
-        .get(reqwest::header::CACHE_CONTROL)
-        .and_then(|v| v.to_str().ok())
+    let max_age = answer
+        .cache_control
+        .as_deref()
         .and_then(parse_max_age)
         .unwrap_or(DEFAULT_KEYS_MAX_AGE);
-    let certs: HashMap<String, String> = response
-        .json()
-        .await
-        .map_err(|_| unavailable("unreadable certificate list"))?;
+    let certs: HashMap<String, String> = serde_json::from_slice(&answer.body)
+        .map_err(|_| unavailable("unreadable certificate list".into()))?;
     let keys: HashMap<String, DecodingKey> = certs
         .into_iter()
         .filter_map(
@@ -239,7 +235,7 @@ async fn fetch_keys(url: &str, http: &reqwest::Client) -> Result<KeySet, AuthErr
         )
         .collect();
     if keys.is_empty() {
-        return Err(unavailable("no usable signing certificate"));
+        return Err(unavailable("no usable signing certificate".into()));
     }
     Ok(KeySet {
         keys,

@@ -1,0 +1,349 @@
+//! Calling TikTok with a stored connection's token: decrypt, refresh when it expires
+//! within 5 minutes or TikTok rejects it (once), and keep rotated refresh tokens safe
+//! when several Lambda instances refresh the same connection at once.
+//!
+//! TikTok invalidates a refresh token when it issues the next one. So the new tokens
+//! are stored before the new access token is used, with a compare-and-swap on the
+//! stored refresh token; the loser of a race (its swap fails, or TikTok answers
+//! `invalid_grant` to its already-rotated token) re-reads the row and uses the
+//! winner's tokens. Only when the row holds nothing newer is re-authorization needed.
+
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+use crate::crypto::TokenCipher;
+use crate::error::{code, ApiError};
+use crate::store::{Connection, StoreError, SwapOutcome, TokenStore, TokenUpdate};
+use crate::tiktok::{TikTokApi, TikTokError, UserInfo, BASIC_FIELDS};
+
+/// Refresh when the access token expires within this.
+pub const REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
+/// Attempts to store rotated tokens before giving up (TikTok has already rotated them).
+const STORE_ATTEMPTS: u32 = 3;
+/// Pauses between re-reads of a row whose refresh token TikTok just refused (about 2 s
+/// in all: far above the time a winner needs to store its rotated pair).
+const RACE_REREAD_WAITS_MS: [u64; 5] = [0, 150, 300, 600, 900];
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AccessError {
+    #[error("TikTok authorization must be renewed")]
+    ReauthRequired,
+    #[error("TikTok: {0}")]
+    TikTok(TikTokError),
+    #[error("store: {0}")]
+    Store(StoreError),
+    #[error("a stored token does not decrypt with the configured keys")]
+    Undecryptable,
+}
+
+impl AccessError {
+    /// The grant is dead at TikTok: only a new authorization helps.
+    pub fn is_reauth(&self) -> bool {
+        matches!(
+            self,
+            AccessError::ReauthRequired | AccessError::TikTok(TikTokError::RefreshRejected)
+        )
+    }
+}
+
+/// Who presents a TikTok token to be proved, which decides how a refusal is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presenter {
+    /// Signing in: the TikTok credentials are the authentication (401).
+    SignIn,
+    /// A signed-in user storing tokens: the session is fine, the body is not (400).
+    SignedInUser,
+}
+
+/// What to do when TikTok says a field is not allowed by the granted scopes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopeFallback {
+    /// Answer the error.
+    None,
+    /// Ask again for the basic fields (the granted scopes are unknown).
+    BasicFields,
+}
+
+/// A connection with an access token believed good. `Debug` leaves the token out.
+#[derive(Clone)]
+pub struct LiveToken {
+    pub connection: Connection,
+    access_token: String,
+    pub refreshed: bool,
+}
+
+impl std::fmt::Debug for LiveToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveToken")
+            .field("connection", &self.connection)
+            .field("refreshed", &self.refreshed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LiveToken {
+    /// The plaintext access token, for the one TikTok call that needs it.
+    pub fn access_token(&self) -> &str {
+        &self.access_token
+    }
+}
+
+fn expires_soon(conn: &Connection, now: OffsetDateTime) -> bool {
+    match conn.expires_at {
+        Some(at) => at - now <= REFRESH_MARGIN,
+        // Unknown expiry: try the token, TikTok's answer decides.
+        None => false,
+    }
+}
+
+fn seconds_from(now: OffsetDateTime, secs: i64) -> OffsetDateTime {
+    now + time::Duration::seconds(secs.clamp(0, 10 * 365 * 24 * 3600))
+}
+
+/// Using stored TikTok tokens: proving, decrypting, refreshing with the compare-and-swap,
+/// and marking re-authorization. Built per request from the app's parts.
+pub struct TokenAccess<'a, S, T> {
+    store: &'a S,
+    tiktok: &'a T,
+    cipher: &'a TokenCipher,
+}
+
+impl<'a, S: TokenStore, T: TikTokApi> TokenAccess<'a, S, T> {
+    pub fn new(store: &'a S, tiktok: &'a T, cipher: &'a TokenCipher) -> Self {
+        TokenAccess {
+            store,
+            tiktok,
+            cipher,
+        }
+    }
+
+    /// Proves that `access_token` is a live TikTok token of `open_id`, before anything
+    /// is written.
+    pub async fn prove(
+        &self,
+        access_token: &str,
+        open_id: &str,
+        presenter: Presenter,
+    ) -> Result<UserInfo, ApiError> {
+        let refuse = |code: &'static str, detail: &str| match presenter {
+            Presenter::SignIn => ApiError::TikTokCredentials {
+                code,
+                detail: detail.into(),
+            },
+            Presenter::SignedInUser => ApiError::bad_request(code, detail),
+        };
+        match self.tiktok.user_info(access_token, &BASIC_FIELDS).await {
+            Ok(info) if info.open_id.as_deref() == Some(open_id) => Ok(info),
+            Ok(_) => Err(refuse(
+                code::TIKTOK_ACCOUNT_MISMATCH,
+                "The TikTok token belongs to a different account",
+            )),
+            Err(TikTokError::TokenInvalid | TikTokError::ScopeNotAuthorized) => Err(refuse(
+                code::TIKTOK_TOKEN_INVALID,
+                "TikTok did not accept the access token",
+            )),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// Ends the app's access at TikTok. `Ok(false)`: TikTok already considered the token
+    /// invalid.
+    pub async fn revoke(&self, token: &LiveToken) -> Result<bool, ApiError> {
+        match self.tiktok.revoke(&token.access_token).await {
+            Ok(revoked) => Ok(revoked),
+            Err(TikTokError::RateLimited { retry_after }) => {
+                Err(ApiError::TikTokRateLimited { retry_after })
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "revoking at TikTok failed; the connection is kept");
+                Err(ApiError::TikTokUnavailable)
+            }
+        }
+    }
+
+    fn decrypt(&self, stored: Option<&str>) -> Result<String, AccessError> {
+        let stored = stored
+            .filter(|s| !s.is_empty())
+            .ok_or(AccessError::ReauthRequired)?;
+        self.cipher
+            .decrypt(stored)
+            .map_err(|_| AccessError::Undecryptable)
+    }
+
+    /// A usable token for the connection, refreshing first if it expires soon.
+    pub async fn live_token(&self, conn: Connection) -> Result<LiveToken, AccessError> {
+        let now = OffsetDateTime::now_utc();
+        let refreshable = conn.refresh_token.as_deref().is_some_and(|t| !t.is_empty())
+            && conn.refresh_expires_at.is_none_or(|at| at > now);
+        // Without a usable refresh token, the access token is tried anyway: TikTok decides.
+        if refreshable && expires_soon(&conn, now) {
+            return self.refresh(&conn).await;
+        }
+        match self.decrypt(conn.access_token.as_deref()) {
+            Ok(access_token) => Ok(LiveToken {
+                connection: conn,
+                access_token,
+                refreshed: false,
+            }),
+            // No access token stored: a refresh token may still get one.
+            Err(AccessError::ReauthRequired) => self.refresh(&conn).await,
+            Err(err) => Err(err),
+        }
+    }
+
+    /// User info of a stored connection with `fields`; on `access_token_invalid`, one
+    /// refresh and one retry.
+    pub async fn connection_user_info(
+        &self,
+        conn: Connection,
+        fields: &[&str],
+        fallback: ScopeFallback,
+    ) -> Result<(UserInfo, LiveToken), AccessError> {
+        let mut token = self.live_token(conn).await?;
+        let mut fields = fields;
+        loop {
+            match self.tiktok.user_info(&token.access_token, fields).await {
+                Ok(info) => return Ok((info, token)),
+                Err(TikTokError::TokenInvalid) if !token.refreshed => {
+                    token = self.refresh(&token.connection).await?;
+                }
+                Err(TikTokError::TokenInvalid) => return Err(AccessError::ReauthRequired),
+                Err(TikTokError::ScopeNotAuthorized)
+                    if fallback == ScopeFallback::BasicFields && fields != BASIC_FIELDS =>
+                {
+                    fields = &BASIC_FIELDS;
+                }
+                Err(err) => return Err(AccessError::TikTok(err)),
+            }
+        }
+    }
+
+    /// Exchanges the stored refresh token and stores the rotated pair before use.
+    pub async fn refresh(&self, conn: &Connection) -> Result<LiveToken, AccessError> {
+        let stored_refresh = conn
+            .refresh_token
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .ok_or(AccessError::ReauthRequired)?;
+        let now = OffsetDateTime::now_utc();
+        if conn.refresh_expires_at.is_some_and(|at| at <= now) {
+            return Err(AccessError::ReauthRequired);
+        }
+        let refresh_token = self.decrypt(Some(stored_refresh))?;
+        let grant = match self.tiktok.refresh(&refresh_token).await {
+            Ok(grant) => grant,
+            Err(TikTokError::RefreshRejected) => {
+                return self.await_winner(conn.id, stored_refresh).await
+            }
+            Err(err) => return Err(AccessError::TikTok(err)),
+        };
+        let update = TokenUpdate {
+            access_token: self.cipher.encrypt(&grant.access_token),
+            refresh_token: self.cipher.encrypt(&grant.refresh_token),
+            expires_at: Some(seconds_from(now, grant.expires_in)),
+            refresh_expires_at: grant.refresh_expires_in.map(|s| seconds_from(now, s)),
+            scope: grant.scope.clone().filter(|s| !s.is_empty()),
+        };
+        let outcome = self.store_rotated(conn, stored_refresh, &update).await?;
+        if outcome.swapped {
+            let connection = outcome.connection.ok_or(AccessError::ReauthRequired)?;
+            tracing::info!(connection_id = conn.id, "TikTok token refreshed and stored");
+            return Ok(LiveToken {
+                connection,
+                access_token: grant.access_token,
+                refreshed: true,
+            });
+        }
+        tracing::info!(
+            connection_id = conn.id,
+            "lost a refresh race; using the stored tokens"
+        );
+        self.adopt_newer(outcome.connection, stored_refresh)
+    }
+
+    /// TikTok has rotated the token: storing it must not be given up lightly, since the
+    /// old refresh token no longer works.
+    async fn store_rotated(
+        &self,
+        conn: &Connection,
+        stored_refresh: &str,
+        update: &TokenUpdate,
+    ) -> Result<SwapOutcome, AccessError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self
+                .store
+                .swap_tokens(conn.id, stored_refresh, update)
+                .await
+            {
+                Ok(outcome) => return Ok(outcome),
+                Err(StoreError::Unavailable(reason)) if attempt < STORE_ATTEMPTS => {
+                    tracing::warn!(connection_id = conn.id, attempt, reason = %reason, "storing rotated tokens failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
+                }
+                Err(err) => {
+                    tracing::error!(
+                        connection_id = conn.id,
+                        provider_account_id = %conn.provider_account_id,
+                        error = %err,
+                        "TikTok rotated the refresh token but it could not be stored; the connection needs a reconnect"
+                    );
+                    return Err(AccessError::Store(err));
+                }
+            }
+        }
+    }
+
+    /// TikTok refused our refresh token: maybe another instance rotated it a moment ago
+    /// and is storing the new pair right now. Re-read the row until it holds something
+    /// newer, for a bounded time; only then is re-authorization needed.
+    async fn await_winner(&self, id: i64, stale_refresh: &str) -> Result<LiveToken, AccessError> {
+        for wait_ms in RACE_REREAD_WAITS_MS {
+            tokio::time::sleep(Duration::from_millis(wait_ms)).await;
+            let current = self
+                .store
+                .connection_by_id(id)
+                .await
+                .map_err(AccessError::Store)?;
+            match self.adopt_newer(current, stale_refresh) {
+                Err(AccessError::ReauthRequired) => continue,
+                other => return other,
+            }
+        }
+        // Nothing newer: TikTok refused the stored token itself. Recorded so the account
+        // pages can show it; the answer does not depend on it.
+        if let Err(err) = self.store.mark_reauth_required(id, stale_refresh).await {
+            tracing::warn!(connection_id = id, error = %err, "could not record reauth_required");
+        }
+        Err(AccessError::ReauthRequired)
+    }
+
+    /// Uses a row's tokens if they are newer than the refresh token this request held.
+    fn adopt_newer(
+        &self,
+        current: Option<Connection>,
+        stale_refresh: &str,
+    ) -> Result<LiveToken, AccessError> {
+        let Some(current) = current else {
+            return Err(AccessError::ReauthRequired);
+        };
+        let newer = current
+            .refresh_token
+            .as_deref()
+            .is_some_and(|rt| rt != stale_refresh);
+        if !newer {
+            return Err(AccessError::ReauthRequired);
+        }
+        let access_token = self.decrypt(current.access_token.as_deref())?;
+        Ok(LiveToken {
+            connection: current,
+            access_token,
+            refreshed: true,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

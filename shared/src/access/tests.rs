@@ -1,0 +1,245 @@
+//! The refresh rules with the in-memory store and the scripted TikTok; the same flows
+//! run against the real stack in `tests/tests/tiktok_test.rs`.
+
+use std::sync::Arc;
+
+use super::*;
+use crate::store::memory::MemoryStore;
+use crate::tiktok::scripted::{grant, ScriptedTikTok};
+
+fn cipher() -> TokenCipher {
+    TokenCipher::from_keys("cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=").unwrap()
+}
+
+fn row(access: &str, refresh: &str, expires_in: i64) -> Connection {
+    let c = cipher();
+    serde_json::from_value(serde_json::json!({
+        "id": 1, "user_id": 1, "provider": "tiktok", "provider_account_id": "o",
+        "access_token": c.encrypt(access), "refresh_token": c.encrypt(refresh),
+        "expires_at": crate::timestamp::format(OffsetDateTime::now_utc() + time::Duration::seconds(expires_in)),
+    }))
+    .unwrap()
+}
+
+struct Parts {
+    store: Arc<MemoryStore>,
+    tiktok: ScriptedTikTok,
+    cipher: TokenCipher,
+}
+
+impl Parts {
+    fn new(conn: &Connection) -> Parts {
+        let store = Arc::new(MemoryStore::default());
+        store.put(conn.clone());
+        Parts {
+            store,
+            tiktok: ScriptedTikTok::default(),
+            cipher: cipher(),
+        }
+    }
+
+    fn access(&self) -> TokenAccess<'_, MemoryStore, ScriptedTikTok> {
+        TokenAccess::new(&self.store, &self.tiktok, &self.cipher)
+    }
+
+    /// A concurrent winner's row lands right after our refresh call.
+    fn winner_stores(&self, winner: Connection) {
+        let store = self.store.clone();
+        self.tiktok.after_next_refresh(move || store.put(winner));
+    }
+
+    fn stored_refresh(&self) -> String {
+        let row = self.store.row(1).unwrap();
+        cipher()
+            .decrypt(row.refresh_token.as_deref().unwrap())
+            .unwrap()
+    }
+
+    async fn user_info(&self, conn: Connection) -> Result<(UserInfo, LiveToken), AccessError> {
+        self.access()
+            .connection_user_info(conn, &BASIC_FIELDS, ScopeFallback::None)
+            .await
+    }
+}
+
+fn open_id(id: &str) -> UserInfo {
+    UserInfo {
+        open_id: Some(id.into()),
+        ..UserInfo::default()
+    }
+}
+
+#[tokio::test]
+async fn a_fresh_token_is_used_without_refreshing() {
+    let conn = row("act.0", "rft.0", 3600);
+    let parts = Parts::new(&conn);
+    parts.tiktok.then_user_info(Ok(open_id("o")));
+    let (_, token) = parts.user_info(conn).await.unwrap();
+    assert!(!token.refreshed);
+    assert_eq!(parts.tiktok.user_info_tokens(), ["act.0"]);
+}
+
+#[tokio::test]
+async fn an_expiring_token_is_refreshed_and_stored_before_use() {
+    let conn = row("act.0", "rft.0", 120);
+    let parts = Parts::new(&conn);
+    parts.tiktok.then_refresh(Ok(grant("act.1", "rft.1", "o")));
+    parts.tiktok.then_user_info(Ok(open_id("o")));
+    parts.user_info(conn).await.unwrap();
+    assert_eq!(parts.stored_refresh(), "rft.1");
+    assert_eq!(parts.tiktok.user_info_tokens(), ["act.1"]);
+}
+
+#[tokio::test]
+async fn a_rejected_token_is_refreshed_once() {
+    let conn = row("act.0", "rft.0", 3600);
+    let parts = Parts::new(&conn);
+    parts.tiktok.then_refresh(Ok(grant("act.1", "rft.1", "o")));
+    parts
+        .tiktok
+        .then_user_info(Err(TikTokError::TokenInvalid))
+        .then_user_info(Err(TikTokError::TokenInvalid));
+    let err = parts.user_info(conn).await.unwrap_err();
+    assert_eq!(err, AccessError::ReauthRequired);
+    assert_eq!(parts.tiktok.user_info_tokens(), ["act.0", "act.1"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refused_refresh_with_nothing_newer_stored_needs_reauth() {
+    let conn = row("act.0", "rft.0", -10);
+    let parts = Parts::new(&conn);
+    parts.tiktok.then_refresh(Err(TikTokError::RefreshRejected));
+    assert_eq!(
+        parts.user_info(conn).await.unwrap_err(),
+        AccessError::ReauthRequired
+    );
+    assert_eq!(parts.stored_refresh(), "rft.0", "nothing overwritten");
+    assert!(
+        parts.store.is_marked_reauth(1),
+        "recorded for the account pages"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_loser_of_a_race_uses_the_winners_tokens() {
+    // TikTok refuses our (already rotated) token; the winner's pair lands meanwhile.
+    let conn = row("act.0", "rft.0", -10);
+    let parts = Parts::new(&conn);
+    parts.tiktok.then_refresh(Err(TikTokError::RefreshRejected));
+    parts.winner_stores(row("act.9", "rft.9", 7200));
+    parts.tiktok.then_user_info(Ok(open_id("o")));
+    parts.user_info(conn).await.unwrap();
+    assert_eq!(parts.tiktok.user_info_tokens(), ["act.9"]);
+    assert_eq!(parts.stored_refresh(), "rft.9");
+}
+
+#[tokio::test]
+async fn a_lost_swap_keeps_the_winners_row() {
+    let conn = row("act.0", "rft.0", -10);
+    let parts = Parts::new(&conn);
+    parts.tiktok.then_refresh(Ok(grant("act.1", "rft.1", "o")));
+    parts.winner_stores(row("act.9", "rft.9", 7200));
+    parts.tiktok.then_user_info(Ok(open_id("o")));
+    parts.user_info(conn).await.unwrap();
+    assert_eq!(
+        parts.stored_refresh(),
+        "rft.9",
+        "compare-and-swap refused our write"
+    );
+    assert_eq!(parts.tiktok.user_info_tokens(), ["act.9"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn storing_rotated_tokens_is_retried_then_reported() {
+    let conn = row("act.0", "rft.0", -10);
+    let parts = Parts::new(&conn);
+    parts.tiktok.then_refresh(Ok(grant("act.1", "rft.1", "o")));
+    parts.tiktok.then_user_info(Ok(open_id("o")));
+    parts.store.fail_next(2);
+    parts.user_info(conn.clone()).await.unwrap();
+    assert_eq!(parts.store.remaining_failures(), 0);
+    assert_eq!(parts.stored_refresh(), "rft.1");
+
+    let parts = Parts::new(&conn);
+    parts.tiktok.then_refresh(Ok(grant("act.2", "rft.2", "o")));
+    parts.store.fail_next(5);
+    let err = parts.user_info(conn).await.unwrap_err();
+    assert_eq!(parts.store.remaining_failures(), 2, "three attempts");
+    assert!(
+        matches!(err, AccessError::Store(StoreError::Unavailable(_))),
+        "{err:?}"
+    );
+    assert_eq!(ApiError::from(err), ApiError::DatabaseUnavailable);
+    assert!(
+        parts.tiktok.user_info_tokens().is_empty(),
+        "new token never used unstored"
+    );
+}
+
+#[tokio::test]
+async fn without_a_refresh_token_the_access_token_is_tried() {
+    let mut conn = row("act.0", "rft.0", -10);
+    conn.refresh_token = None;
+    let parts = Parts::new(&conn);
+    parts.tiktok.then_user_info(Ok(open_id("o")));
+    parts.user_info(conn).await.unwrap();
+    assert_eq!(parts.tiktok.user_info_tokens(), ["act.0"]);
+}
+
+#[tokio::test]
+async fn an_expired_refresh_token_needs_reauth_without_a_refresh_call() {
+    // The access token is tried (TikTok decides); it is refused, and the expired
+    // refresh token is never sent.
+    let mut conn = row("act.0", "rft.0", -10);
+    conn.refresh_expires_at = Some(OffsetDateTime::now_utc() - time::Duration::seconds(1));
+    let parts = Parts::new(&conn);
+    parts.tiktok.then_user_info(Err(TikTokError::TokenInvalid));
+    assert_eq!(
+        parts.user_info(conn).await.unwrap_err(),
+        AccessError::ReauthRequired
+    );
+    assert_eq!(parts.tiktok.calls().len(), 1, "no refresh call");
+}
+
+#[tokio::test]
+async fn unknown_scope_falls_back_to_basic_fields() {
+    let conn = row("act.0", "rft.0", 3600);
+    let parts = Parts::new(&conn);
+    parts
+        .tiktok
+        .then_user_info(Err(TikTokError::ScopeNotAuthorized))
+        .then_user_info(Ok(UserInfo::default()));
+    let all = crate::tiktok::fields_for_scope(None);
+    parts
+        .access()
+        .connection_user_info(conn, &all, ScopeFallback::BasicFields)
+        .await
+        .unwrap();
+    assert_eq!(parts.tiktok.user_info_tokens().len(), 2);
+}
+
+#[tokio::test]
+async fn a_token_is_proved_against_its_open_id() {
+    let conn = row("act.0", "rft.0", 3600);
+    let parts = Parts::new(&conn);
+    parts
+        .tiktok
+        .then_user_info(Ok(open_id("other")))
+        .then_user_info(Err(TikTokError::TokenInvalid))
+        .then_user_info(Ok(open_id("o")));
+    let access = parts.access();
+    let mismatch = access.prove("t", "o", Presenter::SignIn).await.unwrap_err();
+    assert_eq!(
+        (mismatch.status_code().as_u16(), mismatch.code()),
+        (401, code::TIKTOK_ACCOUNT_MISMATCH)
+    );
+    let invalid = access
+        .prove("t", "o", Presenter::SignedInUser)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (invalid.status_code().as_u16(), invalid.code()),
+        (400, code::TIKTOK_TOKEN_INVALID)
+    );
+    assert!(access.prove("t", "o", Presenter::SignIn).await.is_ok());
+}

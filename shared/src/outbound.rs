@@ -1,0 +1,133 @@
+//! Outbound HTTP, written once for every upstream (TikTok, Google, PostgREST): the one
+//! shared client, how a transport failure is described, and how an answer is read.
+//!
+//! Every body read is capped at [`MAX_ANSWER_BYTES`]: a larger answer is that upstream's
+//! "unavailable" error, never a 128 MB function running out of memory. The client
+//! follows no redirects, so a 307 can never re-post a client secret to another host.
+
+use std::time::Duration;
+
+/// The most of an upstream answer that is ever read.
+pub const MAX_ANSWER_BYTES: usize = 1024 * 1024;
+/// Connecting must succeed within this.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// A whole exchange (a Lambda must answer well before API Gateway's 30 s).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(6);
+
+/// The HTTP client every upstream shares: rustls, short timeouts, no redirects.
+pub fn client() -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(REQUEST_TIMEOUT)
+        .pool_idle_timeout(Duration::from_secs(50))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// Why an exchange produced no readable answer. Never carries a URL or a body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Transport {
+    #[error("timed out")]
+    TimedOut,
+    #[error("connection failed")]
+    ConnectFailed,
+    #[error("answer larger than {MAX_ANSWER_BYTES} bytes")]
+    TooLarge,
+    #[error("transport error")]
+    Other,
+}
+
+impl From<reqwest::Error> for Transport {
+    fn from(err: reqwest::Error) -> Self {
+        if err.is_timeout() {
+            Transport::TimedOut
+        } else if err.is_connect() {
+            Transport::ConnectFailed
+        } else {
+            Transport::Other
+        }
+    }
+}
+
+/// An upstream answer: status, `Retry-After` (seconds), `Cache-Control`, and the body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub status: u16,
+    pub retry_after: Option<u64>,
+    pub cache_control: Option<String>,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}
+
+/// Sends the request and reads the answer, at most [`MAX_ANSWER_BYTES`] of it.
+pub async fn send(request: reqwest::RequestBuilder) -> Result<Answer, Transport> {
+    read(request.send().await?).await
+}
+
+/// Sends a request built elsewhere (the `postgrest` crate builds, this client sends).
+pub async fn execute(
+    client: &reqwest::Client,
+    request: reqwest::Request,
+) -> Result<Answer, Transport> {
+    read(client.execute(request).await?).await
+}
+
+async fn read(mut response: reqwest::Response) -> Result<Answer, Transport> {
+    let header = |name: reqwest::header::HeaderName| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim().to_owned())
+    };
+    let retry_after = header(reqwest::header::RETRY_AFTER).and_then(|v| v.parse().ok());
+    let cache_control = header(reqwest::header::CACHE_CONTROL);
+    let status = response.status().as_u16();
+    if response
+        .content_length()
+        .is_some_and(|len| len > MAX_ANSWER_BYTES as u64)
+    {
+        return Err(Transport::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(Transport::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Answer {
+        status,
+        retry_after,
+        cache_control,
+        body,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_client_builds() {
+        assert!(client().is_ok());
+    }
+
+    #[test]
+    fn transport_failures_name_no_url() {
+        for t in [
+            Transport::TimedOut,
+            Transport::ConnectFailed,
+            Transport::TooLarge,
+            Transport::Other,
+        ] {
+            assert!(!t.to_string().contains("http"));
+        }
+    }
+}

@@ -1,0 +1,270 @@
+//! The rows the store reads and the arguments its rpc calls send.
+//!
+//! One convention for rpc arguments: Rust fields have plain names, and serde adds the
+//! SQL parameter's `p_` prefix (`#[serde(rename = "p_...")]`). Absent optional
+//! arguments are omitted, never sent as `null`: the SQL functions' defaults apply.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::timestamp;
+
+/// What a caller is, as a verified Firebase ID token says. A user row is created from
+/// it on first sight.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Caller {
+    #[serde(rename = "p_firebase_uid")]
+    pub firebase_uid: String,
+    #[serde(rename = "p_email", skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(rename = "p_email_verified")]
+    pub email_verified: bool,
+    #[serde(rename = "p_full_name", skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(rename = "p_avatar_url", skip_serializing_if = "Option::is_none")]
+    pub picture: Option<String>,
+}
+
+/// A `social_connections` row. Tokens are Fernet ciphertexts; `Debug` leaves them out.
+#[derive(Clone, Deserialize, PartialEq)]
+pub struct Connection {
+    pub id: i64,
+    pub user_id: i64,
+    pub provider: String,
+    pub provider_account_id: String,
+    #[serde(default)]
+    pub access_token: Option<String>,
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+    #[serde(default, with = "timestamp::option")]
+    pub expires_at: Option<OffsetDateTime>,
+    #[serde(default, with = "timestamp::option")]
+    pub refresh_expires_at: Option<OffsetDateTime>,
+    #[serde(default)]
+    pub scope: Option<String>,
+    #[serde(default)]
+    pub account_label: Option<String>,
+    #[serde(default)]
+    pub account_type: Option<String>,
+    #[serde(default)]
+    pub is_primary: Option<bool>,
+    #[serde(default)]
+    pub metadata: Option<serde_json::Value>,
+    #[serde(default, with = "timestamp::option")]
+    pub created_at: Option<OffsetDateTime>,
+    #[serde(default, with = "timestamp::option")]
+    pub updated_at: Option<OffsetDateTime>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("id", &self.id)
+            .field("user_id", &self.user_id)
+            .field("provider", &self.provider)
+            .field("provider_account_id", &self.provider_account_id)
+            .field("expires_at", &self.expires_at)
+            .field("is_primary", &self.is_primary)
+            .finish_non_exhaustive()
+    }
+}
+
+/// New tokens for a connection, already encrypted.
+#[derive(Clone, Serialize)]
+pub struct TokenUpdate {
+    #[serde(rename = "p_access_token")]
+    pub access_token: String,
+    #[serde(rename = "p_refresh_token")]
+    pub refresh_token: String,
+    #[serde(rename = "p_expires_at", with = "timestamp::option")]
+    pub expires_at: Option<OffsetDateTime>,
+    #[serde(
+        rename = "p_refresh_expires_at",
+        with = "timestamp::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub refresh_expires_at: Option<OffsetDateTime>,
+    #[serde(rename = "p_scope", skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+}
+
+/// The result of a compare-and-swap of a connection's tokens.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SwapOutcome {
+    /// `false`: the stored refresh token was no longer the expected one.
+    pub swapped: bool,
+    /// The row as it now is; `None` if it was deleted meanwhile.
+    pub connection: Option<Connection>,
+}
+
+/// The caller's user id and the TikTok connection chosen for the request.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CallerConnection {
+    pub user_id: i64,
+    pub connection: Option<Connection>,
+}
+
+/// Sign-in's connection write (`tiktok_oauth_connect`), tokens already encrypted.
+#[derive(Clone, Default, Serialize)]
+pub struct OAuthConnect {
+    #[serde(rename = "p_open_id")]
+    pub open_id: String,
+    #[serde(rename = "p_access_token")]
+    pub access_token: String,
+    /// The Firebase uid a new user of this open_id gets.
+    #[serde(rename = "p_derived_uid")]
+    pub derived_uid: String,
+    #[serde(rename = "p_refresh_token", skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    #[serde(
+        rename = "p_expires_at",
+        with = "timestamp::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub expires_at: Option<OffsetDateTime>,
+    #[serde(
+        rename = "p_refresh_expires_at",
+        with = "timestamp::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub refresh_expires_at: Option<OffsetDateTime>,
+    #[serde(rename = "p_scope", skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    #[serde(rename = "p_profile", skip_serializing_if = "Option::is_none")]
+    pub profile: Option<serde_json::Value>,
+    #[serde(rename = "p_metadata", skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<serde_json::Value>,
+    #[serde(rename = "p_session_uid", skip_serializing_if = "Option::is_none")]
+    pub session_uid: Option<String>,
+    #[serde(rename = "p_session_email", skip_serializing_if = "Option::is_none")]
+    pub session_email: Option<String>,
+    #[serde(rename = "p_session_email_verified")]
+    pub session_email_verified: bool,
+    #[serde(
+        rename = "p_session_full_name",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub session_full_name: Option<String>,
+    #[serde(
+        rename = "p_session_avatar_url",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub session_avatar_url: Option<String>,
+    #[serde(rename = "p_new_email", skip_serializing_if = "Option::is_none")]
+    pub new_email: Option<String>,
+    #[serde(rename = "p_new_full_name", skip_serializing_if = "Option::is_none")]
+    pub new_full_name: Option<String>,
+    #[serde(rename = "p_new_avatar_url", skip_serializing_if = "Option::is_none")]
+    pub new_avatar_url: Option<String>,
+    #[serde(rename = "p_create")]
+    pub create: bool,
+}
+
+/// A connection as the account pages show it (`connection_view` in SQL): never a token.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConnectionSummary {
+    pub id: i64,
+    pub provider: String,
+    pub provider_account_id: String,
+    pub account_label: Option<String>,
+    pub account_type: Option<String>,
+    pub is_primary: bool,
+    #[serde(default, with = "timestamp::option")]
+    pub expires_at: Option<OffsetDateTime>,
+    #[serde(default, with = "timestamp::option")]
+    pub refresh_expires_at: Option<OffsetDateTime>,
+    pub scope: Option<String>,
+    /// `active`, `expired` (refreshable) or `reauth_required`.
+    pub status: String,
+    pub display_name: Option<String>,
+    pub avatar_url: Option<String>,
+    #[serde(default, with = "timestamp::option")]
+    pub created_at: Option<OffsetDateTime>,
+    #[serde(default, with = "timestamp::option")]
+    pub updated_at: Option<OffsetDateTime>,
+}
+
+/// What update-connection may change.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ConnectionUpdate {
+    #[serde(rename = "p_provider")]
+    pub provider: String,
+    #[serde(rename = "p_account_id")]
+    pub account_id: String,
+    #[serde(rename = "p_account_label", skip_serializing_if = "Option::is_none")]
+    pub account_label: Option<String>,
+    #[serde(rename = "p_account_type", skip_serializing_if = "Option::is_none")]
+    pub account_type: Option<String>,
+    #[serde(rename = "p_make_primary")]
+    pub make_primary: bool,
+}
+
+/// A `users` row.
+#[derive(Debug, Clone, Deserialize)]
+pub struct UserRow {
+    pub id: i64,
+    pub firebase_uid: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub email_verified: Option<bool>,
+    #[serde(default)]
+    pub full_name: Option<String>,
+    #[serde(default)]
+    pub avatar_url: Option<String>,
+}
+
+/// `tiktok_oauth_connect`'s answer.
+#[derive(Debug, Clone, Deserialize)]
+pub struct OAuthOutcome {
+    pub needs_new_user: bool,
+    #[serde(default)]
+    pub email_in_use: bool,
+    #[serde(default)]
+    pub created_user: bool,
+    #[serde(default)]
+    pub user: Option<UserRow>,
+}
+
+/// A connection to create or update, tokens already encrypted. Absent fields are
+/// omitted from the rpc call (the SQL function's defaults keep stored values).
+#[derive(Clone, Default, Serialize)]
+pub struct NewConnection {
+    #[serde(rename = "p_provider")]
+    pub provider: String,
+    #[serde(rename = "p_provider_account_id")]
+    pub provider_account_id: String,
+    #[serde(rename = "p_access_token")]
+    pub access_token: String,
+    #[serde(rename = "p_refresh_token", skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    #[serde(
+        rename = "p_expires_at",
+        with = "timestamp::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub expires_at: Option<OffsetDateTime>,
+    #[serde(
+        rename = "p_refresh_expires_at",
+        with = "timestamp::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub refresh_expires_at: Option<OffsetDateTime>,
+    #[serde(rename = "p_scope", skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    #[serde(rename = "p_account_label", skip_serializing_if = "Option::is_none")]
+    pub account_label: Option<String>,
+    #[serde(rename = "p_account_type", skip_serializing_if = "Option::is_none")]
+    pub account_type: Option<String>,
+    #[serde(rename = "p_is_primary", skip_serializing_if = "Option::is_none")]
+    pub is_primary: Option<bool>,
+    #[serde(rename = "p_metadata", skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<serde_json::Value>,
+}
+
+/// `store_connection`'s answer.
+#[derive(Debug, Clone, Deserialize)]
+pub struct StoredConnection {
+    pub created: bool,
+    pub connection: Connection,
+}

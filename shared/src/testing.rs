@@ -1,0 +1,77 @@
+//! In-memory ports for use-case and handler tests (feature `testing`, never in a shipped
+//! binary): the in-memory store, the scripted TikTok and a fixed identity provider, and
+//! a dispatcher that runs any endpoint as its Lambda function would.
+
+use std::time::Duration;
+
+use lambda_http::{Body, Request, Response};
+
+use crate::app::{App, Ports};
+use crate::crypto::TokenCipher;
+use crate::endpoints::*;
+use crate::firebase::FixedIdentity;
+use crate::http::request_id;
+use crate::runtime::answer;
+use crate::store::memory::MemoryStore;
+use crate::tiktok::scripted::ScriptedTikTok;
+
+pub use crate::firebase::fixed::custom_token_for;
+pub use crate::tiktok::scripted::{grant, Call};
+
+/// The in-memory ports.
+pub struct InMemory;
+
+impl Ports for InMemory {
+    type Store = MemoryStore;
+    type TikTok = ScriptedTikTok;
+    type Identity = FixedIdentity;
+}
+
+pub type TestApp = App<InMemory>;
+
+/// The Fernet key of in-memory apps.
+pub const TEST_KEY: &str = "cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=";
+
+/// An app over in-memory ports.
+pub fn app(store: MemoryStore, tiktok: ScriptedTikTok, identity: FixedIdentity) -> TestApp {
+    App {
+        store,
+        tiktok,
+        identity,
+        cipher: TokenCipher::from_keys(TEST_KEY).expect("test key"),
+        profile_cache_ttl: Duration::from_secs(3600),
+    }
+}
+
+/// Every function of the API, by its binary's name.
+pub const FUNCTIONS: [&str; 8] = [
+    "oauth-tiktok",
+    "store-token",
+    "tiktok-profile",
+    "store-tiktok-profile",
+    "tiktok-test",
+    "list-connections",
+    "update-connection",
+    "disconnect-tiktok",
+];
+
+/// Runs the named function's use case on `req`, through the same wrapper its Lambda
+/// binary uses. `None` for a name that is not a function.
+pub async fn dispatch<P: Ports>(
+    function: &str,
+    app: &App<P>,
+    req: &Request,
+) -> Option<Response<Body>> {
+    let id = request_id(req);
+    Some(match function {
+        "oauth-tiktok" => answer(id, oauth_tiktok::run(app, req)).await,
+        "store-token" => answer(id, store_token::run(app, req)).await,
+        "tiktok-profile" => answer(id, tiktok_profile::run(app, req)).await,
+        "store-tiktok-profile" => answer(id, store_tiktok_profile::run(app, req)).await,
+        "tiktok-test" => answer(id, tiktok_test::run(app, req)).await,
+        "list-connections" => answer(id, list_connections::run(app, req)).await,
+        "update-connection" => answer(id, update_connection::run(app, req)).await,
+        "disconnect-tiktok" => answer(id, disconnect_tiktok::run(app, req)).await,
+        _ => return None,
+    })
+}

@@ -1,0 +1,78 @@
+//! The HTTP adapter of [`TikTokApi`]: one way to send a request and read its answer
+//! (through [`crate::outbound`]), one parser per endpoint.
+
+use secrecy::{ExposeSecret, SecretString};
+
+use super::parse::{parse_revoke, parse_token_grant, parse_user_info};
+use super::{TikTokApi, TikTokError, TokenGrant, UserInfo};
+use crate::config::TikTokConfig;
+use crate::outbound::{self, Answer};
+
+pub struct TikTokClient {
+    http: reqwest::Client,
+    base_url: String,
+    client_key: SecretString,
+    client_secret: SecretString,
+}
+
+impl TikTokClient {
+    pub fn new(config: &TikTokConfig, http: reqwest::Client) -> Self {
+        TikTokClient {
+            http,
+            base_url: config.api_base_url.clone(),
+            client_key: config.client_key.clone(),
+            client_secret: config.client_secret.clone(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// A form post to the OAuth endpoints, authenticated by the app's credentials.
+    async fn oauth_form(&self, path: &str, form: &[(&str, &str)]) -> Result<Answer, TikTokError> {
+        let mut fields = vec![
+            ("client_key", self.client_key.expose_secret()),
+            ("client_secret", self.client_secret.expose_secret()),
+        ];
+        fields.extend_from_slice(form);
+        send(self.http.post(self.url(path)).form(&fields)).await
+    }
+}
+
+async fn send(request: reqwest::RequestBuilder) -> Result<Answer, TikTokError> {
+    outbound::send(request)
+        .await
+        .map_err(|t| TikTokError::Unavailable(t.to_string()))
+}
+
+impl TikTokApi for TikTokClient {
+    async fn user_info(
+        &self,
+        access_token: &str,
+        fields: &[&str],
+    ) -> Result<UserInfo, TikTokError> {
+        let request = self
+            .http
+            .get(self.url("/v2/user/info/"))
+            .query(&[("fields", fields.join(","))])
+            .bearer_auth(access_token);
+        let answer = send(request).await?;
+        parse_user_info(answer.status, answer.retry_after, &answer.body)
+    }
+
+    async fn refresh(&self, refresh_token: &str) -> Result<TokenGrant, TikTokError> {
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+        ];
+        let answer = self.oauth_form("/v2/oauth/token/", &form).await?;
+        parse_token_grant(answer.status, answer.retry_after, &answer.body)
+    }
+
+    async fn revoke(&self, access_token: &str) -> Result<bool, TikTokError> {
+        let form = [("token", access_token)];
+        let answer = self.oauth_form("/v2/oauth/revoke/", &form).await?;
+        parse_revoke(answer.status, answer.retry_after, &answer.body)
+    }
+}

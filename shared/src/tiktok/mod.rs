@@ -1,0 +1,123 @@
+//! TikTok API v2: the port (`TikTokApi`), its types and typed errors, the scopes and
+//! fields. `client` is the HTTP adapter, `parse` reads TikTok's answers, `scripted`
+//! (feature `testing`) answers from a script.
+
+use serde::{Deserialize, Serialize};
+
+mod client;
+mod parse;
+#[cfg(any(test, feature = "testing"))]
+pub mod scripted;
+
+pub use client::TikTokClient;
+pub use parse::{parse_revoke, parse_token_grant, parse_user_info};
+
+/// Fields each scope unlocks on `/v2/user/info/`.
+pub const BASIC_FIELDS: [&str; 4] = ["open_id", "union_id", "avatar_url", "display_name"];
+pub const PROFILE_FIELDS: [&str; 3] = ["bio_description", "is_verified", "username"];
+pub const STATS_FIELDS: [&str; 4] = [
+    "follower_count",
+    "following_count",
+    "likes_count",
+    "video_count",
+];
+
+/// The fields the granted scopes allow (comma-separated, as TikTok's token response
+/// gives them). Unknown scope: all fields (the caller falls back to basic on
+/// `scope_not_authorized`).
+pub fn fields_for_scope(scope: Option<&str>) -> Vec<&'static str> {
+    let mut fields = BASIC_FIELDS.to_vec();
+    let Some(scope) = scope.map(str::trim).filter(|s| !s.is_empty()) else {
+        fields.extend(PROFILE_FIELDS);
+        fields.extend(STATS_FIELDS);
+        return fields;
+    };
+    let granted: Vec<&str> = scope.split([',', ' ']).map(str::trim).collect();
+    if granted.contains(&"user.info.profile") {
+        fields.extend(PROFILE_FIELDS);
+    }
+    if granted.contains(&"user.info.stats") {
+        fields.extend(STATS_FIELDS);
+    }
+    fields
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UserInfo {
+    pub open_id: Option<String>,
+    pub union_id: Option<String>,
+    pub avatar_url: Option<String>,
+    pub display_name: Option<String>,
+    pub username: Option<String>,
+    pub bio_description: Option<String>,
+    pub is_verified: Option<bool>,
+    pub follower_count: Option<u64>,
+    pub following_count: Option<u64>,
+    pub likes_count: Option<u64>,
+    pub video_count: Option<u64>,
+}
+
+/// A refresh grant's answer. `Debug` leaves the tokens out.
+#[derive(Clone, Deserialize)]
+pub struct TokenGrant {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub expires_in: i64,
+    #[serde(default)]
+    pub refresh_expires_in: Option<i64>,
+    #[serde(default)]
+    pub open_id: Option<String>,
+    #[serde(default)]
+    pub scope: Option<String>,
+}
+
+impl std::fmt::Debug for TokenGrant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenGrant")
+            .field("expires_in", &self.expires_in)
+            .field("refresh_expires_in", &self.refresh_expires_in)
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TikTokError {
+    /// `access_token_invalid`: expired or revoked access token.
+    #[error("access token invalid")]
+    TokenInvalid,
+    /// `scope_not_authorized`: a field was asked for that the granted scopes do not allow.
+    #[error("scope not authorized")]
+    ScopeNotAuthorized,
+    /// The refresh token was refused (`invalid_grant`): expired, revoked or rotated away.
+    #[error("refresh token refused")]
+    RefreshRejected,
+    /// HTTP 429 / `rate_limit_exceeded`.
+    #[error("rate limited")]
+    RateLimited { retry_after: Option<u64> },
+    /// 5xx, garbage, timeout, unreachable, or an error that is ours to fix
+    /// (`invalid_params`, `invalid_client`): nothing the user can do.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// What the endpoints need from TikTok.
+pub trait TikTokApi: Send + Sync {
+    fn user_info(
+        &self,
+        access_token: &str,
+        fields: &[&str],
+    ) -> impl std::future::Future<Output = Result<UserInfo, TikTokError>> + Send;
+
+    fn refresh(
+        &self,
+        refresh_token: &str,
+    ) -> impl std::future::Future<Output = Result<TokenGrant, TikTokError>> + Send;
+
+    /// Ends the app's access (`/v2/oauth/revoke/`). `Ok(false)`: TikTok says the token
+    /// was already invalid, so there was nothing left to revoke.
+    fn revoke(
+        &self,
+        access_token: &str,
+    ) -> impl std::future::Future<Output = Result<bool, TikTokError>> + Send;
+}

@@ -1,0 +1,178 @@
+//! A TikTok that answers from a script, for use-case and handler tests without the
+//! TikTok fake: accounts it knows (access token -> user), refresh grants it will give,
+//! and answers queued per call. It records every call. Test builds only.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+
+use super::{TikTokApi, TikTokError, TokenGrant, UserInfo};
+
+/// One call TikTok saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Call {
+    UserInfo { access_token: String },
+    Refresh { refresh_token: String },
+    Revoke { access_token: String },
+}
+
+type Hook = Box<dyn FnOnce() + Send>;
+
+#[derive(Default)]
+pub struct ScriptedTikTok {
+    /// Live access tokens and the account each belongs to.
+    accounts: Mutex<HashMap<String, UserInfo>>,
+    user_info: Mutex<VecDeque<Result<UserInfo, TikTokError>>>,
+    refresh: Mutex<VecDeque<Result<TokenGrant, TikTokError>>>,
+    revoke: Mutex<VecDeque<Result<bool, TikTokError>>>,
+    calls: Mutex<Vec<Call>>,
+    /// Runs once, right after the next refresh call: a concurrent winner's write.
+    after_refresh: Mutex<Option<Hook>>,
+}
+
+impl ScriptedTikTok {
+    /// An access token TikTok accepts, for the account `info` describes.
+    pub fn with_account(self, access_token: &str, info: UserInfo) -> Self {
+        self.accounts
+            .lock()
+            .unwrap()
+            .insert(access_token.to_owned(), info);
+        self
+    }
+
+    /// The next user-info call answers this (before the known accounts are looked at).
+    pub fn then_user_info(&self, answer: Result<UserInfo, TikTokError>) -> &Self {
+        self.user_info.lock().unwrap().push_back(answer);
+        self
+    }
+
+    /// The next refresh answers this; unscripted refreshes are refused.
+    pub fn then_refresh(&self, answer: Result<TokenGrant, TikTokError>) -> &Self {
+        self.refresh.lock().unwrap().push_back(answer);
+        self
+    }
+
+    /// The next revoke answers this; unscripted revokes succeed.
+    pub fn then_revoke(&self, answer: Result<bool, TikTokError>) -> &Self {
+        self.revoke.lock().unwrap().push_back(answer);
+        self
+    }
+
+    pub fn after_next_refresh(&self, hook: impl FnOnce() + Send + 'static) {
+        *self.after_refresh.lock().unwrap() = Some(Box::new(hook));
+    }
+
+    pub fn calls(&self) -> Vec<Call> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    /// The access tokens user info was called with, in order.
+    pub fn user_info_tokens(&self) -> Vec<String> {
+        self.calls()
+            .into_iter()
+            .filter_map(|c| match c {
+                Call::UserInfo { access_token } => Some(access_token),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn record(&self, call: Call) {
+        self.calls.lock().unwrap().push(call);
+    }
+}
+
+/// A grant as TikTok's token endpoint gives it.
+pub fn grant(access_token: &str, refresh_token: &str, open_id: &str) -> TokenGrant {
+    TokenGrant {
+        access_token: access_token.into(),
+        refresh_token: refresh_token.into(),
+        expires_in: 7200,
+        refresh_expires_in: Some(15_552_000),
+        open_id: Some(open_id.into()),
+        scope: Some("user.info.basic".into()),
+    }
+}
+
+impl TikTokApi for ScriptedTikTok {
+    async fn user_info(&self, access_token: &str, _: &[&str]) -> Result<UserInfo, TikTokError> {
+        self.record(Call::UserInfo {
+            access_token: access_token.into(),
+        });
+        if let Some(answer) = self.user_info.lock().unwrap().pop_front() {
+            return answer;
+        }
+        let accounts = self.accounts.lock().unwrap();
+        accounts
+            .get(access_token)
+            .cloned()
+            .ok_or(TikTokError::TokenInvalid)
+    }
+
+    async fn refresh(&self, refresh_token: &str) -> Result<TokenGrant, TikTokError> {
+        self.record(Call::Refresh {
+            refresh_token: refresh_token.into(),
+        });
+        let answer = self
+            .refresh
+            .lock()
+            .unwrap()
+            .pop_front()
+            .unwrap_or(Err(TikTokError::RefreshRejected));
+        if let Some(hook) = self.after_refresh.lock().unwrap().take() {
+            hook();
+        }
+        answer
+    }
+
+    async fn revoke(&self, access_token: &str) -> Result<bool, TikTokError> {
+        self.record(Call::Revoke {
+            access_token: access_token.into(),
+        });
+        self.revoke.lock().unwrap().pop_front().unwrap_or(Ok(true))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn answers_from_the_script_then_from_known_accounts() {
+        let info = UserInfo {
+            open_id: Some("o1".into()),
+            ..UserInfo::default()
+        };
+        let tiktok = ScriptedTikTok::default().with_account("act.1", info.clone());
+        tiktok.then_user_info(Err(TikTokError::RateLimited {
+            retry_after: Some(3),
+        }));
+        assert!(matches!(
+            tiktok.user_info("act.1", &[]).await,
+            Err(TikTokError::RateLimited { .. })
+        ));
+        assert_eq!(tiktok.user_info("act.1", &[]).await, Ok(info));
+        assert_eq!(
+            tiktok.user_info("act.x", &[]).await,
+            Err(TikTokError::TokenInvalid)
+        );
+        assert_eq!(
+            tiktok.refresh("rft").await.unwrap_err(),
+            TikTokError::RefreshRejected
+        );
+        assert_eq!(tiktok.revoke("act.1").await, Ok(true));
+        assert_eq!(tiktok.calls().len(), 5);
+        assert_eq!(tiktok.user_info_tokens(), ["act.1", "act.1", "act.x"]);
+    }
+
+    #[tokio::test]
+    async fn the_refresh_hook_runs_once() {
+        let tiktok = ScriptedTikTok::default();
+        let ran = std::sync::Arc::new(Mutex::new(0));
+        let seen = ran.clone();
+        tiktok.after_next_refresh(move || *seen.lock().unwrap() += 1);
+        tiktok.then_refresh(Ok(grant("a", "r", "o")));
+        assert_eq!(tiktok.refresh("x").await.unwrap().refresh_token, "r");
+        let _ = tiktok.refresh("x").await;
+        assert_eq!(*ran.lock().unwrap(), 1);
+    }
+}

@@ -1,0 +1,409 @@
+//! The handler tier: every `events/` file, as API Gateway delivers it, through the same
+//! wrapper a function binary uses, with in-memory ports (no service started). The
+//! integration suites in `tests/` run the same use cases against the real local stack.
+
+use std::path::PathBuf;
+
+use lambda_http::{Body, Request, Response};
+use serde_json::Value;
+use shared::firebase::FixedIdentity;
+use shared::store::memory::MemoryStore;
+use shared::store::{Caller, ConnectionStore, NewConnection};
+use shared::testing::{self, custom_token_for, Call, TestApp};
+use shared::tiktok::scripted::ScriptedTikTok;
+use shared::tiktok::UserInfo;
+
+const ID_TOKEN: &str = "id-token-of-ana";
+const UID: &str = "firebase-uid-ana";
+const OPEN_ID: &str = "open-id-ana";
+const ACCESS_TOKEN: &str = "act.ana";
+
+/// What a test starts from.
+#[derive(Clone, Copy, PartialEq)]
+enum Given {
+    /// Ana is signed in and has no connection yet.
+    Nothing,
+    /// Ana's TikTok account is connected (stored through store-token's rules).
+    Connected,
+}
+
+/// Every events/ file: what it is given and what it must answer.
+const CASES: [(&str, Given, u16, Option<&str>); 40] = [
+    (
+        "disconnect-tiktok/no-auth.json",
+        Given::Connected,
+        401,
+        Some("unauthorized"),
+    ),
+    ("disconnect-tiktok/ok.json", Given::Connected, 200, None),
+    (
+        "disconnect-tiktok/wrong-method.json",
+        Given::Connected,
+        405,
+        Some("method_not_allowed"),
+    ),
+    (
+        "list-connections/no-auth.json",
+        Given::Connected,
+        401,
+        Some("unauthorized"),
+    ),
+    ("list-connections/ok.json", Given::Connected, 200, None),
+    (
+        "list-connections/wrong-method.json",
+        Given::Connected,
+        405,
+        Some("method_not_allowed"),
+    ),
+    ("oauth-tiktok/link.json", Given::Nothing, 200, None),
+    (
+        "oauth-tiktok/missing-open-id.json",
+        Given::Nothing,
+        400,
+        Some("open_id_required"),
+    ),
+    ("oauth-tiktok/new-user.json", Given::Nothing, 200, None),
+    (
+        "oauth-tiktok/no-email.json",
+        Given::Nothing,
+        400,
+        Some("email_required"),
+    ),
+    (
+        "oauth-tiktok/not-json.json",
+        Given::Nothing,
+        400,
+        Some("invalid_json"),
+    ),
+    ("oauth-tiktok/session-email.json", Given::Nothing, 200, None),
+    (
+        "oauth-tiktok/wrong-method.json",
+        Given::Nothing,
+        405,
+        Some("method_not_allowed"),
+    ),
+    (
+        "store-tiktok-profile/base64.json",
+        Given::Connected,
+        200,
+        None,
+    ),
+    (
+        "store-tiktok-profile/negative-count.json",
+        Given::Connected,
+        400,
+        Some("invalid_request"),
+    ),
+    (
+        "store-tiktok-profile/no-auth.json",
+        Given::Connected,
+        401,
+        Some("unauthorized"),
+    ),
+    ("store-tiktok-profile/ok.json", Given::Connected, 200, None),
+    (
+        "store-tiktok-profile/wrong-method.json",
+        Given::Connected,
+        405,
+        Some("method_not_allowed"),
+    ),
+    (
+        "store-token/bad-expires-at.json",
+        Given::Nothing,
+        400,
+        Some("invalid_request"),
+    ),
+    (
+        "store-token/no-auth.json",
+        Given::Nothing,
+        401,
+        Some("unauthorized"),
+    ),
+    (
+        "store-token/not-json.json",
+        Given::Nothing,
+        400,
+        Some("invalid_json"),
+    ),
+    ("store-token/ok.json", Given::Nothing, 201, None),
+    (
+        "store-token/unsupported-provider.json",
+        Given::Nothing,
+        400,
+        Some("unsupported_provider"),
+    ),
+    (
+        "store-token/wrong-method.json",
+        Given::Nothing,
+        405,
+        Some("method_not_allowed"),
+    ),
+    (
+        "tiktok-profile/account-id.json",
+        Given::Connected,
+        200,
+        None,
+    ),
+    ("tiktok-profile/force.json", Given::Connected, 200, None),
+    (
+        "tiktok-profile/no-auth.json",
+        Given::Connected,
+        401,
+        Some("unauthorized"),
+    ),
+    ("tiktok-profile/ok.json", Given::Connected, 200, None),
+    (
+        "tiktok-profile/wrong-method.json",
+        Given::Connected,
+        405,
+        Some("method_not_allowed"),
+    ),
+    ("tiktok-test/account-id.json", Given::Connected, 200, None),
+    (
+        "tiktok-test/no-auth.json",
+        Given::Connected,
+        401,
+        Some("unauthorized"),
+    ),
+    ("tiktok-test/ok.json", Given::Connected, 200, None),
+    (
+        "tiktok-test/wrong-method.json",
+        Given::Connected,
+        405,
+        Some("method_not_allowed"),
+    ),
+    (
+        "update-connection/no-auth.json",
+        Given::Connected,
+        401,
+        Some("unauthorized"),
+    ),
+    ("update-connection/ok.json", Given::Connected, 200, None),
+    (
+        "update-connection/relabel.json",
+        Given::Connected,
+        200,
+        None,
+    ),
+    (
+        "update-connection/unset-primary.json",
+        Given::Connected,
+        400,
+        Some("invalid_request"),
+    ),
+    (
+        "update-connection/wrong-method.json",
+        Given::Connected,
+        405,
+        Some("method_not_allowed"),
+    ),
+    (
+        "tiktok-profile/no-auth.json",
+        Given::Nothing,
+        401,
+        Some("unauthorized"),
+    ),
+    ("tiktok-test/ok.json", Given::Nothing, 200, None),
+];
+
+fn events_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events")
+}
+
+/// An events/ file with its placeholders filled in (inside a base64 body too).
+fn event(name: &str) -> Request {
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine;
+    let expires =
+        shared::timestamp::format(time::OffsetDateTime::now_utc() + time::Duration::hours(2));
+    let fill = |text: &str| {
+        text.replace("REPLACE_WITH_FIREBASE_ID_TOKEN", ID_TOKEN)
+            .replace("REPLACE_WITH_OPEN_ID", OPEN_ID)
+            .replace("REPLACE_WITH_ACCOUNT_ID", OPEN_ID)
+            .replace("REPLACE_WITH_PROVIDER", "tiktok")
+            .replace("REPLACE_WITH_ACCESS_TOKEN", ACCESS_TOKEN)
+            .replace("REPLACE_WITH_REFRESH_TOKEN", "rft.ana")
+            .replace("REPLACE_WITH_EXPIRES_AT", &expires)
+            .replace("REPLACE_WITH_EMAIL", "ana@example.com")
+    };
+    let text = std::fs::read_to_string(events_dir().join(name)).expect(name);
+    let mut value: Value = serde_json::from_str(&fill(&text)).expect("event JSON");
+    if value["isBase64Encoded"] == true {
+        let body = value["body"].as_str().expect("body");
+        let decoded = String::from_utf8(STANDARD.decode(body).expect("base64")).expect("utf-8");
+        value["body"] = Value::String(STANDARD.encode(fill(&decoded)));
+    }
+    lambda_http::request::from_str(&value.to_string()).expect(name)
+}
+
+async fn app(given: Given) -> TestApp {
+    let ana = Caller {
+        firebase_uid: UID.into(),
+        email: Some("ana@example.org".into()),
+        email_verified: true,
+        ..Caller::default()
+    };
+    let info = UserInfo {
+        open_id: Some(OPEN_ID.into()),
+        display_name: Some("Cooking with Ana".into()),
+        ..UserInfo::default()
+    };
+    let app = testing::app(
+        MemoryStore::default(),
+        ScriptedTikTok::default().with_account(ACCESS_TOKEN, info),
+        FixedIdentity::default().with_session(ID_TOKEN, ana.clone()),
+    );
+    if given == Given::Connected {
+        let new = NewConnection {
+            provider: "tiktok".into(),
+            provider_account_id: OPEN_ID.into(),
+            access_token: app.cipher.encrypt(ACCESS_TOKEN),
+            refresh_token: Some(app.cipher.encrypt("rft.ana")),
+            ..NewConnection::default()
+        };
+        app.store.store_connection(&ana, &new).await.unwrap();
+    }
+    app
+}
+
+fn json(response: &Response<Body>) -> Value {
+    serde_json::from_slice(response.body().as_ref()).expect("JSON body")
+}
+
+fn function_of(name: &str) -> &str {
+    name.split('/').next().unwrap()
+}
+
+#[tokio::test]
+async fn every_event_gets_the_contract_answer() {
+    for (name, given, status, code) in CASES {
+        let app = app(given).await;
+        let req = event(name);
+        let response = testing::dispatch(function_of(name), &app, &req)
+            .await
+            .expect("a function");
+        let body = json(&response);
+        assert_eq!(response.status().as_u16(), status, "{name}: {body}");
+        let content_type = response.headers()["content-type"].to_str().unwrap();
+        assert_eq!(content_type, "application/json", "{name}");
+        if let Some(code) = code {
+            assert_eq!(body["code"], code, "{name}");
+            assert!(shared::error::code::ALL.contains(&code), "{name}");
+            assert!(
+                body["request_id"].as_str().is_some_and(|id| !id.is_empty()),
+                "{name}: the runtime adds the request id"
+            );
+        }
+        let text = body.to_string();
+        assert!(
+            !text.contains(ACCESS_TOKEN) && !text.contains("rft.ana"),
+            "{name}: {text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_events_file_is_covered() {
+    let mut files = Vec::new();
+    for dir in std::fs::read_dir(events_dir()).unwrap() {
+        let dir = dir.unwrap().path();
+        for file in std::fs::read_dir(&dir).unwrap() {
+            let file = file.unwrap().path();
+            files.push(format!(
+                "{}/{}",
+                dir.file_name().unwrap().to_string_lossy(),
+                file.file_name().unwrap().to_string_lossy()
+            ));
+        }
+    }
+    for file in &files {
+        assert!(
+            CASES.iter().any(|(name, ..)| name == file),
+            "{file} has no case"
+        );
+    }
+    for function in testing::FUNCTIONS {
+        assert!(
+            events_dir().join(function).is_dir(),
+            "{function} has no events"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_good_events_act_on_the_ports() {
+    // Sign-in: a new user gets a custom token for the uid derived from the open_id.
+    let app = app(Given::Nothing).await;
+    let signed = testing::dispatch("oauth-tiktok", &app, &event("oauth-tiktok/new-user.json"))
+        .await
+        .unwrap();
+    let body = json(&signed);
+    let uid = shared::endpoints::oauth_tiktok::derived_uid(OPEN_ID);
+    assert_eq!(body["firebase_uid"], uid.as_str());
+    assert_eq!(body["firebase_token"], custom_token_for(&uid).as_str());
+    assert!(app.identity.has_user(&uid));
+    let row = &app.store.tiktok_rows(OPEN_ID)[0];
+    assert_eq!(
+        app.cipher
+            .decrypt(row.access_token.as_deref().unwrap())
+            .unwrap(),
+        ACCESS_TOKEN,
+        "stored encrypted"
+    );
+    assert_ne!(row.access_token.as_deref(), Some(ACCESS_TOKEN));
+
+    // Linking: the session's user gets the account.
+    let app = self::app(Given::Nothing).await;
+    let linked = testing::dispatch("oauth-tiktok", &app, &event("oauth-tiktok/link.json"))
+        .await
+        .unwrap();
+    assert_eq!(json(&linked)["firebase_uid"], UID);
+
+    // Disconnect revokes at TikTok, then removes the row.
+    let app = self::app(Given::Connected).await;
+    testing::dispatch(
+        "disconnect-tiktok",
+        &app,
+        &event("disconnect-tiktok/ok.json"),
+    )
+    .await
+    .unwrap();
+    assert!(app.store.tiktok_rows(OPEN_ID).is_empty());
+    assert!(app.tiktok.calls().contains(&Call::Revoke {
+        access_token: ACCESS_TOKEN.into()
+    }));
+
+    // The profile comes from TikTok, then from the cache.
+    let app = self::app(Given::Connected).await;
+    let first = testing::dispatch("tiktok-profile", &app, &event("tiktok-profile/ok.json"))
+        .await
+        .unwrap();
+    assert_eq!(json(&first)["cached"], false);
+    let second = testing::dispatch("tiktok-profile", &app, &event("tiktok-profile/ok.json"))
+        .await
+        .unwrap();
+    assert_eq!(json(&second)["cached"], true);
+    assert_eq!(json(&second)["display_name"], "Cooking with Ana");
+    assert_eq!(
+        app.tiktok.user_info_tokens().len(),
+        1,
+        "the cache saved a call"
+    );
+}
+
+#[tokio::test]
+async fn outages_are_the_contracts_503() {
+    let app = app(Given::Connected).await;
+    app.store.fail_next(1);
+    let response = testing::dispatch("tiktok-test", &app, &event("tiktok-test/ok.json"))
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 503);
+    assert_eq!(json(&response)["code"], "database_unavailable");
+    assert_eq!(response.headers()["retry-after"], "1");
+    app.identity.go_down();
+    let response = testing::dispatch("list-connections", &app, &event("list-connections/ok.json"))
+        .await
+        .unwrap();
+    assert_eq!(json(&response)["code"], "identity_unavailable");
+}
