@@ -148,3 +148,24 @@ write("disconnect-tiktok", {
     "no-auth.json": disconnect_event(auth=False),
     "wrong-method.json": disconnect_event(method="POST"),
 })
+
+AUTHORIZE = "/api/v1/auth/tiktok/authorize"
+good_authorize = {"redirect_uri": "REPLACE_WITH_REDIRECT_URI", "scopes": ["user.info.basic", "user.info.profile"]}
+write("tiktok-authorize", {
+    "sign-in.json": event("POST", AUTHORIZE, auth=False, body=good_authorize, name="tiktok-authorize"),
+    "link.json": event("POST", AUTHORIZE, body=good_authorize, name="tiktok-authorize"),
+    "default-scopes.json": event("POST", AUTHORIZE, auth=False, body={"redirect_uri": "REPLACE_WITH_REDIRECT_URI"}, name="tiktok-authorize"),
+    "other-redirect.json": event("POST", AUTHORIZE, auth=False, body={"redirect_uri": "https://evil.example.com/steal"}, name="tiktok-authorize"),
+    "unknown-scope.json": event("POST", AUTHORIZE, auth=False, body={**good_authorize, "scopes": ["user.info.basic", "everything"]}, name="tiktok-authorize"),
+    "wrong-method.json": event("GET", AUTHORIZE, auth=False, name="tiktok-authorize"),
+})
+
+CALLBACK = "/api/v1/auth/tiktok/callback"
+good_callback = {"code": "REPLACE_WITH_CODE", "state": "REPLACE_WITH_STATE"}
+write("tiktok-callback", {
+    "sign-in.json": event("POST", CALLBACK, auth=False, body=good_callback, name="tiktok-callback"),
+    "link.json": event("POST", CALLBACK, body=good_callback, name="tiktok-callback"),
+    "unknown-state.json": event("POST", CALLBACK, auth=False, body={"code": "REPLACE_WITH_CODE", "state": "not-a-state"}, name="tiktok-callback"),
+    "missing-code.json": event("POST", CALLBACK, auth=False, body={"state": "REPLACE_WITH_STATE"}, name="tiktok-callback"),
+    "wrong-method.json": event("GET", CALLBACK, auth=False, name="tiktok-callback"),
+})

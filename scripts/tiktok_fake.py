@@ -14,12 +14,22 @@ newer pages):
   refresh_token): rotates the refresh token; the previous one stops working at once.
   Errors: {"error", "error_description", "log_id"} (invalid_grant, invalid_client, ...).
 - POST /v2/oauth/revoke/ (form: client_key, client_secret, token): ends the grant.
+- The authorization-code grant with PKCE: POST /v2/oauth/token/ with
+  grant_type=authorization_code, code, redirect_uri, code_verifier. Codes come from the
+  user's consent (the control call /_fake/consent plays it, given the authorize URL's
+  parameters); each is bound to the client key, the redirect URI and the S256 challenge
+  (base64url as RFC 7636 writes it, or hex as TikTok's desktop guide asks), used once,
+  and expires after 10 minutes. A used, unknown or expired code, or another redirect
+  URI: invalid_grant; a verifier that does not match the challenge: invalid_request
+  "Code verifier or code challenge is invalid." (as seen from TikTok).
 
 Test control under /_fake/ (JSON): create accounts, expire tokens, script faults per
 account and endpoint, read the calls each account received.
 Standard library only. Usage: tiktok_fake.py PORT CLIENT_KEY CLIENT_SECRET
 """
 
+import base64
+import hashlib
 import json
 import secrets
 import socket
@@ -44,6 +54,8 @@ RETIRED = {}  # refresh token -> open_id (rotated or invalidated: refused, but a
 FAULTS = {}  # (open_id, endpoint) -> [response, ...]
 CALLS = []  # {"endpoint", "open_id", ...}
 ISSUED = []  # every token the fake ever issued (the log leak check reads them)
+CODES = {}  # authorization code -> {client_key, redirect_uri, challenge, scope, open_id, expires_at, used}
+CODE_TTL = 600
 
 
 def log_id():
@@ -53,6 +65,33 @@ def log_id():
 def retire_refresh(open_id):
     for old in [t for t, oid in REFRESH.items() if oid == open_id]:
         RETIRED[old] = REFRESH.pop(old)
+
+
+def new_account(open_id, p):
+    """An account as /_fake/accounts (or a consent) makes it; `p` may set its scope,
+    token lifetimes and profile fields."""
+    return {
+        "open_id": open_id,
+        "scope": p.get("scope", "user.info.basic,user.info.profile,user.info.stats"),
+        "access_ttl": int(p.get("access_ttl", 7200)),
+        "refresh_ttl": int(p.get("refresh_ttl", 15552000)),
+        "profile": {
+            "open_id": open_id, "union_id": "u" + open_id,
+            "display_name": "Creator " + open_id[:6],
+            "avatar_url": "https://p16.tiktokcdn.com/avatar/" + open_id + ".jpeg",
+            "avatar_url_100": None, "avatar_large_url": None,
+            "username": "creator_" + open_id[:6].strip("-"), "bio_description": "Hello",
+            "profile_deep_link": "https://www.tiktok.com/@x", "is_verified": False,
+            "follower_count": 1200, "following_count": 30, "likes_count": 45000, "video_count": 12,
+            **p.get("profile", {}),
+        },
+    }
+
+
+def s256(verifier):
+    """The S256 challenge of a verifier, in both encodings TikTok's guides name."""
+    digest = hashlib.sha256(verifier.encode()).digest()
+    return {base64.urlsafe_b64encode(digest).rstrip(b"=").decode(), digest.hex()}
 
 
 def issue_tokens(account):
@@ -199,8 +238,10 @@ class Handler(BaseHTTPRequestHandler):
         self.envelope_error(404, "invalid_params", "Unknown path")
 
     def token(self, form):
+        if form.get("grant_type") == "authorization_code":
+            return self.code_grant(form)
         if form.get("grant_type") != "refresh_token":
-            return self.oauth_error(400, "unsupported_grant_type", "Only refresh_token is faked.")
+            return self.oauth_error(400, "unsupported_grant_type", "Unsupported grant type.")
         refresh = form.get("refresh_token", "")
         with LOCK:
             open_id = REFRESH.get(refresh) or RETIRED.get(refresh)
@@ -215,6 +256,31 @@ class Handler(BaseHTTPRequestHandler):
                 grant = issue_tokens(account)
         if grant is None:
             return self.oauth_error(400, "invalid_grant", "Refresh token is invalid or expired.")
+        self.send(200, grant)
+
+    def code_grant(self, form):
+        code = form.get("code", "")
+        with LOCK:
+            entry = CODES.get(code)
+            open_id = entry["open_id"] if entry else None
+            verifier_ok = bool(entry) and entry["challenge"] in s256(form.get("code_verifier", ""))
+            CALLS.append({"endpoint": "token_code", "open_id": open_id, "verifier_ok": verifier_ok,
+                          "redirect_uri": form.get("redirect_uri")})
+            if entry is None or entry["used"] or entry["expires_at"] <= time.time() \
+                    or entry["client_key"] != form.get("client_key") \
+                    or entry["redirect_uri"] != form.get("redirect_uri"):
+                grant = "invalid_grant"
+            elif not verifier_ok:
+                grant = "invalid_verifier"
+            else:
+                entry["used"] = True
+                account = ACCOUNTS[open_id]
+                account["scope"] = entry["scope"]
+                grant = issue_tokens(account)
+        if grant == "invalid_grant":
+            return self.oauth_error(400, "invalid_grant", "Authorization code is expired or invalid.")
+        if grant == "invalid_verifier":
+            return self.oauth_error(400, "invalid_request", "Code verifier or code challenge is invalid.")
         self.send(200, grant)
 
     def revoke(self, form):
@@ -234,28 +300,40 @@ class Handler(BaseHTTPRequestHandler):
         self.send(200, {})
 
     # -- test control -----------------------------------------------------------------
+    def consent(self, p):
+        """The user consents on TikTok's page: given the authorize URL's parameters and
+        the account consenting (`open_id`, made if new), the code TikTok would put on the
+        redirect, and the redirect itself. Called with LOCK held."""
+        q = p.get("query") or {k: v[0] for k, v in parse_qs(urlparse(p.get("authorize_url", "")).query).items()}
+        if q.get("client_key") != CLIENT_KEY:
+            return self.send(400, {"error": "client_key is not this app's"})
+        if q.get("response_type") != "code" or q.get("code_challenge_method") != "S256" \
+                or not q.get("code_challenge") or not q.get("redirect_uri") or not q.get("state"):
+            return self.send(400, {"error": "authorize URL lacks response_type=code, S256 PKCE, redirect_uri or state"})
+        open_id = p.get("open_id") or "-" + secrets.token_hex(16)
+        if open_id not in ACCOUNTS:
+            ACCOUNTS[open_id] = new_account(open_id, p)
+            ACCOUNTS[open_id]["refresh_token"] = None
+            ACCOUNTS[open_id]["refresh_expires_at"] = 0
+        code = "code." + secrets.token_urlsafe(24)
+        CODES[code] = {"client_key": q["client_key"], "redirect_uri": q["redirect_uri"],
+                       "challenge": q["code_challenge"], "scope": q.get("scope", "user.info.basic"),
+                       "open_id": open_id, "expires_at": time.time() + CODE_TTL, "used": False}
+        ISSUED.append(code)
+        separator = "&" if "?" in q["redirect_uri"] else "?"
+        redirect = (q["redirect_uri"] + separator + "code=" + code + "&scopes=" + q.get("scope", "")
+                    + "&state=" + q["state"])
+        return self.send(200, {"code": code, "open_id": open_id, "redirect": redirect})
+
     def admin(self, path, p):
         with LOCK:
             if path == "/_fake/accounts":
                 open_id = p.get("open_id") or "-" + secrets.token_hex(16)
-                account = {
-                    "open_id": open_id,
-                    "scope": p.get("scope", "user.info.basic,user.info.profile,user.info.stats"),
-                    "access_ttl": int(p.get("access_ttl", 7200)),
-                    "refresh_ttl": int(p.get("refresh_ttl", 15552000)),
-                    "profile": {
-                        "open_id": open_id, "union_id": "u" + open_id,
-                        "display_name": "Creator " + open_id[:6],
-                        "avatar_url": "https://p16.tiktokcdn.com/avatar/" + open_id + ".jpeg",
-                        "avatar_url_100": None, "avatar_large_url": None,
-                        "username": "creator_" + open_id[:6].strip("-"), "bio_description": "Hello",
-                        "profile_deep_link": "https://www.tiktok.com/@x", "is_verified": False,
-                        "follower_count": 1200, "following_count": 30, "likes_count": 45000, "video_count": 12,
-                        **p.get("profile", {}),
-                    },
-                }
+                account = new_account(open_id, p)
                 ACCOUNTS[open_id] = account
                 return self.send(200, issue_tokens(account))
+            if path == "/_fake/consent":
+                return self.consent(p)
             open_id = p.get("open_id")
             if open_id not in ACCOUNTS:
                 return self.send(404, {"error": "no such account"})
@@ -275,6 +353,9 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send(200, {})
             if path == "/_fake/faults":
                 FAULTS.setdefault((open_id, p["endpoint"]), []).extend(p["responses"])
+                return self.send(200, {})
+            if path == "/_fake/expire_code":
+                CODES[p["code"]]["expires_at"] = 0
                 return self.send(200, {})
             if path == "/_fake/check_refresh":
                 return self.send(200, {"valid": REFRESH.get(p.get("refresh_token")) == open_id})

@@ -195,6 +195,33 @@ async fn workload(function: &str, n: usize) -> Workload {
             events
         }
         "floor" => vec![event_json("tiktok-test/no-auth.json", &[]); n],
+        "tiktok-authorize" => {
+            let redirect = [("REPLACE_WITH_REDIRECT_URI", FIRST_REDIRECT_URI)];
+            vec![event_json("tiktok-authorize/sign-in.json", &redirect); n]
+        }
+        "tiktok-callback" => {
+            // A returning user signing in through the server-side flow: each request
+            // finishes its own authorization (started, consented at the fake).
+            let mut events = Vec::with_capacity(n + 1);
+            for _ in 0..=n {
+                let redirect = [("REPLACE_WITH_REDIRECT_URI", FIRST_REDIRECT_URI)];
+                let start = event("tiktok-authorize/sign-in.json", &redirect);
+                let started = reply(dispatch("tiktok-authorize", &app, start).await);
+                let url = started.body["authorize_url"].as_str().expect("url");
+                let (code, _) = fake.consent(url, Some(&account.open_id), &[]).await;
+                let state = started.body["state"].as_str().expect("state").to_owned();
+                let fill = [
+                    ("REPLACE_WITH_CODE", code.as_str()),
+                    ("REPLACE_WITH_STATE", &state),
+                ];
+                events.push(event_json("tiktok-callback/sign-in.json", &fill));
+            }
+            // The first one signs the account up, so the measured ones are returning.
+            let first = lambda_http::request::from_str(&events.remove(0)).unwrap();
+            let signed_up = reply(dispatch("tiktok-callback", &app, first).await);
+            assert_eq!(signed_up.status, 200, "{}", signed_up.body);
+            events
+        }
         _ => {
             connect(account.clone()).await;
             if function == "tiktok-profile" {
@@ -401,6 +428,9 @@ async fn main() {
         let event = match *name {
             "floor" => event_json("tiktok-test/no-auth.json", &[]),
             "oauth-tiktok" => event_json("oauth-tiktok/missing-open-id.json", &[]),
+            "tiktok-authorize" | "tiktok-callback" => {
+                event_json(&format!("{name}/wrong-method.json"), &[])
+            }
             other => event_json(
                 &format!("{other}/no-auth.json"),
                 &[

@@ -3,13 +3,30 @@
 use std::time::Duration;
 
 use crate::access::TokenAccess;
-use crate::config::{Config, ConfigError};
+use crate::config::{AuthorizationConfig, Config, ConfigError, Needs};
 use crate::crypto::TokenCipher;
 use crate::error::ApiError;
 use crate::firebase::{FirebaseAuth, IdTokenVerifier, IdentityAdmin};
 use crate::http::bearer_token;
-use crate::store::{Caller, ConnectionStore, PostgrestStore};
+use crate::store::{Caller, ConnectionStore, OAuthStateStore, PostgrestStore};
 use crate::tiktok::{TikTokApi, TikTokClient};
+
+/// A session that signed in at most this long ago makes a linked account a sign-in
+/// method (Firebase asks for a sign-in this recent before sensitive changes).
+pub const RECENT_SIGN_IN: i64 = 5 * 60;
+
+/// How long ago a session signed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionAge {
+    /// Within [`RECENT_SIGN_IN`]: may make a linked account a sign-in method.
+    Recent,
+    /// Older: may link accounts for posting only.
+    Older,
+}
+
+/// Every request answers within this (below the functions' 25 s timeout, leaving room
+/// for [`crate::access::ROTATION_GRACE`]): each upstream call gets what is left.
+pub const REQUEST_DEADLINE: Duration = Duration::from_secs(18);
 
 /// PostgREST answers within this or the request counts as a database outage.
 const STORE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -17,7 +34,7 @@ const STORE_TIMEOUT: Duration = Duration::from_secs(5);
 /// The outside parties a use case talks to, as one shape: the production adapters
 /// ([`Live`]) or in-memory ones (`testing::InMemory`, feature `testing`).
 pub trait Ports: Send + Sync + 'static {
-    type Store: ConnectionStore;
+    type Store: ConnectionStore + OAuthStateStore;
     type TikTok: TikTokApi;
     type Identity: IdTokenVerifier + IdentityAdmin;
 }
@@ -30,6 +47,10 @@ pub struct App<P: Ports> {
     pub identity: P::Identity,
     pub cipher: TokenCipher,
     pub profile_cache_ttl: Duration,
+    /// How long a request may take in all (see [`REQUEST_DEADLINE`]).
+    pub request_deadline: Duration,
+    /// The server-side authorization flow's settings.
+    pub authorization: AuthorizationConfig,
 }
 
 /// The production adapters: PostgREST, TikTok's API, Firebase Auth.
@@ -62,13 +83,15 @@ impl LiveApp {
             identity: FirebaseAuth::new(&config.firebase, http),
             cipher: config.cipher.clone(),
             profile_cache_ttl: config.profile_cache_ttl,
+            request_deadline: config.request_deadline,
+            authorization: config.authorization.clone(),
         })
     }
 
     /// Reads the configuration (and the app secret) and builds the clients: the whole
     /// cold-start work of a function. Failures are logged with the setting's name.
-    pub async fn init() -> Result<Self, ConfigError> {
-        let result = match Config::load().await {
+    pub async fn init(needs: Needs) -> Result<Self, ConfigError> {
+        let result = match Config::load(needs).await {
             Ok(config) => Self::from_config(&config),
             Err(err) => Err(err),
         };
@@ -98,8 +121,36 @@ impl<P: Ports> App<P> {
         }
     }
 
+    /// Checks a session that links an account as the Admin SDKs'
+    /// `verifyIdToken(token, checkRevoked)` does: the user exists and is not disabled,
+    /// and the session signed in after the user's tokens were last revoked. Only
+    /// linking pays this Firebase round trip.
+    pub async fn linking_session(&self, caller: &Caller) -> Result<SessionAge, ApiError> {
+        let state = self.identity.account_state(&caller.firebase_uid).await?;
+        let auth_time = caller.auth_time.ok_or_else(|| refused("no auth_time"))?;
+        let state = state.ok_or_else(|| refused("no such Firebase user"))?;
+        if state.disabled {
+            return Err(refused("user disabled"));
+        }
+        if state.valid_since.is_some_and(|since| auth_time < since) {
+            return Err(refused("session revoked"));
+        }
+        let age = time::OffsetDateTime::now_utc().unix_timestamp() - auth_time;
+        Ok(if age <= RECENT_SIGN_IN {
+            SessionAge::Recent
+        } else {
+            SessionAge::Older
+        })
+    }
+
     /// Access to stored TikTok tokens: proving, refreshing, revoking.
     pub fn tokens(&self) -> TokenAccess<'_, P::Store, P::TikTok> {
         TokenAccess::new(&self.store, &self.tiktok, &self.cipher)
     }
+}
+
+/// A session refused at the revocation check: one `Unauthorized`, the reason at debug.
+fn refused(reason: &'static str) -> ApiError {
+    tracing::debug!(reason, "session refused for linking");
+    ApiError::Unauthorized
 }

@@ -26,6 +26,16 @@ pub fn request_id(req: &Request) -> String {
     }
 }
 
+/// The client's address as API Gateway saw it (`sourceIp`), if any.
+pub fn client_address(req: &Request) -> Option<String> {
+    let ip = match req.request_context_ref()? {
+        RequestContext::ApiGatewayV2(ctx) => ctx.http.source_ip.clone(),
+        RequestContext::ApiGatewayV1(ctx) => ctx.identity.source_ip.clone(),
+        _ => None,
+    };
+    ip.filter(|ip| !ip.is_empty() && ip.len() <= 64)
+}
+
 /// Refuses methods the route does not serve.
 pub fn require_method(req: &Request, allowed: &Method) -> Result<(), ApiError> {
     if req.method() == allowed {

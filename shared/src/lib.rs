@@ -15,8 +15,10 @@ pub mod error;
 pub mod firebase;
 pub mod http;
 pub mod outbound;
+pub mod pkce;
 pub mod profile;
 pub mod runtime;
+pub mod sign_in;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;

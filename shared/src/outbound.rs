@@ -7,6 +7,8 @@
 
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 /// The most of an upstream answer that is ever read.
 pub const MAX_ANSWER_BYTES: usize = 1024 * 1024;
 /// Connecting must succeed within this.
@@ -65,16 +67,51 @@ impl Answer {
     }
 }
 
+tokio::task_local! {
+    /// When the request being served must have its answer.
+    static DEADLINE: Instant;
+}
+
+/// Below this much time left, an upstream call is not started.
+const MIN_CALL_TIME: Duration = Duration::from_millis(50);
+
+/// Runs `work` with every upstream call in it bounded by `deadline` (an inner scope
+/// may give a part of the work, such as storing rotated tokens, its own).
+pub async fn with_deadline<F: std::future::Future>(deadline: Instant, work: F) -> F::Output {
+    DEADLINE.scope(deadline, work).await
+}
+
+/// Runs `work` with at least `time` before its deadline, even if the request's own
+/// deadline is nearer (work that must not be cut short, such as storing rotated tokens).
+pub async fn with_at_least<F: std::future::Future>(time: Duration, work: F) -> F::Output {
+    let floor = Instant::now() + time;
+    let deadline = DEADLINE.try_with(|d| (*d).max(floor)).unwrap_or(floor);
+    with_deadline(deadline, work).await
+}
+
+/// The time an upstream call may take: its own limit, or what is left before the
+/// request's deadline. `None`: too little is left to start one.
+fn call_budget(own: Duration) -> Option<Duration> {
+    match DEADLINE.try_with(|d| d.saturating_duration_since(Instant::now())) {
+        Ok(left) if left < MIN_CALL_TIME => None,
+        Ok(left) => Some(own.min(left)),
+        Err(_) => Some(own),
+    }
+}
+
 /// Sends the request and reads the answer, at most [`MAX_ANSWER_BYTES`] of it.
 pub async fn send(request: reqwest::RequestBuilder) -> Result<Answer, Transport> {
-    read(request.send().await?).await
+    let budget = call_budget(REQUEST_TIMEOUT).ok_or(Transport::TimedOut)?;
+    read(request.timeout(budget).send().await?).await
 }
 
 /// Sends a request built elsewhere (the `postgrest` crate builds, this client sends).
 pub async fn execute(
     client: &reqwest::Client,
-    request: reqwest::Request,
+    mut request: reqwest::Request,
 ) -> Result<Answer, Transport> {
+    let own = request.timeout().copied().unwrap_or(REQUEST_TIMEOUT);
+    *request.timeout_mut() = Some(call_budget(own).ok_or(Transport::TimedOut)?);
     read(client.execute(request).await?).await
 }
 
@@ -117,6 +154,21 @@ mod tests {
     #[test]
     fn the_client_builds() {
         assert!(client().is_ok());
+    }
+
+    #[tokio::test]
+    async fn calls_are_bounded_by_the_deadline() {
+        assert_eq!(call_budget(REQUEST_TIMEOUT), Some(REQUEST_TIMEOUT));
+        let soon = Instant::now() + Duration::from_secs(1);
+        let budget = with_deadline(soon, async { call_budget(REQUEST_TIMEOUT) }).await;
+        assert!(budget.is_some_and(|b| b <= Duration::from_secs(1)));
+        let past = Instant::now();
+        assert_eq!(
+            with_deadline(past, async { call_budget(REQUEST_TIMEOUT) }).await,
+            None
+        );
+        let refused = with_deadline(past, send(client().unwrap().get("http://127.0.0.1:9/"))).await;
+        assert_eq!(refused, Err(Transport::TimedOut), "not even started");
     }
 
     #[test]

@@ -1,12 +1,15 @@
 //! What every function's `main` does: logging, cold-start init, the Lambda loop.
 
 use std::future::Future;
+use std::time::Duration;
 
 use lambda_http::{service_fn, Body, Request, Response};
 
 use crate::app::LiveApp;
+use crate::config::Needs;
 use crate::error::ApiError;
 use crate::http::{request_id, respond};
+use crate::outbound;
 
 /// Libraries that log raw events, headers or bodies (the `Authorization` header, token
 /// bodies, the app secret) at DEBUG/TRACE: never more verbose than INFO, whatever
@@ -75,37 +78,40 @@ pub fn init_logging_with<W>(
 /// What a use case answers: a response, or the contract's error.
 pub type Outcome = Result<Response<Body>, ApiError>;
 
-/// What the runtime does with every use case's outcome (handler tests call it too): an
-/// error becomes the contract's JSON body with the request id, logged once.
-pub async fn answer(request_id: String, outcome: impl Future<Output = Outcome>) -> Response<Body> {
-    respond(outcome.await, &request_id)
+/// What the runtime does with every use case (handler tests call it too): every
+/// upstream call in it is bounded by the request's deadline, and an error becomes the
+/// contract's JSON body with the request id, logged once.
+pub async fn answer(
+    request_id: String,
+    deadline: Duration,
+    outcome: impl Future<Output = Outcome>,
+) -> Response<Body> {
+    let deadline = tokio::time::Instant::now() + deadline;
+    respond(
+        outbound::with_deadline(deadline, outcome).await,
+        &request_id,
+    )
 }
 
 /// Starts logging (JSON when Lambda's `AWS_LAMBDA_LOG_FORMAT` says so), builds the app
-/// once, then serves requests with it until the runtime stops. An init failure is
-/// logged with the setting's name and ends the process, so Lambda retries init.
-pub async fn serve<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
+/// once with the secrets `needs` names and no others, then serves requests with it until
+/// the runtime stops. An init failure is logged with the setting's name and ends the
+/// process, so Lambda retries init. A function that needs Firebase's admin API has its
+/// service account (or emulator mode) checked at init, not on the first request.
+pub async fn serve<F, Fut>(needs: Needs, handler: F) -> Result<(), lambda_http::Error>
 where
     F: Fn(&'static LiveApp, Request) -> Fut,
     Fut: Future<Output = Outcome> + Send,
 {
-    serve_checked(handler, |_| Ok(())).await
-}
-
-/// As [`serve`], for functions that sign users in: the Firebase service account (or
-/// emulator mode) is checked at init, not on the first request.
-pub async fn serve_sign_in<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
-where
-    F: Fn(&'static LiveApp, Request) -> Fut,
-    Fut: Future<Output = Outcome> + Send,
-{
-    serve_checked(handler, |app| {
-        app.identity.check_admin().map_err(|e| e.to_string())
+    serve_checked(needs, handler, move |app| match needs.firebase_admin {
+        true => app.identity.check_admin().map_err(|e| e.to_string()),
+        false => Ok(()),
     })
     .await
 }
 
 async fn serve_checked<F, Fut>(
+    needs: Needs,
     handler: F,
     check: impl FnOnce(&LiveApp) -> Result<(), String>,
 ) -> Result<(), lambda_http::Error>
@@ -114,7 +120,7 @@ where
     Fut: Future<Output = Outcome> + Send,
 {
     init_logging();
-    let app = LiveApp::init().await?;
+    let app = LiveApp::init(needs).await?;
     if let Err(reason) = check(&app) {
         tracing::error!(reason = %reason, "configuration failed; the function cannot start");
         return Err(reason.into());
@@ -122,7 +128,7 @@ where
     // Lives as long as the process, like the Lambda container it serves.
     let app: &'static LiveApp = Box::leak(Box::new(app));
     lambda_http::run(service_fn(|req: Request| {
-        let response = answer(request_id(&req), handler(app, req));
+        let response = answer(request_id(&req), app.request_deadline, handler(app, req));
         async move { Ok::<_, std::convert::Infallible>(response.await) }
     }))
     .await

@@ -7,10 +7,12 @@ use std::time::Duration;
 use lambda_http::{Body, Request, Response};
 
 use crate::app::{App, Ports};
+use crate::config::AuthorizationConfig;
 use crate::crypto::TokenCipher;
 use crate::endpoints::*;
 use crate::firebase::FixedIdentity;
 use crate::http::request_id;
+use crate::pkce::ChallengeEncoding;
 use crate::runtime::answer;
 use crate::store::memory::MemoryStore;
 use crate::tiktok::scripted::ScriptedTikTok;
@@ -29,6 +31,9 @@ impl Ports for InMemory {
 
 pub type TestApp = App<InMemory>;
 
+/// The one redirect URI in-memory apps allow.
+pub const TEST_REDIRECT_URI: &str = "https://app.example.com/connect/tiktok";
+
 /// The Fernet key of in-memory apps.
 pub const TEST_KEY: &str = "cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=";
 
@@ -40,11 +45,19 @@ pub fn app(store: MemoryStore, tiktok: ScriptedTikTok, identity: FixedIdentity) 
         identity,
         cipher: TokenCipher::from_keys(TEST_KEY).expect("test key"),
         profile_cache_ttl: Duration::from_secs(3600),
+        request_deadline: crate::app::REQUEST_DEADLINE,
+        authorization: AuthorizationConfig {
+            client_key: "test-client-key".into(),
+            redirect_uris: vec![TEST_REDIRECT_URI.to_owned()],
+            scopes: vec!["user.info.basic".into(), "video.list".into()],
+            auth_base_url: "https://www.tiktok.com".into(),
+            challenge_encoding: ChallengeEncoding::Base64Url,
+        },
     }
 }
 
 /// Every function of the API, by its binary's name.
-pub const FUNCTIONS: [&str; 8] = [
+pub const FUNCTIONS: [&str; 10] = [
     "oauth-tiktok",
     "store-token",
     "tiktok-profile",
@@ -53,6 +66,8 @@ pub const FUNCTIONS: [&str; 8] = [
     "list-connections",
     "update-connection",
     "disconnect-tiktok",
+    "tiktok-authorize",
+    "tiktok-callback",
 ];
 
 /// Runs the named function's use case on `req`, through the same wrapper its Lambda
@@ -62,16 +77,25 @@ pub async fn dispatch<P: Ports>(
     app: &App<P>,
     req: &Request,
 ) -> Option<Response<Body>> {
-    let id = request_id(req);
+    let (id, deadline) = (request_id(req), app.request_deadline);
     Some(match function {
-        "oauth-tiktok" => answer(id, oauth_tiktok::run(app, req)).await,
-        "store-token" => answer(id, store_token::run(app, req)).await,
-        "tiktok-profile" => answer(id, tiktok_profile::run(app, req)).await,
-        "store-tiktok-profile" => answer(id, store_tiktok_profile::run(app, req)).await,
-        "tiktok-test" => answer(id, tiktok_test::run(app, req)).await,
-        "list-connections" => answer(id, list_connections::run(app, req)).await,
-        "update-connection" => answer(id, update_connection::run(app, req)).await,
-        "disconnect-tiktok" => answer(id, disconnect_tiktok::run(app, req)).await,
+        "oauth-tiktok" => answer(id, deadline, oauth_tiktok::run(app, req)).await,
+        "store-token" => answer(id, deadline, store_token::run(app, req)).await,
+        "tiktok-profile" => answer(id, deadline, tiktok_profile::run(app, req)).await,
+        "store-tiktok-profile" => {
+            answer(
+                id,
+                app.request_deadline,
+                store_tiktok_profile::run(app, req),
+            )
+            .await
+        }
+        "tiktok-test" => answer(id, deadline, tiktok_test::run(app, req)).await,
+        "list-connections" => answer(id, deadline, list_connections::run(app, req)).await,
+        "update-connection" => answer(id, deadline, update_connection::run(app, req)).await,
+        "disconnect-tiktok" => answer(id, deadline, disconnect_tiktok::run(app, req)).await,
+        "tiktok-authorize" => answer(id, deadline, tiktok_authorize::run(app, req)).await,
+        "tiktok-callback" => answer(id, deadline, tiktok_callback::run(app, req)).await,
         _ => return None,
     })
 }

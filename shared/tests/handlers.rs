@@ -8,7 +8,7 @@ use lambda_http::{Body, Request, Response};
 use serde_json::Value;
 use shared::firebase::FixedIdentity;
 use shared::store::memory::MemoryStore;
-use shared::store::{Caller, ConnectionStore, NewConnection};
+use shared::store::{Caller, ConnectionStore, NewConnection, NewTokens};
 use shared::testing::{self, custom_token_for, Call, TestApp};
 use shared::tiktok::scripted::ScriptedTikTok;
 use shared::tiktok::UserInfo;
@@ -25,185 +25,67 @@ enum Given {
     Nothing,
     /// Ana's TikTok account is connected (stored through store-token's rules).
     Connected,
+    /// Someone started signing in with TikTok (tiktok-authorize) and TikTok will take
+    /// the code.
+    SignInStarted,
+    /// Ana started linking TikTok (tiktok-authorize with her session).
+    LinkStarted,
 }
 
 /// Every events/ file: what it is given and what it must answer.
-const CASES: [(&str, Given, u16, Option<&str>); 40] = [
-    (
-        "disconnect-tiktok/no-auth.json",
-        Given::Connected,
-        401,
-        Some("unauthorized"),
-    ),
+#[rustfmt::skip]
+const CASES: [(&str, Given, u16, Option<&str>); 51] = [
+    ("disconnect-tiktok/no-auth.json", Given::Connected, 401, Some("unauthorized")),
     ("disconnect-tiktok/ok.json", Given::Connected, 200, None),
-    (
-        "disconnect-tiktok/wrong-method.json",
-        Given::Connected,
-        405,
-        Some("method_not_allowed"),
-    ),
-    (
-        "list-connections/no-auth.json",
-        Given::Connected,
-        401,
-        Some("unauthorized"),
-    ),
+    ("disconnect-tiktok/wrong-method.json", Given::Connected, 405, Some("method_not_allowed")),
+    ("list-connections/no-auth.json", Given::Connected, 401, Some("unauthorized")),
     ("list-connections/ok.json", Given::Connected, 200, None),
-    (
-        "list-connections/wrong-method.json",
-        Given::Connected,
-        405,
-        Some("method_not_allowed"),
-    ),
+    ("list-connections/wrong-method.json", Given::Connected, 405, Some("method_not_allowed")),
     ("oauth-tiktok/link.json", Given::Nothing, 200, None),
-    (
-        "oauth-tiktok/missing-open-id.json",
-        Given::Nothing,
-        400,
-        Some("open_id_required"),
-    ),
+    ("oauth-tiktok/missing-open-id.json", Given::Nothing, 400, Some("open_id_required")),
     ("oauth-tiktok/new-user.json", Given::Nothing, 200, None),
-    (
-        "oauth-tiktok/no-email.json",
-        Given::Nothing,
-        400,
-        Some("email_required"),
-    ),
-    (
-        "oauth-tiktok/not-json.json",
-        Given::Nothing,
-        400,
-        Some("invalid_json"),
-    ),
+    ("oauth-tiktok/no-email.json", Given::Nothing, 400, Some("email_required")),
+    ("oauth-tiktok/not-json.json", Given::Nothing, 400, Some("invalid_json")),
     ("oauth-tiktok/session-email.json", Given::Nothing, 200, None),
-    (
-        "oauth-tiktok/wrong-method.json",
-        Given::Nothing,
-        405,
-        Some("method_not_allowed"),
-    ),
-    (
-        "store-tiktok-profile/base64.json",
-        Given::Connected,
-        200,
-        None,
-    ),
-    (
-        "store-tiktok-profile/negative-count.json",
-        Given::Connected,
-        400,
-        Some("invalid_request"),
-    ),
-    (
-        "store-tiktok-profile/no-auth.json",
-        Given::Connected,
-        401,
-        Some("unauthorized"),
-    ),
+    ("oauth-tiktok/wrong-method.json", Given::Nothing, 405, Some("method_not_allowed")),
+    ("store-tiktok-profile/base64.json", Given::Connected, 200, None),
+    ("store-tiktok-profile/negative-count.json", Given::Connected, 400, Some("invalid_request")),
+    ("store-tiktok-profile/no-auth.json", Given::Connected, 401, Some("unauthorized")),
     ("store-tiktok-profile/ok.json", Given::Connected, 200, None),
-    (
-        "store-tiktok-profile/wrong-method.json",
-        Given::Connected,
-        405,
-        Some("method_not_allowed"),
-    ),
-    (
-        "store-token/bad-expires-at.json",
-        Given::Nothing,
-        400,
-        Some("invalid_request"),
-    ),
-    (
-        "store-token/no-auth.json",
-        Given::Nothing,
-        401,
-        Some("unauthorized"),
-    ),
-    (
-        "store-token/not-json.json",
-        Given::Nothing,
-        400,
-        Some("invalid_json"),
-    ),
+    ("store-tiktok-profile/wrong-method.json", Given::Connected, 405, Some("method_not_allowed")),
+    ("store-token/bad-expires-at.json", Given::Nothing, 400, Some("invalid_request")),
+    ("store-token/no-auth.json", Given::Nothing, 401, Some("unauthorized")),
+    ("store-token/not-json.json", Given::Nothing, 400, Some("invalid_json")),
     ("store-token/ok.json", Given::Nothing, 201, None),
-    (
-        "store-token/unsupported-provider.json",
-        Given::Nothing,
-        400,
-        Some("unsupported_provider"),
-    ),
-    (
-        "store-token/wrong-method.json",
-        Given::Nothing,
-        405,
-        Some("method_not_allowed"),
-    ),
-    (
-        "tiktok-profile/account-id.json",
-        Given::Connected,
-        200,
-        None,
-    ),
+    ("store-token/unsupported-provider.json", Given::Nothing, 400, Some("unsupported_provider")),
+    ("store-token/wrong-method.json", Given::Nothing, 405, Some("method_not_allowed")),
+    ("tiktok-profile/account-id.json", Given::Connected, 200, None),
     ("tiktok-profile/force.json", Given::Connected, 200, None),
-    (
-        "tiktok-profile/no-auth.json",
-        Given::Connected,
-        401,
-        Some("unauthorized"),
-    ),
+    ("tiktok-profile/no-auth.json", Given::Connected, 401, Some("unauthorized")),
     ("tiktok-profile/ok.json", Given::Connected, 200, None),
-    (
-        "tiktok-profile/wrong-method.json",
-        Given::Connected,
-        405,
-        Some("method_not_allowed"),
-    ),
+    ("tiktok-profile/wrong-method.json", Given::Connected, 405, Some("method_not_allowed")),
     ("tiktok-test/account-id.json", Given::Connected, 200, None),
-    (
-        "tiktok-test/no-auth.json",
-        Given::Connected,
-        401,
-        Some("unauthorized"),
-    ),
+    ("tiktok-test/no-auth.json", Given::Connected, 401, Some("unauthorized")),
     ("tiktok-test/ok.json", Given::Connected, 200, None),
-    (
-        "tiktok-test/wrong-method.json",
-        Given::Connected,
-        405,
-        Some("method_not_allowed"),
-    ),
-    (
-        "update-connection/no-auth.json",
-        Given::Connected,
-        401,
-        Some("unauthorized"),
-    ),
+    ("tiktok-test/wrong-method.json", Given::Connected, 405, Some("method_not_allowed")),
+    ("update-connection/no-auth.json", Given::Connected, 401, Some("unauthorized")),
     ("update-connection/ok.json", Given::Connected, 200, None),
-    (
-        "update-connection/relabel.json",
-        Given::Connected,
-        200,
-        None,
-    ),
-    (
-        "update-connection/unset-primary.json",
-        Given::Connected,
-        400,
-        Some("invalid_request"),
-    ),
-    (
-        "update-connection/wrong-method.json",
-        Given::Connected,
-        405,
-        Some("method_not_allowed"),
-    ),
-    (
-        "tiktok-profile/no-auth.json",
-        Given::Nothing,
-        401,
-        Some("unauthorized"),
-    ),
+    ("update-connection/relabel.json", Given::Connected, 200, None),
+    ("update-connection/unset-primary.json", Given::Connected, 400, Some("invalid_request")),
+    ("update-connection/wrong-method.json", Given::Connected, 405, Some("method_not_allowed")),
+    ("tiktok-profile/no-auth.json", Given::Nothing, 401, Some("unauthorized")),
     ("tiktok-test/ok.json", Given::Nothing, 200, None),
+    ("tiktok-authorize/sign-in.json", Given::Nothing, 200, None),
+    ("tiktok-authorize/link.json", Given::Nothing, 200, None),
+    ("tiktok-authorize/default-scopes.json", Given::Nothing, 200, None),
+    ("tiktok-authorize/other-redirect.json", Given::Nothing, 400, Some("invalid_redirect_uri")),
+    ("tiktok-authorize/unknown-scope.json", Given::Nothing, 400, Some("invalid_request")),
+    ("tiktok-authorize/wrong-method.json", Given::Nothing, 405, Some("method_not_allowed")),
+    ("tiktok-callback/sign-in.json", Given::SignInStarted, 200, None),
+    ("tiktok-callback/link.json", Given::LinkStarted, 200, None),
+    ("tiktok-callback/unknown-state.json", Given::SignInStarted, 400, Some("invalid_state")),
+    ("tiktok-callback/missing-code.json", Given::SignInStarted, 400, Some("invalid_request")),
+    ("tiktok-callback/wrong-method.json", Given::Nothing, 405, Some("method_not_allowed")),
 ];
 
 fn events_dir() -> PathBuf {
@@ -212,12 +94,18 @@ fn events_dir() -> PathBuf {
 
 /// An events/ file with its placeholders filled in (inside a base64 body too).
 fn event(name: &str) -> Request {
+    event_with(name, &[])
+}
+
+/// As [`event`], with more placeholders.
+fn event_with(name: &str, more: &[(&str, &str)]) -> Request {
     use base64::engine::general_purpose::STANDARD;
     use base64::Engine;
     let expires =
         shared::timestamp::format(time::OffsetDateTime::now_utc() + time::Duration::hours(2));
     let fill = |text: &str| {
-        text.replace("REPLACE_WITH_FIREBASE_ID_TOKEN", ID_TOKEN)
+        let text = text
+            .replace("REPLACE_WITH_FIREBASE_ID_TOKEN", ID_TOKEN)
             .replace("REPLACE_WITH_OPEN_ID", OPEN_ID)
             .replace("REPLACE_WITH_ACCOUNT_ID", OPEN_ID)
             .replace("REPLACE_WITH_PROVIDER", "tiktok")
@@ -225,6 +113,10 @@ fn event(name: &str) -> Request {
             .replace("REPLACE_WITH_REFRESH_TOKEN", "rft.ana")
             .replace("REPLACE_WITH_EXPIRES_AT", &expires)
             .replace("REPLACE_WITH_EMAIL", "ana@example.com")
+            .replace("REPLACE_WITH_REDIRECT_URI", testing::TEST_REDIRECT_URI)
+            .replace("REPLACE_WITH_CODE", "code-from-tiktok");
+        more.iter()
+            .fold(text, |text, (from, to)| text.replace(from, to))
     };
     let text = std::fs::read_to_string(events_dir().join(name)).expect(name);
     let mut value: Value = serde_json::from_str(&fill(&text)).expect("event JSON");
@@ -236,11 +128,13 @@ fn event(name: &str) -> Request {
     lambda_http::request::from_str(&value.to_string()).expect(name)
 }
 
-async fn app(given: Given) -> TestApp {
+/// The app as `given` leaves it, and the state of an authorization it started (if any).
+async fn app(given: Given) -> (TestApp, String) {
     let ana = Caller {
         firebase_uid: UID.into(),
         email: Some("ana@example.org".into()),
         email_verified: true,
+        auth_time: Some(time::OffsetDateTime::now_utc().unix_timestamp()),
         ..Caller::default()
     };
     let info = UserInfo {
@@ -253,17 +147,33 @@ async fn app(given: Given) -> TestApp {
         ScriptedTikTok::default().with_account(ACCESS_TOKEN, info),
         FixedIdentity::default().with_session(ID_TOKEN, ana.clone()),
     );
+    if let Given::SignInStarted | Given::LinkStarted = given {
+        let file = match given {
+            Given::LinkStarted => "tiktok-authorize/link.json",
+            _ => "tiktok-authorize/sign-in.json",
+        };
+        let started = testing::dispatch("tiktok-authorize", &app, &event(file))
+            .await
+            .unwrap();
+        let state = json(&started)["state"].as_str().unwrap().to_owned();
+        app.tiktok
+            .then_exchange(Ok(testing::grant(ACCESS_TOKEN, "rft.ana", OPEN_ID)));
+        return (app, state);
+    }
     if given == Given::Connected {
         let new = NewConnection {
             provider: "tiktok".into(),
             provider_account_id: OPEN_ID.into(),
-            access_token: app.cipher.encrypt(ACCESS_TOKEN),
-            refresh_token: Some(app.cipher.encrypt("rft.ana")),
+            tokens: NewTokens {
+                access_token: app.cipher.encrypt(ACCESS_TOKEN),
+                refresh_token: Some(app.cipher.encrypt("rft.ana")),
+                ..NewTokens::default()
+            },
             ..NewConnection::default()
         };
         app.store.store_connection(&ana, &new).await.unwrap();
     }
-    app
+    (app, String::new())
 }
 
 fn json(response: &Response<Body>) -> Value {
@@ -277,8 +187,8 @@ fn function_of(name: &str) -> &str {
 #[tokio::test]
 async fn every_event_gets_the_contract_answer() {
     for (name, given, status, code) in CASES {
-        let app = app(given).await;
-        let req = event(name);
+        let (app, state) = app(given).await;
+        let req = event_with(name, &[("REPLACE_WITH_STATE", &state)]);
         let response = testing::dispatch(function_of(name), &app, &req)
             .await
             .expect("a function");
@@ -333,7 +243,7 @@ async fn every_events_file_is_covered() {
 #[tokio::test]
 async fn the_good_events_act_on_the_ports() {
     // Sign-in: a new user gets a custom token for the uid derived from the open_id.
-    let app = app(Given::Nothing).await;
+    let (app, _) = app(Given::Nothing).await;
     let signed = testing::dispatch("oauth-tiktok", &app, &event("oauth-tiktok/new-user.json"))
         .await
         .unwrap();
@@ -353,14 +263,14 @@ async fn the_good_events_act_on_the_ports() {
     assert_ne!(row.access_token.as_deref(), Some(ACCESS_TOKEN));
 
     // Linking: the session's user gets the account.
-    let app = self::app(Given::Nothing).await;
+    let (app, _) = self::app(Given::Nothing).await;
     let linked = testing::dispatch("oauth-tiktok", &app, &event("oauth-tiktok/link.json"))
         .await
         .unwrap();
     assert_eq!(json(&linked)["firebase_uid"], UID);
 
     // Disconnect revokes at TikTok, then removes the row.
-    let app = self::app(Given::Connected).await;
+    let (app, _) = self::app(Given::Connected).await;
     testing::dispatch(
         "disconnect-tiktok",
         &app,
@@ -374,7 +284,7 @@ async fn the_good_events_act_on_the_ports() {
     }));
 
     // The profile comes from TikTok, then from the cache.
-    let app = self::app(Given::Connected).await;
+    let (app, _) = self::app(Given::Connected).await;
     let first = testing::dispatch("tiktok-profile", &app, &event("tiktok-profile/ok.json"))
         .await
         .unwrap();
@@ -393,7 +303,7 @@ async fn the_good_events_act_on_the_ports() {
 
 #[tokio::test]
 async fn outages_are_the_contracts_503() {
-    let app = app(Given::Connected).await;
+    let (app, _) = app(Given::Connected).await;
     app.store.fail_next(1);
     let response = testing::dispatch("tiktok-test", &app, &event("tiktok-test/ok.json"))
         .await
@@ -406,4 +316,76 @@ async fn outages_are_the_contracts_503() {
         .await
         .unwrap();
     assert_eq!(json(&response)["code"], "identity_unavailable");
+}
+
+#[tokio::test]
+async fn the_authorization_flow_binds_the_verifier_to_the_challenge() {
+    let (app, state) = app(Given::SignInStarted).await;
+    assert_eq!(app.store.open_oauth_states(), 1);
+    let req = event_with(
+        "tiktok-callback/sign-in.json",
+        &[("REPLACE_WITH_STATE", &state)],
+    );
+    let signed = testing::dispatch("tiktok-callback", &app, &req)
+        .await
+        .unwrap();
+    let body = json(&signed);
+    let uid = shared::sign_in::derived_uid(OPEN_ID);
+    assert_eq!(body["firebase_token"], custom_token_for(&uid).as_str());
+    assert_eq!(body["connection"]["provider_account_id"], OPEN_ID);
+    assert_eq!(body["connection"]["sign_in_enabled"], true);
+    assert!(!body.to_string().contains(ACCESS_TOKEN) && !body.to_string().contains("rft.ana"));
+    assert_eq!(app.store.open_oauth_states(), 0, "the state is consumed");
+    let again = testing::dispatch("tiktok-callback", &app, &req)
+        .await
+        .unwrap();
+    assert_eq!(json(&again)["code"], "invalid_state", "used once");
+
+    // The authorize URL's challenge is the S256 of the verifier the exchange sent.
+    let (app, _) = self::app(Given::Nothing).await;
+    let started = testing::dispatch(
+        "tiktok-authorize",
+        &app,
+        &event("tiktok-authorize/link.json"),
+    )
+    .await
+    .unwrap();
+    let started = json(&started);
+    let url = reqwest::Url::parse(started["authorize_url"].as_str().unwrap()).unwrap();
+    let query: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+    assert_eq!(url.path(), "/v2/auth/authorize/");
+    assert_eq!(query["client_key"], "test-client-key");
+    assert_eq!(query["response_type"], "code");
+    assert_eq!(query["code_challenge_method"], "S256");
+    assert_eq!(query["redirect_uri"], testing::TEST_REDIRECT_URI);
+    assert_eq!(query["scope"], "user.info.basic,user.info.profile");
+    assert_eq!(query["state"], started["state"].as_str().unwrap());
+    app.tiktok
+        .then_exchange(Ok(testing::grant(ACCESS_TOKEN, "rft.ana", OPEN_ID)));
+    let state = started["state"].as_str().unwrap();
+    let req = event_with(
+        "tiktok-callback/link.json",
+        &[("REPLACE_WITH_STATE", state)],
+    );
+    let linked = json(
+        &testing::dispatch("tiktok-callback", &app, &req)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(linked["firebase_uid"], UID);
+    assert!(
+        linked["firebase_token"].is_null(),
+        "linking: already signed in"
+    );
+    let verifier = app
+        .tiktok
+        .calls()
+        .into_iter()
+        .find_map(|c| match c {
+            Call::ExchangeCode { code_verifier, .. } => Some(code_verifier),
+            _ => None,
+        })
+        .unwrap();
+    let challenge = shared::pkce::challenge(&verifier, shared::pkce::ChallengeEncoding::Base64Url);
+    assert_eq!(query["code_challenge"], challenge);
 }

@@ -3,53 +3,12 @@
 use integration_tests::*;
 use serde_json::{json, Value};
 
-const ALL: &str = "user.info.basic,user.info.profile,user.info.stats";
-
-fn at(secs: i64) -> String {
-    shared::timestamp::format(time::OffsetDateTime::now_utc() + time::Duration::seconds(secs))
-}
-
-/// Connects a TikTok account through store-token, as the frontend would.
-async fn connect(
-    app: &shared::LiveApp,
-    user: &FirebaseUser,
-    account: &TikTokAccount,
-    primary: bool,
-) -> i64 {
-    let body = json!({
-        "provider": "tiktok", "provider_account_id": account.open_id,
-        "access_token": account.access_token, "refresh_token": account.refresh_token,
-        "expires_at": at(7200), "is_primary": primary, "scope": ALL,
-    });
-    let req = with_body(
-        event(
-            "store-token/ok.json",
-            &[("REPLACE_WITH_FIREBASE_ID_TOKEN", &user.id_token)],
-        ),
-        &body,
-    );
-    let r = reply(dispatch("store-token", app, req).await);
-    assert!(r.status == 201 || r.status == 200, "{}", r.body);
-    r.body["id"].as_i64().unwrap()
-}
-
-fn with_body(mut req: lambda_http::Request, body: &Value) -> lambda_http::Request {
-    *req.body_mut() = lambda_http::Body::Text(body.to_string());
-    req
-}
-
 async fn list(app: &shared::LiveApp, user: &FirebaseUser) -> Reply {
-    reply(
-        dispatch(
-            "list-connections",
-            app,
-            event(
-                "list-connections/ok.json",
-                &[("REPLACE_WITH_FIREBASE_ID_TOKEN", &user.id_token)],
-            ),
-        )
-        .await,
-    )
+    let req = event(
+        "list-connections/ok.json",
+        &[("REPLACE_WITH_FIREBASE_ID_TOKEN", &user.id_token)],
+    );
+    send("list-connections", app, req).await
 }
 
 async fn update(
@@ -67,7 +26,7 @@ async fn update(
             ("REPLACE_WITH_ACCOUNT_ID", account),
         ],
     );
-    reply(dispatch("update-connection", app, with_body(req, &body)).await)
+    send("update-connection", app, with_json_body(req, &body)).await
 }
 
 async fn disconnect(app: &shared::LiveApp, user: &FirebaseUser, open_id: &str) -> Reply {
@@ -78,35 +37,34 @@ async fn disconnect(app: &shared::LiveApp, user: &FirebaseUser, open_id: &str) -
             ("REPLACE_WITH_OPEN_ID", open_id),
         ],
     );
-    reply(dispatch("disconnect-tiktok", app, req).await)
+    send("disconnect-tiktok", app, req).await
 }
 
 #[tokio::test]
 async fn list_shows_every_provider_in_order_with_real_statuses_and_no_tokens() {
     let (app, db, fake) = (live_app(), Db::new(), TikTokFake::new());
-    let (user, other) = (firebase_user().await, firebase_user().await);
-    let (a, b, c) = (
-        fake.account(ALL).await,
-        fake.account(ALL).await,
-        fake.account(ALL).await,
-    );
-    let id_a = connect(&app, &user, &a, true).await;
-    let id_b = connect(&app, &user, &b, false).await;
+    let [user, other] = given::users().await;
+    let [a, b, c] = fake.accounts(ALL_SCOPES).await;
+    let id_a = given::connection(&user, &a).through_store_token(&app).await;
+    let id_b = given::connection(&user, &b)
+        .not_primary()
+        .through_store_token(&app)
+        .await;
     // A YouTube connection (not proved with TikTok).
-    let yt = with_body(
+    let yt = with_json_body(
         event(
             "store-token/ok.json",
             &[("REPLACE_WITH_FIREBASE_ID_TOKEN", &user.id_token)],
         ),
-        &json!({"provider": "youtube", "provider_account_id": "chan-1", "access_token": "ya29.x", "expires_at": at(3600)}),
+        &json!({"provider": "youtube", "provider_account_id": "chan-1", "access_token": "ya29.x", "expires_at": from_now(3600)}),
     );
-    assert_eq!(reply(dispatch("store-token", &app, yt).await).status, 201);
-    connect(&app, &other, &c, true).await;
+    assert_eq!(send("store-token", &app, yt).await.status, 201);
+    given::connection(&other, &c)
+        .through_store_token(&app)
+        .await;
 
     // Real row states: b's access token expired (refresh token valid) -> expired.
-    psql(&format!(
-        "update social_connections set expires_at = now() - interval '1 hour' where id = {id_b}"
-    ));
+    given::access_expired(id_b, 3600);
     let r = list(&app, &user).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let rows = r.body["connections"].as_array().unwrap();
@@ -169,10 +127,10 @@ async fn list_shows_every_provider_in_order_with_real_statuses_and_no_tokens() {
             ("REPLACE_WITH_OPEN_ID", &b.open_id),
         ],
     );
-    let p = reply(dispatch("tiktok-profile", &app, profile).await);
+    let p = send("tiktok-profile", &app, profile).await;
     assert_eq!(p.body["code"], "tiktok_reauth_required", "{}", p.body);
     // And an expired refresh token -> reauth_required too.
-    psql(&format!("update social_connections set refresh_expires_at = now() - interval '1 minute' where id = {id_a}"));
+    given::refresh_expired(id_a, 60);
     let rows = list(&app, &user).await.body["connections"]
         .as_array()
         .unwrap()
@@ -184,11 +142,8 @@ async fn list_shows_every_provider_in_order_with_real_statuses_and_no_tokens() {
 
 #[tokio::test]
 async fn update_relabels_and_switches_the_primary() {
-    let (app, db, fake) = (live_app(), Db::new(), TikTokFake::new());
-    let user = firebase_user().await;
-    let (a, b) = (fake.account(ALL).await, fake.account(ALL).await);
-    connect(&app, &user, &a, true).await;
-    connect(&app, &user, &b, false).await;
+    let (app, db) = (live_app(), Db::new());
+    let (user, a, b) = given::user_with_two_accounts(&app).await;
 
     let r = update(
         &app,
@@ -212,12 +167,8 @@ async fn update_relabels_and_switches_the_primary() {
     )
     .await;
     assert_eq!(r.body["is_primary"], true, "{}", r.body);
-    let rows = db.connections_of(db.user_id(&user.uid).await).await;
-    let primaries: Vec<_> = rows
-        .iter()
-        .filter(|r| r["is_primary"] == true)
-        .map(|r| r["provider_account_id"].clone())
-        .collect();
+    let rows = db.connections_of_uid(&user.uid).await;
+    let primaries = primary_accounts(&rows);
     assert_eq!(primaries, vec![json!(b.open_id)]);
 
     let r = update(
@@ -228,12 +179,7 @@ async fn update_relabels_and_switches_the_primary() {
         json!({"is_primary": false}),
     )
     .await;
-    assert_eq!(
-        (r.status, r.body["code"].as_str()),
-        (400, Some("invalid_request")),
-        "{}",
-        r.body
-    );
+    r.assert_error(400, "invalid_request");
     let r = update(
         &app,
         &user,
@@ -242,13 +188,10 @@ async fn update_relabels_and_switches_the_primary() {
         json!({"account_label": "x"}),
     )
     .await;
-    assert_eq!(
-        (r.status, r.body["code"].as_str()),
-        (400, Some("unsupported_provider"))
-    );
+    r.assert_error(400, "unsupported_provider");
 
     // Another user's account: 404, unchanged.
-    let other = firebase_user().await;
+    let other = given::user().await;
     let r = update(
         &app,
         &other,
@@ -257,23 +200,15 @@ async fn update_relabels_and_switches_the_primary() {
         json!({"account_label": "Mine now", "is_primary": true}),
     )
     .await;
-    assert_eq!(
-        (r.status, r.body["code"].as_str()),
-        (404, Some("tiktok_not_connected")),
-        "{}",
-        r.body
-    );
-    let rows = db.connections_of(db.user_id(&user.uid).await).await;
+    r.assert_error(404, "tiktok_not_connected");
+    let rows = db.connections_of_uid(&user.uid).await;
     assert!(rows.iter().all(|r| r["account_label"] != "Mine now"));
 }
 
 #[tokio::test]
 async fn disconnect_revokes_then_deletes_and_hands_over_the_primary() {
     let (app, db, fake) = (live_app(), Db::new(), TikTokFake::new());
-    let user = firebase_user().await;
-    let (a, b) = (fake.account(ALL).await, fake.account(ALL).await);
-    connect(&app, &user, &a, true).await;
-    connect(&app, &user, &b, false).await;
+    let (user, a, b) = given::user_with_two_accounts(&app).await;
 
     let r = disconnect(&app, &user, &a.open_id).await;
     assert_eq!(r.status, 200, "{}", r.body);
@@ -290,7 +225,7 @@ async fn disconnect_revokes_then_deletes_and_hands_over_the_primary() {
         a.access_token.as_str(),
         "with the decrypted token"
     );
-    let rows = db.connections_of(db.user_id(&user.uid).await).await;
+    let rows = db.connections_of_uid(&user.uid).await;
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["provider_account_id"], b.open_id.as_str());
     assert_eq!(
@@ -304,56 +239,40 @@ async fn a_dead_access_token_with_a_live_refresh_token_is_refreshed_then_revoked
     // The stored access token expired early at TikTok; the refresh token still grants
     // access, so the disconnect must end that grant too.
     let (app, db, fake) = (live_app(), Db::new(), TikTokFake::new());
-    let user = firebase_user().await;
-    let a = fake.account(ALL).await;
-    connect(&app, &user, &a, true).await;
-    fake.expire_access(&a.open_id).await;
-    let r = disconnect(&app, &user, &a.open_id).await;
+    let given::Connected { user, account, .. } = given::connected_user(&app).await;
+    fake.expire_access(&account.open_id).await;
+    let r = disconnect(&app, &user, &account.open_id).await;
+    r.assert_body(json!({"success": true, "revoked": true}));
     assert_eq!(
-        r.body,
-        json!({"success": true, "revoked": true}),
-        "{}",
-        r.body
+        fake.count(&account.open_id, "token").await,
+        1,
+        "refreshed once"
     );
-    assert_eq!(fake.count(&a.open_id, "token").await, 1, "refreshed once");
     assert_eq!(
-        fake.count(&a.open_id, "revoke").await,
+        fake.count(&account.open_id, "revoke").await,
         2,
         "then revoked the fresh token"
     );
-    assert!(db
-        .connections_of(db.user_id(&user.uid).await)
-        .await
-        .is_empty());
+    assert!(db.connections_of_uid(&user.uid).await.is_empty());
 }
 
 #[tokio::test]
 async fn an_already_revoked_token_still_disconnects() {
     let (app, db, fake) = (live_app(), Db::new(), TikTokFake::new());
-    let user = firebase_user().await;
-    let a = fake.account(ALL).await;
-    connect(&app, &user, &a, true).await;
+    let given::Connected { user, account, .. } = given::connected_user(&app).await;
     // The user removed the app at TikTok: every token is dead there.
-    fake.deauthorize(&a.open_id).await;
-    let r = disconnect(&app, &user, &a.open_id).await;
-    assert_eq!(
-        r.body,
-        json!({"success": true, "revoked": false}),
-        "{}",
-        r.body
-    );
-    assert!(db
-        .connections_of(db.user_id(&user.uid).await)
-        .await
-        .is_empty());
+    fake.deauthorize(&account.open_id).await;
+    let r = disconnect(&app, &user, &account.open_id).await;
+    r.assert_body(json!({"success": true, "revoked": false}));
+    assert!(db.connections_of_uid(&user.uid).await.is_empty());
 }
 
 #[tokio::test]
 async fn tiktok_down_keeps_the_row_and_others_accounts_are_404() {
     let (app, db, fake) = (live_app(), Db::new(), TikTokFake::new());
-    let (user, other) = (firebase_user().await, firebase_user().await);
-    let a = fake.account(ALL).await;
-    connect(&app, &user, &a, true).await;
+    let [user, other] = given::users().await;
+    let a = fake.account(ALL_SCOPES).await;
+    given::connection(&user, &a).through_store_token(&app).await;
     fake.script(
         &a.open_id,
         "revoke",
@@ -361,23 +280,15 @@ async fn tiktok_down_keeps_the_row_and_others_accounts_are_404() {
     )
     .await;
     let r = disconnect(&app, &user, &a.open_id).await;
+    r.assert_error(502, "tiktok_unavailable");
     assert_eq!(
-        (r.status, r.body["code"].as_str()),
-        (502, Some("tiktok_unavailable")),
-        "{}",
-        r.body
-    );
-    assert_eq!(
-        db.connections_of(db.user_id(&user.uid).await).await.len(),
+        db.connections_of_uid(&user.uid).await.len(),
         1,
         "row kept for a retry"
     );
 
     let r = disconnect(&app, &other, &a.open_id).await;
-    assert_eq!(
-        (r.status, r.body["code"].as_str()),
-        (404, Some("tiktok_not_connected"))
-    );
+    r.assert_error(404, "tiktok_not_connected");
     let revokes = fake
         .calls(&a.open_id)
         .await
@@ -399,32 +310,21 @@ async fn oauth(
     email: Option<&str>,
     session: Option<&str>,
 ) -> Reply {
-    let mut body = json!({"provider": "tiktok", "provider_account_id": account.open_id,
-                          "access_token": account.access_token, "refresh_token": account.refresh_token,
-                          "expires_in": 7200});
-    if let Some(email) = email {
-        body["email"] = json!(email);
-    }
-    let req = with_body(event("oauth-tiktok/no-email.json", &[]), &body);
-    let req = with_authorization(req, session.map(|t| format!("Bearer {t}")).as_deref());
-    reply(dispatch("oauth-tiktok", app, req).await)
+    send("oauth-tiktok", app, oauth_request(account, email, session)).await
 }
 
 #[tokio::test]
-async fn signing_in_again_after_a_disconnect_reconnects_the_same_tiktok_user() {
+async fn a_disconnected_account_reconnects_the_same_tiktok_user_only_when_linked_again() {
+    // Since sign-in methods (the security review): a disconnected account never signs
+    // back in by itself; the user links it again while signed in (with another account).
     let (app, fake) = (live_app(), TikTokFake::new());
-    let a = fake.account(ALL).await;
-    let email = format!("{}@example.com", unique("reconnect"));
-    let first = oauth(&app, &a, Some(&email), None).await;
-    assert_eq!(first.status, 200, "{}", first.body);
-    let id_token = sign_in_with_custom_token(first.body["firebase_token"].as_str().unwrap())
-        .await
-        .unwrap();
-    let user = FirebaseUser {
-        uid: first.body["firebase_uid"].as_str().unwrap().to_owned(),
-        id_token,
-        email,
-    };
+    let a = fake.account(ALL_SCOPES).await;
+    let (user, first) = given::signed_in_through_oauth(&app, &a).await;
+    let b = fake.account(ALL_SCOPES).await;
+    assert_eq!(
+        oauth(&app, &b, None, Some(&user.id_token)).await.status,
+        200
+    );
     assert_eq!(
         disconnect(&app, &user, &a.open_id).await.body["revoked"],
         true
@@ -432,6 +332,11 @@ async fn signing_in_again_after_a_disconnect_reconnects_the_same_tiktok_user() {
 
     // The user authorises the app at TikTok again: a new grant for the same account.
     let renewed = fake.reauthorize(&a).await;
+    oauth(&app, &renewed, None, None)
+        .await
+        .assert_error(409, "tiktok_account_disconnected");
+    let linked = oauth(&app, &renewed, None, Some(&user.id_token)).await;
+    assert_eq!(linked.status, 200, "{}", linked.body);
     let again = oauth(&app, &renewed, None, None).await;
     assert_eq!(again.status, 200, "{}", again.body);
     assert_eq!(again.body["firebase_uid"], user.uid.as_str());
@@ -443,42 +348,27 @@ async fn a_disconnected_linked_account_does_not_open_the_user_it_left() {
     // A Google/email user linked a TikTok account, then disconnected it to cut access:
     // whoever controls that TikTok account must not get into this user.
     let (app, fake) = (live_app(), TikTokFake::new());
-    let user = firebase_user().await;
-    let a = fake.account(ALL).await;
-    assert_eq!(
-        oauth(&app, &a, None, Some(&user.id_token)).await.status,
-        200
-    );
+    let user = given::user().await;
+    let a = fake.account(ALL_SCOPES).await;
+    given::linked_through_oauth(&app, &user, &a).await;
     assert_eq!(disconnect(&app, &user, &a.open_id).await.status, 200);
     let renewed = fake.reauthorize(&a).await;
     let r = oauth(&app, &renewed, None, None).await;
-    assert_eq!(
-        (r.status, r.body["code"].as_str()),
-        (400, Some("email_required")),
-        "{}",
-        r.body
-    );
+    r.assert_error(400, "email_required");
     let r = oauth(&app, &renewed, Some(&user.email), None).await;
-    assert_eq!(
-        (r.status, r.body["code"].as_str()),
-        (409, Some("account_exists")),
-        "{}",
-        r.body
-    );
+    r.assert_error(409, "account_exists");
 }
 
 #[tokio::test]
 async fn all_three_need_a_valid_firebase_token() {
     let app = live_app();
     for header in [None, Some("Bearer garbage")] {
-        let r = reply(
-            dispatch(
-                "list-connections",
-                &app,
-                with_authorization(event("list-connections/ok.json", &[]), header),
-            )
-            .await,
-        );
+        let r = send(
+            "list-connections",
+            &app,
+            with_authorization(event("list-connections/ok.json", &[]), header),
+        )
+        .await;
         assert_eq!(r.status, 401);
         let req = event(
             "update-connection/ok.json",
@@ -487,13 +377,13 @@ async fn all_three_need_a_valid_firebase_token() {
                 ("REPLACE_WITH_ACCOUNT_ID", "x"),
             ],
         );
-        let r = reply(dispatch("update-connection", &app, with_authorization(req, header)).await);
+        let r = send("update-connection", &app, with_authorization(req, header)).await;
         assert_eq!(r.status, 401);
         let req = event(
             "disconnect-tiktok/ok.json",
             &[("REPLACE_WITH_OPEN_ID", "x")],
         );
-        let r = reply(dispatch("disconnect-tiktok", &app, with_authorization(req, header)).await);
+        let r = send("disconnect-tiktok", &app, with_authorization(req, header)).await;
         assert_eq!(
             (
                 r.status,

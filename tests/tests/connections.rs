@@ -3,12 +3,8 @@
 use integration_tests::*;
 use serde_json::{json, Value};
 
-const ALL: &str = "user.info.basic,user.info.profile,user.info.stats";
-
-fn in_secs(secs: i64) -> String {
-    shared::timestamp::format(time::OffsetDateTime::now_utc() + time::Duration::seconds(secs))
-}
-
+/// store-token with `events/store-token/{file}` for this user and account, `extra`
+/// replaced as given.
 async fn store(
     app: &shared::LiveApp,
     user: &FirebaseUser,
@@ -16,23 +12,8 @@ async fn store(
     file: &str,
     extra: &[(&str, &str)],
 ) -> Reply {
-    let expires = in_secs(7200);
-    let mut replacements = vec![
-        ("REPLACE_WITH_FIREBASE_ID_TOKEN", user.id_token.as_str()),
-        ("REPLACE_WITH_OPEN_ID", account.open_id.as_str()),
-        ("REPLACE_WITH_ACCESS_TOKEN", account.access_token.as_str()),
-        ("REPLACE_WITH_REFRESH_TOKEN", account.refresh_token.as_str()),
-    ];
-    replacements.extend_from_slice(extra);
-    replacements.push(("REPLACE_WITH_EXPIRES_AT", expires.as_str()));
-    reply(
-        dispatch(
-            "store-token",
-            app,
-            event(&format!("store-token/{file}"), &replacements),
-        )
-        .await,
-    )
+    let req = request(&format!("store-token/{file}"), user, account, extra);
+    send("store-token", app, req).await
 }
 
 async fn profile(app: &shared::LiveApp, user: &FirebaseUser, file: &str, open_id: &str) -> Reply {
@@ -43,11 +24,7 @@ async fn profile(app: &shared::LiveApp, user: &FirebaseUser, file: &str, open_id
             ("REPLACE_WITH_OPEN_ID", open_id),
         ],
     );
-    reply(dispatch("tiktok-profile", app, req).await)
-}
-
-async fn user_id_of(db: &Db, user: &FirebaseUser) -> i64 {
-    db.user_id(&user.uid).await
+    send("tiktok-profile", app, req).await
 }
 
 fn no_token_fields(body: &Value, account: &TikTokAccount) {
@@ -62,8 +39,8 @@ fn no_token_fields(body: &Value, account: &TikTokAccount) {
 #[tokio::test]
 async fn store_token_creates_then_updates_with_encrypted_tokens() {
     let (app, db, fake) = (live_app(), Db::new(), TikTokFake::new());
-    let user = firebase_user().await;
-    let account = fake.account(ALL).await;
+    let user = given::user().await;
+    let account = fake.account(ALL_SCOPES).await;
 
     let r = store(&app, &user, &account, "ok.json", &[]).await;
     assert_eq!(r.status, 201, "{}", r.body);
@@ -82,25 +59,14 @@ async fn store_token_creates_then_updates_with_encrypted_tokens() {
         "token proved with TikTok"
     );
 
-    let rows = db.connections_of(user_id_of(&db, &user).await).await;
+    let rows = db.connections_of_uid(&user.uid).await;
     assert_eq!(rows.len(), 1);
-    let cipher = config().cipher;
     assert!(rows[0]["access_token"]
         .as_str()
         .unwrap()
         .starts_with("gAAAAA"));
-    assert_eq!(
-        cipher
-            .decrypt(rows[0]["access_token"].as_str().unwrap())
-            .unwrap(),
-        account.access_token
-    );
-    assert_eq!(
-        cipher
-            .decrypt(rows[0]["refresh_token"].as_str().unwrap())
-            .unwrap(),
-        account.refresh_token
-    );
+    assert_eq!(decrypted(&rows[0], "access_token"), account.access_token);
+    assert_eq!(decrypted(&rows[0], "refresh_token"), account.refresh_token);
     assert_eq!(
         rows[0]["metadata"]["niche"], "cooking",
         "profile_metadata given as a JSON string"
@@ -116,17 +82,14 @@ async fn store_token_creates_then_updates_with_encrypted_tokens() {
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["account_label"], "Renamed");
-    assert_eq!(
-        db.connections_of(user_id_of(&db, &user).await).await.len(),
-        1
-    );
+    assert_eq!(db.connections_of_uid(&user.uid).await.len(), 1);
 }
 
 #[tokio::test]
 async fn store_token_refuses_bad_input_and_changes_nothing() {
     let (app, db, fake) = (live_app(), Db::new(), TikTokFake::new());
-    let user = firebase_user().await;
-    let account = fake.account(ALL).await;
+    let user = given::user().await;
+    let account = fake.account(ALL_SCOPES).await;
     for (file, status, code) in [
         ("unsupported-provider.json", 400, "unsupported_provider"),
         ("bad-expires-at.json", 400, "invalid_request"),
@@ -151,13 +114,8 @@ async fn store_token_refuses_bad_input_and_changes_nothing() {
         &[(account.access_token.as_str(), "act.forged")],
     )
     .await;
-    assert_eq!(
-        (r.status, r.body["code"].as_str()),
-        (400, Some("tiktok_token_invalid")),
-        "{}",
-        r.body
-    );
-    let other = fake.account(ALL).await;
+    r.assert_error(400, "tiktok_token_invalid");
+    let other = fake.account(ALL_SCOPES).await;
     let r = store(
         &app,
         &user,
@@ -166,70 +124,45 @@ async fn store_token_refuses_bad_input_and_changes_nothing() {
         &[(account.access_token.as_str(), other.access_token.as_str())],
     )
     .await;
-    assert_eq!(
-        (r.status, r.body["code"].as_str()),
-        (400, Some("tiktok_account_mismatch")),
-        "{}",
-        r.body
-    );
-    assert!(db
-        .connections_of(user_id_of(&db, &user).await)
-        .await
-        .is_empty());
+    r.assert_error(400, "tiktok_account_mismatch");
+    assert!(db.connections_of_uid(&user.uid).await.is_empty());
 }
 
 #[tokio::test]
 async fn a_tiktok_account_of_another_user_is_never_moved() {
     let (app, db, fake) = (live_app(), Db::new(), TikTokFake::new());
-    let (alice, bob) = (firebase_user().await, firebase_user().await);
-    let account = fake.account(ALL).await;
+    let [alice, bob] = given::users().await;
+    let account = fake.account(ALL_SCOPES).await;
     assert_eq!(
         store(&app, &alice, &account, "ok.json", &[]).await.status,
         201
     );
     let r = store(&app, &bob, &account, "ok.json", &[]).await;
-    assert_eq!(
-        (r.status, r.body["code"].as_str()),
-        (409, Some("tiktok_account_in_use")),
-        "{}",
-        r.body
-    );
-    assert_eq!(
-        db.connections_of(user_id_of(&db, &alice).await).await.len(),
-        1
-    );
-    assert!(db
-        .connections_of(user_id_of(&db, &bob).await)
-        .await
-        .is_empty());
+    r.assert_error(409, "tiktok_account_in_use");
+    assert_eq!(db.connections_of_uid(&alice.uid).await.len(), 1);
+    assert!(db.connections_of_uid(&bob.uid).await.is_empty());
 }
 
 #[tokio::test]
 async fn a_second_primary_account_leaves_exactly_one_primary() {
     let (app, db, fake) = (live_app(), Db::new(), TikTokFake::new());
-    let user = firebase_user().await;
-    let (first, second) = (fake.account(ALL).await, fake.account(ALL).await);
+    let user = given::user().await;
+    let [first, second] = fake.accounts(ALL_SCOPES).await;
     assert_eq!(store(&app, &user, &first, "ok.json", &[]).await.status, 201);
     let r = store(&app, &user, &second, "ok.json", &[]).await;
     assert_eq!(r.body["is_primary"], true, "{}", r.body);
-    let user_id = user_id_of(&db, &user).await;
+    let user_id = db.user_id(&user.uid).await;
     let rows = db.connections_of(user_id).await;
     let primaries: Vec<_> = rows.iter().filter(|r| r["is_primary"] == true).collect();
     assert_eq!(primaries.len(), 1);
     assert_eq!(primaries[0]["provider_account_id"], second.open_id.as_str());
     // And the database itself refuses two.
-    let err = std::process::Command::new("psql")
-        .args([
-            "-X",
-            "-q",
-            &stack_var("STACK_PG_URL"),
-            "-c",
-            &format!("update social_connections set is_primary = true where user_id = {user_id}"),
-        ])
-        .output()
-        .unwrap();
+    let err = try_psql(
+        None,
+        &format!("update social_connections set is_primary = true where user_id = {user_id}"),
+    );
     assert!(
-        String::from_utf8_lossy(&err.stderr).contains("duplicate key"),
+        err.as_ref().is_err_and(|e| e.contains("duplicate key")),
         "{err:?}"
     );
 }
@@ -237,9 +170,7 @@ async fn a_second_primary_account_leaves_exactly_one_primary() {
 #[tokio::test]
 async fn profile_is_fetched_cached_and_served_from_cache() {
     let (app, db, fake) = (live_app(), Db::new(), TikTokFake::new());
-    let user = firebase_user().await;
-    let account = fake.account(ALL).await;
-    store(&app, &user, &account, "ok.json", &[]).await;
+    let given::Connected { user, account, .. } = given::connected_user(&app).await;
     let proofs = fake.count(&account.open_id, "user_info").await;
 
     let r = profile(&app, &user, "ok.json", "").await;
@@ -291,9 +222,11 @@ async fn profile_is_fetched_cached_and_served_from_cache() {
 #[tokio::test]
 async fn profile_fields_follow_the_granted_scopes() {
     let (app, fake) = (live_app(), TikTokFake::new());
-    let user = firebase_user().await;
+    let user = given::user().await;
     let account = fake.account("user.info.basic").await;
-    store(&app, &user, &account, "ok.json", &[]).await;
+    given::connection(&user, &account)
+        .through_store_token(&app)
+        .await;
     // store-token learned no scope: ask for all, fall back to basic on scope_not_authorized.
     let r = profile(&app, &user, "ok.json", "").await;
     assert_eq!(r.status, 200, "{}", r.body);
@@ -305,90 +238,57 @@ async fn profile_fields_follow_the_granted_scopes() {
 #[tokio::test]
 async fn profile_account_choice_and_not_connected() {
     let (app, db, fake) = (live_app(), Db::new(), TikTokFake::new());
-    let user = firebase_user().await;
+    let user = given::user().await;
     let r = profile(&app, &user, "ok.json", "").await;
-    assert_eq!(
-        (r.status, r.body["code"].as_str()),
-        (404, Some("tiktok_not_connected"))
-    );
+    r.assert_error(404, "tiktok_not_connected");
 
-    let (primary, other) = (fake.account(ALL).await, fake.account(ALL).await);
-    store(&app, &user, &primary, "ok.json", &[]).await;
-    store(
-        &app,
-        &user,
-        &other,
-        "ok.json",
-        &[("\"is_primary\": true", "\"is_primary\": false")],
-    )
-    .await;
+    let [primary, other] = fake.accounts(ALL_SCOPES).await;
+    given::connection(&user, &primary)
+        .through_store_token(&app)
+        .await;
+    given::connection(&user, &other)
+        .not_primary()
+        .through_store_token(&app)
+        .await;
     let r = profile(&app, &user, "account-id.json", &other.open_id).await;
     assert_eq!(r.body["open_id"], other.open_id.as_str(), "{}", r.body);
     let r = profile(&app, &user, "ok.json", "").await;
     assert_eq!(r.body["open_id"], primary.open_id.as_str(), "{}", r.body);
     let r = profile(&app, &user, "account-id.json", "-unknown").await;
-    assert_eq!(
-        (r.status, r.body["code"].as_str()),
-        (404, Some("tiktok_not_connected"))
-    );
+    r.assert_error(404, "tiktok_not_connected");
     let _ = db;
 }
 
 #[tokio::test]
 async fn expired_token_refreshes_once_and_refused_refresh_is_409() {
     let (app, db, fake) = (live_app(), Db::new(), TikTokFake::new());
-    let user = firebase_user().await;
-    let account = fake.account(ALL).await;
-    let r = store(&app, &user, &account, "ok.json", &[]).await;
-    let id = r.body["id"].as_i64().unwrap();
-    shared_expire(id);
+    let given::Connected { user, account, id } = given::connected_user(&app).await;
+    given::access_expired(id, 60);
 
     let r = profile(&app, &user, "force.json", "").await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(fake.count(&account.open_id, "token").await, 1);
     let row = db.connection(id).await;
-    let refresh = config()
-        .cipher
-        .decrypt(row["refresh_token"].as_str().unwrap())
-        .unwrap();
+    let refresh = decrypted(&row, "refresh_token");
     assert!(
         fake.refresh_token_valid(&account.open_id, &refresh).await,
         "rotated refresh token stored"
     );
 
-    shared_expire(id);
+    given::access_expired(id, 60);
     fake.invalidate_refresh(&account.open_id).await;
     let r = profile(&app, &user, "force.json", "").await;
-    assert_eq!(
-        (r.status, r.body["code"].as_str()),
-        (409, Some("tiktok_reauth_required")),
-        "{}",
-        r.body
-    );
-}
-
-fn shared_expire(id: i64) {
-    psql(&format!(
-        "update social_connections set expires_at = now() - interval '1 minute' where id = {id}"
-    ));
+    r.assert_error(409, "tiktok_reauth_required");
 }
 
 #[tokio::test]
 async fn a_stored_client_profile_is_served_without_tiktok() {
     let (app, fake) = (live_app(), TikTokFake::new());
-    let user = firebase_user().await;
-    let account = fake.account(ALL).await;
-    store(&app, &user, &account, "ok.json", &[]).await;
+    let given::Connected { user, account, .. } = given::connected_user(&app).await;
     let before = fake.count(&account.open_id, "user_info").await;
 
-    let req = event(
-        "store-tiktok-profile/ok.json",
-        &[
-            ("REPLACE_WITH_FIREBASE_ID_TOKEN", &user.id_token),
-            ("REPLACE_WITH_OPEN_ID", &account.open_id),
-        ],
-    );
-    let r = reply(dispatch("store-tiktok-profile", &app, req).await);
+    let req = request("store-tiktok-profile/ok.json", &user, &account, &[]);
+    let r = send("store-tiktok-profile", &app, req).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["success"], true);
     assert_eq!(r.body["profile"]["source"], "client");
@@ -405,58 +305,34 @@ async fn a_stored_client_profile_is_served_without_tiktok() {
     );
 
     // Base64 bodies are read the same way.
-    let req = event(
-        "store-tiktok-profile/base64.json",
-        &[
-            ("REPLACE_WITH_FIREBASE_ID_TOKEN", &user.id_token),
-            ("REPLACE_WITH_OPEN_ID", &account.open_id),
-        ],
-    );
-    assert_eq!(
-        reply(dispatch("store-tiktok-profile", &app, req).await).status,
-        200
-    );
+    let req = request("store-tiktok-profile/base64.json", &user, &account, &[]);
+    assert_eq!(send("store-tiktok-profile", &app, req).await.status, 200);
 }
 
 #[tokio::test]
 async fn store_tiktok_profile_refuses_others_accounts_and_bad_counts() {
     let (app, db, fake) = (live_app(), Db::new(), TikTokFake::new());
-    let (alice, bob) = (firebase_user().await, firebase_user().await);
-    let account = fake.account(ALL).await;
-    store(&app, &alice, &account, "ok.json", &[]).await;
-    let before = db.connections_of(db.user_id(&alice.uid).await).await;
+    let [alice, bob] = given::users().await;
+    let account = fake.account(ALL_SCOPES).await;
+    given::connection(&alice, &account)
+        .through_store_token(&app)
+        .await;
+    let before = db.connections_of_uid(&alice.uid).await;
 
-    let req = event(
-        "store-tiktok-profile/ok.json",
-        &[
-            ("REPLACE_WITH_FIREBASE_ID_TOKEN", &bob.id_token),
-            ("REPLACE_WITH_OPEN_ID", &account.open_id),
-        ],
-    );
-    let r = reply(dispatch("store-tiktok-profile", &app, req).await);
-    assert_eq!(
-        (r.status, r.body["code"].as_str()),
-        (404, Some("tiktok_not_connected")),
-        "{}",
-        r.body
-    );
+    let req = request("store-tiktok-profile/ok.json", &bob, &account, &[]);
+    let r = send("store-tiktok-profile", &app, req).await;
+    r.assert_error(404, "tiktok_not_connected");
 
-    let req = event(
+    let req = request(
         "store-tiktok-profile/negative-count.json",
-        &[
-            ("REPLACE_WITH_FIREBASE_ID_TOKEN", &alice.id_token),
-            ("REPLACE_WITH_OPEN_ID", &account.open_id),
-        ],
+        &alice,
+        &account,
+        &[],
     );
-    let r = reply(dispatch("store-tiktok-profile", &app, req).await);
+    let r = send("store-tiktok-profile", &app, req).await;
+    r.assert_error(400, "invalid_request");
     assert_eq!(
-        (r.status, r.body["code"].as_str()),
-        (400, Some("invalid_request")),
-        "{}",
-        r.body
-    );
-    assert_eq!(
-        db.connections_of(db.user_id(&alice.uid).await).await,
+        db.connections_of_uid(&alice.uid).await,
         before,
         "nothing changed"
     );
@@ -467,15 +343,12 @@ async fn store_tiktok_profile_refuses_others_accounts_and_bad_counts() {
             &[("REPLACE_WITH_OPEN_ID", &account.open_id)],
         );
         assert_eq!(
-            reply(dispatch("store-tiktok-profile", &app, req).await).status,
+            send("store-tiktok-profile", &app, req).await.status,
             status,
             "{file}"
         );
     }
     let req = with_authorization(event("tiktok-profile/ok.json", &[]), Some("Bearer garbage"));
-    assert_eq!(
-        reply(dispatch("tiktok-profile", &app, req).await).status,
-        401
-    );
+    assert_eq!(send("tiktok-profile", &app, req).await.status, 401);
     let _ = json!({});
 }

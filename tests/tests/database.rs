@@ -5,33 +5,9 @@
 use integration_tests::*;
 use serde_json::json;
 
-fn psql_db(db: &str, sql: &str) -> Result<String, String> {
-    let url = stack_var("STACK_PG_URL");
-    let url = format!("{}/{db}", url.rsplit_once('/').unwrap().0);
-    let output = std::process::Command::new("psql")
-        .args([
-            "-X",
-            "-q",
-            "-t",
-            "-A",
-            "-v",
-            "ON_ERROR_STOP=1",
-            &url,
-            "-c",
-            sql,
-        ])
-        .output()
-        .expect("psql");
-    if output.status.success() {
-        Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
-    } else {
-        Err(String::from_utf8_lossy(&output.stderr).into_owned())
-    }
-}
-
 fn apply_file(db: &str, path: &std::path::Path) {
     let sql = std::fs::read_to_string(path).unwrap();
-    psql_db(db, &sql).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    try_psql(Some(db), &sql).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
 }
 
 fn migrations() -> Vec<std::path::PathBuf> {
@@ -48,14 +24,14 @@ fn migrations() -> Vec<std::path::PathBuf> {
 fn migrations_apply_on_the_seed_tables_keeping_every_row() {
     let db = unique("seed").replace('-', "_");
     psql(&format!("create database {db}"));
-    apply_file(&db, &workspace_path("tests/fixtures/seed_schema.sql"));
+    apply_file(&db, &fixture_path("seed_schema.sql"));
     for _ in 0..2 {
         // Twice: applying again changes nothing and does not fail.
         for migration in migrations() {
             apply_file(&db, &migration);
         }
     }
-    let q = |sql: &str| psql_db(&db, sql).unwrap();
+    let q = |sql: &str| try_psql(Some(&db), sql).unwrap();
     assert_eq!(q("select count(*) from social_connections"), "4");
     assert_eq!(q("select count(*) from migration_archive where table_name = 'social_connections' and reason like 'duplicate%'"), "2");
     // Nothing lost: every original row is either live or archived.
@@ -80,7 +56,7 @@ fn migrations_apply_on_the_seed_tables_keeping_every_row() {
     );
     // New columns exist and the rules now hold.
     q("select refresh_expires_at, scope from social_connections limit 1");
-    let dup = psql_db(&db, "insert into social_connections (user_id, provider, provider_account_id) values (1, 'tiktok', 'open-shared')");
+    let dup = try_psql(Some(&db), "insert into social_connections (user_id, provider, provider_account_id) values (1, 'tiktok', 'open-shared')");
     assert!(
         dup.unwrap_err().contains("duplicate key"),
         "one TikTok account, one user"
@@ -95,11 +71,9 @@ async fn row_level_security_keeps_anon_and_authenticated_out() {
     db.insert_connection(json!({"user_id": user_id, "provider": "tiktok", "provider_account_id": unique("open"), "access_token": "x"})).await;
 
     for role in ["anon", "authenticated"] {
+        let as_role = |sql: &str| try_psql(Some("postgres"), &format!("set role {role}; {sql}"));
         // No grant at all for the API roles...
-        let denied = psql_db(
-            "postgres",
-            &format!("set role {role}; select count(*) from social_connections"),
-        );
+        let denied = as_role("select count(*) from social_connections");
         assert!(
             denied.unwrap_err().contains("permission denied"),
             "{role} has no grant"
@@ -110,10 +84,7 @@ async fn row_level_security_keeps_anon_and_authenticated_out() {
              select (select count(*) from social_connections) || ',' || (select count(*) from users); rollback;"
         ));
         assert_eq!(seen, "0,0", "{role} sees no rows");
-        let err = psql_db(
-            "postgres",
-            &format!("set role {role}; select swap_connection_tokens(1, 'a', 'b', 'c', now())"),
-        );
+        let err = as_role("select swap_connection_tokens(1, 'a', 'b', 'c', now())");
         assert!(
             err.unwrap_err().contains("permission denied"),
             "{role} cannot run the SQL functions"
@@ -146,7 +117,8 @@ async fn one_primary_per_user_and_provider_even_under_concurrent_writers() {
     let user_id = db.user_id(&unique("primary")).await;
     let base = stack_var("SUPABASE_REST_URL");
     let key = stack_var("SUPABASE_SERVICE_KEY");
-    let attempts = (0..8).map(|_| {
+    let attempts: Vec<_> = (0..8)
+        .map(|_| {
         let (base, key) = (base.clone(), key.clone());
         async move {
             http()
@@ -160,8 +132,9 @@ async fn one_primary_per_user_and_provider_even_under_concurrent_writers() {
                 .status()
                 .as_u16()
         }
-    });
-    let statuses = futures_join_all(attempts).await;
+    })
+        .collect();
+    let statuses = join_all(attempts).await;
     assert_eq!(
         statuses.iter().filter(|s| **s == 201).count(),
         1,
@@ -180,37 +153,18 @@ async fn one_primary_per_user_and_provider_even_under_concurrent_writers() {
     assert_eq!(primaries, 1);
 }
 
-async fn futures_join_all<F: std::future::Future<Output = u16> + Send + 'static>(
-    futures: impl Iterator<Item = F>,
-) -> Vec<u16> {
-    let handles: Vec<_> = futures.map(tokio::spawn).collect();
-    let mut out = Vec::new();
-    for h in handles {
-        out.push(h.await.unwrap());
-    }
-    out
-}
-
 #[tokio::test]
 async fn one_owner_per_tiktok_account_even_under_concurrent_writers() {
     // Two users store the same (proved) TikTok account at the same moment.
     let app = live_app();
     let fake = TikTokFake::new();
-    let account = fake.account("user.info.basic").await;
-    let (a, b) = (firebase_user().await, firebase_user().await);
+    let account = fake.account(BASIC_SCOPE).await;
+    let [a, b] = given::users().await;
     let (ra, rb) = tokio::join!(
-        dispatch(
-            "store-token",
-            &app,
-            good_request("store-token", &a, &account)
-        ),
-        dispatch(
-            "store-token",
-            &app,
-            good_request("store-token", &b, &account)
-        ),
+        send_good("store-token", &app, &a, &account),
+        send_good("store-token", &app, &b, &account),
     );
-    let mut statuses = vec![reply(ra).status, reply(rb).status];
+    let mut statuses = vec![ra.status, rb.status];
     statuses.sort();
     assert_eq!(statuses, vec![201, 409], "one wins, the other is refused");
     let owners = psql(&format!(

@@ -10,28 +10,6 @@ use std::time::Duration;
 use integration_tests::*;
 use serde_json::{json, Value};
 
-const ALL: &str = "user.info.basic,user.info.profile,user.info.stats";
-
-/// A user with one stored TikTok connection, made through `app`.
-async fn connected(app: &shared::LiveApp) -> (FirebaseUser, TikTokAccount) {
-    let user = firebase_user().await;
-    let account = TikTokFake::new().account(ALL).await;
-    let r = reply(
-        dispatch(
-            "store-token",
-            app,
-            good_request("store-token", &user, &account),
-        )
-        .await,
-    );
-    assert_eq!(r.status, 201, "{}", r.body);
-    (user, account)
-}
-
-async fn rows(db: &Db, user: &FirebaseUser) -> Vec<Value> {
-    db.connections_of(db.user_id(&user.uid).await).await
-}
-
 fn no_plaintext(rows: &[Value], account: &TikTokAccount) {
     for row in rows {
         for field in ["access_token", "refresh_token"] {
@@ -40,6 +18,16 @@ fn no_plaintext(rows: &[Value], account: &TikTokAccount) {
                 assert!(v != account.access_token && v != account.refresh_token);
             }
         }
+    }
+}
+
+/// The function's good request, asking tiktok-profile not to answer from its cache.
+fn uncached(function: &str, user: &FirebaseUser, account: &TikTokAccount) -> lambda_http::Request {
+    let req = good_request(function, user, account);
+    if function == "tiktok-profile" {
+        with_query(req, &[("force", "true")])
+    } else {
+        req
     }
 }
 
@@ -60,8 +48,8 @@ async fn database_faults_are_503_at_every_step_and_a_retry_succeeds() {
     let db = Db::new();
     let proxy = FaultProxy::start(&stack_var("SUPABASE_REST_URL")).await;
     let app = app_with(&[("SUPABASE_REST_URL", &proxy.url)]);
-    let (user, account) = connected(&app).await;
-    let before = rows(&db, &user).await;
+    let given::Connected { user, account, .. } = given::connected_user(&app).await;
+    let before = db.connections_of_uid(&user.uid).await;
 
     let faults = [
         ("500", Fault::Status(500)),
@@ -75,7 +63,7 @@ async fn database_faults_are_503_at_every_step_and_a_retry_succeeds() {
     for (name, fault) in &faults {
         proxy.fail("/", fault.clone());
         for function in FUNCTIONS {
-            let r = reply(dispatch(function, &app, good_request(function, &user, &account)).await);
+            let r = send_good(function, &app, &user, &account).await;
             outage(function, name, &r, 503, "database_unavailable");
             cases += 1;
         }
@@ -91,7 +79,7 @@ async fn database_faults_are_503_at_every_step_and_a_retry_succeeds() {
     for (function, step) in second_steps {
         for (name, fault) in &faults {
             proxy.fail(step, fault.clone());
-            let r = reply(dispatch(function, &app, good_request(function, &user, &account)).await);
+            let r = send_good(function, &app, &user, &account).await;
             outage(
                 function,
                 &format!("{step} {name}"),
@@ -108,8 +96,8 @@ async fn database_faults_are_503_at_every_step_and_a_retry_succeeds() {
     let slow: Vec<_> = FUNCTIONS
         .iter()
         .map(|f| {
-            let (app, req) = (&app, good_request(f, &user, &account));
-            async move { (f, reply(dispatch(f, app, req).await)) }
+            let (app, user, account) = (&app, &user, &account);
+            async move { (f, send_good(f, app, user, account).await) }
         })
         .collect();
     for (function, r) in join_all(slow).await {
@@ -120,18 +108,21 @@ async fn database_faults_are_503_at_every_step_and_a_retry_succeeds() {
     // Nothing listening at all.
     let down = app_with(&[("SUPABASE_REST_URL", &closed_port_url())]);
     for function in FUNCTIONS {
-        let r = reply(dispatch(function, &down, good_request(function, &user, &account)).await);
+        let r = send_good(function, &down, &user, &account).await;
         outage(function, "port closed", &r, 503, "database_unavailable");
         cases += 1;
     }
 
-    let after = rows(&db, &user).await;
+    let after = db.connections_of_uid(&user.uid).await;
     no_plaintext(&after, &account);
     assert_eq!(after.len(), before.len(), "no row lost");
 
     // Recovered: every function works again.
-    for function in FUNCTIONS.iter().filter(|f| **f != "disconnect-tiktok") {
-        let r = reply(dispatch(function, &app, good_request(function, &user, &account)).await);
+    for function in FUNCTIONS
+        .iter()
+        .filter(|f| **f != "disconnect-tiktok" && answers_good_request(f))
+    {
+        let r = send_good(function, &app, &user, &account).await;
         assert!(
             r.status == 200 || r.status == 201,
             "{function} after recovery: {}",
@@ -141,14 +132,7 @@ async fn database_faults_are_503_at_every_step_and_a_retry_succeeds() {
     // Disconnect failing after TikTok revoked the token: the row stays, and the retry
     // completes the disconnect (TikTok now calls the token invalid).
     proxy.fail("=rpc/delete_connection", Fault::Status(500));
-    let r = reply(
-        dispatch(
-            "disconnect-tiktok",
-            &app,
-            good_request("disconnect-tiktok", &user, &account),
-        )
-        .await,
-    );
+    let r = send_good("disconnect-tiktok", &app, &user, &account).await;
     outage(
         "disconnect-tiktok",
         "delete after revoke",
@@ -157,26 +141,14 @@ async fn database_faults_are_503_at_every_step_and_a_retry_succeeds() {
         "database_unavailable",
     );
     assert_eq!(
-        rows(&db, &user).await.len(),
+        db.connections_of_uid(&user.uid).await.len(),
         1,
         "the row is kept for the retry"
     );
     proxy.heal();
-    let r = reply(
-        dispatch(
-            "disconnect-tiktok",
-            &app,
-            good_request("disconnect-tiktok", &user, &account),
-        )
-        .await,
-    );
-    assert_eq!(
-        r.body,
-        json!({"success": true, "revoked": false}),
-        "{}",
-        r.body
-    );
-    assert!(rows(&db, &user).await.is_empty());
+    let r = send_good("disconnect-tiktok", &app, &user, &account).await;
+    r.assert_body(json!({"success": true, "revoked": false}));
+    assert!(db.connections_of_uid(&user.uid).await.is_empty());
     cases += 1;
     println!("database fault cases: {cases}");
 }
@@ -184,7 +156,7 @@ async fn database_faults_are_503_at_every_step_and_a_retry_succeeds() {
 #[tokio::test]
 async fn tiktok_faults_are_502_or_429_and_a_retry_succeeds() {
     let (app, db, fake) = (live_app(), Db::new(), TikTokFake::new());
-    let (user, account) = connected(&app).await;
+    let given::Connected { user, account, id } = given::connected_user(&app).await;
     let envelope =
         |code: &str| json!({"data": {}, "error": {"code": code, "message": "x", "log_id": "l"}});
     let faults = [
@@ -221,11 +193,7 @@ async fn tiktok_faults_are_502_or_429_and_a_retry_succeeds() {
         for (name, response, status, code) in &faults {
             fake.script(&account.open_id, endpoint, json!([response]))
                 .await;
-            let mut req = good_request(function, &user, &account);
-            if function == "tiktok-profile" {
-                req = with_query(req, &[("force", "true")]);
-            }
-            let r = reply(dispatch(function, &app, req).await);
+            let r = send(function, &app, uncached(function, &user, &account)).await;
             outage(function, name, &r, *status, code);
             if *status == 429 {
                 assert_eq!(r.headers["retry-after"], "9", "Retry-After passed on");
@@ -234,27 +202,17 @@ async fn tiktok_faults_are_502_or_429_and_a_retry_succeeds() {
         }
     }
     // The refresh step: an expired connection and a failing token endpoint.
-    psql(&format!(
-        "update social_connections set expires_at = now() - interval '1 minute' where provider_account_id = '{}'",
-        account.open_id
-    ));
-    let stored_before = rows(&db, &user).await;
+    given::access_expired(id, 60);
+    let stored_before = db.connections_of_uid(&user.uid).await;
     for (name, response, status, code) in &faults {
         fake.script(&account.open_id, "token", json!([response]))
             .await;
-        let r = reply(
-            dispatch(
-                "tiktok-test",
-                &app,
-                good_request("tiktok-test", &user, &account),
-            )
-            .await,
-        );
+        let r = send_good("tiktok-test", &app, &user, &account).await;
         outage("tiktok-test refresh", name, &r, *status, code);
         cases += 1;
     }
     assert_eq!(
-        rows(&db, &user).await,
+        db.connections_of_uid(&user.uid).await,
         stored_before,
         "a failed refresh changes nothing"
     );
@@ -266,14 +224,7 @@ async fn tiktok_faults_are_502_or_429_and_a_retry_succeeds() {
         json!([{"delay_ms": 7000, "status": 200, "body": {}}]),
     )
     .await;
-    let r = reply(
-        dispatch(
-            "tiktok-test",
-            &app,
-            good_request("tiktok-test", &user, &account),
-        )
-        .await,
-    );
+    let r = send_good("tiktok-test", &app, &user, &account).await;
     outage("tiktok-test refresh", "slow", &r, 502, "tiktok_unavailable");
     let down = app_with(&[("TIKTOK_API_BASE_URL", &closed_port_url())]);
     for function in [
@@ -283,19 +234,15 @@ async fn tiktok_faults_are_502_or_429_and_a_retry_succeeds() {
         "tiktok-test",
         "disconnect-tiktok",
     ] {
-        let mut req = good_request(function, &user, &account);
-        if function == "tiktok-profile" {
-            req = with_query(req, &[("force", "true")]);
-        }
-        let r = reply(dispatch(function, &down, req).await);
+        let r = send(function, &down, uncached(function, &user, &account)).await;
         outage(function, "port closed", &r, 502, "tiktok_unavailable");
         cases += 2;
     }
-    no_plaintext(&rows(&db, &user).await, &account);
+    no_plaintext(&db.connections_of_uid(&user.uid).await, &account);
 
     // Recovered: the refresh goes through and every function works.
-    for function in FUNCTIONS {
-        let r = reply(dispatch(function, &app, good_request(function, &user, &account)).await);
+    for function in FUNCTIONS.iter().filter(|f| answers_good_request(f)) {
+        let r = send_good(function, &app, &user, &account).await;
         assert!(
             r.status == 200 || r.status == 201,
             "{function} after recovery: {}",
@@ -312,15 +259,9 @@ async fn firebase_faults_are_503_and_leave_no_half_made_account() {
     let proxied_host = proxy.url.trim_start_matches("http://").to_owned();
     let app = app_with(&[("FIREBASE_AUTH_EMULATOR_HOST", &proxied_host)]);
     let fake = TikTokFake::new();
-    let account = fake.account(ALL).await;
+    let account = fake.account(ALL_SCOPES).await;
     let email = format!("{}@example.com", unique("fb-fault"));
-    let body = json!({"provider": "tiktok", "provider_account_id": account.open_id, "access_token": account.access_token,
-                      "refresh_token": account.refresh_token, "expires_in": 7200, "email": email});
-    let request = || {
-        let mut req = event("oauth-tiktok/no-email.json", &[]);
-        *req.body_mut() = lambda_http::Body::Text(body.to_string());
-        req
-    };
+    let request = || oauth_request(&account, Some(&email), None);
     let faults = [
         ("500", Fault::Status(500)),
         ("429", Fault::Status(429)),
@@ -332,7 +273,7 @@ async fn firebase_faults_are_503_and_leave_no_half_made_account() {
     for step in ["=accounts:lookup", "=accounts"] {
         for (name, fault) in &faults {
             proxy.fail(step, fault.clone());
-            let r = reply(dispatch("oauth-tiktok", &app, request()).await);
+            let r = send("oauth-tiktok", &app, request()).await;
             outage(
                 "oauth-tiktok",
                 &format!("{step} {name}"),
@@ -354,34 +295,22 @@ async fn firebase_faults_are_503_and_leave_no_half_made_account() {
     );
 
     // Google's signing keys unreachable in production mode: 503, not 401.
-    let mut env = function_env();
-    env.remove("FIREBASE_AUTH_EMULATOR_HOST");
-    env.insert("FIREBASE_CERTS_URL".into(), closed_port_url());
-    let prod = shared::LiveApp::from_config(
-        &shared::config::Config::from_sources(&env, Default::default()).unwrap(),
-    )
-    .unwrap();
+    let prod = production_app(&closed_port_url());
     let (key, _) = rsa_key_and_certificate();
-    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
-    header.kid = Some("k".into());
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let project = stack_var("FIREBASE_PROJECT_ID");
-    let token = jsonwebtoken::encode(
-        &header,
+    let token = sign_rs256(
+        &key,
+        Some("k"),
         &json!({"aud": project, "iss": format!("https://securetoken.google.com/{project}"),
         "sub": "u", "iat": now, "exp": now + 600}),
-        &jsonwebtoken::EncodingKey::from_rsa_pem(key.as_bytes()).unwrap(),
-    )
-    .unwrap();
+    );
     for function in FUNCTIONS.iter().filter(|f| **f != "oauth-tiktok") {
         let req = with_authorization(
-            event(
-                &format!("{function}/ok.json"),
-                &[("REPLACE_WITH_PROVIDER", "tiktok")],
-            ),
+            request_without_user(function),
             Some(&format!("Bearer {token}")),
         );
-        let r = reply(dispatch(function, &prod, req).await);
+        let r = send(function, &prod, req).await;
         outage(
             function,
             "keys unreachable",
@@ -393,7 +322,7 @@ async fn firebase_faults_are_503_and_leave_no_half_made_account() {
     }
 
     // Recovered: the same request completes the account.
-    let r = reply(dispatch("oauth-tiktok", &app, request()).await);
+    let r = send("oauth-tiktok", &app, request()).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["firebase_uid"], uid.as_str());
     println!("Firebase fault cases: {cases}");
@@ -405,20 +334,10 @@ async fn a_database_failure_after_tiktok_rotated_the_token_needs_a_reconnect_and
     let fake = TikTokFake::new();
     let proxy = FaultProxy::start(&stack_var("SUPABASE_REST_URL")).await;
     let app = app_with(&[("SUPABASE_REST_URL", &proxy.url)]);
-    let (user, account) = connected(&app).await;
-    psql(&format!(
-        "update social_connections set expires_at = now() - interval '1 minute' where provider_account_id = '{}'",
-        account.open_id
-    ));
+    let given::Connected { user, account, id } = given::connected_user(&app).await;
+    given::access_expired(id, 60);
     proxy.fail("=rpc/swap_connection_tokens", Fault::Status(500));
-    let r = reply(
-        dispatch(
-            "tiktok-test",
-            &app,
-            good_request("tiktok-test", &user, &account),
-        )
-        .await,
-    );
+    let r = send_good("tiktok-test", &app, &user, &account).await;
     outage(
         "tiktok-test",
         "store after rotation",
@@ -435,20 +354,10 @@ async fn a_database_failure_after_tiktok_rotated_the_token_needs_a_reconnect_and
 
     // The stored refresh token is the one TikTok just invalidated: the retry cannot
     // refresh, and says so instead of failing obscurely.
-    let stored = db.connections_of(db.user_id(&user.uid).await).await;
-    let refresh = config()
-        .cipher
-        .decrypt(stored[0]["refresh_token"].as_str().unwrap())
-        .unwrap();
+    let stored = db.connections_of_uid(&user.uid).await;
+    let refresh = decrypted(&stored[0], "refresh_token");
     assert!(!fake.refresh_token_valid(&account.open_id, &refresh).await);
-    let retry = reply(
-        dispatch(
-            "tiktok-test",
-            &app,
-            good_request("tiktok-test", &user, &account),
-        )
-        .await,
-    );
+    let retry = send_good("tiktok-test", &app, &user, &account).await;
     assert_eq!(retry.status, 200, "{}", retry.body);
     assert_eq!(
         retry.body["code"], "tiktok_reauth_required",

@@ -2,7 +2,7 @@
 //! served by a local certificate server, cached per Cache-Control.
 
 use integration_tests::*;
-use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+use jsonwebtoken::Algorithm;
 use serde_json::{json, Value};
 use shared::config::FirebaseConfig;
 use shared::firebase::{AuthError, FirebaseAuth, IdTokenVerifier};
@@ -16,17 +16,6 @@ fn claims() -> Value {
         "sub": "uid-rs256", "iat": now - 30, "exp": now + 3600, "auth_time": now - 30,
         "email": "rs@example.com", "email_verified": true
     })
-}
-
-fn sign(private_pem: &str, kid: Option<&str>, claims: &Value) -> String {
-    let mut header = Header::new(Algorithm::RS256);
-    header.kid = kid.map(str::to_owned);
-    encode(
-        &header,
-        claims,
-        &EncodingKey::from_rsa_pem(private_pem.as_bytes()).unwrap(),
-    )
-    .unwrap()
 }
 
 fn verifier(certs_url: String) -> FirebaseAuth {
@@ -43,22 +32,16 @@ fn verifier(certs_url: String) -> FirebaseAuth {
 async fn rs256_tokens_verify_and_keys_are_fetched_once_per_max_age() {
     let (key, cert) = rsa_key_and_certificate();
     let (other_key, _) = rsa_key_and_certificate();
-    let certs = json!({ "kid-1": cert }).to_string();
-    let server = StaticServer::start(
-        200,
-        vec![("Cache-Control".into(), "public, max-age=600".into())],
-        certs,
-    )
-    .await;
+    let server = certificate_server(json!({ "kid-1": cert }), "public, max-age=600").await;
     let auth = verifier(server.url.clone());
 
     let caller = auth
-        .verify_id_token(&sign(&key, Some("kid-1"), &claims()))
+        .verify_id_token(&sign_rs256(&key, Some("kid-1"), &claims()))
         .await
         .unwrap();
     assert_eq!(caller.firebase_uid, "uid-rs256");
     assert!(caller.email_verified);
-    auth.verify_id_token(&sign(&key, Some("kid-1"), &claims()))
+    auth.verify_id_token(&sign_rs256(&key, Some("kid-1"), &claims()))
         .await
         .unwrap();
     assert_eq!(server.hits(), 1, "certificates cached per max-age");
@@ -71,9 +54,9 @@ async fn rs256_tokens_verify_and_keys_are_fetched_once_per_max_age() {
     expired["exp"] = json!(time::OffsetDateTime::now_utc().unix_timestamp() - 1);
     let mut future_iat = claims();
     future_iat["iat"] = json!(time::OffsetDateTime::now_utc().unix_timestamp() + 3600);
-    let good = sign(&key, Some("kid-1"), &claims());
+    let good = sign_rs256(&key, Some("kid-1"), &claims());
     let mut parts: Vec<String> = good.split('.').map(str::to_owned).collect();
-    parts[1] = integration_tests::unsigned_token(json!({"sub": "someone-else"}))
+    parts[1] = unsigned_token(json!({"sub": "someone-else"}))
         .split('.')
         .nth(1)
         .unwrap()
@@ -83,16 +66,16 @@ async fn rs256_tokens_verify_and_keys_are_fetched_once_per_max_age() {
     let cases = [
         (
             "unknown signing key",
-            sign(&other_key, Some("kid-1"), &claims()),
+            sign_rs256(&other_key, Some("kid-1"), &claims()),
         ),
-        ("unknown kid", sign(&key, Some("kid-2"), &claims())),
-        ("no kid", sign(&key, None, &claims())),
-        ("wrong project", sign(&key, Some("kid-1"), &wrong_aud)),
-        ("wrong issuer", sign(&key, Some("kid-1"), &wrong_iss)),
-        ("expired", sign(&key, Some("kid-1"), &expired)),
+        ("unknown kid", sign_rs256(&key, Some("kid-2"), &claims())),
+        ("no kid", sign_rs256(&key, None, &claims())),
+        ("wrong project", sign_rs256(&key, Some("kid-1"), &wrong_aud)),
+        ("wrong issuer", sign_rs256(&key, Some("kid-1"), &wrong_iss)),
+        ("expired", sign_rs256(&key, Some("kid-1"), &expired)),
         (
             "issued in the future",
-            sign(&key, Some("kid-1"), &future_iat),
+            sign_rs256(&key, Some("kid-1"), &future_iat),
         ),
         ("alg none", unsigned_token(claims())),
         ("tampered claims", tampered),
@@ -111,15 +94,10 @@ async fn rs256_tokens_verify_and_keys_are_fetched_once_per_max_age() {
 #[tokio::test]
 async fn keys_are_refetched_when_max_age_has_passed() {
     let (key, cert) = rsa_key_and_certificate();
-    let server = StaticServer::start(
-        200,
-        vec![("Cache-Control".into(), "max-age=0".into())],
-        json!({"k": cert}).to_string(),
-    )
-    .await;
+    let server = certificate_server(json!({"k": cert}), "max-age=0").await;
     let auth = verifier(server.url.clone());
     for _ in 0..2 {
-        auth.verify_id_token(&sign(&key, Some("k"), &claims()))
+        auth.verify_id_token(&sign_rs256(&key, Some("k"), &claims()))
             .await
             .unwrap();
     }
@@ -131,7 +109,7 @@ async fn unreachable_certificates_are_an_identity_outage_not_a_401() {
     let (key, _) = rsa_key_and_certificate();
     let failing = StaticServer::start(500, vec![], "{}".into()).await;
     let result = verifier(failing.url.clone())
-        .verify_id_token(&sign(&key, Some("k"), &claims()))
+        .verify_id_token(&sign_rs256(&key, Some("k"), &claims()))
         .await;
     assert!(
         matches!(result, Err(AuthError::Unavailable(_))),
@@ -139,7 +117,7 @@ async fn unreachable_certificates_are_an_identity_outage_not_a_401() {
     );
     let closed = verifier("http://127.0.0.1:9/certs".into());
     let result = closed
-        .verify_id_token(&sign(&key, Some("k"), &claims()))
+        .verify_id_token(&sign_rs256(&key, Some("k"), &claims()))
         .await;
     assert!(
         matches!(result, Err(AuthError::Unavailable(_))),
@@ -268,13 +246,9 @@ fn mutated_and_arbitrary_tokens_never_verify() {
     use proptest::test_runner::{Config, TestRunner};
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let (key, cert) = rsa_key_and_certificate();
-    let server = runtime.block_on(StaticServer::start(
-        200,
-        vec![("Cache-Control".into(), "max-age=3600".into())],
-        json!({ "kid-1": cert }).to_string(),
-    ));
+    let server = runtime.block_on(certificate_server(json!({ "kid-1": cert }), "max-age=3600"));
     let auth = verifier(server.url.clone());
-    let token = sign(&key, Some("kid-1"), &claims());
+    let token = sign_rs256(&key, Some("kid-1"), &claims());
     assert!(runtime.block_on(auth.verify_id_token(&token)).is_ok());
 
     let mut runner = TestRunner::new(Config {

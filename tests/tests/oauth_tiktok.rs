@@ -1,10 +1,8 @@
 //! oauth-tiktok against the local stack: sign-in and linking that cannot be forged.
 
 use integration_tests::*;
-use serde_json::{json, Value};
+use serde_json::json;
 use shared::endpoints::oauth_tiktok::derived_uid;
-
-const ALL: &str = "user.info.basic,user.info.profile,user.info.stats";
 
 async fn sign_in(
     app: &shared::LiveApp,
@@ -28,25 +26,17 @@ async fn sign_in(
     } else {
         with_authorization(req, session.map(|t| format!("Bearer {t}")).as_deref())
     };
-    reply(dispatch("oauth-tiktok", app, req).await)
+    send("oauth-tiktok", app, req).await
 }
 
 fn email() -> String {
     format!("{}@example.com", unique("tiktoker"))
 }
 
-async fn rows_of_account(db: &Db, open_id: &str) -> Vec<Value> {
-    let _ = db;
-    let text = psql(&format!(
-        "select coalesce(json_agg(c), '[]') from social_connections c where provider = 'tiktok' and provider_account_id = '{open_id}'"
-    ));
-    serde_json::from_str(&text).unwrap()
-}
-
 #[tokio::test]
 async fn a_new_user_signs_in_and_the_custom_token_works() {
     let (app, db, fake) = (live_app(), Db::new(), TikTokFake::new());
-    let account = fake.account(ALL).await;
+    let account = fake.account(ALL_SCOPES).await;
     let address = email();
     let r = sign_in(&app, "new-user.json", &account, &address, None).await;
     assert_eq!(r.status, 200, "{}", r.body);
@@ -87,32 +77,21 @@ async fn a_new_user_signs_in_and_the_custom_token_works() {
         "an unproven email is not set on the Firebase user"
     );
 
-    let rows = rows_of_account(&db, &account.open_id).await;
+    let rows = db.tiktok_rows(&account.open_id);
     assert_eq!(rows.len(), 1);
     let row = &rows[0];
     assert_eq!(row["user_id"], r.body["user_id"]);
     assert_eq!(row["is_primary"], true);
-    let cipher = config().cipher;
     assert!(row["access_token"].as_str().unwrap().starts_with("gAAAAA"));
-    assert_eq!(
-        cipher
-            .decrypt(row["access_token"].as_str().unwrap())
-            .unwrap(),
-        account.access_token
-    );
-    assert_eq!(
-        cipher
-            .decrypt(row["refresh_token"].as_str().unwrap())
-            .unwrap(),
-        account.refresh_token
-    );
+    assert_eq!(decrypted(row, "access_token"), account.access_token);
+    assert_eq!(decrypted(row, "refresh_token"), account.refresh_token);
     let expires = shared::timestamp::parse(row["expires_at"].as_str().unwrap()).unwrap();
     let secs = (expires - time::OffsetDateTime::now_utc()).whole_seconds();
     assert!(
         (7190..=7200).contains(&secs),
         "expires_at = now + expires_in: {secs}"
     );
-    assert_eq!(row["scope"], ALL);
+    assert_eq!(row["scope"], ALL_SCOPES);
     assert_eq!(
         row["metadata"]["profile"]["open_id"],
         account.open_id.as_str()
@@ -129,49 +108,34 @@ async fn a_new_user_signs_in_and_the_custom_token_works() {
     assert_eq!(again.status, 200, "{}", again.body);
     assert_eq!(again.body["firebase_uid"], uid);
     assert_eq!(again.body["user_id"], r.body["user_id"]);
-    let rows = rows_of_account(&db, &account.open_id).await;
+    let rows = db.tiktok_rows(&account.open_id);
     assert_eq!(rows.len(), 1);
-    assert_eq!(
-        cipher
-            .decrypt(rows[0]["access_token"].as_str().unwrap())
-            .unwrap(),
-        next.access_token
-    );
+    assert_eq!(decrypted(&rows[0], "access_token"), next.access_token);
 }
 
 #[tokio::test]
 async fn forged_or_invalid_tiktok_credentials_write_nothing() {
     let (app, db, fake) = (live_app(), Db::new(), TikTokFake::new());
-    let (victim, attacker) = (fake.account(ALL).await, fake.account(ALL).await);
+    let [victim, attacker] = fake.accounts(ALL_SCOPES).await;
     // The attacker's valid token, presented as the victim's open_id.
     let forged = TikTokAccount {
         open_id: victim.open_id.clone(),
         ..attacker.clone()
     };
     let r = sign_in(&app, "new-user.json", &forged, &email(), None).await;
-    assert_eq!(
-        (r.status, r.body["code"].as_str()),
-        (401, Some("tiktok_account_mismatch")),
-        "{}",
-        r.body
-    );
+    r.assert_error(401, "tiktok_account_mismatch");
     let invalid = TikTokAccount {
         access_token: "act.invalid".into(),
         ..victim.clone()
     };
     let r = sign_in(&app, "new-user.json", &invalid, &email(), None).await;
-    assert_eq!(
-        (r.status, r.body["code"].as_str()),
-        (401, Some("tiktok_token_invalid")),
-        "{}",
-        r.body
-    );
+    r.assert_error(401, "tiktok_token_invalid");
     assert!(
         r.headers.get("www-authenticate").is_none(),
         "not a session problem"
     );
 
-    assert!(rows_of_account(&db, &victim.open_id).await.is_empty());
+    assert!(db.tiktok_rows(&victim.open_id).is_empty());
     assert!(
         firebase_lookup(&derived_uid(&victim.open_id))
             .await
@@ -183,9 +147,9 @@ async fn forged_or_invalid_tiktok_credentials_write_nothing() {
 #[tokio::test]
 async fn an_existing_accounts_email_without_a_session_is_refused() {
     let (app, db, fake) = (live_app(), Db::new(), TikTokFake::new());
-    let existing = firebase_user().await;
+    let existing = given::user().await;
     let existing_id = db.user_id(&existing.uid).await;
-    let account = fake.account(ALL).await;
+    let account = fake.account(ALL_SCOPES).await;
     for file in ["session-email.json", "new-user.json"] {
         let r = sign_in(&app, file, &account, &existing.email, None).await;
         assert_eq!(
@@ -199,13 +163,13 @@ async fn an_existing_accounts_email_without_a_session_is_refused() {
         db.connections_of(existing_id).await.is_empty(),
         "nothing linked to the existing user"
     );
-    assert!(rows_of_account(&db, &account.open_id).await.is_empty());
+    assert!(db.tiktok_rows(&account.open_id).is_empty());
     assert!(firebase_lookup(&derived_uid(&account.open_id))
         .await
         .is_none());
 
     // An email only a users row has (e.g. an earlier TikTok sign-up) is refused too.
-    let other = fake.account(ALL).await;
+    let other = fake.account(ALL_SCOPES).await;
     let taken = email();
     assert_eq!(
         sign_in(&app, "new-user.json", &other, &taken, None)
@@ -213,48 +177,36 @@ async fn an_existing_accounts_email_without_a_session_is_refused() {
             .status,
         200
     );
-    let third = fake.account(ALL).await;
+    let third = fake.account(ALL_SCOPES).await;
     let r = sign_in(&app, "new-user.json", &third, &taken.to_uppercase(), None).await;
-    assert_eq!(
-        (r.status, r.body["code"].as_str()),
-        (409, Some("account_exists")),
-        "{}",
-        r.body
-    );
+    r.assert_error(409, "account_exists");
 }
 
 #[tokio::test]
 async fn a_verified_session_links_a_second_account_not_primary() {
     let (app, db, fake) = (live_app(), Db::new(), TikTokFake::new());
-    let user = firebase_user().await;
-    let (first, second) = (fake.account(ALL).await, fake.account(ALL).await);
+    let user = given::user().await;
+    let [first, second] = fake.accounts(ALL_SCOPES).await;
     let r1 = sign_in(&app, "link.json", &first, "", Some(&user.id_token)).await;
     assert_eq!(r1.status, 200, "{}", r1.body);
     assert_eq!(r1.body["firebase_uid"], user.uid.as_str());
     let r2 = sign_in(&app, "link.json", &second, "", Some(&user.id_token)).await;
     assert_eq!(r2.body["firebase_uid"], user.uid.as_str(), "{}", r2.body);
-    let rows = db.connections_of(db.user_id(&user.uid).await).await;
+    let rows = db.connections_of_uid(&user.uid).await;
     assert_eq!(rows.len(), 2);
-    let primary: Vec<_> = rows
-        .iter()
-        .filter(|r| r["is_primary"] == true)
-        .map(|r| r["provider_account_id"].clone())
-        .collect();
+    let primary = primary_accounts(&rows);
     assert_eq!(primary, vec![json!(first.open_id)]);
 
     // A session that does not verify is a 401, not a sign-in.
     let r = sign_in(&app, "link.json", &second, "", Some("garbage")).await;
-    assert_eq!(
-        (r.status, r.body["code"].as_str()),
-        (401, Some("unauthorized"))
-    );
+    r.assert_error(401, "unauthorized");
 }
 
 #[tokio::test]
 async fn an_account_connected_to_a_is_never_moved_to_b() {
     let (app, db, fake) = (live_app(), Db::new(), TikTokFake::new());
-    let (alice, bob) = (firebase_user().await, firebase_user().await);
-    let account = fake.account(ALL).await;
+    let [alice, bob] = given::users().await;
+    let account = fake.account(ALL_SCOPES).await;
     assert_eq!(
         sign_in(&app, "link.json", &account, "", Some(&alice.id_token))
             .await
@@ -262,13 +214,8 @@ async fn an_account_connected_to_a_is_never_moved_to_b() {
         200
     );
     let r = sign_in(&app, "link.json", &account, "", Some(&bob.id_token)).await;
-    assert_eq!(
-        (r.status, r.body["code"].as_str()),
-        (409, Some("tiktok_account_in_use")),
-        "{}",
-        r.body
-    );
-    let rows = rows_of_account(&db, &account.open_id).await;
+    r.assert_error(409, "tiktok_account_in_use");
+    let rows = db.tiktok_rows(&account.open_id);
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["user_id"], json!(db.user_id(&alice.uid).await));
 }
@@ -276,7 +223,7 @@ async fn an_account_connected_to_a_is_never_moved_to_b() {
 #[tokio::test]
 async fn a_brand_new_user_needs_an_email() {
     let (app, fake) = (live_app(), TikTokFake::new());
-    let account = fake.account(ALL).await;
+    let account = fake.account(ALL_SCOPES).await;
     let r = sign_in(&app, "no-email.json", &account, "", None).await;
     assert_eq!(r.status, 400, "{}", r.body);
     assert_eq!(r.body["code"], "email_required");
@@ -292,7 +239,7 @@ async fn a_brand_new_user_needs_an_email() {
 #[tokio::test]
 async fn the_same_new_user_request_twice_makes_one_user() {
     let (app, db, fake) = (live_app(), Db::new(), TikTokFake::new());
-    let account = fake.account(ALL).await;
+    let account = fake.account(ALL_SCOPES).await;
     let address = email();
     let (a, b) = tokio::join!(
         sign_in(&app, "new-user.json", &account, &address, None),
@@ -306,27 +253,17 @@ async fn the_same_new_user_request_twice_makes_one_user() {
         derived_uid(&account.open_id)
     ));
     assert_eq!(users, "1");
-    assert_eq!(rows_of_account(&db, &account.open_id).await.len(), 1);
+    assert_eq!(db.tiktok_rows(&account.open_id).len(), 1);
 }
 
 #[tokio::test]
 async fn a_retry_after_a_partial_failure_completes_the_same_account() {
     // A previous attempt created the Firebase user, then the database write failed.
     let (app, fake) = (live_app(), TikTokFake::new());
-    let account = fake.account(ALL).await;
+    let account = fake.account(ALL_SCOPES).await;
     let uid = derived_uid(&account.open_id);
-    let host = stack_var("FIREBASE_AUTH_EMULATOR_HOST");
-    let project = stack_var("FIREBASE_PROJECT_ID");
-    let created = http()
-        .post(format!(
-            "http://{host}/identitytoolkit.googleapis.com/v1/projects/{project}/accounts"
-        ))
-        .bearer_auth("owner")
-        .json(&json!({"localId": uid}))
-        .send()
-        .await
-        .unwrap();
-    assert!(created.status().is_success());
+    let created = firebase_create_user(&uid).await;
+    assert!(created.is_success());
     let r = sign_in(&app, "new-user.json", &account, &email(), None).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["firebase_uid"], uid.as_str());
@@ -340,14 +277,12 @@ async fn bad_bodies_are_4xx_json() {
         ("not-json.json", 400, "invalid_json"),
         ("wrong-method.json", 405, "method_not_allowed"),
     ] {
-        let r = reply(
-            dispatch(
-                "oauth-tiktok",
-                &app,
-                event(&format!("oauth-tiktok/{file}"), &[]),
-            )
-            .await,
-        );
+        let r = send(
+            "oauth-tiktok",
+            &app,
+            event(&format!("oauth-tiktok/{file}"), &[]),
+        )
+        .await;
         assert_eq!(
             (r.status, r.body["code"].as_str()),
             (status, Some(code)),
@@ -357,19 +292,11 @@ async fn bad_bodies_are_4xx_json() {
     }
     let mut req = event("oauth-tiktok/missing-open-id.json", &[]);
     *req.body_mut() = lambda_http::Body::Text(" ".repeat(70 * 1024));
-    let r = reply(dispatch("oauth-tiktok", &app, req).await);
-    assert_eq!(
-        (r.status, r.body["code"].as_str()),
-        (413, Some("payload_too_large"))
-    );
+    let r = send("oauth-tiktok", &app, req).await;
+    r.assert_error(413, "payload_too_large");
     let mut req = event("oauth-tiktok/missing-open-id.json", &[]);
     *req.body_mut() =
         lambda_http::Body::Text(r#"{"provider_account_id": 5, "access_token": "a"}"#.into());
-    let r = reply(dispatch("oauth-tiktok", &app, req).await);
-    assert_eq!(
-        (r.status, r.body["code"].as_str()),
-        (400, Some("invalid_request")),
-        "{}",
-        r.body
-    );
+    let r = send("oauth-tiktok", &app, req).await;
+    r.assert_error(400, "invalid_request");
 }

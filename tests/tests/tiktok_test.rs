@@ -2,39 +2,7 @@
 //! PostgREST/PostgreSQL -> Fernet -> TikTok fake.
 
 use integration_tests::*;
-use serde_json::{json, Value};
-
-const BASIC: &str = "user.info.basic";
-
-fn rfc3339(offset_secs: i64) -> String {
-    shared::timestamp::format(
-        time::OffsetDateTime::now_utc() + time::Duration::seconds(offset_secs),
-    )
-}
-
-/// Stores a connection row the way the functions store one.
-async fn connect(
-    db: &Db,
-    user_id: i64,
-    account: &TikTokAccount,
-    expires_in: i64,
-    primary: bool,
-) -> Value {
-    let cipher = config().cipher;
-    db.insert_connection(json!({
-        "user_id": user_id,
-        "provider": "tiktok",
-        "provider_account_id": account.open_id,
-        "access_token": cipher.encrypt(&account.access_token),
-        "refresh_token": cipher.encrypt(&account.refresh_token),
-        "expires_at": rfc3339(expires_in),
-        "refresh_expires_at": rfc3339(86400 * 180),
-        "scope": account.scope,
-        "is_primary": primary,
-        "metadata": {}
-    }))
-    .await
-}
+use serde_json::json;
 
 async fn call(app: &shared::LiveApp, token: &str, account_id: Option<&str>) -> Reply {
     let req = match account_id {
@@ -50,15 +18,13 @@ async fn call(app: &shared::LiveApp, token: &str, account_id: Option<&str>) -> R
             &[("REPLACE_WITH_FIREBASE_ID_TOKEN", token)],
         ),
     };
-    reply(dispatch("tiktok-test", app, req).await)
+    send("tiktok-test", app, req).await
 }
 
 #[tokio::test]
 async fn connected_account_is_verified_with_basic_fields() {
     let (app, db, fake) = (live_app(), Db::new(), TikTokFake::new());
-    let user = firebase_user().await;
-    let account = fake.account(BASIC).await;
-    connect(&db, db.user_id(&user.uid).await, &account, 7200, true).await;
+    let (user, account, _) = given::user_with_row(&db, BASIC_SCOPE, 7200).await;
 
     let r = call(&app, &user.id_token, None).await;
     assert_eq!(r.status, 200, "{}", r.body);
@@ -82,7 +48,7 @@ async fn connected_account_is_verified_with_basic_fields() {
 #[tokio::test]
 async fn no_connection_is_not_an_error() {
     let app = live_app();
-    let user = firebase_user().await;
+    let user = given::user().await;
     let r = call(&app, &user.id_token, None).await;
     assert_eq!(r.status, 200);
     assert_eq!(
@@ -94,12 +60,14 @@ async fn no_connection_is_not_an_error() {
 #[tokio::test]
 async fn account_id_chooses_among_the_callers_accounts_only() {
     let (app, db, fake) = (live_app(), Db::new(), TikTokFake::new());
-    let user = firebase_user().await;
-    let user_id = db.user_id(&user.uid).await;
-    let primary = fake.account(BASIC).await;
-    let second = fake.account(BASIC).await;
-    connect(&db, user_id, &primary, 7200, true).await;
-    connect(&db, user_id, &second, 7200, false).await;
+    let user = given::user().await;
+    let primary = fake.account(BASIC_SCOPE).await;
+    let second = fake.account(BASIC_SCOPE).await;
+    given::connection(&user, &primary).as_row(&db).await;
+    given::connection(&user, &second)
+        .not_primary()
+        .as_row(&db)
+        .await;
 
     let r = call(&app, &user.id_token, Some(&second.open_id)).await;
     assert_eq!(
@@ -117,16 +85,9 @@ async fn account_id_chooses_among_the_callers_accounts_only() {
     );
 
     // Someone else's account, or filter syntax, is simply not one of the caller's.
-    let other = firebase_user().await;
-    let other_account = fake.account(BASIC).await;
-    connect(
-        &db,
-        db.user_id(&other.uid).await,
-        &other_account,
-        7200,
-        true,
-    )
-    .await;
+    let other = given::user().await;
+    let other_account = fake.account(BASIC_SCOPE).await;
+    given::connection(&other, &other_account).as_row(&db).await;
     for id in [
         other_account.open_id.as_str(),
         "*",
@@ -143,9 +104,7 @@ async fn account_id_chooses_among_the_callers_accounts_only() {
 #[tokio::test]
 async fn rejected_token_that_cannot_be_refreshed_needs_reauth() {
     let (app, db, fake) = (live_app(), Db::new(), TikTokFake::new());
-    let user = firebase_user().await;
-    let account = fake.account(BASIC).await;
-    let row = connect(&db, db.user_id(&user.uid).await, &account, 7200, true).await;
+    let (user, account, row) = given::user_with_row(&db, BASIC_SCOPE, 7200).await;
     fake.expire_access(&account.open_id).await;
     fake.invalidate_refresh(&account.open_id).await;
 
@@ -168,9 +127,7 @@ async fn rejected_token_that_cannot_be_refreshed_needs_reauth() {
 #[tokio::test]
 async fn rejected_token_is_refreshed_once_and_retried() {
     let (app, db, fake) = (live_app(), Db::new(), TikTokFake::new());
-    let user = firebase_user().await;
-    let account = fake.account(BASIC).await;
-    let row = connect(&db, db.user_id(&user.uid).await, &account, 7200, true).await;
+    let (user, account, row) = given::user_with_row(&db, BASIC_SCOPE, 7200).await;
     fake.expire_access(&account.open_id).await;
 
     let r = call(&app, &user.id_token, None).await;
@@ -178,10 +135,7 @@ async fn rejected_token_is_refreshed_once_and_retried() {
     assert_eq!(fake.count(&account.open_id, "token").await, 1);
     assert_eq!(fake.count(&account.open_id, "user_info").await, 2);
     let stored = db.connection(row["id"].as_i64().unwrap()).await;
-    let refresh = config()
-        .cipher
-        .decrypt(stored["refresh_token"].as_str().unwrap())
-        .unwrap();
+    let refresh = decrypted(&stored, "refresh_token");
     assert_ne!(refresh, account.refresh_token);
     assert!(fake.refresh_token_valid(&account.open_id, &refresh).await);
 }
@@ -189,9 +143,7 @@ async fn rejected_token_is_refreshed_once_and_retried() {
 #[tokio::test]
 async fn expired_token_is_refreshed_first_and_the_rotated_token_persisted() {
     let (app, db, fake) = (live_app(), Db::new(), TikTokFake::new());
-    let user = firebase_user().await;
-    let account = fake.account(BASIC).await;
-    let row = connect(&db, db.user_id(&user.uid).await, &account, -60, true).await;
+    let (user, account, row) = given::user_with_row(&db, BASIC_SCOPE, -60).await;
 
     let r = call(&app, &user.id_token, None).await;
     assert_eq!(r.body["connected"], true, "{}", r.body);
@@ -203,10 +155,7 @@ async fn expired_token_is_refreshed_first_and_the_rotated_token_persisted() {
     );
 
     let stored = db.connection(row["id"].as_i64().unwrap()).await;
-    let cipher = config().cipher;
-    let refresh = cipher
-        .decrypt(stored["refresh_token"].as_str().unwrap())
-        .unwrap();
+    let refresh = decrypted(&stored, "refresh_token");
     assert_ne!(refresh, account.refresh_token, "rotated");
     assert!(fake.refresh_token_valid(&account.open_id, &refresh).await);
     assert!(
@@ -232,9 +181,7 @@ async fn expired_token_is_refreshed_first_and_the_rotated_token_persisted() {
 #[tokio::test]
 async fn concurrent_refreshes_keep_a_refresh_token_tiktok_accepts() {
     let (db, fake) = (Db::new(), TikTokFake::new());
-    let user = firebase_user().await;
-    let account = fake.account(BASIC).await;
-    let row = connect(&db, db.user_id(&user.uid).await, &account, -60, true).await;
+    let (user, account, row) = given::user_with_row(&db, BASIC_SCOPE, -60).await;
     // Two instances, each with its own clients.
     let (a, b) = (live_app(), live_app());
     let (ra, rb) = tokio::join!(
@@ -244,10 +191,7 @@ async fn concurrent_refreshes_keep_a_refresh_token_tiktok_accepts() {
     assert_eq!(ra.body["connected"], true, "{}", ra.body);
     assert_eq!(rb.body["connected"], true, "{}", rb.body);
     let stored = db.connection(row["id"].as_i64().unwrap()).await;
-    let refresh = config()
-        .cipher
-        .decrypt(stored["refresh_token"].as_str().unwrap())
-        .unwrap();
+    let refresh = decrypted(&stored, "refresh_token");
     assert!(
         fake.refresh_token_valid(&account.open_id, &refresh).await,
         "the stored refresh token still works"
@@ -257,9 +201,7 @@ async fn concurrent_refreshes_keep_a_refresh_token_tiktok_accepts() {
 #[tokio::test]
 async fn tiktok_outage_is_502_and_rate_limit_is_429() {
     let (app, db, fake) = (live_app(), Db::new(), TikTokFake::new());
-    let user = firebase_user().await;
-    let account = fake.account(BASIC).await;
-    connect(&db, db.user_id(&user.uid).await, &account, 7200, true).await;
+    let (user, account, _) = given::user_with_row(&db, BASIC_SCOPE, 7200).await;
 
     let internal =
         json!({"data": {}, "error": {"code": "internal_error", "message": "x", "log_id": "1"}});
@@ -270,12 +212,7 @@ async fn tiktok_outage_is_502_and_rate_limit_is_429() {
     )
     .await;
     let r = call(&app, &user.id_token, None).await;
-    assert_eq!(
-        (r.status, r.body["code"].as_str()),
-        (502, Some("tiktok_unavailable")),
-        "{}",
-        r.body
-    );
+    r.assert_error(502, "tiktok_unavailable");
     assert!(
         !r.body.to_string().contains("internal_error"),
         "no upstream body"
@@ -289,12 +226,7 @@ async fn tiktok_outage_is_502_and_rate_limit_is_429() {
     )
     .await;
     let r = call(&app, &user.id_token, None).await;
-    assert_eq!(
-        (r.status, r.body["code"].as_str()),
-        (429, Some("tiktok_rate_limited")),
-        "{}",
-        r.body
-    );
+    r.assert_error(429, "tiktok_rate_limited");
     assert_eq!(r.headers["retry-after"], "17");
 
     fake.script(
@@ -343,55 +275,38 @@ async fn bad_firebase_tokens_are_401_with_www_authenticate() {
     ];
     for (name, header) in cases {
         let req = with_authorization(event("tiktok-test/ok.json", &[]), header.as_deref());
-        let r = reply(dispatch("tiktok-test", &app, req).await);
+        let r = send("tiktok-test", &app, req).await;
         assert_eq!(r.status, 401, "{name}: {}", r.body);
         assert_eq!(r.body["code"], "unauthorized", "{name}");
         assert_eq!(r.body["status_code"], 401);
         assert_eq!(r.body["request_id"], "req-tiktok-test");
         assert_eq!(r.headers["www-authenticate"], "Bearer", "{name}");
     }
-    let r = reply(dispatch("tiktok-test", &app, event("tiktok-test/no-auth.json", &[])).await);
+    let r = send("tiktok-test", &app, event("tiktok-test/no-auth.json", &[])).await;
     assert_eq!(r.status, 401);
 }
 
 #[tokio::test]
 async fn other_methods_are_405() {
     let app = live_app();
-    let user = firebase_user().await;
+    let user = given::user().await;
     let req = event(
         "tiktok-test/wrong-method.json",
         &[("REPLACE_WITH_FIREBASE_ID_TOKEN", &user.id_token)],
     );
-    let r = reply(dispatch("tiktok-test", &app, req).await);
-    assert_eq!(
-        (r.status, r.body["code"].as_str()),
-        (405, Some("method_not_allowed"))
-    );
+    let r = send("tiktok-test", &app, req).await;
+    r.assert_error(405, "method_not_allowed");
 }
 
 #[tokio::test]
 async fn a_row_written_by_the_python_backend_is_read() {
     let (app, db, fake) = (live_app(), Db::new(), TikTokFake::new());
-    let user = firebase_user().await;
-    let account = fake.account(BASIC).await;
-    let key = stack_var("ENCRYPTION_KEY");
-    let encrypt = "import sys; from cryptography.fernet import Fernet; \
-                   f = Fernet(sys.argv[1].encode()); print(f.encrypt(sys.argv[2].encode()).decode()); \
-                   print(f.encrypt(sys.argv[3].encode()).decode())";
-    let out = python(
-        encrypt,
-        &[&key, &account.access_token, &account.refresh_token],
-    );
-    let mut lines = out.lines();
-    let (access, refresh) = (lines.next().unwrap(), lines.next().unwrap());
+    let user = given::user().await;
+    let account = fake.account(BASIC_SCOPE).await;
     // The earlier backend's rows: no scope, no refresh expiry, a timestamp without zone.
-    let naive_expiry = rfc3339(7200).trim_end_matches('Z').to_owned();
-    db.insert_connection(json!({
-        "user_id": db.user_id(&user.uid).await, "provider": "tiktok",
-        "provider_account_id": account.open_id, "access_token": access, "refresh_token": refresh,
-        "expires_at": naive_expiry, "is_primary": true
-    }))
-    .await;
+    given::connection(&user, &account)
+        .as_legacy_python_row(&db)
+        .await;
     let r = call(&app, &user.id_token, None).await;
     assert_eq!(r.body["connected"], true, "{}", r.body);
 }

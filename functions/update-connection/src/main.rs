@@ -1,8 +1,10 @@
 //! PATCH /api/v1/social-connections/{provider}/{account_id}
 
+use shared::config::Needs;
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::runtime::serve(|app, req| async move {
+    shared::runtime::serve(Needs::NOTHING_SECRET, |app, req| async move {
         shared::endpoints::update_connection::run(app, &req).await
     })
     .await

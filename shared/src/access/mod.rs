@@ -19,6 +19,9 @@ use crate::tiktok::{TikTokApi, TikTokError, UserInfo, BASIC_FIELDS};
 
 /// Refresh when the access token expires within this.
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
+/// Storing a rotated pair gets this long even when the request's deadline is near:
+/// TikTok has already invalidated the previous refresh token.
+pub const ROTATION_GRACE: Duration = Duration::from_secs(4);
 /// Attempts to store rotated tokens before giving up (TikTok has already rotated them).
 const STORE_ATTEMPTS: u32 = 3;
 /// Pauses between re-reads of a row whose refresh token TikTok just refused (about 2 s
@@ -238,6 +241,19 @@ impl<'a, S: TokenStore, T: TikTokApi> TokenAccess<'a, S, T> {
             }
             Err(err) => return Err(AccessError::TikTok(err)),
         };
+        // A grant is bound to its row: tokens of another TikTok account are never stored
+        // on this connection (nor used for it).
+        if grant
+            .open_id
+            .as_deref()
+            .is_some_and(|id| id != conn.provider_account_id)
+        {
+            tracing::error!(
+                connection_id = conn.id,
+                "TikTok's refresh answer is for another account; nothing stored, the connection needs a reconnect"
+            );
+            return Err(AccessError::ReauthRequired);
+        }
         let update = TokenUpdate {
             access_token: self.cipher.encrypt(&grant.access_token),
             refresh_token: self.cipher.encrypt(&grant.refresh_token),
@@ -245,7 +261,8 @@ impl<'a, S: TokenStore, T: TikTokApi> TokenAccess<'a, S, T> {
             refresh_expires_at: grant.refresh_expires_in.map(|s| seconds_from(now, s)),
             scope: grant.scope.clone().filter(|s| !s.is_empty()),
         };
-        let outcome = self.store_rotated(conn, stored_refresh, &update).await?;
+        let storing = self.store_rotated(conn, stored_refresh, &update);
+        let outcome = crate::outbound::with_at_least(ROTATION_GRACE, storing).await?;
         if outcome.swapped {
             let connection = outcome.connection.ok_or(AccessError::ReauthRequired)?;
             tracing::info!(connection_id = conn.id, "TikTok token refreshed and stored");

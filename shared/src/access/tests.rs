@@ -243,3 +243,18 @@ async fn a_token_is_proved_against_its_open_id() {
     );
     assert!(access.prove("t", "o", Presenter::SignIn).await.is_ok());
 }
+
+#[tokio::test]
+async fn a_refresh_answering_another_open_id_stores_nothing() {
+    let conn = row("act.0", "rft.0", -10);
+    let parts = Parts::new(&conn);
+    parts
+        .tiktok
+        .then_refresh(Ok(grant("act.x", "rft.x", "someone-else")));
+    assert_eq!(
+        parts.user_info(conn).await.unwrap_err(),
+        AccessError::ReauthRequired
+    );
+    assert_eq!(parts.stored_refresh(), "rft.0", "the row keeps its tokens");
+    assert!(parts.tiktok.user_info_tokens().is_empty(), "never used");
+}

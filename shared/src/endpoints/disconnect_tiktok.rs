@@ -10,6 +10,8 @@
 use super::prelude::*;
 
 use crate::access::AccessError;
+use crate::firebase::IdentityAdmin;
+use crate::store::OtherSignIn;
 
 /// The use case: parse, authorise, act, answer.
 pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
@@ -21,6 +23,17 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
     let chosen = app.store.tiktok_connection(&caller, Some(&open_id)).await?;
     let connection = chosen.connection.ok_or(ApiError::TikTokNotConnected)?;
     let (id, user_id) = (connection.id, chosen.user_id);
+    // The last way a TikTok-created user signs in is kept, unless Firebase knows another
+    // (checked before anything is revoked).
+    let other_sign_in = if chosen.only_sign_in_method {
+        let state = app.identity.account_state(&caller.firebase_uid).await?;
+        if !state.is_some_and(|s| s.has_provider) {
+            return Err(ApiError::known_conflict(code::LAST_SIGN_IN_METHOD));
+        }
+        OtherSignIn::Available
+    } else {
+        OtherSignIn::Unknown
+    };
     let tokens = app.tokens();
 
     let revoked = match tokens.live_token(connection).await {
@@ -49,7 +62,9 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
         }
         Err(err) => return Err(err.into()),
     };
-    app.store.delete_connection(id, user_id).await?;
+    app.store
+        .delete_connection(id, user_id, other_sign_in)
+        .await?;
     tracing::info!(connection_id = id, revoked, "TikTok account disconnected");
     Ok(json_response(
         StatusCode::OK,

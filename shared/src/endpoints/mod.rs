@@ -5,6 +5,8 @@ pub mod list_connections;
 pub mod oauth_tiktok;
 pub mod store_tiktok_profile;
 pub mod store_token;
+pub mod tiktok_authorize;
+pub mod tiktok_callback;
 pub mod tiktok_profile;
 pub mod tiktok_test;
 pub mod update_connection;
@@ -46,6 +48,26 @@ pub fn supported_provider(name: &str) -> Result<String, ApiError> {
             format!("provider must be one of: {}", PROVIDERS.join(", ")),
         ))
     }
+}
+
+/// An optional contact email: trimmed, bounded, and shaped like an address.
+pub fn optional_email(value: Option<String>, name: &str) -> Result<Option<String>, ApiError> {
+    match optional_text(value, name, 320)? {
+        Some(email) if !is_plausible_email(&email) => Err(ApiError::invalid_request(format!(
+            "{name} is not an email address"
+        ))),
+        other => Ok(other),
+    }
+}
+
+fn is_plausible_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !email.contains(char::is_whitespace)
 }
 
 /// An optional text field, trimmed (empty counts as absent), at most `max` bytes and
@@ -122,8 +144,8 @@ mod prelude {
     pub use lambda_http::Request;
 
     pub use super::{
-        account_id_param, optional_text, supported_provider, valid_account_id, ConnectionView,
-        MAX_LABEL_LEN, MAX_TOKEN_LEN,
+        account_id_param, optional_email, optional_text, supported_provider, valid_account_id,
+        ConnectionView, MAX_LABEL_LEN, MAX_TOKEN_LEN,
     };
     pub use crate::app::{App, Ports};
     pub use crate::error::{code, ApiError};

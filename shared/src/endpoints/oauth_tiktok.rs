@@ -7,17 +7,16 @@
 //! account connected to one user is never moved to another.
 
 use super::prelude::*;
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-use time::OffsetDateTime;
+use serde::Deserialize;
 
 use crate::access::Presenter;
-use crate::firebase::{IdentityAdmin, NewFirebaseUser};
-use crate::store::{Caller, OAuthConnect, UserRow};
+use crate::firebase::IdentityAdmin;
+use crate::sign_in::{self, NewUser, NewUserEmail, ProvedGrant, SignedIn};
+
+pub use crate::sign_in::{derived_uid, AUTH_PROVIDER};
 
 const MAX_TEXT_LEN: usize = 2048;
 const MAX_LIFETIME_SECS: i64 = 10 * 365 * 24 * 3600;
-pub const AUTH_PROVIDER: &str = "tiktok.com";
 
 /// The seed's request body. Unknown fields are ignored. No `Debug`: it holds tokens.
 #[derive(Deserialize)]
@@ -100,16 +99,10 @@ impl OAuthBody {
                     "TikTok access_token is required",
                 )
             })?;
-        let email = match optional_text(self.email, "email", 320)?.or(optional_text(
-            self.user_session_email,
-            "user_session_email",
-            320,
-        )?) {
-            Some(e) if !is_plausible_email(&e) => {
-                return Err(ApiError::invalid_request("email is not an email address"))
-            }
-            other => other,
-        };
+        // `email`, else `user_session_email`; both bounded, the one taken an address.
+        let session_email = optional_text(self.user_session_email, "user_session_email", 320)?;
+        let email = optional_text(self.email, "email", 320)?.or(session_email);
+        let email = optional_email(email, "email")?;
         let metadata = match self.metadata {
             None | Some(serde_json::Value::Null) => None,
             Some(v @ serde_json::Value::Object(_)) => Some(v),
@@ -130,37 +123,6 @@ impl OAuthBody {
     }
 }
 
-fn is_plausible_email(email: &str) -> bool {
-    let Some((local, domain)) = email.split_once('@') else {
-        return false;
-    };
-    !local.is_empty()
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !email.contains(char::is_whitespace)
-}
-
-/// The Firebase uid of a new user of this TikTok account: stable, so a retry after a
-/// partial failure finds the same user, and well within Firebase's 128 characters.
-pub fn derived_uid(open_id: &str) -> String {
-    let digest = Sha256::digest(open_id.as_bytes());
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("tiktok:{hex}")
-}
-
-/// No `Debug`: it holds the custom token.
-#[derive(Serialize)]
-struct SignedIn {
-    firebase_uid: String,
-    user_id: i64,
-    email: Option<String>,
-    full_name: Option<String>,
-    avatar_url: Option<String>,
-    email_verified: bool,
-    auth_provider: &'static str,
-    firebase_token: String,
-}
-
 /// The use case: parse, authorise, act, answer.
 pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
     require_method(req, &Method::POST)?;
@@ -170,86 +132,48 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
     bearer_token(req)?;
     // The proof and the session check are independent: one round trip's time for both.
     let tokens = app.tokens();
+    // A linking session is checked for revocation while TikTok proves the token.
+    let linking = async {
+        let Some(caller) = app.optional_caller(req).await? else {
+            return Ok(None);
+        };
+        let age = app.linking_session(&caller).await?;
+        Ok::<_, ApiError>(Some((caller, age)))
+    };
     let (proof, session) = tokio::join!(
         tokens.prove(&request.access_token, &request.open_id, Presenter::SignIn),
-        app.optional_caller(req)
+        linking
     );
-    let session: Option<Caller> = session?;
+    let session = session?;
     let info = proof?;
 
-    let now = OffsetDateTime::now_utc();
-    let later = |secs: i64| now + time::Duration::seconds(secs);
-    let profile = serde_json::json!({
-        "open_id": info.open_id,
-        "union_id": info.union_id,
-        "display_name": info.display_name,
-        "avatar_url": info.avatar_url,
-    });
-    let mut args = OAuthConnect {
-        open_id: request.open_id.clone(),
-        access_token: app.cipher.encrypt(&request.access_token),
-        derived_uid: derived_uid(&request.open_id),
-        refresh_token: request
-            .refresh_token
-            .as_deref()
-            .map(|t| app.cipher.encrypt(t)),
-        expires_at: request.expires_in.map(later),
-        refresh_expires_at: request.refresh_expires_in.map(later),
+    let grant = ProvedGrant {
+        open_id: &request.open_id,
+        access_token: &request.access_token,
+        refresh_token: request.refresh_token.as_deref(),
+        expires_in: request.expires_in,
+        refresh_expires_in: request.refresh_expires_in,
         scope: request.scope.clone(),
-        profile: Some(profile),
+        info: &info,
         metadata: request.metadata.clone(),
-        new_email: request.email.clone(),
-        new_full_name: request.name.clone().or_else(|| info.display_name.clone()),
-        new_avatar_url: request.picture.clone().or_else(|| info.avatar_url.clone()),
-        ..OAuthConnect::default()
     };
-    if let Some(caller) = &session {
-        args.session_uid = Some(caller.firebase_uid.clone());
-        args.session_email = caller.email.clone();
-        args.session_email_verified = caller.email_verified;
-        args.session_full_name = caller.name.clone();
-        args.session_avatar_url = caller.picture.clone();
-    }
-
-    let mut outcome = app.store.oauth_connect(&args).await?;
-    if outcome.needs_new_user {
-        let email = request
-            .email
-            .as_deref()
-            .ok_or_else(ApiError::email_required)?;
-        if outcome.email_in_use || app.identity.email_in_use(email).await? {
-            return Err(ApiError::account_exists());
-        }
-        // The Firebase user first, with the derived uid: if the database write below
-        // fails, a retry finds this user (DUPLICATE_LOCAL_ID counts as created).
-        let new_user = NewFirebaseUser {
-            uid: args.derived_uid.clone(),
-            display_name: args.new_full_name.clone(),
-            photo_url: args.new_avatar_url.clone(),
-            email_verified: false,
-        };
-        app.identity.create_user(&new_user).await?;
-        args.create = true;
-        outcome = app.store.oauth_connect(&args).await?;
-        tracing::info!("new user signed up with TikTok");
-    }
-    let user: UserRow = outcome.user.ok_or_else(|| {
-        tracing::error!("tiktok_oauth_connect answered without a user");
-        ApiError::Internal
-    })?;
-    let firebase_token = app.identity.custom_token(&user.firebase_uid)?;
+    let new_user = NewUser {
+        email: request.email.clone(),
+        full_name: request.name.clone(),
+        avatar_url: request.picture.clone(),
+    };
+    let connected = sign_in::connect(
+        app,
+        grant,
+        session.as_ref(),
+        new_user,
+        NewUserEmail::Required,
+    )
+    .await?;
+    let firebase_token = app.identity.custom_token(&connected.user.firebase_uid)?;
     Ok(json_response(
         StatusCode::OK,
-        &SignedIn {
-            firebase_uid: user.firebase_uid,
-            user_id: user.id,
-            email: user.email,
-            full_name: user.full_name.or(info.display_name),
-            avatar_url: user.avatar_url.or(info.avatar_url),
-            email_verified: user.email_verified.unwrap_or(false),
-            auth_provider: AUTH_PROVIDER,
-            firebase_token,
-        },
+        &SignedIn::new(connected.user, &info, Some(firebase_token)),
     ))
 }
 
@@ -260,13 +184,6 @@ mod tests {
 
     fn validate(v: serde_json::Value) -> Result<OAuthRequest, ApiError> {
         serde_json::from_value::<OAuthBody>(v).unwrap().validate()
-    }
-
-    #[test]
-    fn derived_uids_are_stable_and_short() {
-        assert_eq!(derived_uid("open-1"), derived_uid("open-1"));
-        assert_ne!(derived_uid("open-1"), derived_uid("open-2"));
-        assert!(derived_uid(&"x".repeat(256)).len() <= 128);
     }
 
     #[test]

@@ -6,7 +6,8 @@ use super::prelude::*;
 use serde::Deserialize;
 
 use crate::access::Presenter;
-use crate::store::NewConnection;
+use crate::app::SessionAge;
+use crate::store::{NewConnection, NewTokens};
 
 /// The seed's request body. Unknown fields are ignored. No `Debug`: it holds tokens.
 #[derive(Deserialize)]
@@ -113,30 +114,41 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
     let caller = app.authenticate(req).await?;
     let body: StoreTokenBody = json_body(req)?;
     let request = body.validate()?;
-    if request.provider == "tiktok" {
-        app.tokens()
-            .prove(
+    // A TikTok account is proved with TikTok while the session is checked for
+    // revocation (linking); a recent sign-in makes it a sign-in method.
+    let sign_in = if request.provider == "tiktok" {
+        let tokens = app.tokens();
+        let (proof, age) = tokio::join!(
+            tokens.prove(
                 &request.access_token,
                 &request.provider_account_id,
                 Presenter::SignedInUser,
-            )
-            .await?;
-    }
+            ),
+            app.linking_session(&caller)
+        );
+        proof?;
+        age? == SessionAge::Recent
+    } else {
+        false
+    };
     let new = NewConnection {
         provider: request.provider,
         provider_account_id: request.provider_account_id,
-        access_token: app.cipher.encrypt(&request.access_token),
-        refresh_token: request
-            .refresh_token
-            .as_deref()
-            .map(|t| app.cipher.encrypt(t)),
-        expires_at: request.expires_at,
-        refresh_expires_at: None,
-        scope: request.scope,
+        tokens: NewTokens {
+            access_token: app.cipher.encrypt(&request.access_token),
+            refresh_token: request
+                .refresh_token
+                .as_deref()
+                .map(|t| app.cipher.encrypt(t)),
+            expires_at: request.expires_at,
+            refresh_expires_at: None,
+            scope: request.scope,
+        },
         account_label: request.account_label,
         account_type: request.account_type,
         is_primary: request.is_primary,
         metadata: request.metadata,
+        sign_in,
     };
     let stored = app.store.store_connection(&caller, &new).await?;
     let status = if stored.created {

@@ -6,13 +6,14 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
-use super::{AdminError, AuthError, IdTokenVerifier, IdentityAdmin, NewFirebaseUser};
+use super::{AccountState, AdminError, AuthError, IdTokenVerifier, IdentityAdmin, NewFirebaseUser};
 use crate::store::Caller;
 
 #[derive(Default)]
 pub struct FixedIdentity {
     sessions: Mutex<HashMap<String, Caller>>,
     users: Mutex<HashSet<String>>,
+    states: Mutex<HashMap<String, AccountState>>,
     emails: Mutex<HashSet<String>>,
     unavailable: Mutex<bool>,
 }
@@ -32,6 +33,12 @@ impl FixedIdentity {
             .unwrap()
             .insert(id_token.to_owned(), caller);
         self
+    }
+
+    /// What `account_state` answers for this user (by default: enabled, never revoked,
+    /// no provider of Firebase's own).
+    pub fn set_account_state(&self, uid: &str, state: AccountState) {
+        self.states.lock().unwrap().insert(uid.to_owned(), state);
     }
 
     /// From now on every call fails as if Firebase were unreachable.
@@ -80,6 +87,15 @@ impl IdentityAdmin for FixedIdentity {
         self.up()?;
         self.users.lock().unwrap().insert(user.uid.clone());
         Ok(())
+    }
+
+    async fn account_state(&self, uid: &str) -> Result<Option<AccountState>, AdminError> {
+        self.up()?;
+        if !self.has_user(uid) {
+            return Ok(None);
+        }
+        let states = self.states.lock().unwrap();
+        Ok(Some(states.get(uid).cloned().unwrap_or_default()))
     }
 
     fn custom_token(&self, uid: &str) -> Result<String, AdminError> {

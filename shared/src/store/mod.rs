@@ -64,6 +64,15 @@ impl StoreError {
     }
 }
 
+/// Whether the user can sign in some other way than the connection being removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtherSignIn {
+    /// Not known to be: the database keeps the last sign-in method.
+    Unknown,
+    /// The Firebase user has another provider.
+    Available,
+}
+
 /// What using a stored token needs (the token-access seam): read a connection, swap
 /// its tokens, note that re-authorization is needed.
 pub trait TokenStore: Send + Sync {
@@ -86,6 +95,23 @@ pub trait TokenStore: Send + Sync {
         id: i64,
         refresh_token: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// The server-side authorization flow's states (PKCE verifier, intent), each used once.
+pub trait OAuthStateStore: Send + Sync {
+    /// Stores a new state (removing expired ones, and the oldest beyond 20 open per user
+    /// and per client address); answers when it expires.
+    fn create_oauth_state(
+        &self,
+        state: &NewOAuthState,
+    ) -> impl Future<Output = Result<CreatedOAuthState, StoreError>> + Send;
+
+    /// Removes and returns the state with this hash, if it exists and has not expired:
+    /// a state is consumed exactly once.
+    fn consume_oauth_state(
+        &self,
+        state_hash: &str,
+    ) -> impl Future<Output = Result<Option<OAuthState>, StoreError>> + Send;
 }
 
 /// What the endpoints need from the database beyond token access.
@@ -125,11 +151,14 @@ pub trait ConnectionStore: TokenStore {
         update: &ConnectionUpdate,
     ) -> impl Future<Output = Result<Option<ConnectionSummary>, StoreError>> + Send;
 
-    /// Deletes the user's connection, handing the primary flag on; `false` if it was gone.
+    /// Deletes the user's connection, handing the primary flag on; `false` if it was
+    /// gone. The last sign-in method of a TikTok-created user is refused (`Conflict`
+    /// `last_sign_in_method`) unless `sign_in` says the user can sign in otherwise.
     fn delete_connection(
         &self,
         id: i64,
         user_id: i64,
+        sign_in: OtherSignIn,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Writes `metadata.profile` of a connection.

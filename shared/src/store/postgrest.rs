@@ -119,6 +119,8 @@ struct RefusedToken<'a> {
 struct Owner {
     #[serde(rename = "p_user_id")]
     user_id: i64,
+    #[serde(rename = "p_other_sign_in")]
+    other_sign_in: bool,
 }
 
 #[derive(Serialize)]
@@ -155,6 +157,29 @@ impl TokenStore for PostgrestStore {
     async fn mark_reauth_required(&self, id: i64, refresh_token: &str) -> Result<(), StoreError> {
         let args = RefusedToken { refresh_token };
         self.rpc_void("mark_reauth_required", &ForRow { id, args })
+            .await
+    }
+}
+
+#[derive(Serialize)]
+struct StateHash<'a> {
+    #[serde(rename = "p_state_hash")]
+    state_hash: &'a str,
+}
+
+impl OAuthStateStore for PostgrestStore {
+    async fn create_oauth_state(
+        &self,
+        state: &NewOAuthState,
+    ) -> Result<CreatedOAuthState, StoreError> {
+        self.rpc("create_oauth_state", state).await
+    }
+
+    async fn consume_oauth_state(
+        &self,
+        state_hash: &str,
+    ) -> Result<Option<OAuthState>, StoreError> {
+        self.rpc("consume_oauth_state", &StateHash { state_hash })
             .await
     }
 }
@@ -202,8 +227,16 @@ impl ConnectionStore for PostgrestStore {
         self.rpc("update_connection", &args).await
     }
 
-    async fn delete_connection(&self, id: i64, user_id: i64) -> Result<bool, StoreError> {
-        let args = Owner { user_id };
+    async fn delete_connection(
+        &self,
+        id: i64,
+        user_id: i64,
+        sign_in: OtherSignIn,
+    ) -> Result<bool, StoreError> {
+        let args = Owner {
+            user_id,
+            other_sign_in: sign_in == OtherSignIn::Available,
+        };
         self.rpc("delete_connection", &ForRow { id, args }).await
     }
 

@@ -13,6 +13,10 @@ use crate::timestamp;
 /// it on first sight.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Caller {
+    /// When the session's sign-in happened (the ID token's `auth_time`): not an rpc
+    /// argument.
+    #[serde(skip)]
+    pub auth_time: Option<i64>,
     #[serde(rename = "p_firebase_uid")]
     pub firebase_uid: String,
     #[serde(rename = "p_email", skip_serializing_if = "Option::is_none")]
@@ -48,6 +52,9 @@ pub struct Connection {
     pub account_type: Option<String>,
     #[serde(default)]
     pub is_primary: Option<bool>,
+    /// The account signs its user in (not only connected for posting).
+    #[serde(default)]
+    pub sign_in_enabled: bool,
     #[serde(default)]
     pub metadata: Option<serde_json::Value>,
     #[serde(default, with = "timestamp::option")]
@@ -102,18 +109,18 @@ pub struct SwapOutcome {
 pub struct CallerConnection {
     pub user_id: i64,
     pub connection: Option<Connection>,
+    /// The connection is the last way its (TikTok-created) user can sign in, as far as
+    /// the database knows (other Firebase providers are not known to it).
+    #[serde(default)]
+    pub only_sign_in_method: bool,
 }
 
-/// Sign-in's connection write (`tiktok_oauth_connect`), tokens already encrypted.
+/// Tokens to store on a connection, already encrypted, with what TikTok said of them
+/// (the rpc arguments `store_connection` and `tiktok_oauth_connect` share).
 #[derive(Clone, Default, Serialize)]
-pub struct OAuthConnect {
-    #[serde(rename = "p_open_id")]
-    pub open_id: String,
+pub struct NewTokens {
     #[serde(rename = "p_access_token")]
     pub access_token: String,
-    /// The Firebase uid a new user of this open_id gets.
-    #[serde(rename = "p_derived_uid")]
-    pub derived_uid: String,
     #[serde(rename = "p_refresh_token", skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
     #[serde(
@@ -130,6 +137,77 @@ pub struct OAuthConnect {
     pub refresh_expires_at: Option<OffsetDateTime>,
     #[serde(rename = "p_scope", skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+}
+
+/// Why an authorization was started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OAuthIntent {
+    /// Sign in (or sign up) with the TikTok account.
+    SignIn,
+    /// Link the TikTok account to the signed-in user who started it.
+    Link,
+}
+
+/// A state to store (`create_oauth_state`): only the state's hash, the verifier encrypted.
+#[derive(Clone, Serialize)]
+pub struct NewOAuthState {
+    #[serde(rename = "p_state_hash")]
+    pub state_hash: String,
+    #[serde(rename = "p_intent")]
+    pub intent: OAuthIntent,
+    #[serde(rename = "p_firebase_uid", skip_serializing_if = "Option::is_none")]
+    pub firebase_uid: Option<String>,
+    #[serde(rename = "p_redirect_uri")]
+    pub redirect_uri: String,
+    /// Comma-separated, as TikTok's authorize URL takes them.
+    #[serde(rename = "p_scopes")]
+    pub scopes: String,
+    #[serde(rename = "p_code_verifier")]
+    pub code_verifier: String,
+    #[serde(rename = "p_client_address", skip_serializing_if = "Option::is_none")]
+    pub client_address: Option<String>,
+}
+
+/// `create_oauth_state`'s answer.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CreatedOAuthState {
+    #[serde(with = "timestamp::option")]
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+/// A stored state, as `consume_oauth_state` returns it. `Debug` leaves the verifier out.
+#[derive(Clone, Deserialize)]
+pub struct OAuthState {
+    pub intent: OAuthIntent,
+    #[serde(default)]
+    pub firebase_uid: Option<String>,
+    pub redirect_uri: String,
+    pub scopes: String,
+    /// Fernet ciphertext.
+    pub code_verifier: String,
+}
+
+impl std::fmt::Debug for OAuthState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthState")
+            .field("intent", &self.intent)
+            .field("redirect_uri", &self.redirect_uri)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Sign-in's connection write (`tiktok_oauth_connect`), tokens already encrypted.
+#[derive(Clone, Default, Serialize)]
+pub struct OAuthConnect {
+    #[serde(rename = "p_open_id")]
+    pub open_id: String,
+    /// The grant to store.
+    #[serde(flatten)]
+    pub tokens: NewTokens,
+    /// The Firebase uid a new user of this open_id gets.
+    #[serde(rename = "p_derived_uid")]
+    pub derived_uid: String,
     #[serde(rename = "p_profile", skip_serializing_if = "Option::is_none")]
     pub profile: Option<serde_json::Value>,
     #[serde(rename = "p_metadata", skip_serializing_if = "Option::is_none")]
@@ -150,6 +228,9 @@ pub struct OAuthConnect {
         skip_serializing_if = "Option::is_none"
     )]
     pub session_avatar_url: Option<String>,
+    /// The session signed in within the last 5 minutes: the account becomes a sign-in method.
+    #[serde(rename = "p_session_recent")]
+    pub session_recent: bool,
     #[serde(rename = "p_new_email", skip_serializing_if = "Option::is_none")]
     pub new_email: Option<String>,
     #[serde(rename = "p_new_full_name", skip_serializing_if = "Option::is_none")]
@@ -169,6 +250,9 @@ pub struct ConnectionSummary {
     pub account_label: Option<String>,
     pub account_type: Option<String>,
     pub is_primary: bool,
+    /// The account signs its user in (not only connected for posting).
+    #[serde(default)]
+    pub sign_in_enabled: bool,
     #[serde(default, with = "timestamp::option")]
     pub expires_at: Option<OffsetDateTime>,
     #[serde(default, with = "timestamp::option")]
@@ -224,6 +308,9 @@ pub struct OAuthOutcome {
     pub created_user: bool,
     #[serde(default)]
     pub user: Option<UserRow>,
+    /// The connection as list-connections shows it.
+    #[serde(default)]
+    pub connection: Option<ConnectionSummary>,
 }
 
 /// A connection to create or update, tokens already encrypted. Absent fields are
@@ -234,24 +321,9 @@ pub struct NewConnection {
     pub provider: String,
     #[serde(rename = "p_provider_account_id")]
     pub provider_account_id: String,
-    #[serde(rename = "p_access_token")]
-    pub access_token: String,
-    #[serde(rename = "p_refresh_token", skip_serializing_if = "Option::is_none")]
-    pub refresh_token: Option<String>,
-    #[serde(
-        rename = "p_expires_at",
-        with = "timestamp::option",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub expires_at: Option<OffsetDateTime>,
-    #[serde(
-        rename = "p_refresh_expires_at",
-        with = "timestamp::option",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub refresh_expires_at: Option<OffsetDateTime>,
-    #[serde(rename = "p_scope", skip_serializing_if = "Option::is_none")]
-    pub scope: Option<String>,
+    /// The tokens to store.
+    #[serde(flatten)]
+    pub tokens: NewTokens,
     #[serde(rename = "p_account_label", skip_serializing_if = "Option::is_none")]
     pub account_label: Option<String>,
     #[serde(rename = "p_account_type", skip_serializing_if = "Option::is_none")]
@@ -260,6 +332,9 @@ pub struct NewConnection {
     pub is_primary: Option<bool>,
     #[serde(rename = "p_metadata", skip_serializing_if = "Option::is_none")]
     pub metadata: Option<serde_json::Value>,
+    /// A TikTok account linked by a recent sign-in becomes a sign-in method.
+    #[serde(rename = "p_sign_in")]
+    pub sign_in: bool,
 }
 
 /// `store_connection`'s answer.

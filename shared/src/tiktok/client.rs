@@ -3,7 +3,7 @@
 
 use secrecy::{ExposeSecret, SecretString};
 
-use super::parse::{parse_revoke, parse_token_grant, parse_user_info};
+use super::parse::{parse_code_grant, parse_revoke, parse_token_grant, parse_user_info};
 use super::{TikTokApi, TikTokError, TokenGrant, UserInfo};
 use crate::config::TikTokConfig;
 use crate::outbound::{self, Answer};
@@ -12,7 +12,8 @@ pub struct TikTokClient {
     http: reqwest::Client,
     base_url: String,
     client_key: SecretString,
-    client_secret: SecretString,
+    /// Only in functions that refresh or revoke.
+    client_secret: Option<SecretString>,
 }
 
 impl TikTokClient {
@@ -31,9 +32,13 @@ impl TikTokClient {
 
     /// A form post to the OAuth endpoints, authenticated by the app's credentials.
     async fn oauth_form(&self, path: &str, form: &[(&str, &str)]) -> Result<Answer, TikTokError> {
+        let Some(secret) = &self.client_secret else {
+            tracing::error!("this function has no TikTok client secret (Needs): refresh and revoke are not its job");
+            return Err(TikTokError::Unavailable("no client secret".into()));
+        };
         let mut fields = vec![
             ("client_key", self.client_key.expose_secret()),
-            ("client_secret", self.client_secret.expose_secret()),
+            ("client_secret", secret.expose_secret()),
         ];
         fields.extend_from_slice(form);
         send(self.http.post(self.url(path)).form(&fields)).await
@@ -68,6 +73,22 @@ impl TikTokApi for TikTokClient {
         ];
         let answer = self.oauth_form("/v2/oauth/token/", &form).await?;
         parse_token_grant(answer.status, answer.retry_after, &answer.body)
+    }
+
+    async fn exchange_code(
+        &self,
+        code: &str,
+        redirect_uri: &str,
+        code_verifier: &str,
+    ) -> Result<TokenGrant, TikTokError> {
+        let form = [
+            ("code", code),
+            ("grant_type", "authorization_code"),
+            ("redirect_uri", redirect_uri),
+            ("code_verifier", code_verifier),
+        ];
+        let answer = self.oauth_form("/v2/oauth/token/", &form).await?;
+        parse_code_grant(answer.status, answer.retry_after, &answer.body)
     }
 
     async fn revoke(&self, access_token: &str) -> Result<bool, TikTokError> {

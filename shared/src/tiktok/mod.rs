@@ -10,7 +10,17 @@ mod parse;
 pub mod scripted;
 
 pub use client::TikTokClient;
-pub use parse::{parse_revoke, parse_token_grant, parse_user_info};
+pub use parse::{parse_code_grant, parse_revoke, parse_token_grant, parse_user_info};
+
+/// The scopes an authorization may ask for.
+pub const KNOWN_SCOPES: [&str; 6] = [
+    "user.info.basic",
+    "user.info.profile",
+    "user.info.stats",
+    "video.list",
+    "video.publish",
+    "video.upload",
+];
 
 /// Fields each scope unlocks on `/v2/user/info/`.
 pub const BASIC_FIELDS: [&str; 4] = ["open_id", "union_id", "avatar_url", "display_name"];
@@ -92,6 +102,10 @@ pub enum TikTokError {
     /// The refresh token was refused (`invalid_grant`): expired, revoked or rotated away.
     #[error("refresh token refused")]
     RefreshRejected,
+    /// An authorization code TikTok refuses: unknown, used, expired, or its verifier or
+    /// redirect URI does not match.
+    #[error("authorization code refused")]
+    CodeRejected,
     /// HTTP 429 / `rate_limit_exceeded`.
     #[error("rate limited")]
     RateLimited { retry_after: Option<u64> },
@@ -112,6 +126,15 @@ pub trait TikTokApi: Send + Sync {
     fn refresh(
         &self,
         refresh_token: &str,
+    ) -> impl std::future::Future<Output = Result<TokenGrant, TikTokError>> + Send;
+
+    /// Exchanges an authorization code (with its PKCE verifier and the redirect URI of
+    /// the authorize request) for the user's tokens.
+    fn exchange_code(
+        &self,
+        code: &str,
+        redirect_uri: &str,
+        code_verifier: &str,
     ) -> impl std::future::Future<Output = Result<TokenGrant, TikTokError>> + Send;
 
     /// Ends the app's access (`/v2/oauth/revoke/`). `Ok(false)`: TikTok says the token

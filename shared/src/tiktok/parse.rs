@@ -70,6 +70,33 @@ pub fn parse_token_grant(
     retry: Option<u64>,
     body: &[u8],
 ) -> Result<TokenGrant, TikTokError> {
+    parse_grant(GrantKind::Refresh, status, retry, body)
+}
+
+/// Which grant a token endpoint answer is for: a refused refresh token and a refused
+/// authorization code are different failures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantKind {
+    Refresh,
+    AuthorizationCode,
+}
+
+/// Reads a token endpoint answer to an authorization-code exchange: a code (or its
+/// verifier, or its redirect URI) TikTok refuses is `CodeRejected`.
+pub fn parse_code_grant(
+    status: u16,
+    retry: Option<u64>,
+    body: &[u8],
+) -> Result<TokenGrant, TikTokError> {
+    parse_grant(GrantKind::AuthorizationCode, status, retry, body)
+}
+
+fn parse_grant(
+    kind: GrantKind,
+    status: u16,
+    retry: Option<u64>,
+    body: &[u8],
+) -> Result<TokenGrant, TikTokError> {
     #[derive(Deserialize)]
     struct OAuthError {
         error: String,
@@ -85,19 +112,24 @@ pub fn parse_token_grant(
     }
     let error = serde_json::from_slice::<OAuthError>(body).ok();
     if let Some(e) = &error {
-        tracing::info!(tiktok_error = %e.error, tiktok_log_id = ?e.log_id, status, "TikTok refused the refresh");
+        tracing::info!(tiktok_error = %e.error, tiktok_log_id = ?e.log_id, status, ?kind, "TikTok refused the grant");
     }
-    match (status, error.as_ref().map(|e| e.error.as_str())) {
-        (429, _) => Err(TikTokError::RateLimited { retry_after: retry }),
-        (_, Some("invalid_grant")) => Err(TikTokError::RefreshRejected),
-        (_, Some(other @ ("invalid_client" | "unauthorized_client" | "invalid_request"))) => {
+    match (status, error.as_ref().map(|e| e.error.as_str()), kind) {
+        (429, _, _) => Err(TikTokError::RateLimited { retry_after: retry }),
+        (_, Some("invalid_grant"), GrantKind::Refresh) => Err(TikTokError::RefreshRejected),
+        // An unknown, used or expired code, or a verifier or redirect URI that does not
+        // match it ("Code verifier or code challenge is invalid." is invalid_request).
+        (_, Some("invalid_grant" | "invalid_request"), GrantKind::AuthorizationCode) => {
+            Err(TikTokError::CodeRejected)
+        }
+        (_, Some(other @ ("invalid_client" | "unauthorized_client" | "invalid_request")), _) => {
             tracing::error!(
                 tiktok_error = other,
                 "TikTok refused the app's credentials or request"
             );
             Err(TikTokError::Unavailable(format!("token {status} {other}")))
         }
-        (s, e) => Err(TikTokError::Unavailable(format!(
+        (s, e, _) => Err(TikTokError::Unavailable(format!(
             "token {s} {}",
             e.unwrap_or("unreadable")
         ))),

@@ -13,6 +13,7 @@ pub enum Call {
     UserInfo { access_token: String },
     Refresh { refresh_token: String },
     Revoke { access_token: String },
+    ExchangeCode { code: String, code_verifier: String },
 }
 
 type Hook = Box<dyn FnOnce() + Send>;
@@ -24,6 +25,7 @@ pub struct ScriptedTikTok {
     user_info: Mutex<VecDeque<Result<UserInfo, TikTokError>>>,
     refresh: Mutex<VecDeque<Result<TokenGrant, TikTokError>>>,
     revoke: Mutex<VecDeque<Result<bool, TikTokError>>>,
+    exchange: Mutex<VecDeque<Result<TokenGrant, TikTokError>>>,
     calls: Mutex<Vec<Call>>,
     /// Runs once, right after the next refresh call: a concurrent winner's write.
     after_refresh: Mutex<Option<Hook>>,
@@ -54,6 +56,12 @@ impl ScriptedTikTok {
     /// The next revoke answers this; unscripted revokes succeed.
     pub fn then_revoke(&self, answer: Result<bool, TikTokError>) -> &Self {
         self.revoke.lock().unwrap().push_back(answer);
+        self
+    }
+
+    /// The next code exchange answers this; unscripted exchanges are refused.
+    pub fn then_exchange(&self, answer: Result<TokenGrant, TikTokError>) -> &Self {
+        self.exchange.lock().unwrap().push_back(answer);
         self
     }
 
@@ -122,6 +130,20 @@ impl TikTokApi for ScriptedTikTok {
             hook();
         }
         answer
+    }
+
+    async fn exchange_code(
+        &self,
+        code: &str,
+        _: &str,
+        code_verifier: &str,
+    ) -> Result<TokenGrant, TikTokError> {
+        self.record(Call::ExchangeCode {
+            code: code.into(),
+            code_verifier: code_verifier.into(),
+        });
+        let mut queue = self.exchange.lock().unwrap();
+        queue.pop_front().unwrap_or(Err(TikTokError::CodeRejected))
     }
 
     async fn revoke(&self, access_token: &str) -> Result<bool, TikTokError> {

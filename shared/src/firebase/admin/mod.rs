@@ -15,7 +15,10 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
 use crate::config::FirebaseConfig;
+
+mod port;
 use crate::outbound::{self, Answer};
+pub use port::{AccountState, AdminError, IdentityAdmin, NewFirebaseUser};
 
 pub const CUSTOM_TOKEN_AUDIENCE: &str =
     "https://identitytoolkit.googleapis.com/google.identity.identitytoolkit.v1.IdentityToolkit";
@@ -28,51 +31,6 @@ https://www.googleapis.com/auth/userinfo.email";
 const CUSTOM_TOKEN_LIFETIME_SECS: i64 = 3600;
 /// Access tokens are renewed this long before Google says they expire.
 const ACCESS_TOKEN_MARGIN: Duration = Duration::from_secs(60);
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AdminError {
-    /// Firebase (or Google's token endpoint) unreachable, failing or unreadable.
-    #[error("identity service unavailable: {0}")]
-    Unavailable(String),
-    /// No usable service account: a configuration problem.
-    #[error("service account unusable: {0}")]
-    Config(String),
-    #[error("invalid uid")]
-    InvalidUid,
-}
-
-/// A Firebase user to create. The email is deliberately absent: an email TikTok never
-/// proved must not become an identity on the Firebase user.
-#[derive(Debug, Clone, Serialize)]
-pub struct NewFirebaseUser {
-    #[serde(rename = "localId")]
-    pub uid: String,
-    #[serde(rename = "displayName", skip_serializing_if = "Option::is_none")]
-    pub display_name: Option<String>,
-    #[serde(rename = "photoUrl", skip_serializing_if = "Option::is_none")]
-    pub photo_url: Option<String>,
-    #[serde(rename = "emailVerified")]
-    pub email_verified: bool,
-}
-
-/// What sign-in needs from Firebase Auth.
-pub trait IdentityAdmin: Send + Sync {
-    /// Whether any Firebase user has this email.
-    fn email_in_use(
-        &self,
-        email: &str,
-    ) -> impl std::future::Future<Output = Result<bool, AdminError>> + Send;
-
-    /// Creates the user; one that already exists with this uid counts as created, so a
-    /// retry after a partial failure completes.
-    fn create_user(
-        &self,
-        user: &NewFirebaseUser,
-    ) -> impl std::future::Future<Output = Result<(), AdminError>> + Send;
-
-    /// A custom token for `signInWithCustomToken`.
-    fn custom_token(&self, uid: &str) -> Result<String, AdminError>;
-}
 
 #[derive(Deserialize)]
 struct ServiceAccount {
@@ -337,6 +295,28 @@ impl Admin {
         }
     }
 
+    pub(crate) async fn account_state(
+        &self,
+        uid: &str,
+    ) -> Result<Option<AccountState>, AdminError> {
+        let (status, body) = self
+            .call("/accounts:lookup", &serde_json::json!({ "localId": [uid] }))
+            .await?;
+        if status != 200 {
+            return match error_code(&body).as_str() {
+                "USER_NOT_FOUND" => Ok(None),
+                code => Err(AdminError::Unavailable(format!("lookup {status} {code}"))),
+            };
+        }
+        let value: serde_json::Value = serde_json::from_slice(&body)
+            .map_err(|_| AdminError::Unavailable("unreadable lookup answer".into()))?;
+        Ok(value
+            .get("users")
+            .and_then(|u| u.as_array())
+            .and_then(|u| u.first())
+            .map(AccountState::from_lookup))
+    }
+
     pub(crate) async fn create_user(&self, user: &NewFirebaseUser) -> Result<(), AdminError> {
         if user.uid.is_empty() || user.uid.len() > super::MAX_UID_LEN {
             return Err(AdminError::InvalidUid);
@@ -357,72 +337,4 @@ impl Admin {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn emulator() -> Admin {
-        let config = FirebaseConfig {
-            project_id: "demo-app".into(),
-            emulator_host: Some("127.0.0.1:9099".into()),
-            certs_url: "http://127.0.0.1:9/certs".into(),
-            service_account: None,
-        };
-        Admin::new(&config, reqwest::Client::new())
-    }
-
-    #[test]
-    fn emulator_custom_tokens_are_unsigned_with_the_sdk_claims() {
-        let token = emulator().custom_token("tiktok:abc").unwrap();
-        let parts: Vec<&str> = token.split('.').collect();
-        assert_eq!(parts.len(), 3);
-        assert_eq!(parts[2], "");
-        let claims: serde_json::Value =
-            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
-        assert_eq!(claims["uid"], "tiktok:abc");
-        assert_eq!(claims["aud"], CUSTOM_TOKEN_AUDIENCE);
-        assert_eq!(claims["iss"], EMULATOR_SERVICE_ACCOUNT);
-        assert_eq!(
-            claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
-            3600
-        );
-    }
-
-    #[test]
-    fn uids_are_bounded() {
-        assert_eq!(emulator().custom_token(""), Err(AdminError::InvalidUid));
-        assert_eq!(
-            emulator().custom_token(&"u".repeat(129)),
-            Err(AdminError::InvalidUid)
-        );
-        assert!(emulator().custom_token(&"u".repeat(128)).is_ok());
-    }
-
-    #[test]
-    fn production_without_a_service_account_is_a_config_error() {
-        let config = FirebaseConfig {
-            project_id: "app".into(),
-            emulator_host: None,
-            certs_url: "http://127.0.0.1:9/certs".into(),
-            service_account: Some(SecretString::from("{\"client_email\":\"x\"}")),
-        };
-        let admin = Admin::new(&config, reqwest::Client::new());
-        assert!(matches!(admin.check(), Err(AdminError::Config(_))));
-        assert!(matches!(
-            admin.custom_token("u"),
-            Err(AdminError::Config(_))
-        ));
-    }
-
-    #[test]
-    fn identity_toolkit_error_codes() {
-        assert_eq!(
-            error_code(br#"{"error":{"code":400,"message":"DUPLICATE_LOCAL_ID"}}"#),
-            "DUPLICATE_LOCAL_ID"
-        );
-        assert_eq!(
-            error_code(br#"{"error":{"code":400,"message":"EMAIL_EXISTS : in use"}}"#),
-            "EMAIL_EXISTS"
-        );
-        assert_eq!(error_code(b"nope"), "");
-    }
-}
+mod tests;

@@ -33,9 +33,17 @@ pub mod code {
     pub const DATABASE_UNAVAILABLE: &str = "database_unavailable";
     pub const IDENTITY_UNAVAILABLE: &str = "identity_unavailable";
     pub const INTERNAL_ERROR: &str = "internal_error";
+    pub const TIKTOK_SIGN_IN_NOT_ENABLED: &str = "tiktok_sign_in_not_enabled";
+    pub const TIKTOK_ACCOUNT_DISCONNECTED: &str = "tiktok_account_disconnected";
+    pub const LAST_SIGN_IN_METHOD: &str = "last_sign_in_method";
+    pub const TOO_MANY_CONNECTIONS: &str = "too_many_connections";
+    pub const INVALID_REDIRECT_URI: &str = "invalid_redirect_uri";
+    pub const INVALID_STATE: &str = "invalid_state";
+    pub const INVALID_CODE: &str = "invalid_code";
+    pub const STATE_MISMATCH: &str = "state_mismatch";
 
     /// All of them, in the order of the contract's error table.
-    pub const ALL: [&str; 20] = [
+    pub const ALL: [&str; 28] = [
         INVALID_JSON,
         INVALID_REQUEST,
         EMAIL_REQUIRED,
@@ -56,6 +64,14 @@ pub mod code {
         DATABASE_UNAVAILABLE,
         IDENTITY_UNAVAILABLE,
         INTERNAL_ERROR,
+        TIKTOK_SIGN_IN_NOT_ENABLED,
+        TIKTOK_ACCOUNT_DISCONNECTED,
+        LAST_SIGN_IN_METHOD,
+        TOO_MANY_CONNECTIONS,
+        INVALID_REDIRECT_URI,
+        INVALID_STATE,
+        INVALID_CODE,
+        STATE_MISMATCH,
     ];
 }
 
@@ -72,6 +88,9 @@ pub enum ApiError {
     Unauthorized,
     #[error("{detail}")]
     TikTokCredentials { code: &'static str, detail: String },
+    /// A 403 with its own code (`state_mismatch`).
+    #[error("{detail}")]
+    Forbidden { code: &'static str, detail: String },
     #[error("No TikTok account connected")]
     TikTokNotConnected,
     #[error("Method not allowed")]
@@ -80,7 +99,7 @@ pub enum ApiError {
     Conflict { code: &'static str, detail: String },
     #[error("TikTok authorization expired; reconnect the TikTok account")]
     TikTokReauthRequired,
-    #[error("Request body is larger than 64 KiB")]
+    #[error("The request, or the metadata it would store, is larger than 64 KiB")]
     PayloadTooLarge,
     #[error("TikTok rate limit reached; try again later")]
     TikTokRateLimited { retry_after: Option<u64> },
@@ -115,18 +134,17 @@ impl ApiError {
         }
     }
 
-    pub fn account_exists() -> Self {
-        Self::conflict(
-            code::ACCOUNT_EXISTS,
-            "An account with this email already exists; sign in, then connect TikTok",
-        )
+    /// One of the contract's 409s ([`CONFLICTS`]), by its code.
+    pub fn known_conflict(code: &'static str) -> Self {
+        let detail = CONFLICTS
+            .iter()
+            .find(|(c, _)| *c == code)
+            .map_or("Conflict", |(_, detail)| detail);
+        Self::conflict(code, detail)
     }
 
-    pub fn tiktok_account_in_use() -> Self {
-        Self::conflict(
-            code::TIKTOK_ACCOUNT_IN_USE,
-            "This TikTok account is connected to another user",
-        )
+    pub fn account_exists() -> Self {
+        Self::known_conflict(code::ACCOUNT_EXISTS)
     }
 
     pub fn email_required() -> Self {
@@ -142,6 +160,7 @@ impl ApiError {
             | ApiError::InvalidRequest(_)
             | ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized | ApiError::TikTokCredentials { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::TikTokNotConnected => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } | ApiError::TikTokReauthRequired => StatusCode::CONFLICT,
@@ -162,6 +181,7 @@ impl ApiError {
             ApiError::InvalidRequest(_) => code::INVALID_REQUEST,
             ApiError::BadRequest { code, .. }
             | ApiError::TikTokCredentials { code, .. }
+            | ApiError::Forbidden { code, .. }
             | ApiError::Conflict { code, .. } => code,
             ApiError::Unauthorized => code::UNAUTHORIZED,
             ApiError::TikTokNotConnected => code::TIKTOK_NOT_CONNECTED,
@@ -202,14 +222,16 @@ impl From<StoreError> for ApiError {
                 tracing::warn!(reason = %reason, "database unavailable");
                 ApiError::DatabaseUnavailable
             }
-            StoreError::Conflict { code, message } if code == "PT409" => match message.as_str() {
-                code::ACCOUNT_EXISTS => ApiError::account_exists(),
-                code::TIKTOK_ACCOUNT_IN_USE => ApiError::tiktok_account_in_use(),
-                other => {
-                    tracing::error!(message = other, "unknown conflict from the database");
-                    ApiError::Internal
+            StoreError::Conflict { code, message } if code == "PT409" => {
+                match CONFLICTS.iter().find(|(code, _)| *code == message) {
+                    Some((code, detail)) => ApiError::conflict(code, *detail),
+                    None => {
+                        tracing::error!(message, "unknown conflict from the database");
+                        ApiError::Internal
+                    }
                 }
-            },
+            }
+            StoreError::Rejected { code, .. } if code == "PT413" => ApiError::PayloadTooLarge,
             other => {
                 tracing::error!(error = %other, "unexpected database answer");
                 ApiError::Internal
@@ -217,6 +239,38 @@ impl From<StoreError> for ApiError {
         }
     }
 }
+
+/// The conflicts the SQL functions raise (`PT409` with the code as the message), and
+/// what the client is told.
+const CONFLICTS: [(&str, &str); 6] = [
+    (
+        code::ACCOUNT_EXISTS,
+        "An account with this email already exists; sign in, then connect TikTok",
+    ),
+    (
+        code::TIKTOK_ACCOUNT_IN_USE,
+        "This TikTok account is connected to another user",
+    ),
+    (
+        code::TIKTOK_SIGN_IN_NOT_ENABLED,
+        "This TikTok account is not a way to sign in: sign in with your usual method, \
+         then connect TikTok again to use it for sign-in",
+    ),
+    (
+        code::TIKTOK_ACCOUNT_DISCONNECTED,
+        "This TikTok account was disconnected: sign in with your usual method, then \
+         connect TikTok again",
+    ),
+    (
+        code::LAST_SIGN_IN_METHOD,
+        "This TikTok account is your only way to sign in: add another sign-in method \
+         before disconnecting it",
+    ),
+    (
+        code::TOO_MANY_CONNECTIONS,
+        "At most 50 accounts of one provider can be connected",
+    ),
+];
 
 /// A TikTok failure while using a stored connection.
 impl From<TikTokError> for ApiError {
@@ -226,6 +280,10 @@ impl From<TikTokError> for ApiError {
             TikTokError::TokenInvalid | TikTokError::RefreshRejected => {
                 ApiError::TikTokReauthRequired
             }
+            TikTokError::CodeRejected => ApiError::bad_request(
+                code::INVALID_CODE,
+                "TikTok did not accept the authorization code: start again",
+            ),
             other => {
                 tracing::warn!(error = %other, "TikTok call failed");
                 ApiError::TikTokUnavailable
@@ -281,105 +339,4 @@ impl From<AdminError> for ApiError {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_error_maps_to_the_contract_table() {
-        let cases = [
-            (ApiError::InvalidJson("x".into()), 400, "invalid_json"),
-            (ApiError::invalid_request("x"), 400, "invalid_request"),
-            (ApiError::Unauthorized, 401, "unauthorized"),
-            (ApiError::TikTokNotConnected, 404, "tiktok_not_connected"),
-            (ApiError::MethodNotAllowed, 405, "method_not_allowed"),
-            (
-                ApiError::TikTokReauthRequired,
-                409,
-                "tiktok_reauth_required",
-            ),
-            (ApiError::PayloadTooLarge, 413, "payload_too_large"),
-            (
-                ApiError::TikTokRateLimited { retry_after: None },
-                429,
-                "tiktok_rate_limited",
-            ),
-            (ApiError::TikTokUnavailable, 502, "tiktok_unavailable"),
-            (ApiError::DatabaseUnavailable, 503, "database_unavailable"),
-            (ApiError::IdentityUnavailable, 503, "identity_unavailable"),
-        ];
-        for (err, status, code) in cases {
-            assert_eq!(err.status_code().as_u16(), status, "{err:?}");
-            assert_eq!(err.code(), code);
-        }
-    }
-
-    #[test]
-    fn every_code_is_listed_once() {
-        let mut all = code::ALL.to_vec();
-        all.sort_unstable();
-        all.dedup();
-        assert_eq!(all.len(), code::ALL.len());
-    }
-
-    #[test]
-    fn causes_convert_to_the_contract() {
-        let in_use = StoreError::Conflict {
-            code: "PT409".into(),
-            message: code::TIKTOK_ACCOUNT_IN_USE.into(),
-        };
-        assert_eq!(ApiError::from(in_use).code(), code::TIKTOK_ACCOUNT_IN_USE);
-        let exists = StoreError::Conflict {
-            code: "PT409".into(),
-            message: code::ACCOUNT_EXISTS.into(),
-        };
-        assert_eq!(ApiError::from(exists).code(), code::ACCOUNT_EXISTS);
-        let unique = StoreError::Conflict {
-            code: "23505".into(),
-            message: "duplicate".into(),
-        };
-        assert_eq!(ApiError::from(unique), ApiError::Internal);
-        assert_eq!(
-            ApiError::from(StoreError::Unavailable("down".into())),
-            ApiError::DatabaseUnavailable
-        );
-        assert_eq!(
-            ApiError::from(TikTokError::RefreshRejected),
-            ApiError::TikTokReauthRequired
-        );
-        assert_eq!(
-            ApiError::from(TikTokError::ScopeNotAuthorized),
-            ApiError::TikTokUnavailable
-        );
-        assert_eq!(
-            ApiError::from(AuthError::Invalid("x")),
-            ApiError::Unauthorized
-        );
-        assert_eq!(
-            ApiError::from(AdminError::Config("x".into())),
-            ApiError::Internal
-        );
-        assert_eq!(
-            ApiError::from(AccessError::Undecryptable),
-            ApiError::Internal
-        );
-    }
-
-    #[test]
-    fn unauthorized_and_unavailable_carry_their_headers() {
-        assert_eq!(
-            ApiError::Unauthorized.headers(),
-            vec![("www-authenticate", "Bearer".to_owned())]
-        );
-        assert_eq!(
-            ApiError::DatabaseUnavailable.headers(),
-            vec![("retry-after", "1".to_owned())]
-        );
-        assert_eq!(
-            ApiError::TikTokRateLimited {
-                retry_after: Some(30)
-            }
-            .headers(),
-            vec![("retry-after", "30".to_owned())]
-        );
-    }
-}
+mod tests;

@@ -1,0 +1,341 @@
+//! Typed configuration, read once per cold start from the environment and, when
+//! `APP_SECRET_ID` is set, from that Secrets Manager secret (which wins).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::crypto::TokenCipher;
+
+mod authorization;
+mod secrets;
+use authorization::authorization_config;
+pub use authorization::AuthorizationConfig;
+use secrets::fetch_secrets;
+pub use secrets::{parse_secret, SECRET_SETTINGS};
+
+const DEFAULT_TIKTOK_API_BASE_URL: &str = "https://open.tiktokapis.com";
+const DEFAULT_FIREBASE_CERTS_URL: &str =
+    "https://www.googleapis.com/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com";
+const DEFAULT_PROFILE_CACHE_TTL_SECONDS: u64 = 3600;
+
+/// The secrets a function reads: each reads only what it needs, so a function that
+/// never refreshes holds no TikTok client secret, and one that never mints tokens or
+/// calls Firebase's admin API holds no service account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Needs {
+    /// `TIKTOK_CLIENT_SECRET` (refresh, revoke).
+    pub tiktok_client_secret: bool,
+    /// `FIREBASE_SERVICE_ACCOUNT` (custom tokens, user admin, session revocation checks).
+    pub firebase_admin: bool,
+    /// `TIKTOK_REDIRECT_URIS` must be set (the server-side authorization flow).
+    pub authorization_code: bool,
+}
+
+impl Needs {
+    pub const NOTHING_SECRET: Needs = Needs::new(false, false, false);
+    pub const TIKTOK_CLIENT_SECRET: Needs = Needs::new(true, false, false);
+    pub const FIREBASE_ADMIN: Needs = Needs::new(false, true, false);
+    pub const BOTH: Needs = Needs::new(true, true, false);
+    /// tiktok-authorize: no secret, the redirect URIs.
+    pub const AUTHORIZE: Needs = Needs::new(false, false, true);
+    /// tiktok-callback: the code exchange, custom tokens and session checks.
+    pub const CALLBACK: Needs = Needs::new(true, true, true);
+
+    const fn new(
+        tiktok_client_secret: bool,
+        firebase_admin: bool,
+        authorization_code: bool,
+    ) -> Needs {
+        Needs {
+            tiktok_client_secret,
+            firebase_admin,
+            authorization_code,
+        }
+    }
+
+    /// Whether this function may read the setting.
+    fn allows(&self, name: &str) -> bool {
+        match name {
+            "TIKTOK_CLIENT_SECRET" | "TIKTOK_SECRET_ID" => self.tiktok_client_secret,
+            "FIREBASE_SERVICE_ACCOUNT"
+            | "GOOGLE_APPLICATION_CREDENTIALS"
+            | "FIREBASE_SECRET_ID" => self.firebase_admin,
+            _ => true,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("setting {0} is missing")]
+    Missing(&'static str),
+    #[error("setting {name} is malformed: {reason}")]
+    Malformed { name: &'static str, reason: String },
+    #[error("secret {secret_id} cannot be read: {reason}")]
+    Secret { secret_id: String, reason: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// PostgREST root, without a trailing slash.
+    pub supabase_rest_url: String,
+    pub supabase_service_key: SecretString,
+    pub cipher: TokenCipher,
+    pub tiktok: TikTokConfig,
+    pub firebase: FirebaseConfig,
+    pub profile_cache_ttl: Duration,
+    pub authorization: AuthorizationConfig,
+    /// `REQUEST_DEADLINE_SECONDS` (default 18, at most 20: the functions time out at 25).
+    pub request_deadline: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct TikTokConfig {
+    pub api_base_url: String,
+    pub client_key: SecretString,
+    /// Only for functions that refresh or revoke ([`Needs::tiktok_client_secret`]).
+    pub client_secret: Option<SecretString>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FirebaseConfig {
+    pub project_id: String,
+    /// `host:port` of the Auth emulator; only ever set for a `demo-` project.
+    pub emulator_host: Option<String>,
+    pub certs_url: String,
+    /// Service-account JSON, needed to mint custom tokens and administer users.
+    pub service_account: Option<SecretString>,
+}
+
+/// Where settings are looked up: the environment, overlaid with the app secret.
+pub struct Sources<'a> {
+    env: &'a HashMap<String, String>,
+    secret: HashMap<String, String>,
+    needs: Needs,
+}
+
+impl Sources<'_> {
+    fn get(&self, name: &str) -> Option<&str> {
+        if !self.needs.allows(name) {
+            return None;
+        }
+        self.secret
+            .get(name)
+            .or_else(|| self.env.get(name))
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn required(&self, name: &'static str) -> Result<&str, ConfigError> {
+        self.get(name).ok_or(ConfigError::Missing(name))
+    }
+}
+
+/// The Secrets Manager secrets a function may read: `APP_SECRET_ID` (the Supabase key,
+/// the Fernet keys, the TikTok client key), and only where needed `TIKTOK_SECRET_ID`
+/// (the TikTok client secret) and `FIREBASE_SECRET_ID` (the service account). One secret
+/// may also hold every setting (as earlier deployments did): a function keeps only what
+/// it needs.
+const SECRET_IDS: [&str; 3] = ["APP_SECRET_ID", "TIKTOK_SECRET_ID", "FIREBASE_SECRET_ID"];
+
+impl Config {
+    /// Reads the process environment and the secrets it names, for a function that
+    /// needs `needs`.
+    pub async fn load(needs: Needs) -> Result<Self, ConfigError> {
+        let env: HashMap<String, String> = std::env::vars().collect();
+        Self::load_from(needs, &env).await
+    }
+
+    /// As [`Config::load`], from the given variables (the AWS SDK still reads its own
+    /// settings, region and endpoint, from the process environment).
+    pub async fn load_from(
+        needs: Needs,
+        env: &HashMap<String, String>,
+    ) -> Result<Self, ConfigError> {
+        let ids = SECRET_IDS.map(|name| {
+            env.get(name)
+                .map(|s| s.trim())
+                .filter(|s| !s.is_empty() && needs.allows(name))
+        });
+        let secret = if ids.iter().all(Option::is_none) {
+            HashMap::new()
+        } else {
+            fetch_secrets(ids).await?
+        };
+        Self::from_sources_for(needs, env, secret)
+    }
+
+    /// Builds the configuration of a function that needs every secret.
+    pub fn from_sources(
+        env: &HashMap<String, String>,
+        secret: HashMap<String, String>,
+    ) -> Result<Self, ConfigError> {
+        Self::from_sources_for(Needs::BOTH, env, secret)
+    }
+
+    /// Builds the configuration from the environment and the secrets' settings, keeping
+    /// only the secrets `needs` names.
+    pub fn from_sources_for(
+        needs: Needs,
+        env: &HashMap<String, String>,
+        secret: HashMap<String, String>,
+    ) -> Result<Self, ConfigError> {
+        let src = Sources { env, secret, needs };
+
+        let supabase_rest_url = match src.get("SUPABASE_REST_URL") {
+            Some(url) => http_url("SUPABASE_REST_URL", url)?,
+            None => format!(
+                "{}/rest/v1",
+                http_url("SUPABASE_URL", src.required("SUPABASE_URL")?)?
+            ),
+        };
+        let service_key = src.required("SUPABASE_SERVICE_KEY")?;
+        if !service_key.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(malformed(
+                "SUPABASE_SERVICE_KEY",
+                "must be printable ASCII without spaces",
+            ));
+        }
+        let cipher = TokenCipher::from_keys(src.required("ENCRYPTION_KEY")?)
+            .map_err(|e| malformed("ENCRYPTION_KEY", e))?;
+
+        let tiktok = TikTokConfig {
+            api_base_url: http_url(
+                "TIKTOK_API_BASE_URL",
+                src.get("TIKTOK_API_BASE_URL")
+                    .unwrap_or(DEFAULT_TIKTOK_API_BASE_URL),
+            )?,
+            client_key: SecretString::from(src.required("TIKTOK_CLIENT_KEY")?),
+            client_secret: match needs.tiktok_client_secret {
+                true => Some(SecretString::from(src.required("TIKTOK_CLIENT_SECRET")?)),
+                false => None,
+            },
+        };
+
+        let project_id = src.required("FIREBASE_PROJECT_ID")?.to_owned();
+        if !project_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            return Err(malformed(
+                "FIREBASE_PROJECT_ID",
+                "letters, digits and '-' only",
+            ));
+        }
+        let emulator_host = src.get("FIREBASE_AUTH_EMULATOR_HOST").map(str::to_owned);
+        if let Some(host) = &emulator_host {
+            if !project_id.starts_with("demo-") {
+                return Err(malformed(
+                    "FIREBASE_AUTH_EMULATOR_HOST",
+                    "the Auth emulator is only allowed with a demo- project (FIREBASE_PROJECT_ID)",
+                ));
+            }
+            if host.contains("://") || host.contains('/') || !host.contains(':') {
+                return Err(malformed(
+                    "FIREBASE_AUTH_EMULATOR_HOST",
+                    "expected host:port",
+                ));
+            }
+        }
+        let certs_url = http_url(
+            "FIREBASE_CERTS_URL",
+            src.get("FIREBASE_CERTS_URL")
+                .unwrap_or(DEFAULT_FIREBASE_CERTS_URL),
+        )?;
+        let service_account = match src.get("FIREBASE_SERVICE_ACCOUNT") {
+            Some(json) => Some(SecretString::from(json)),
+            None => match src.get("GOOGLE_APPLICATION_CREDENTIALS") {
+                Some(path) => Some(SecretString::from(std::fs::read_to_string(path).map_err(
+                    |e| malformed("GOOGLE_APPLICATION_CREDENTIALS", format!("{path}: {e}")),
+                )?)),
+                None => None,
+            },
+        };
+
+        let ttl = match src.get("PROFILE_CACHE_TTL_SECONDS") {
+            Some(v) => v
+                .parse::<u64>()
+                .map_err(|_| malformed("PROFILE_CACHE_TTL_SECONDS", "a whole number of seconds"))?,
+            None => DEFAULT_PROFILE_CACHE_TTL_SECONDS,
+        };
+
+        let request_deadline = match src.get("REQUEST_DEADLINE_SECONDS") {
+            Some(v) => match v.parse::<u64>() {
+                Ok(secs @ 1..=20) => Duration::from_secs(secs),
+                _ => return Err(malformed("REQUEST_DEADLINE_SECONDS", "1 to 20 seconds")),
+            },
+            None => crate::app::REQUEST_DEADLINE,
+        };
+
+        let authorization = authorization_config(&src, needs)?;
+
+        Ok(Config {
+            authorization,
+            request_deadline,
+            supabase_rest_url,
+            supabase_service_key: SecretString::from(service_key),
+            cipher,
+            tiktok,
+            firebase: FirebaseConfig {
+                project_id,
+                emulator_host,
+                certs_url,
+                service_account,
+            },
+            profile_cache_ttl: Duration::from_secs(ttl),
+        })
+    }
+
+    pub fn service_key(&self) -> &str {
+        self.supabase_service_key.expose_secret()
+    }
+}
+
+fn malformed(name: &'static str, reason: impl ToString) -> ConfigError {
+    ConfigError::Malformed {
+        name,
+        reason: reason.to_string(),
+    }
+}
+
+/// An upstream base URL: `https://`, or `http://` to a loopback host only (the local
+/// stack), so no setting can send a key or a token in clear over a network.
+fn http_url(name: &'static str, value: &str) -> Result<String, ConfigError> {
+    let value = value.trim_end_matches('/');
+    let (rest, plain) = match value.strip_prefix("https://") {
+        Some(rest) => (rest, false),
+        None => (
+            value
+                .strip_prefix("http://")
+                .ok_or_else(|| malformed(name, "expected an https URL"))?,
+            true,
+        ),
+    };
+    if rest.is_empty() || rest.starts_with('/') || rest.chars().any(char::is_whitespace) {
+        return Err(malformed(name, "expected an https URL"));
+    }
+    if plain && !is_loopback(rest.split('/').next().unwrap_or_default()) {
+        return Err(malformed(
+            name,
+            "must be https (http only for 127.0.0.1, ::1 or localhost)",
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+/// `authority` (host[:port]) names the local machine.
+fn is_loopback(authority: &str) -> bool {
+    let host = match authority.strip_prefix('[') {
+        Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,101 @@
+//! The settings that come from Secrets Manager: which keys a secret may hold, reading
+//! the secrets a function needs (concurrently), and parsing one.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use super::ConfigError;
+
+/// Settings that may come from the app secret. Any other key in it is ignored with a warning.
+pub const SECRET_SETTINGS: [&str; 5] = [
+    "SUPABASE_SERVICE_KEY",
+    "ENCRYPTION_KEY",
+    "TIKTOK_CLIENT_KEY",
+    "TIKTOK_CLIENT_SECRET",
+    "FIREBASE_SERVICE_ACCOUNT",
+];
+
+/// One `GetSecretValue` call per secret, concurrently, merged. The SDK is only loaded
+/// when a secret is configured, so functions configured from the environment pay
+/// nothing for it at cold start.
+pub(super) async fn fetch_secrets(
+    ids: [Option<&str>; 3],
+) -> Result<HashMap<String, String>, ConfigError> {
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(2))
+        .operation_attempt_timeout(Duration::from_secs(3))
+        .operation_timeout(Duration::from_secs(8))
+        .build();
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(timeouts)
+        .load()
+        .await;
+    let client = aws_sdk_secretsmanager::Client::new(&sdk);
+    let (app, tiktok, firebase) = tokio::join!(
+        fetch_optional(&client, ids[0]),
+        fetch_optional(&client, ids[1]),
+        fetch_optional(&client, ids[2])
+    );
+    let mut settings = app?;
+    settings.extend(tiktok?);
+    settings.extend(firebase?);
+    Ok(settings)
+}
+
+async fn fetch_optional(
+    client: &aws_sdk_secretsmanager::Client,
+    secret_id: Option<&str>,
+) -> Result<HashMap<String, String>, ConfigError> {
+    match secret_id {
+        Some(id) => fetch_secret(client, id).await,
+        None => Ok(HashMap::new()),
+    }
+}
+
+async fn fetch_secret(
+    client: &aws_sdk_secretsmanager::Client,
+    secret_id: &str,
+) -> Result<HashMap<String, String>, ConfigError> {
+    let fail = |reason: String| ConfigError::Secret {
+        secret_id: secret_id.to_owned(),
+        reason,
+    };
+    let output = client
+        .get_secret_value()
+        .secret_id(secret_id)
+        .send()
+        .await
+        .map_err(|e| fail(aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string()))?;
+    let text = output
+        .secret_string()
+        .ok_or_else(|| fail("the secret has no SecretString".into()))?;
+    parse_secret(text).map_err(fail)
+}
+
+/// The secret is a JSON object; string values are taken as they are, objects (a
+/// service account pasted as JSON) are kept as their JSON text.
+pub fn parse_secret(text: &str) -> Result<HashMap<String, String>, String> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|_| "the secret is not JSON".to_owned())?;
+    let serde_json::Value::Object(map) = value else {
+        return Err("the secret is not a JSON object".into());
+    };
+    let mut settings = HashMap::new();
+    let mut ignored = Vec::new();
+    for (key, value) in map {
+        let Some(name) = SECRET_SETTINGS.iter().find(|n| **n == key) else {
+            ignored.push(key);
+            continue;
+        };
+        let text = match value {
+            serde_json::Value::String(s) => s,
+            serde_json::Value::Object(_) => value.to_string(),
+            _ => return Err(format!("{name} in the secret must be a string")),
+        };
+        settings.insert((*name).to_owned(), text);
+    }
+    if !ignored.is_empty() {
+        tracing::warn!(keys = ?ignored, "app secret has keys that are not secret settings; ignored");
+    }
+    Ok(settings)
+}

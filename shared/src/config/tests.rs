@@ -1,0 +1,163 @@
+use super::*;
+
+fn base() -> HashMap<String, String> {
+    [
+        ("SUPABASE_URL", "https://abc.supabase.co/"),
+        ("SUPABASE_SERVICE_KEY", "service-key"),
+        (
+            "ENCRYPTION_KEY",
+            "cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4=",
+        ),
+        ("TIKTOK_CLIENT_KEY", "ck"),
+        ("TIKTOK_CLIENT_SECRET", "cs"),
+        ("FIREBASE_PROJECT_ID", "demo-app"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+#[test]
+fn upstreams_are_https_except_on_loopback() {
+    for ok in [
+        "https://api.example.com",
+        "http://127.0.0.1:3000",
+        "http://localhost:54321/rest/v1",
+        "http://[::1]:8080",
+    ] {
+        assert!(http_url("X", ok).is_ok(), "{ok}");
+    }
+    for bad in [
+        "http://api.example.com",
+        "http://10.0.0.1:3000",
+        "http://127.0.0.1.evil.com",
+        "ftp://x",
+        "http://",
+    ] {
+        assert!(http_url("X", bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn defaults_and_derived_urls() {
+    let config = Config::from_sources(&base(), HashMap::new()).unwrap();
+    assert_eq!(config.supabase_rest_url, "https://abc.supabase.co/rest/v1");
+    assert_eq!(config.tiktok.api_base_url, "https://open.tiktokapis.com");
+    assert_eq!(config.profile_cache_ttl, Duration::from_secs(3600));
+    assert!(config.firebase.emulator_host.is_none());
+}
+
+#[test]
+fn rest_url_overrides_supabase_url() {
+    let mut env = base();
+    env.remove("SUPABASE_URL");
+    env.insert("SUPABASE_REST_URL".into(), "http://127.0.0.1:3000/".into());
+    let config = Config::from_sources(&env, HashMap::new()).unwrap();
+    assert_eq!(config.supabase_rest_url, "http://127.0.0.1:3000");
+}
+
+#[test]
+fn every_required_setting_is_named_when_missing() {
+    for name in [
+        "SUPABASE_URL",
+        "SUPABASE_SERVICE_KEY",
+        "ENCRYPTION_KEY",
+        "TIKTOK_CLIENT_KEY",
+        "TIKTOK_CLIENT_SECRET",
+        "FIREBASE_PROJECT_ID",
+    ] {
+        let mut env = base();
+        env.remove(name);
+        let err = Config::from_sources(&env, HashMap::new()).unwrap_err();
+        assert!(err.to_string().contains(name), "{name}: {err}");
+    }
+}
+
+#[test]
+fn malformed_settings_are_named() {
+    for (name, value) in [
+        ("ENCRYPTION_KEY", "not-a-key"),
+        ("SUPABASE_URL", "ftp://x"),
+        ("PROFILE_CACHE_TTL_SECONDS", "-5"),
+        ("TIKTOK_API_BASE_URL", "open.tiktokapis.com"),
+        ("SUPABASE_SERVICE_KEY", "two words"),
+    ] {
+        let mut env = base();
+        env.insert(name.into(), value.into());
+        let err = Config::from_sources(&env, HashMap::new()).unwrap_err();
+        assert!(err.to_string().contains(name), "{name}: {err}");
+        assert!(
+            !err.to_string().contains(value) || name == "TIKTOK_API_BASE_URL",
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn emulator_mode_needs_a_demo_project() {
+    let mut env = base();
+    env.insert(
+        "FIREBASE_AUTH_EMULATOR_HOST".into(),
+        "127.0.0.1:9099".into(),
+    );
+    assert!(Config::from_sources(&env, HashMap::new()).is_ok());
+    env.insert("FIREBASE_PROJECT_ID".into(), "my-real-project".into());
+    let err = Config::from_sources(&env, HashMap::new()).unwrap_err();
+    assert!(
+        err.to_string().contains("FIREBASE_AUTH_EMULATOR_HOST"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_secret_wins_over_the_environment() {
+    let mut env = base();
+    env.remove("TIKTOK_CLIENT_SECRET");
+    let secret = parse_secret(
+        r#"{"TIKTOK_CLIENT_SECRET":"from-secret","SUPABASE_SERVICE_KEY":"sk2","OTHER":"x"}"#,
+    )
+    .unwrap();
+    assert!(!secret.contains_key("OTHER"));
+    let config = Config::from_sources(&env, secret).unwrap();
+    let client_secret = config.tiktok.client_secret.as_ref().unwrap();
+    assert_eq!(client_secret.expose_secret(), "from-secret");
+    assert_eq!(config.service_key(), "sk2");
+}
+
+#[test]
+fn a_function_reads_only_the_secrets_it_needs() {
+    let mut env = base();
+    env.insert("FIREBASE_SERVICE_ACCOUNT".into(), "{}".into());
+    let plain = Config::from_sources_for(Needs::NOTHING_SECRET, &env, HashMap::new()).unwrap();
+    assert!(plain.tiktok.client_secret.is_none());
+    assert!(plain.firebase.service_account.is_none());
+    env.remove("TIKTOK_CLIENT_SECRET");
+    assert!(Config::from_sources_for(Needs::FIREBASE_ADMIN, &env, HashMap::new()).is_ok());
+    let err =
+        Config::from_sources_for(Needs::TIKTOK_CLIENT_SECRET, &env, HashMap::new()).unwrap_err();
+    assert!(err.to_string().contains("TIKTOK_CLIENT_SECRET"));
+    let refresh =
+        Config::from_sources_for(Needs::TIKTOK_CLIENT_SECRET, &base(), HashMap::new()).unwrap();
+    assert!(refresh.firebase.service_account.is_none());
+}
+
+#[test]
+fn secret_must_be_an_object_of_strings() {
+    assert!(parse_secret("[]").is_err());
+    assert!(parse_secret("nope").is_err());
+    assert!(parse_secret(r#"{"ENCRYPTION_KEY": 5}"#).is_err());
+    let sa = parse_secret(r#"{"FIREBASE_SERVICE_ACCOUNT": {"type":"service_account"}}"#).unwrap();
+    assert_eq!(
+        sa["FIREBASE_SERVICE_ACCOUNT"],
+        r#"{"type":"service_account"}"#
+    );
+}
+
+#[test]
+fn debug_output_redacts_secrets() {
+    let config = Config::from_sources(&base(), HashMap::new()).unwrap();
+    let printed = format!("{config:?}");
+    assert!(!printed.contains("service-key"));
+    assert!(!printed.contains("cw_0x689RpI"));
+    assert!(!printed.contains("\"cs\""));
+}

@@ -1,0 +1,219 @@
+//! The TikTok fake (`scripts/tiktok_fake.py`, started by the stack): its accounts, and
+//! its control endpoints that script faults and report the calls it received.
+
+use serde_json::{json, Value};
+
+use crate::stack::{http, stack_var, unique};
+
+/// Every scope the app asks for.
+pub const ALL_SCOPES: &str = "user.info.basic,user.info.profile,user.info.stats";
+/// The scope every TikTok grant has.
+pub const BASIC_SCOPE: &str = "user.info.basic";
+
+#[derive(Debug, Clone)]
+pub struct TikTokAccount {
+    pub open_id: String,
+    pub access_token: String,
+    pub refresh_token: String,
+    pub scope: String,
+}
+
+impl TikTokAccount {
+    /// The account with the tokens of a grant the fake answered.
+    fn with_grant(open_id: &str, scope: &str, grant: &Value) -> TikTokAccount {
+        TikTokAccount {
+            open_id: open_id.to_owned(),
+            access_token: grant["access_token"].as_str().expect("access").to_owned(),
+            refresh_token: grant["refresh_token"].as_str().expect("refresh").to_owned(),
+            scope: scope.to_owned(),
+        }
+    }
+}
+
+pub struct TikTokFake {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Default for TikTokFake {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TikTokFake {
+    pub fn new() -> Self {
+        TikTokFake {
+            base: stack_var("STACK_TIKTOK_URL"),
+            http: http(),
+        }
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Value {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .expect("fake");
+        assert!(
+            response.status().is_success(),
+            "fake {path}: {}",
+            response.status()
+        );
+        response.json().await.expect("fake answer")
+    }
+
+    /// The user `open_id` authorises the app with `scope`: a new grant.
+    async fn authorize(&self, open_id: &str, scope: &str) -> TikTokAccount {
+        let grant = self
+            .post(
+                "/_fake/accounts",
+                json!({"open_id": open_id, "scope": scope}),
+            )
+            .await;
+        TikTokAccount::with_grant(open_id, scope, &grant)
+    }
+
+    /// A new TikTok user who authorised the app with `scope`.
+    pub async fn account(&self, scope: &str) -> TikTokAccount {
+        self.authorize(&unique("-000open"), scope).await
+    }
+
+    /// `N` new TikTok users who authorised the app with `scope`.
+    pub async fn accounts<const N: usize>(&self, scope: &str) -> [TikTokAccount; N] {
+        let mut accounts = Vec::with_capacity(N);
+        for _ in 0..N {
+            accounts.push(self.account(scope).await);
+        }
+        accounts.try_into().expect("N accounts")
+    }
+
+    /// The user authorises the app again (a new sign-in): a new grant for the account.
+    pub async fn reauthorize(&self, account: &TikTokAccount) -> TikTokAccount {
+        self.authorize(&account.open_id, &account.scope).await
+    }
+
+    /// Refreshes at the fake as a TikTok client would: the account's next token pair.
+    pub async fn rotate(&self, account: &TikTokAccount) -> TikTokAccount {
+        let grant: Value = self
+            .http
+            .post(format!("{}/v2/oauth/token/", self.base))
+            .form(&[
+                ("client_key", stack_var("TIKTOK_CLIENT_KEY")),
+                ("client_secret", stack_var("TIKTOK_CLIENT_SECRET")),
+                ("grant_type", "refresh_token".into()),
+                ("refresh_token", account.refresh_token.clone()),
+            ])
+            .send()
+            .await
+            .expect("refresh")
+            .json()
+            .await
+            .expect("grant");
+        TikTokAccount::with_grant(&account.open_id, &account.scope, &grant)
+    }
+
+    pub async fn expire_access(&self, open_id: &str) {
+        self.post("/_fake/expire_access", json!({"open_id": open_id}))
+            .await;
+    }
+
+    /// The user removed the app in TikTok's settings: every token of theirs is dead.
+    pub async fn deauthorize(&self, open_id: &str) {
+        self.post("/_fake/deauthorize", json!({"open_id": open_id}))
+            .await;
+    }
+
+    pub async fn invalidate_refresh(&self, open_id: &str) {
+        self.post("/_fake/invalidate_refresh", json!({"open_id": open_id}))
+            .await;
+    }
+
+    /// The next responses of `endpoint` (`user_info`, `token`, `revoke`) for this account.
+    pub async fn script(&self, open_id: &str, endpoint: &str, responses: Value) {
+        self.post(
+            "/_fake/faults",
+            json!({"open_id": open_id, "endpoint": endpoint, "responses": responses}),
+        )
+        .await;
+    }
+
+    /// The user consents on TikTok's page to the authorize URL (its parameters changed
+    /// as `edit` says), as `open_id` (a new account when `None`): the code TikTok puts
+    /// on the redirect, and the consenting account's open_id.
+    pub async fn consent(
+        &self,
+        authorize_url: &str,
+        open_id: Option<&str>,
+        edit: &[(&str, &str)],
+    ) -> (String, String) {
+        let url = reqwest::Url::parse(authorize_url).expect("authorize URL");
+        let mut query: serde_json::Map<String, Value> = url
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), json!(v)))
+            .collect();
+        for (k, v) in edit {
+            query.insert((*k).into(), json!(v));
+        }
+        let answer = self
+            .post(
+                "/_fake/consent",
+                json!({"query": query, "open_id": open_id}),
+            )
+            .await;
+        let code = answer["code"].as_str().expect("a code").to_owned();
+        crate::stack::record_secret(&code);
+        (
+            code,
+            answer["open_id"].as_str().expect("open_id").to_owned(),
+        )
+    }
+
+    /// What the fake holds of an account: its current refresh token and live access
+    /// tokens.
+    pub async fn account_state(&self, open_id: &str) -> Value {
+        self.http
+            .get(format!("{}/_fake/accounts/{open_id}", self.base))
+            .send()
+            .await
+            .expect("fake account")
+            .json()
+            .await
+            .expect("account answer")
+    }
+
+    pub async fn refresh_token_valid(&self, open_id: &str, refresh_token: &str) -> bool {
+        let answer = self
+            .post(
+                "/_fake/check_refresh",
+                json!({"open_id": open_id, "refresh_token": refresh_token}),
+            )
+            .await;
+        answer["valid"].as_bool().unwrap_or(false)
+    }
+
+    /// Calls the account received, by endpoint name.
+    pub async fn calls(&self, open_id: &str) -> Vec<Value> {
+        let answer: Value = self
+            .http
+            .get(format!("{}/_fake/calls", self.base))
+            .query(&[("open_id", open_id)])
+            .send()
+            .await
+            .expect("fake calls")
+            .json()
+            .await
+            .expect("calls answer");
+        answer["calls"].as_array().cloned().unwrap_or_default()
+    }
+
+    pub async fn count(&self, open_id: &str, endpoint: &str) -> usize {
+        self.calls(open_id)
+            .await
+            .iter()
+            .filter(|c| c["endpoint"] == endpoint)
+            .count()
+    }
+}

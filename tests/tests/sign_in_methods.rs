@@ -1,0 +1,419 @@
+//! Sign-in methods that cannot be planted, refresh grants bound to their row, bounds on
+//! what one user stores, and upstream answers that cannot exhaust a function: against
+//! the local stack.
+
+use integration_tests::*;
+use serde_json::{json, Value};
+use shared::endpoints::oauth_tiktok::derived_uid;
+
+/// An Identity Toolkit admin call at the emulator (as the Admin SDKs make them).
+async fn emulator_admin(path: &str, body: Value) {
+    let url = format!(
+        "http://{}/identitytoolkit.googleapis.com/v1/projects/{}/{path}",
+        stack_var("FIREBASE_AUTH_EMULATOR_HOST"),
+        stack_var("FIREBASE_PROJECT_ID")
+    );
+    let status = http()
+        .post(url)
+        .bearer_auth("owner")
+        .json(&body)
+        .send()
+        .await
+        .expect("emulator")
+        .status();
+    assert!(status.is_success(), "{path}: {status}");
+}
+
+/// "Sign out of all devices": sessions that signed in before now are revoked.
+async fn revoke_sessions(uid: &str) {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    emulator_admin(
+        "accounts:update",
+        json!({"localId": uid, "validSince": now.to_string()}),
+    )
+    .await;
+}
+
+/// An ID token of `user` (shaped as the emulator's) whose sign-in was `secs_ago` ago.
+fn session_signed_in(user: &FirebaseUser, secs_ago: i64) -> String {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let project = stack_var("FIREBASE_PROJECT_ID");
+    let token = unsigned_token(json!({
+        "aud": project, "iss": format!("https://securetoken.google.com/{project}"),
+        "sub": user.uid, "iat": now - 10, "exp": now + 3600, "auth_time": now - secs_ago,
+        "email": user.email, "email_verified": false
+    }));
+    record_secret(&token);
+    token
+}
+
+async fn sign_in_without_session(app: &shared::LiveApp, account: &TikTokAccount) -> Reply {
+    send("oauth-tiktok", app, oauth_request(account, None, None)).await
+}
+
+async fn link(app: &shared::LiveApp, account: &TikTokAccount, session: &str) -> Reply {
+    send(
+        "oauth-tiktok",
+        app,
+        oauth_request(account, None, Some(session)),
+    )
+    .await
+}
+
+async fn listed(app: &shared::LiveApp, session: &str, open_id: &str) -> Value {
+    let req = with_authorization(
+        event("list-connections/ok.json", &[]),
+        Some(&format!("Bearer {session}")),
+    );
+    let r = send("list-connections", app, req).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["provider_account_id"] == open_id)
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+fn assert_refused(r: &Reply, status: u16, code: &str) {
+    assert_eq!(r.status, status, "{}", r.body);
+    assert_eq!(r.body["code"], code, "{}", r.body);
+    assert!(
+        r.body.get("firebase_token").is_none(),
+        "no token: {}",
+        r.body
+    );
+}
+
+#[tokio::test]
+async fn a_legacy_link_does_not_sign_in_until_linked_again_with_a_recent_session() {
+    let (app, db, fake) = (live_app(), Db::new(), TikTokFake::new());
+    let owner = given::user().await;
+    let account = fake.account(ALL_SCOPES).await;
+    // The earlier backend linked it to this (email/password) user without proof.
+    given::connection(&owner, &account)
+        .as_legacy_python_row(&db)
+        .await;
+
+    assert_refused(
+        &sign_in_without_session(&app, &account).await,
+        409,
+        "tiktok_sign_in_not_enabled",
+    );
+    // Still connected for everything but sign-in.
+    let test = send_good("tiktok-test", &app, &owner, &account).await;
+    assert_eq!(test.body["connected"], true, "{}", test.body);
+    let profile = send_good("tiktok-profile", &app, &owner, &account).await;
+    assert_eq!(profile.status, 200, "{}", profile.body);
+    assert_eq!(
+        listed(&app, &owner.id_token, &account.open_id).await["sign_in_enabled"],
+        false
+    );
+
+    // The owner links it again, just signed in: now it signs them in.
+    let r = link(&app, &account, &owner.id_token).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        listed(&app, &owner.id_token, &account.open_id).await["sign_in_enabled"],
+        true
+    );
+    let r = sign_in_without_session(&app, &account).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["firebase_uid"], owner.uid.as_str());
+}
+
+#[tokio::test]
+async fn an_old_session_links_for_posting_only() {
+    let (app, fake) = (live_app(), TikTokFake::new());
+    let user = given::user().await;
+    // A user of some hours, whose session signed in an hour ago.
+    let hours_ago = time::OffsetDateTime::now_utc().unix_timestamp() - 7200;
+    emulator_admin(
+        "accounts:update",
+        json!({"localId": user.uid, "validSince": hours_ago.to_string()}),
+    )
+    .await;
+    let hour_old = session_signed_in(&user, 3600);
+    let through_oauth = fake.account(ALL_SCOPES).await;
+    let r = link(&app, &through_oauth, &hour_old).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let through_store = fake.account(ALL_SCOPES).await;
+    let mut req = good_request("store-token", &user, &through_store);
+    req = with_authorization(req, Some(&format!("Bearer {hour_old}")));
+    let r = send("store-token", &app, req).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+
+    for account in [&through_oauth, &through_store] {
+        let row = listed(&app, &user.id_token, &account.open_id).await;
+        assert_eq!(row["sign_in_enabled"], false, "{row}");
+        assert_refused(
+            &sign_in_without_session(&app, account).await,
+            409,
+            "tiktok_sign_in_not_enabled",
+        );
+    }
+    // A fresh session (the emulator's own token) makes it a sign-in method.
+    let r = link(&app, &through_store, &user.id_token).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        sign_in_without_session(&app, &through_store).await.status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_revoked_session_or_a_disabled_user_cannot_link() {
+    let (app, db, fake) = (live_app(), Db::new(), TikTokFake::new());
+    let user = given::user().await;
+    let old_session = session_signed_in(&user, 30);
+    revoke_sessions(&user.uid).await;
+    let account = fake.account(ALL_SCOPES).await;
+    assert_refused(
+        &link(&app, &account, &old_session).await,
+        401,
+        "unauthorized",
+    );
+    let mut req = good_request("store-token", &user, &account);
+    req = with_authorization(req, Some(&format!("Bearer {old_session}")));
+    assert_refused(&send("store-token", &app, req).await, 401, "unauthorized");
+
+    let disabled = given::user().await;
+    emulator_admin(
+        "accounts:update",
+        json!({"localId": disabled.uid, "disableUser": true}),
+    )
+    .await;
+    assert_refused(
+        &link(&app, &account, &disabled.id_token).await,
+        401,
+        "unauthorized",
+    );
+    assert!(
+        db.tiktok_rows(&account.open_id).is_empty(),
+        "nothing written"
+    );
+}
+
+#[tokio::test]
+async fn a_disconnected_account_never_signs_back_in_and_the_last_method_stays() {
+    let (app, db, fake) = (live_app(), Db::new(), TikTokFake::new());
+    let x = fake.account(ALL_SCOPES).await;
+    let (user, _) = given::signed_in_through_oauth(&app, &x).await;
+
+    // A TikTok-only user cannot disconnect their only account: nothing is revoked.
+    let r = send_good("disconnect-tiktok", &app, &user, &x).await;
+    assert_refused(&r, 409, "last_sign_in_method");
+    assert_eq!(fake.count(&x.open_id, "revoke").await, 0);
+    assert_eq!(db.tiktok_rows(&x.open_id).len(), 1);
+
+    // With Y linked (recent session), X can go; then X never signs back in by itself.
+    let y = fake.account(ALL_SCOPES).await;
+    assert_eq!(link(&app, &y, &user.id_token).await.status, 200);
+    let r = send_good("disconnect-tiktok", &app, &user, &x).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let again = fake.reauthorize(&x).await;
+    assert_refused(
+        &sign_in_without_session(&app, &again).await,
+        409,
+        "tiktok_account_disconnected",
+    );
+    assert!(db.tiktok_rows(&x.open_id).is_empty(), "nothing written");
+    assert_eq!(user.uid, derived_uid(&x.open_id));
+    // Linking it again while signed in brings it back as a sign-in method.
+    assert_eq!(link(&app, &again, &user.id_token).await.status, 200);
+    let r = sign_in_without_session(&app, &again).await;
+    assert_eq!(r.body["firebase_uid"], user.uid.as_str(), "{}", r.body);
+}
+
+#[tokio::test]
+async fn a_refresh_answering_another_open_id_stores_nothing() {
+    let (app, db, fake) = (live_app(), Db::new(), TikTokFake::new());
+    let user = given::user().await;
+    let account = fake.account(ALL_SCOPES).await;
+    let id = given::connection(&user, &account)
+        .through_store_token(&app)
+        .await;
+    given::access_expired(id, 60);
+    let before = db.connection(id).await;
+    let other = fake.account(ALL_SCOPES).await;
+    let grant = json!({"access_token": other.access_token, "refresh_token": other.refresh_token,
+                       "open_id": other.open_id, "expires_in": 7200, "refresh_expires_in": 86400,
+                       "scope": ALL_SCOPES, "token_type": "Bearer"});
+    fake.script(
+        &account.open_id,
+        "token",
+        json!([{"status": 200, "body": grant}]),
+    )
+    .await;
+    let r = send_good("tiktok-test", &app, &user, &account).await;
+    assert_eq!(r.body["code"], "tiktok_reauth_required", "{}", r.body);
+    let after = db.connection(id).await;
+    for column in ["access_token", "refresh_token", "expires_at"] {
+        assert_eq!(after[column], before[column], "{column} unchanged");
+    }
+    assert_eq!(
+        fake.count(&other.open_id, "user_info").await,
+        0,
+        "never used"
+    );
+}
+
+#[tokio::test]
+async fn metadata_and_connection_counts_are_bounded() {
+    let (app, db, fake) = (live_app(), Db::new(), TikTokFake::new());
+    let user = given::user().await;
+    let account = fake.account(ALL_SCOPES).await;
+    let store = |key: &str| {
+        let mut req = good_request("store-token", &user, &account);
+        let mut body = json_body(&req);
+        body["profile_metadata"] = json!({ key: "x".repeat(40 * 1024) });
+        req = with_json_body(req, &body);
+        send("store-token", &app, req)
+    };
+    assert_eq!(store("first").await.status, 201);
+    let id = db.tiktok_rows(&account.open_id)[0]["id"].as_i64().unwrap();
+    let before = db.connection(id).await;
+    assert_refused(&store("second").await, 413, "payload_too_large");
+    assert_eq!(db.connection(id).await, before, "nothing changed");
+
+    // 50 YouTube channels, then the 51st.
+    let user_id = db.user_id(&user.uid).await;
+    psql(&format!(
+        "insert into social_connections (user_id, provider, provider_account_id, access_token)
+         select {user_id}, 'youtube', 'channel-' || n, 'x' from generate_series(1, 50) n"
+    ));
+    let mut req = good_request("store-token", &user, &account);
+    let mut body = json_body(&req);
+    body["provider"] = json!("youtube");
+    body["provider_account_id"] = json!("channel-51");
+    req = with_json_body(req, &body);
+    assert_refused(
+        &send("store-token", &app, req).await,
+        409,
+        "too_many_connections",
+    );
+    let count = psql(&format!(
+        "select count(*) from social_connections where user_id = {user_id} and provider = 'youtube'"
+    ));
+    assert_eq!(count.trim(), "50");
+}
+
+#[tokio::test]
+async fn a_huge_answer_or_a_redirect_is_tiktoks_error() {
+    let (app, db, fake) = (live_app(), Db::new(), TikTokFake::new());
+    let user = given::user().await;
+    let account = fake.account(ALL_SCOPES).await;
+    let id = given::connection(&user, &account)
+        .through_store_token(&app)
+        .await;
+
+    let huge = format!("{{\"data\": \"{}\"}}", "x".repeat(10 * 1024 * 1024));
+    fake.script(
+        &account.open_id,
+        "user_info",
+        json!([{"status": 200, "body": huge}]),
+    )
+    .await;
+    let r = send_good("tiktok-test", &app, &user, &account).await;
+    assert_refused(&r, 502, "tiktok_unavailable");
+
+    // A 307 from the token endpoint must not re-post the client secret elsewhere.
+    let elsewhere = StaticServer::start(200, vec![], "{}".into()).await;
+    given::access_expired(id, 60);
+    let before = db.connection(id).await;
+    let location = format!("{}/v2/oauth/token/", elsewhere.url);
+    fake.script(
+        &account.open_id,
+        "token",
+        json!([{"status": 307, "headers": {"Location": location}, "body": ""}]),
+    )
+    .await;
+    let r = send_good("tiktok-profile", &app, &user, &account).await;
+    assert_refused(&r, 502, "tiktok_unavailable");
+    assert_eq!(elsewhere.hits(), 0, "the redirect was not followed");
+    assert_eq!(db.connection(id).await, before, "nothing changed");
+}
+
+#[tokio::test]
+async fn the_slowest_path_answers_by_the_deadline_and_keeps_the_rotated_token() {
+    let (db, fake) = (Db::new(), TikTokFake::new());
+    let app = app_with(&[("REQUEST_DEADLINE_SECONDS", "3")]);
+    let user = given::user().await;
+    let account = fake.account(ALL_SCOPES).await;
+    let id = given::connection(&user, &account)
+        .through_store_token(&app)
+        .await;
+    // TikTok is slow everywhere: user info refuses the token after 1.5 s, the refresh
+    // answers after 0.7 s, and user info with the new token would take 2 s.
+    let rotated = fake.rotate(&account).await;
+    let grant = json!({"access_token": rotated.access_token, "refresh_token": rotated.refresh_token,
+                       "open_id": account.open_id, "expires_in": 7200, "refresh_expires_in": 86400,
+                       "scope": ALL_SCOPES, "token_type": "Bearer"});
+    let invalid = json!({"data": {}, "error": {"code": "access_token_invalid", "message": "", "log_id": "l"}});
+    fake.script(
+        &account.open_id,
+        "user_info",
+        json!([{"status": 401, "body": invalid, "delay_ms": 1500},
+               {"status": 200, "body": {"data": {"user": {"open_id": account.open_id}}}, "delay_ms": 2000}]),
+    )
+    .await;
+    fake.script(
+        &account.open_id,
+        "token",
+        json!([{"status": 200, "body": grant, "delay_ms": 700}]),
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let r = send_good("tiktok-profile", &app, &user, &account).await;
+    let took = started.elapsed();
+    assert_refused(&r, 502, "tiktok_unavailable");
+    assert!(took < std::time::Duration::from_millis(3500), "{took:?}");
+    let stored = db.connection(id).await;
+    let refresh = config()
+        .cipher
+        .decrypt(stored["refresh_token"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(
+        refresh, rotated.refresh_token,
+        "the rotated pair was stored"
+    );
+}
+
+#[test]
+fn the_migration_makes_only_a_tiktok_users_first_account_a_sign_in_method() {
+    let db = unique("signin").replace('-', "_");
+    psql(&format!("create database {db}"));
+    let q = |sql: &str| try_psql(Some(&db), sql).unwrap();
+    let mut files: Vec<_> = std::fs::read_dir(workspace_path("supabase/migrations"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let (before, after): (Vec<_>, Vec<_>) = files
+        .into_iter()
+        .partition(|p| p.file_name().unwrap().to_string_lossy().as_ref() < "20261128000006");
+    let apply = |path: &std::path::Path| {
+        try_psql(Some(&db), &std::fs::read_to_string(path).unwrap()).unwrap();
+    };
+    before.iter().for_each(|p| apply(p));
+    // As the earlier backend left them: a TikTok-created user with two accounts, and a
+    // Google user whose account was linked from an unproven email.
+    q(
+        "insert into users (id, firebase_uid, auth_provider) overriding system value values
+         (101, 'tiktok-user', 'tiktok.com'), (102, 'google-user', 'google.com')",
+    );
+    q("insert into social_connections (user_id, provider, provider_account_id, access_token, created_at) values
+         (101, 'tiktok', 'signed-up-with', 'a', now() - interval '2 days'),
+         (101, 'tiktok', 'added-later', 'b', now() - interval '1 day'),
+         (102, 'tiktok', 'planted', 'c', now() - interval '3 days')");
+    after.iter().for_each(|p| apply(p));
+    assert_eq!(
+        q(
+            "select string_agg(provider_account_id, ',' order by provider_account_id)
+           from social_connections where sign_in_enabled"
+        ),
+        "signed-up-with"
+    );
+    psql(&format!("drop database {db}"));
+}
