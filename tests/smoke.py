@@ -70,6 +70,16 @@ def main():
                      call("PATCH", f"{BASE}/api/v1/social-connections/tiktok/{open_id}",
                           {"account_label": "Renamed"}, token=token), 200)
     assert updated["account_label"] == "Renamed", updated
+    # A second account through the server-side flow (a TikTok-only user cannot
+    # disconnect their only sign-in method).
+    started = expect("POST /api/v1/auth/tiktok/authorize",
+                     call("POST", f"{BASE}/api/v1/auth/tiktok/authorize",
+                          {"redirect_uri": "http://localhost:3000/connect/tiktok"}, token=token), 200)
+    consented = call("POST", f"{FAKE}/_fake/consent", {"authorize_url": started["authorize_url"]})[1]
+    linked = expect("POST /api/v1/auth/tiktok/callback",
+                    call("POST", f"{BASE}/api/v1/auth/tiktok/callback",
+                         {"code": consented["code"], "state": started["state"]}, token=token), 200)
+    assert linked["firebase_token"] is None and linked["connection"]["sign_in_enabled"], linked
     gone = expect("DELETE /api/v1/social-connections/tiktok/{open_id}",
                   call("DELETE", f"{BASE}/api/v1/social-connections/tiktok/{open_id}", token=token), 200)
     assert gone == {"success": True, "revoked": True}, gone
