@@ -169,3 +169,30 @@ write("tiktok-callback", {
     "missing-code.json": event("POST", CALLBACK, auth=False, body={"state": "REPLACE_WITH_STATE"}, name="tiktok-callback"),
     "wrong-method.json": event("GET", CALLBACK, auth=False, name="tiktok-callback"),
 })
+
+WEBHOOK = "/api/v1/webhooks/tiktok"
+removed = {"client_key": "REPLACE_WITH_CLIENT_KEY", "event": "authorization.removed", "create_time": 1795608000,
+           "user_openid": "REPLACE_WITH_OPEN_ID", "content": json.dumps({"reason": 1})}
+def webhook_event(body, signed=True, method="POST"):
+    e = event(method, WEBHOOK, auth=False, body=body, name="tiktok-webhook")
+    if signed:
+        # TikTok's HMAC-SHA256 of "<t>.<raw body>" with the client secret: filled in by
+        # the tests, which sign the body as it is after its placeholders.
+        e["headers"]["tiktok-signature"] = "REPLACE_WITH_SIGNATURE"
+    return e
+write("tiktok-webhook", {
+    "authorization-removed.json": webhook_event(removed),
+    "unknown-event.json": webhook_event({**removed, "event": "something.new", "content": "{}"}),
+    "no-signature.json": webhook_event(removed, signed=False),
+    "wrong-method.json": webhook_event(None, signed=False, method="GET"),
+})
+
+# EventBridge's scheduled event, as refresh-connections receives it (no HTTP route).
+write("refresh-connections", {
+    "scheduled.json": {
+        "version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+        "detail-type": "Scheduled Event", "source": "aws.events", "account": "123456789012",
+        "time": "2026-11-28T12:00:00Z", "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/refresh-connections"], "detail": {},
+    },
+})

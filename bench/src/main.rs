@@ -428,7 +428,7 @@ async fn main() {
         let event = match *name {
             "floor" => event_json("tiktok-test/no-auth.json", &[]),
             "oauth-tiktok" => event_json("oauth-tiktok/missing-open-id.json", &[]),
-            "tiktok-authorize" | "tiktok-callback" => {
+            "tiktok-authorize" | "tiktok-callback" | "tiktok-webhook" => {
                 event_json(&format!("{name}/wrong-method.json"), &[])
             }
             other => event_json(

@@ -8,7 +8,7 @@ use crate::crypto::TokenCipher;
 use crate::error::ApiError;
 use crate::firebase::{FirebaseAuth, IdTokenVerifier, IdentityAdmin};
 use crate::http::bearer_token;
-use crate::store::{Caller, ConnectionStore, OAuthStateStore, PostgrestStore};
+use crate::store::{Caller, ConnectionStore, HealthStore, OAuthStateStore, PostgrestStore};
 use crate::tiktok::{TikTokApi, TikTokClient};
 
 /// A session that signed in at most this long ago makes a linked account a sign-in
@@ -34,7 +34,7 @@ const STORE_TIMEOUT: Duration = Duration::from_secs(5);
 /// The outside parties a use case talks to, as one shape: the production adapters
 /// ([`Live`]) or in-memory ones (`testing::InMemory`, feature `testing`).
 pub trait Ports: Send + Sync + 'static {
-    type Store: ConnectionStore + OAuthStateStore;
+    type Store: ConnectionStore + OAuthStateStore + HealthStore;
     type TikTok: TikTokApi;
     type Identity: IdTokenVerifier + IdentityAdmin;
 }
@@ -51,6 +51,8 @@ pub struct App<P: Ports> {
     pub request_deadline: Duration,
     /// The server-side authorization flow's settings.
     pub authorization: AuthorizationConfig,
+    /// The sweep refreshes connections not refreshed for this long.
+    pub keepalive_interval: Duration,
 }
 
 /// The production adapters: PostgREST, TikTok's API, Firebase Auth.
@@ -85,6 +87,7 @@ impl LiveApp {
             profile_cache_ttl: config.profile_cache_ttl,
             request_deadline: config.request_deadline,
             authorization: config.authorization.clone(),
+            keepalive_interval: config.keepalive_interval,
         })
     }
 

@@ -120,15 +120,18 @@ pub fn query_flag(req: &Request, name: &str) -> bool {
     query_param(req, name).is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
 }
 
-/// Parses the body as a JSON object, then into `T`. Unknown fields are ignored by `T`.
-pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
-    let bytes: &[u8] = match req.body() {
-        Body::Empty => &[],
+/// The raw body bytes (API Gateway's base64 bodies already decoded).
+pub fn body_bytes(req: &Request) -> &[u8] {
+    match req.body() {
         Body::Text(text) => text.as_bytes(),
         Body::Binary(bytes) => bytes,
         _ => &[],
-    };
-    parse_json_object(bytes)
+    }
+}
+
+/// Parses the body as a JSON object, then into `T`. Unknown fields are ignored by `T`.
+pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
+    parse_json_object(body_bytes(req))
 }
 
 pub fn parse_json_object<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {

@@ -20,10 +20,12 @@ pub mod profile;
 pub mod runtime;
 pub mod sign_in;
 pub mod store;
+pub mod sweep;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod tiktok;
 pub mod timestamp;
+pub mod webhook;
 
 pub use app::{App, Live, LiveApp, Ports};
 pub use error::ApiError;

@@ -110,6 +110,38 @@ where
     .await
 }
 
+/// As [`serve`], for a function run on a schedule (EventBridge), not over HTTP: the
+/// handler gets the time by which it must stop (the invocation's deadline, less a
+/// margin) and answers a JSON summary.
+pub async fn serve_scheduled<F, Fut, S>(needs: Needs, handler: F) -> Result<(), lambda_http::Error>
+where
+    F: Fn(&'static LiveApp, tokio::time::Instant) -> Fut,
+    Fut: Future<Output = Result<S, ApiError>> + Send,
+    S: serde::Serialize,
+{
+    /// Left for the summary and the last writes before Lambda's own timeout.
+    const MARGIN: Duration = Duration::from_secs(20);
+    init_logging();
+    let app: &'static LiveApp = Box::leak(Box::new(LiveApp::init(needs).await?));
+    lambda_runtime::run(lambda_runtime::service_fn(
+        |event: lambda_runtime::LambdaEvent<serde_json::Value>| {
+            let deadline_ms = event.context.deadline;
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64);
+            let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
+            let until = tokio::time::Instant::now() + left.saturating_sub(MARGIN);
+            let work = handler(app, until);
+            async move {
+                work.await.map_err(|err| {
+                    lambda_runtime::Error::from(format!("scheduled run failed: {}", err.code()))
+                })
+            }
+        },
+    ))
+    .await
+}
+
 async fn serve_checked<F, Fut>(
     needs: Needs,
     handler: F,

@@ -46,6 +46,7 @@ pub fn app(store: MemoryStore, tiktok: ScriptedTikTok, identity: FixedIdentity) 
         cipher: TokenCipher::from_keys(TEST_KEY).expect("test key"),
         profile_cache_ttl: Duration::from_secs(3600),
         request_deadline: crate::app::REQUEST_DEADLINE,
+        keepalive_interval: Duration::from_secs(24 * 3600),
         authorization: AuthorizationConfig {
             client_key: "test-client-key".into(),
             redirect_uris: vec![TEST_REDIRECT_URI.to_owned()],
@@ -57,7 +58,7 @@ pub fn app(store: MemoryStore, tiktok: ScriptedTikTok, identity: FixedIdentity) 
 }
 
 /// Every function of the API, by its binary's name.
-pub const FUNCTIONS: [&str; 10] = [
+pub const FUNCTIONS: [&str; 11] = [
     "oauth-tiktok",
     "store-token",
     "tiktok-profile",
@@ -68,6 +69,7 @@ pub const FUNCTIONS: [&str; 10] = [
     "disconnect-tiktok",
     "tiktok-authorize",
     "tiktok-callback",
+    "tiktok-webhook",
 ];
 
 /// Runs the named function's use case on `req`, through the same wrapper its Lambda
@@ -96,6 +98,7 @@ pub async fn dispatch<P: Ports>(
         "disconnect-tiktok" => answer(id, deadline, disconnect_tiktok::run(app, req)).await,
         "tiktok-authorize" => answer(id, deadline, tiktok_authorize::run(app, req)).await,
         "tiktok-callback" => answer(id, deadline, tiktok_callback::run(app, req)).await,
+        "tiktok-webhook" => answer(id, deadline, tiktok_webhook::run(app, req)).await,
         _ => return None,
     })
 }

@@ -10,7 +10,7 @@ use shared::firebase::FixedIdentity;
 use shared::store::memory::MemoryStore;
 use shared::store::{Caller, ConnectionStore, NewConnection, NewTokens};
 use shared::testing::{self, custom_token_for, Call, TestApp};
-use shared::tiktok::scripted::ScriptedTikTok;
+use shared::tiktok::scripted::{ScriptedTikTok, TEST_CLIENT_SECRET};
 use shared::tiktok::UserInfo;
 
 const ID_TOKEN: &str = "id-token-of-ana";
@@ -34,7 +34,7 @@ enum Given {
 
 /// Every events/ file: what it is given and what it must answer.
 #[rustfmt::skip]
-const CASES: [(&str, Given, u16, Option<&str>); 51] = [
+const CASES: [(&str, Given, u16, Option<&str>); 55] = [
     ("disconnect-tiktok/no-auth.json", Given::Connected, 401, Some("unauthorized")),
     ("disconnect-tiktok/ok.json", Given::Connected, 200, None),
     ("disconnect-tiktok/wrong-method.json", Given::Connected, 405, Some("method_not_allowed")),
@@ -86,6 +86,10 @@ const CASES: [(&str, Given, u16, Option<&str>); 51] = [
     ("tiktok-callback/unknown-state.json", Given::SignInStarted, 400, Some("invalid_state")),
     ("tiktok-callback/missing-code.json", Given::SignInStarted, 400, Some("invalid_request")),
     ("tiktok-callback/wrong-method.json", Given::Nothing, 405, Some("method_not_allowed")),
+    ("tiktok-webhook/authorization-removed.json", Given::Connected, 200, None),
+    ("tiktok-webhook/unknown-event.json", Given::Connected, 200, None),
+    ("tiktok-webhook/no-signature.json", Given::Connected, 401, Some("invalid_signature")),
+    ("tiktok-webhook/wrong-method.json", Given::Connected, 405, Some("method_not_allowed")),
 ];
 
 fn events_dir() -> PathBuf {
@@ -114,7 +118,8 @@ fn event_with(name: &str, more: &[(&str, &str)]) -> Request {
             .replace("REPLACE_WITH_EXPIRES_AT", &expires)
             .replace("REPLACE_WITH_EMAIL", "ana@example.com")
             .replace("REPLACE_WITH_REDIRECT_URI", testing::TEST_REDIRECT_URI)
-            .replace("REPLACE_WITH_CODE", "code-from-tiktok");
+            .replace("REPLACE_WITH_CODE", "code-from-tiktok")
+            .replace("REPLACE_WITH_CLIENT_KEY", "test-client-key");
         more.iter()
             .fold(text, |text, (from, to)| text.replace(from, to))
     };
@@ -124,6 +129,16 @@ fn event_with(name: &str, more: &[(&str, &str)]) -> Request {
         let body = value["body"].as_str().expect("body");
         let decoded = String::from_utf8(STANDARD.decode(body).expect("base64")).expect("utf-8");
         value["body"] = Value::String(STANDARD.encode(fill(&decoded)));
+    }
+    if value["headers"]["tiktok-signature"] == "REPLACE_WITH_SIGNATURE" {
+        // Signed as TikTok signs: the raw body as sent, with the client secret.
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let body = value["body"].as_str().unwrap_or_default().to_owned();
+        value["headers"]["tiktok-signature"] = Value::String(shared::webhook::sign(
+            TEST_CLIENT_SECRET.as_bytes(),
+            now,
+            body.as_bytes(),
+        ));
     }
     lambda_http::request::from_str(&value.to_string()).expect(name)
 }
@@ -227,8 +242,10 @@ async fn every_events_file_is_covered() {
         }
     }
     for file in &files {
+        // The scheduled event is not an HTTP request: its own test below.
+        let scheduled = file.starts_with("refresh-connections/");
         assert!(
-            CASES.iter().any(|(name, ..)| name == file),
+            scheduled || CASES.iter().any(|(name, ..)| name == file),
             "{file} has no case"
         );
     }
@@ -388,4 +405,61 @@ async fn the_authorization_flow_binds_the_verifier_to_the_challenge() {
         .unwrap();
     let challenge = shared::pkce::challenge(&verifier, shared::pkce::ChallengeEncoding::Base64Url);
     assert_eq!(query["code_challenge"], challenge);
+}
+
+#[tokio::test]
+async fn a_webhook_revokes_once_and_the_sweep_refreshes_what_is_due() {
+    let (app, _) = app(Given::Connected).await;
+    let removed = event("tiktok-webhook/authorization-removed.json");
+    let first = json(
+        &testing::dispatch("tiktok-webhook", &app, &removed)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(first["duplicate"], false);
+    let row = &app.store.tiktok_rows(OPEN_ID)[0];
+    assert!(
+        row.revoked_at.is_some() && row.refresh_token.is_none(),
+        "tokens cleared"
+    );
+    let again = json(
+        &testing::dispatch("tiktok-webhook", &app, &removed)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(again["duplicate"], true, "delivered twice, processed once");
+    let listed = testing::dispatch("list-connections", &app, &event("list-connections/ok.json"))
+        .await
+        .unwrap();
+    let connection = &json(&listed)["connections"][0];
+    assert_eq!(connection["status"], "revoked");
+    assert_eq!(connection["revoked_reason"], "user_disconnected");
+    let tested = testing::dispatch("tiktok-test", &app, &event("tiktok-test/ok.json"))
+        .await
+        .unwrap();
+    assert_eq!(json(&tested)["code"], "tiktok_reauth_required");
+    assert!(
+        app.tiktok.calls().is_empty(),
+        "no TikTok call for a revoked connection"
+    );
+
+    // The scheduled event: the sweep refreshes a connection last refreshed long ago.
+    let scheduled =
+        std::fs::read_to_string(events_dir().join("refresh-connections/scheduled.json")).unwrap();
+    let _: Value = serde_json::from_str(&scheduled).expect("EventBridge JSON");
+    let (app, _) = self::app(Given::Connected).await;
+    let mut row = app.store.tiktok_rows(OPEN_ID)[0].clone();
+    row.refreshed_at = Some(time::OffsetDateTime::now_utc() - time::Duration::hours(25));
+    app.store.put(row);
+    app.tiktok
+        .then_refresh(Ok(testing::grant("act.2", "rft.2", OPEN_ID)));
+    let until = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    let summary = shared::sweep::run(&app, until).await.unwrap();
+    assert_eq!(
+        (summary.refreshed, summary.remaining),
+        (1, 0),
+        "{summary:?}"
+    );
+    let again = shared::sweep::run(&app, until).await.unwrap();
+    assert_eq!(again.refreshed, 0, "refreshed just now: left alone");
 }

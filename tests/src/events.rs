@@ -46,7 +46,24 @@ pub fn event_json(name: &str, replacements: &[(&str, &str)]) -> String {
             replaced
         });
     }
+    sign_webhook(&mut value);
     value.to_string()
+}
+
+/// A webhook event's `TikTok-Signature` placeholder becomes TikTok's signature of its
+/// body as it now is, with the stack's client secret.
+fn sign_webhook(value: &mut Value) {
+    if value["headers"]["tiktok-signature"] != "REPLACE_WITH_SIGNATURE" {
+        return;
+    }
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let body = value["body"].as_str().unwrap_or_default().to_owned();
+    let secret = crate::stack::stack_var("TIKTOK_CLIENT_SECRET");
+    value["headers"]["tiktok-signature"] = Value::String(shared::webhook::sign(
+        secret.as_bytes(),
+        now,
+        body.as_bytes(),
+    ));
 }
 
 /// An `events/` file for this user and TikTok account: every placeholder filled in
@@ -69,6 +86,7 @@ pub fn request_json(
     extra: &[(&str, &str)],
 ) -> String {
     let expires = from_now(7200);
+    let client_key = crate::stack::stack_var("TIKTOK_CLIENT_KEY");
     let email = format!("{}@example.com", account.open_id.trim_start_matches('-'));
     let mut replacements = vec![
         ("REPLACE_WITH_FIREBASE_ID_TOKEN", user.id_token.as_str()),
@@ -84,6 +102,7 @@ pub fn request_json(
         // the TikTok fake's consent: tests/tests/authorization_flow.rs).
         ("REPLACE_WITH_CODE", "code-never-issued"),
         ("REPLACE_WITH_STATE", "state-never-issued"),
+        ("REPLACE_WITH_CLIENT_KEY", client_key.as_str()),
     ];
     replacements.extend_from_slice(extra);
     event_json(file, &replacements)
@@ -91,6 +110,11 @@ pub fn request_json(
 
 /// The first of the stack's `TIKTOK_REDIRECT_URIS` (scripts/with-stack.sh).
 pub const FIRST_REDIRECT_URI: &str = "http://localhost:3000/connect/tiktok";
+
+/// Functions not authenticated by a Firebase session at all (TikTok signs its webhooks).
+pub fn firebase_authenticated(function: &str) -> bool {
+    function != "tiktok-webhook"
+}
 
 /// Functions a request without a Firebase session may call (sign-in).
 pub const SESSION_OPTIONAL: [&str; 3] = ["oauth-tiktok", "tiktok-authorize", "tiktok-callback"];
@@ -115,6 +139,8 @@ pub fn good_request(
 pub fn good_request_json(function: &str, user: &FirebaseUser, account: &TikTokAccount) -> String {
     let file = match function {
         "oauth-tiktok" | "tiktok-authorize" | "tiktok-callback" => format!("{function}/link.json"),
+        // A delivery of an event this app only records: repeating it changes nothing.
+        "tiktok-webhook" => "tiktok-webhook/unknown-event.json".to_owned(),
         "update-connection" => "update-connection/relabel.json".to_owned(),
         other => format!("{other}/ok.json"),
     };
@@ -270,4 +296,24 @@ pub async fn send_good<P: shared::Ports>(
     account: &TikTokAccount,
 ) -> Reply {
     send(function, app, good_request(function, user, account)).await
+}
+
+/// The connection `open_id` as list-connections shows it to the session's user
+/// (`null` when it is not listed).
+pub async fn listed_connection<P: shared::Ports>(
+    app: &shared::App<P>,
+    id_token: &str,
+    open_id: &str,
+) -> Value {
+    let req = with_authorization(
+        event("list-connections/ok.json", &[]),
+        Some(&format!("Bearer {id_token}")),
+    );
+    let r = send("list-connections", app, req).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body["connections"]
+        .as_array()
+        .and_then(|all| all.iter().find(|c| c["provider_account_id"] == open_id))
+        .cloned()
+        .unwrap_or(Value::Null)
 }

@@ -119,6 +119,16 @@ impl Connection<'_> {
     /// Stored as the frontend stores one: store-token's `events/store-token/ok.json`
     /// (label "Main account") for this user and account. Returns the connection's id.
     pub async fn through_store_token(self, app: &LiveApp) -> i64 {
+        self.store_token(app, 201).await
+    }
+
+    /// As [`Connection::through_store_token`], for an account the user already has
+    /// (a reconnect: store-token answers 200).
+    pub async fn through_store_token_again(self, app: &LiveApp) -> i64 {
+        self.store_token(app, 200).await
+    }
+
+    async fn store_token(self, app: &LiveApp, expected: u16) -> i64 {
         let mut req = good_request("store-token", self.user, self.account);
         if !self.primary || self.expires_in != 7200 {
             let mut body = json_body(&req);
@@ -127,7 +137,7 @@ impl Connection<'_> {
             req = with_json_body(req, &body);
         }
         let r = send("store-token", app, req).await;
-        assert_eq!(r.status, 201, "a new connection: {}", r.body);
+        assert_eq!(r.status, expected, "{}", r.body);
         r.body["id"].as_i64().expect("connection id")
     }
 

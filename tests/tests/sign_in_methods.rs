@@ -61,19 +61,7 @@ async fn link(app: &shared::LiveApp, account: &TikTokAccount, session: &str) -> 
 }
 
 async fn listed(app: &shared::LiveApp, session: &str, open_id: &str) -> Value {
-    let req = with_authorization(
-        event("list-connections/ok.json", &[]),
-        Some(&format!("Bearer {session}")),
-    );
-    let r = send("list-connections", app, req).await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    r.body["connections"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["provider_account_id"] == open_id)
-        .cloned()
-        .unwrap_or(Value::Null)
+    listed_connection(app, session, open_id).await
 }
 
 fn assert_refused(r: &Reply, status: u16, code: &str) {

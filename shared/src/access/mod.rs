@@ -176,6 +176,10 @@ impl<'a, S: TokenStore, T: TikTokApi> TokenAccess<'a, S, T> {
 
     /// A usable token for the connection, refreshing first if it expires soon.
     pub async fn live_token(&self, conn: Connection) -> Result<LiveToken, AccessError> {
+        // The user removed the app at TikTok: nothing to call TikTok with.
+        if conn.revoked_at.is_some() {
+            return Err(AccessError::ReauthRequired);
+        }
         let now = OffsetDateTime::now_utc();
         let refreshable = conn.refresh_token.as_deref().is_some_and(|t| !t.is_empty())
             && conn.refresh_expires_at.is_none_or(|at| at > now);

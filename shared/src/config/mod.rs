@@ -87,6 +87,9 @@ pub struct Config {
     pub firebase: FirebaseConfig,
     pub profile_cache_ttl: Duration,
     pub authorization: AuthorizationConfig,
+    /// `KEEPALIVE_INTERVAL_HOURS` (default 24): the sweep refreshes connections not
+    /// refreshed for this long.
+    pub keepalive_interval: Duration,
     /// `REQUEST_DEADLINE_SECONDS` (default 18, at most 20: the functions time out at 25).
     pub request_deadline: Duration,
 }
@@ -270,9 +273,17 @@ impl Config {
         };
 
         let authorization = authorization_config(&src, needs)?;
+        let keepalive_interval = match src.get("KEEPALIVE_INTERVAL_HOURS") {
+            Some(v) => match v.parse::<u64>() {
+                Ok(hours @ 1..=2160) => Duration::from_secs(hours * 3600),
+                _ => return Err(malformed("KEEPALIVE_INTERVAL_HOURS", "1 to 2160 hours")),
+            },
+            None => Duration::from_secs(24 * 3600),
+        };
 
         Ok(Config {
             authorization,
+            keepalive_interval,
             request_deadline,
             supabase_rest_url,
             supabase_service_key: SecretString::from(service_key),

@@ -9,6 +9,7 @@ pub mod tiktok_authorize;
 pub mod tiktok_callback;
 pub mod tiktok_profile;
 pub mod tiktok_test;
+pub mod tiktok_webhook;
 pub mod update_connection;
 
 use lambda_http::Request;
@@ -145,7 +146,7 @@ mod prelude {
 
     pub use super::{
         account_id_param, optional_email, optional_text, supported_provider, valid_account_id,
-        ConnectionView, MAX_LABEL_LEN, MAX_TOKEN_LEN,
+        ConnectionView, MAX_ACCOUNT_ID_LEN, MAX_LABEL_LEN, MAX_TOKEN_LEN,
     };
     pub use crate::app::{App, Ports};
     pub use crate::error::{code, ApiError};

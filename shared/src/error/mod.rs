@@ -41,9 +41,10 @@ pub mod code {
     pub const INVALID_STATE: &str = "invalid_state";
     pub const INVALID_CODE: &str = "invalid_code";
     pub const STATE_MISMATCH: &str = "state_mismatch";
+    pub const INVALID_SIGNATURE: &str = "invalid_signature";
 
     /// All of them, in the order of the contract's error table.
-    pub const ALL: [&str; 28] = [
+    pub const ALL: [&str; 29] = [
         INVALID_JSON,
         INVALID_REQUEST,
         EMAIL_REQUIRED,
@@ -72,6 +73,7 @@ pub mod code {
         INVALID_STATE,
         INVALID_CODE,
         STATE_MISMATCH,
+        INVALID_SIGNATURE,
     ];
 }
 
@@ -86,6 +88,9 @@ pub enum ApiError {
     BadRequest { code: &'static str, detail: String },
     #[error("Authentication required")]
     Unauthorized,
+    /// A webhook delivery whose `TikTok-Signature` does not verify.
+    #[error("The webhook signature does not verify")]
+    InvalidSignature,
     #[error("{detail}")]
     TikTokCredentials { code: &'static str, detail: String },
     /// A 403 with its own code (`state_mismatch`).
@@ -159,7 +164,9 @@ impl ApiError {
             ApiError::InvalidJson(_)
             | ApiError::InvalidRequest(_)
             | ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized | ApiError::TikTokCredentials { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized
+            | ApiError::InvalidSignature
+            | ApiError::TikTokCredentials { .. } => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::TikTokNotConnected => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -184,6 +191,7 @@ impl ApiError {
             | ApiError::Forbidden { code, .. }
             | ApiError::Conflict { code, .. } => code,
             ApiError::Unauthorized => code::UNAUTHORIZED,
+            ApiError::InvalidSignature => code::INVALID_SIGNATURE,
             ApiError::TikTokNotConnected => code::TIKTOK_NOT_CONNECTED,
             ApiError::MethodNotAllowed => code::METHOD_NOT_ALLOWED,
             ApiError::TikTokReauthRequired => code::TIKTOK_REAUTH_REQUIRED,

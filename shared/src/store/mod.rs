@@ -114,6 +114,30 @@ pub trait OAuthStateStore: Send + Sync {
     ) -> impl Future<Output = Result<Option<OAuthState>, StoreError>> + Send;
 }
 
+/// Connection health: TikTok's webhooks and the keep-alive sweep.
+pub trait HealthStore: Send + Sync {
+    /// Records a webhook delivery and acts on it, once per event key.
+    fn record_tiktok_webhook(
+        &self,
+        event: &WebhookEvent,
+    ) -> impl Future<Output = Result<WebhookOutcome, StoreError>> + Send;
+
+    /// Claims up to `limit` TikTok connections last refreshed before `stale_before`
+    /// for `lease_seconds`; rows another run holds are skipped.
+    fn claim_due_connections(
+        &self,
+        limit: i64,
+        stale_before: time::OffsetDateTime,
+        lease_seconds: i64,
+    ) -> impl Future<Output = Result<Vec<Connection>, StoreError>> + Send;
+
+    /// How many TikTok connections are due.
+    fn count_due_connections(
+        &self,
+        stale_before: time::OffsetDateTime,
+    ) -> impl Future<Output = Result<i64, StoreError>> + Send;
+}
+
 /// What the endpoints need from the database beyond token access.
 pub trait ConnectionStore: TokenStore {
     /// Ensures the caller's user row and picks their TikTok connection: `account_id`

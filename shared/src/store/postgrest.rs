@@ -184,6 +184,51 @@ impl OAuthStateStore for PostgrestStore {
     }
 }
 
+#[derive(Serialize)]
+struct DueArgs {
+    #[serde(rename = "p_stale_before", with = "crate::timestamp::option")]
+    stale_before: Option<time::OffsetDateTime>,
+    #[serde(rename = "p_limit", skip_serializing_if = "Option::is_none")]
+    limit: Option<i64>,
+    #[serde(rename = "p_lease_seconds", skip_serializing_if = "Option::is_none")]
+    lease_seconds: Option<i64>,
+}
+
+impl HealthStore for PostgrestStore {
+    async fn record_tiktok_webhook(
+        &self,
+        event: &WebhookEvent,
+    ) -> Result<WebhookOutcome, StoreError> {
+        self.rpc("record_tiktok_webhook", event).await
+    }
+
+    async fn claim_due_connections(
+        &self,
+        limit: i64,
+        stale_before: time::OffsetDateTime,
+        lease_seconds: i64,
+    ) -> Result<Vec<Connection>, StoreError> {
+        let args = DueArgs {
+            stale_before: Some(stale_before),
+            limit: Some(limit),
+            lease_seconds: Some(lease_seconds),
+        };
+        self.rpc("claim_due_connections", &args).await
+    }
+
+    async fn count_due_connections(
+        &self,
+        stale_before: time::OffsetDateTime,
+    ) -> Result<i64, StoreError> {
+        let args = DueArgs {
+            stale_before: Some(stale_before),
+            limit: None,
+            lease_seconds: None,
+        };
+        self.rpc("count_due_connections", &args).await
+    }
+}
+
 impl ConnectionStore for PostgrestStore {
     async fn tiktok_connection(
         &self,

@@ -55,6 +55,15 @@ pub struct Connection {
     /// The account signs its user in (not only connected for posting).
     #[serde(default)]
     pub sign_in_enabled: bool,
+    /// TikTok said the user removed the app (webhook): the tokens are gone.
+    #[serde(default, with = "timestamp::option")]
+    pub revoked_at: Option<OffsetDateTime>,
+    /// TikTok's reason, 0-5 (see `revoked_reason_name`).
+    #[serde(default)]
+    pub revoked_reason: Option<i16>,
+    /// When the tokens were last refreshed (or stored).
+    #[serde(default, with = "timestamp::option")]
+    pub refreshed_at: Option<OffsetDateTime>,
     #[serde(default)]
     pub metadata: Option<serde_json::Value>,
     #[serde(default, with = "timestamp::option")]
@@ -137,6 +146,46 @@ pub struct NewTokens {
     pub refresh_expires_at: Option<OffsetDateTime>,
     #[serde(rename = "p_scope", skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+}
+
+/// TikTok's `authorization.removed` reasons, as list-connections names them.
+pub fn revoked_reason_name(reason: i16) -> Option<&'static str> {
+    const NAMES: [&str; 6] = [
+        "unknown",
+        "user_disconnected",
+        "account_deleted",
+        "age_changed",
+        "account_banned",
+        "developer_revoked",
+    ];
+    usize::try_from(reason)
+        .ok()
+        .and_then(|i| NAMES.get(i).copied())
+}
+
+/// A TikTok webhook delivery to record (`record_tiktok_webhook`).
+#[derive(Debug, Clone, Serialize)]
+pub struct WebhookEvent {
+    /// SHA-256 of the raw body: a redelivery has the same key.
+    #[serde(rename = "p_event_key")]
+    pub event_key: String,
+    #[serde(rename = "p_event")]
+    pub event: String,
+    #[serde(rename = "p_user_openid", skip_serializing_if = "Option::is_none")]
+    pub user_openid: Option<String>,
+    #[serde(rename = "p_create_time", skip_serializing_if = "Option::is_none")]
+    pub create_time: Option<i64>,
+    #[serde(rename = "p_content")]
+    pub content: serde_json::Value,
+}
+
+/// `record_tiktok_webhook`'s answer.
+#[derive(Debug, Clone, Deserialize)]
+pub struct WebhookOutcome {
+    pub duplicate: bool,
+    /// Connections revoked by this delivery.
+    #[serde(default)]
+    pub revoked: i64,
 }
 
 /// Why an authorization was started.
@@ -258,8 +307,12 @@ pub struct ConnectionSummary {
     #[serde(default, with = "timestamp::option")]
     pub refresh_expires_at: Option<OffsetDateTime>,
     pub scope: Option<String>,
-    /// `active`, `expired` (refreshable) or `reauth_required`.
+    /// `active`, `expired` (refreshable), `expiring` (the refresh token ends within 14
+    /// days), `reauth_required` or `revoked`.
     pub status: String,
+    /// For `revoked`: TikTok's reason (`user_disconnected`, `account_deleted`, ...).
+    #[serde(default)]
+    pub revoked_reason: Option<String>,
     pub display_name: Option<String>,
     pub avatar_url: Option<String>,
     #[serde(default, with = "timestamp::option")]

@@ -91,6 +91,19 @@ impl TikTokApi for TikTokClient {
         parse_code_grant(answer.status, answer.retry_after, &answer.body)
     }
 
+    fn verify_webhook(
+        &self,
+        header: Option<&str>,
+        body: &[u8],
+        now: i64,
+    ) -> Result<(), crate::webhook::SignatureError> {
+        let Some(secret) = &self.client_secret else {
+            tracing::error!("this function has no TikTok client secret to check webhooks with");
+            return Err(crate::webhook::SignatureError::Mismatch);
+        };
+        crate::webhook::verify(header, body, secret.expose_secret().as_bytes(), now)
+    }
+
     async fn revoke(&self, access_token: &str) -> Result<bool, TikTokError> {
         let form = [("token", access_token)];
         let answer = self.oauth_form("/v2/oauth/revoke/", &form).await?;

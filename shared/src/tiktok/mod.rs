@@ -137,6 +137,15 @@ pub trait TikTokApi: Send + Sync {
         code_verifier: &str,
     ) -> impl std::future::Future<Output = Result<TokenGrant, TikTokError>> + Send;
 
+    /// Checks a webhook delivery's `TikTok-Signature` against its raw body (keyed with
+    /// the app's client secret).
+    fn verify_webhook(
+        &self,
+        header: Option<&str>,
+        body: &[u8],
+        now: i64,
+    ) -> Result<(), crate::webhook::SignatureError>;
+
     /// Ends the app's access (`/v2/oauth/revoke/`). `Ok(false)`: TikTok says the token
     /// was already invalid, so there was nothing left to revoke.
     fn revoke(

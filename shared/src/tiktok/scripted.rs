@@ -7,6 +7,9 @@ use std::sync::Mutex;
 
 use super::{TikTokApi, TikTokError, TokenGrant, UserInfo};
 
+/// The client secret the scripted TikTok signs webhooks with.
+pub const TEST_CLIENT_SECRET: &str = "scripted-client-secret";
+
 /// One call TikTok saw.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Call {
@@ -144,6 +147,15 @@ impl TikTokApi for ScriptedTikTok {
         });
         let mut queue = self.exchange.lock().unwrap();
         queue.pop_front().unwrap_or(Err(TikTokError::CodeRejected))
+    }
+
+    fn verify_webhook(
+        &self,
+        header: Option<&str>,
+        body: &[u8],
+        now: i64,
+    ) -> Result<(), crate::webhook::SignatureError> {
+        crate::webhook::verify(header, body, TEST_CLIENT_SECRET.as_bytes(), now)
     }
 
     async fn revoke(&self, access_token: &str) -> Result<bool, TikTokError> {

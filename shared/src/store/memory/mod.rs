@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 
 use super::*;
 
+mod health;
 mod oauth_states;
 mod state;
 use state::{check_metadata, in_use, set_profile, State};
@@ -94,6 +95,7 @@ impl TokenStore for MemoryStore {
                 c.refresh_expires_at = update.refresh_expires_at;
                 c.scope = update.scope.clone().or(c.scope.take());
                 c.updated_at = Some(OffsetDateTime::now_utc());
+                c.refreshed_at = c.updated_at;
             }
         }
         Ok(SwapOutcome {

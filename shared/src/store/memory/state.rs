@@ -21,6 +21,10 @@ pub(super) struct State {
     pub(super) next_id: i64,
     /// Open authorization states: the state, when it was made, when it expires.
     pub(super) oauth_states: Vec<(NewOAuthState, OffsetDateTime, OffsetDateTime)>,
+    /// Webhook deliveries seen (their keys).
+    pub(super) webhook_keys: std::collections::BTreeSet<String>,
+    /// Sweep claims: connection id -> leased until.
+    pub(super) claims: BTreeMap<i64, OffsetDateTime>,
 }
 
 /// The database's bound on a connection's metadata (64 KiB).
@@ -156,6 +160,10 @@ impl State {
         c.account_type = new.account_type.clone().or(c.account_type.take());
         c.sign_in_enabled |= new.sign_in;
         c.updated_at = Some(now);
+        c.revoked_at = None;
+        c.revoked_reason = None;
+        c.refreshed_at = Some(now);
+        self.claims.remove(&id);
         self.reauth_required.remove(&id);
         Ok(())
     }
@@ -204,6 +212,9 @@ impl State {
                 account_type: None,
                 is_primary: Some(first),
                 sign_in_enabled: false,
+                revoked_at: None,
+                revoked_reason: None,
+                refreshed_at: Some(now),
                 metadata: None,
                 created_at: Some(now),
                 updated_at: Some(now),
@@ -216,11 +227,18 @@ impl State {
     pub(super) fn summary(&self, c: &Connection, now: OffsetDateTime) -> ConnectionSummary {
         let expired = c.expires_at.is_some_and(|at| at <= now);
         let refreshable = c.refresh_token.as_deref().is_some_and(|r| !r.is_empty());
-        let status = if self.reauth_required.contains_key(&c.id)
+        let expiring = c
+            .refresh_expires_at
+            .is_some_and(|at| at <= now + time::Duration::days(14));
+        let status = if c.revoked_at.is_some() {
+            "revoked"
+        } else if self.reauth_required.contains_key(&c.id)
             || c.refresh_expires_at.is_some_and(|at| at <= now)
             || (expired && !refreshable)
         {
             "reauth_required"
+        } else if expiring {
+            "expiring"
         } else if expired {
             "expired"
         } else {
@@ -246,6 +264,10 @@ impl State {
             refresh_expires_at: c.refresh_expires_at,
             scope: c.scope.clone(),
             status: status.into(),
+            revoked_reason: c
+                .revoked_reason
+                .and_then(revoked_reason_name)
+                .map(str::to_owned),
             display_name: profile("display_name"),
             avatar_url: profile("avatar_url"),
             created_at: c.created_at,

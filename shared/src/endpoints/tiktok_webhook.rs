@@ -1,0 +1,105 @@
+//! `POST /api/v1/webhooks/tiktok`: TikTok's webhook deliveries, authenticated by the
+//! `TikTok-Signature` header (no Firebase session). Each delivery is recorded and acted
+//! on once (its key is the SHA-256 of the raw body; TikTok delivers at least once, for
+//! 72 hours): `authorization.removed` revokes every connection of that open_id and
+//! clears its tokens. A database outage answers 503, so TikTok retries.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::prelude::*;
+use crate::http::{body_bytes, MAX_BODY_BYTES};
+use crate::store::{HealthStore, WebhookEvent};
+
+/// The events this app acts on or records for later (the publishing flow's).
+const KNOWN_EVENTS: [&str; 8] = [
+    "authorization.removed",
+    "post.publish.failed",
+    "post.publish.complete",
+    "post.publish.inbox_delivered",
+    "post.publish.publicly_available",
+    "post.publish.no_longer_publicaly_available",
+    "video.upload.failed",
+    "video.publish.completed",
+];
+
+/// The envelope TikTok sends. `content` is a JSON string.
+#[derive(Debug, Deserialize)]
+struct Envelope {
+    client_key: Option<String>,
+    event: Option<String>,
+    create_time: Option<i64>,
+    user_openid: Option<String>,
+    content: Option<serde_json::Value>,
+}
+
+#[derive(Serialize)]
+struct Received {
+    received: bool,
+    duplicate: bool,
+}
+
+/// `content` as TikTok sends it (a JSON string), or already an object; else empty.
+fn content_of(content: Option<serde_json::Value>) -> serde_json::Value {
+    match content {
+        Some(serde_json::Value::String(text)) => serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .filter(serde_json::Value::is_object)
+            .unwrap_or_else(|| serde_json::json!({})),
+        Some(value @ serde_json::Value::Object(_)) => value,
+        _ => serde_json::json!({}),
+    }
+}
+
+/// The use case: parse, authorise, act, answer.
+pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
+    require_method(req, &Method::POST)?;
+    let body = body_bytes(req);
+    if body.len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    let header = req
+        .headers()
+        .get("tiktok-signature")
+        .and_then(|v| v.to_str().ok());
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    if let Err(reason) = app.tiktok.verify_webhook(header, body, now) {
+        tracing::info!(%reason, "webhook refused");
+        return Err(ApiError::InvalidSignature);
+    }
+    let envelope: Envelope = json_body(req)?;
+    if envelope.client_key.as_deref() != Some(app.authorization.client_key.as_str()) {
+        tracing::warn!("webhook for another client key");
+        return Err(ApiError::InvalidSignature);
+    }
+    let event = optional_text(envelope.event, "event", 128)?
+        .ok_or_else(|| ApiError::invalid_request("event is required"))?;
+    let user_openid = optional_text(envelope.user_openid, "user_openid", MAX_ACCOUNT_ID_LEN)?;
+    let delivery = WebhookEvent {
+        event_key: Sha256::digest(body)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+        event: event.clone(),
+        user_openid,
+        create_time: envelope.create_time,
+        content: content_of(envelope.content),
+    };
+    let outcome = app.store.record_tiktok_webhook(&delivery).await?;
+    if !KNOWN_EVENTS.contains(&event.as_str()) {
+        tracing::info!(event, "unknown TikTok webhook event recorded");
+    } else if !outcome.duplicate {
+        tracing::info!(
+            event,
+            revoked = outcome.revoked,
+            "TikTok webhook event processed"
+        );
+    }
+    Ok(json_response(
+        StatusCode::OK,
+        &Received {
+            received: true,
+            duplicate: outcome.duplicate,
+        },
+    ))
+}

@@ -1,0 +1,91 @@
+//! The in-memory connection health: webhook deliveries recorded once, revocations,
+//! and the sweep's claims, with the SQL functions' rules.
+
+use time::{Duration, OffsetDateTime};
+
+use super::MemoryStore;
+use crate::store::*;
+
+impl HealthStore for MemoryStore {
+    async fn record_tiktok_webhook(
+        &self,
+        event: &WebhookEvent,
+    ) -> Result<WebhookOutcome, StoreError> {
+        let mut state = self.state()?;
+        if !state.webhook_keys.insert(event.event_key.clone()) {
+            return Ok(WebhookOutcome {
+                duplicate: true,
+                revoked: 0,
+            });
+        }
+        let mut revoked = 0;
+        if let ("authorization.removed", Some(open_id)) = (event.event.as_str(), &event.user_openid)
+        {
+            let reason = event
+                .content
+                .get("reason")
+                .and_then(|r| r.as_i64())
+                .filter(|r| (0..=5).contains(r))
+                .unwrap_or(0) as i16;
+            for c in state.connections.values_mut() {
+                if c.provider == "tiktok" && &c.provider_account_id == open_id {
+                    c.revoked_at = Some(OffsetDateTime::now_utc());
+                    c.revoked_reason = Some(reason);
+                    c.access_token = Some(String::new());
+                    c.refresh_token = None;
+                    revoked += 1;
+                }
+            }
+        }
+        Ok(WebhookOutcome {
+            duplicate: false,
+            revoked,
+        })
+    }
+
+    async fn claim_due_connections(
+        &self,
+        limit: i64,
+        stale_before: OffsetDateTime,
+        lease_seconds: i64,
+    ) -> Result<Vec<Connection>, StoreError> {
+        let mut state = self.state()?;
+        let now = OffsetDateTime::now_utc();
+        let mut due: Vec<Connection> = state
+            .connections
+            .values()
+            .filter(|c| is_due(c, stale_before, now))
+            .filter(|c| !state.reauth_required.contains_key(&c.id))
+            .filter(|c| state.claims.get(&c.id).is_none_or(|until| *until < now))
+            .cloned()
+            .collect();
+        due.sort_by_key(|c| c.refreshed_at);
+        due.truncate(usize::try_from(limit).unwrap_or(0));
+        for c in &due {
+            state
+                .claims
+                .insert(c.id, now + Duration::seconds(lease_seconds));
+        }
+        Ok(due)
+    }
+
+    async fn count_due_connections(&self, stale_before: OffsetDateTime) -> Result<i64, StoreError> {
+        let state = self.state()?;
+        let now = OffsetDateTime::now_utc();
+        let due = state
+            .connections
+            .values()
+            .filter(|c| is_due(c, stale_before, now) && !state.reauth_required.contains_key(&c.id))
+            .count();
+        Ok(due as i64)
+    }
+}
+
+/// A live TikTok grant last refreshed before `stale_before`.
+fn is_due(c: &Connection, stale_before: OffsetDateTime, now: OffsetDateTime) -> bool {
+    c.provider == "tiktok"
+        && c.revoked_at.is_none()
+        && c.refresh_token.as_deref().is_some_and(|t| !t.is_empty())
+        && c.refreshed_at.is_some_and(|at| at < stale_before)
+        && c.refresh_expires_at.is_none_or(|at| at > now)
+}
