@@ -102,7 +102,7 @@ good_oauth = {
     "provider": "tiktok", "provider_account_id": "REPLACE_WITH_OPEN_ID",
     "access_token": "REPLACE_WITH_ACCESS_TOKEN", "refresh_token": "REPLACE_WITH_REFRESH_TOKEN",
     "expires_in": 7200, "refresh_expires_in": 15552000,
-    "scope": "user.info.basic,user.info.profile,user.info.stats",
+    "scope": "user.info.basic,user.info.profile,user.info.stats,video.list",
     "email": "REPLACE_WITH_EMAIL", "name": "Ana Cooks", "picture": "https://example.com/ana.png",
     "metadata": {"source": "login-page"},
 }
@@ -195,4 +195,14 @@ write("refresh-connections", {
         "time": "2026-11-28T12:00:00Z", "region": "us-east-1",
         "resources": ["arn:aws:events:us-east-1:123456789012:rule/refresh-connections"], "detail": {},
     },
+})
+
+VIDEOS = "/api/v1/social-connections/tiktok/videos"
+write("tiktok-videos", {
+    "ok.json": event("GET", VIDEOS, name="tiktok-videos"),
+    "page.json": event("GET", VIDEOS, {"account_id": "REPLACE_WITH_OPEN_ID", "cursor": "1795608000000", "max_count": "5"}, name="tiktok-videos"),
+    "ids.json": event("GET", VIDEOS, {"ids": "7300000000000000001,7300000000000000002"}, name="tiktok-videos"),
+    "bad-max-count.json": event("GET", VIDEOS, {"max_count": "50"}, name="tiktok-videos"),
+    "no-auth.json": event("GET", VIDEOS, auth=False, name="tiktok-videos"),
+    "wrong-method.json": event("POST", VIDEOS, body={}, name="tiktok-videos"),
 })

@@ -14,6 +14,11 @@ newer pages):
   refresh_token): rotates the refresh token; the previous one stops working at once.
   Errors: {"error", "error_description", "log_id"} (invalid_grant, invalid_client, ...).
 - POST /v2/oauth/revoke/ (form: client_key, client_secret, token): ends the grant.
+- POST /v2/video/list/?fields=... (JSON {cursor, max_count}; scope video.list): the
+  account's videos newest first; `cursor` is a Unix timestamp in milliseconds (videos
+  posted before it), `max_count` 1-20 (default 10; else invalid_params), `has_more`.
+- POST /v2/video/query/?fields=... (JSON {filters: {video_ids}}, at most 20): those
+  videos, cover URLs renewed.
 - The authorization-code grant with PKCE: POST /v2/oauth/token/ with
   grant_type=authorization_code, code, redirect_uri, code_verifier. Codes come from the
   user's consent (the control call /_fake/consent plays it, given the authorize URL's
@@ -56,6 +61,10 @@ CALLS = []  # {"endpoint", "open_id", ...}
 ISSUED = []  # every token the fake ever issued (the log leak check reads them)
 CODES = {}  # authorization code -> {client_key, redirect_uri, challenge, scope, open_id, expires_at, used}
 CODE_TTL = 600
+VIDEOS = {}  # open_id -> [video], newest first
+VIDEO_FIELDS = {"id", "create_time", "cover_image_url", "share_url", "video_description", "duration",
+                "height", "width", "title", "embed_html", "embed_link", "like_count", "comment_count",
+                "share_count", "view_count"}
 
 
 def log_id():
@@ -229,6 +238,8 @@ class Handler(BaseHTTPRequestHandler):
             if url.path == "/v2/oauth/token/":
                 return self.token(form)
             return self.revoke(form)
+        if url.path in ("/v2/video/list/", "/v2/video/query/"):
+            return self.videos(url, raw)
         if url.path.startswith("/_fake/"):
             try:
                 payload = json.loads(raw or b"{}")
@@ -257,6 +268,53 @@ class Handler(BaseHTTPRequestHandler):
         if grant is None:
             return self.oauth_error(400, "invalid_grant", "Refresh token is invalid or expired.")
         self.send(200, grant)
+
+    def videos(self, url, raw):
+        """The account's videos: a list page or a query, with the fields asked for."""
+        endpoint = "video_list" if url.path == "/v2/video/list/" else "video_query"
+        auth = self.headers.get("Authorization", "")
+        token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+        fields = [f.strip() for f in parse_qs(url.query).get("fields", [""])[0].split(",") if f.strip()]
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            body = None
+        with LOCK:
+            entry = ACCESS.get(token)
+            open_id = entry[0] if entry else None
+            CALLS.append({"endpoint": endpoint, "open_id": open_id, "body": body})
+        if open_id and self.fault(open_id, endpoint):
+            return
+        if not entry or entry[1] <= time.time():
+            return self.envelope_error(401, "access_token_invalid",
+                                       "The access token is invalid or not found in the request.")
+        if not isinstance(body, dict) or not fields or any(f not in VIDEO_FIELDS for f in fields):
+            return self.envelope_error(400, "invalid_params", "The fields parameter or the body is invalid.")
+        with LOCK:
+            if "video.list" not in [s.strip() for s in ACCOUNTS[open_id]["scope"].split(",")]:
+                return self.envelope_error(401, "scope_not_authorized",
+                                           "The user did not authorize the scope required for completing this request.")
+            videos = list(VIDEOS.get(open_id, []))
+        pick = lambda v: {f: v[f] for f in fields if f in v}
+        if endpoint == "video_query":
+            ids = (body.get("filters") or {}).get("video_ids")
+            if not isinstance(ids, list) or not 1 <= len(ids) <= 20:
+                return self.envelope_error(400, "invalid_params", "video_ids must hold 1 to 20 ids.")
+            found = [dict(v, cover_image_url=v["cover_image_url"] + "?renewed=" + str(int(time.time())))
+                     for v in videos if v["id"] in ids]
+            data = {"videos": [pick(v) for v in found]}
+        else:
+            max_count = body.get("max_count", 10)
+            cursor = body.get("cursor")
+            if not isinstance(max_count, int) or not 1 <= max_count <= 20 \
+                    or (cursor is not None and not isinstance(cursor, int)):
+                return self.envelope_error(400, "invalid_params", "max_count must be 1 to 20.")
+            before = [v for v in videos if cursor is None or v["create_time"] * 1000 < cursor]
+            page = before[:max_count]
+            next_cursor = page[-1]["create_time"] * 1000 if page else (cursor or int(time.time() * 1000))
+            data = {"videos": [pick(v) for v in page], "cursor": next_cursor,
+                    "has_more": len(before) > len(page)}
+        self.send(200, {"data": data, "error": {"code": "ok", "message": "", "log_id": log_id()}})
 
     def code_grant(self, form):
         code = form.get("code", "")
@@ -354,6 +412,23 @@ class Handler(BaseHTTPRequestHandler):
             if path == "/_fake/faults":
                 FAULTS.setdefault((open_id, p["endpoint"]), []).extend(p["responses"])
                 return self.send(200, {})
+            if path == "/_fake/videos":
+                # `count` videos, an hour apart, the newest `newest` (Unix seconds).
+                newest = int(p.get("newest", time.time()))
+                made = []
+                for i in range(int(p.get("count", 1))):
+                    vid = str(7300000000000000000 + secrets.randbelow(10 ** 15))
+                    made.append({
+                        "id": vid, "create_time": newest - 3600 * i, "title": f"Video {i}",
+                        "video_description": f"Description {i}", "duration": 15 + i,
+                        "cover_image_url": f"https://p16.tiktokcdn.com/cover/{vid}.jpeg",
+                        "share_url": f"https://www.tiktok.com/@x/video/{vid}",
+                        "embed_link": f"https://www.tiktok.com/embed/v2/{vid}",
+                        "embed_html": "<blockquote></blockquote>", "width": 1080, "height": 1920,
+                        "like_count": 100 + i, "comment_count": 10 + i, "share_count": i, "view_count": 1000 + i,
+                    })
+                VIDEOS[open_id] = sorted(VIDEOS.get(open_id, []) + made, key=lambda v: -v["create_time"])
+                return self.send(200, {"videos": made})
             if path == "/_fake/expire_code":
                 CODES[p["code"]]["expires_at"] = 0
                 return self.send(200, {})

@@ -28,7 +28,7 @@ METHODS = {"get", "post", "put", "patch", "delete"}
 # events/ files that are good requests (validated) and bad bodies (must not validate).
 GOOD = {"ok.json", "new-user.json", "link.json", "session-email.json", "account-id.json",
         "force.json", "base64.json", "relabel.json", "sign-in.json", "default-scopes.json",
-        "authorization-removed.json", "unknown-event.json"}
+        "authorization-removed.json", "unknown-event.json", "page.json", "ids.json"}
 BAD_BODY = {"unsupported-provider.json", "negative-count.json", "missing-open-id.json",
             "unknown-scope.json", "missing-code.json"}
 

@@ -22,7 +22,7 @@ const COUNTED_REQUESTS: usize = 10;
 const COLD_TARGET_RATIO: f64 = 3.0;
 const CHECK_MARGIN: f64 = 1.5;
 const MEMORY_TARGET_KIB: u64 = 32 * 1024;
-const ALL: &str = "user.info.basic,user.info.profile,user.info.stats";
+const ALL: &str = ALL_SCOPES;
 
 type Env = HashMap<String, String>;
 

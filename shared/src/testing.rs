@@ -58,7 +58,7 @@ pub fn app(store: MemoryStore, tiktok: ScriptedTikTok, identity: FixedIdentity) 
 }
 
 /// Every function of the API, by its binary's name.
-pub const FUNCTIONS: [&str; 11] = [
+pub const FUNCTIONS: [&str; 12] = [
     "oauth-tiktok",
     "store-token",
     "tiktok-profile",
@@ -66,10 +66,12 @@ pub const FUNCTIONS: [&str; 11] = [
     "tiktok-test",
     "list-connections",
     "update-connection",
-    "disconnect-tiktok",
     "tiktok-authorize",
     "tiktok-callback",
     "tiktok-webhook",
+    "tiktok-videos",
+    // Last: suites that run every function in turn on one account disconnect it here.
+    "disconnect-tiktok",
 ];
 
 /// Runs the named function's use case on `req`, through the same wrapper its Lambda
@@ -99,6 +101,7 @@ pub async fn dispatch<P: Ports>(
         "tiktok-authorize" => answer(id, deadline, tiktok_authorize::run(app, req)).await,
         "tiktok-callback" => answer(id, deadline, tiktok_callback::run(app, req)).await,
         "tiktok-webhook" => answer(id, deadline, tiktok_webhook::run(app, req)).await,
+        "tiktok-videos" => answer(id, deadline, tiktok_videos::run(app, req)).await,
         _ => return None,
     })
 }

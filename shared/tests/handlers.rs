@@ -34,7 +34,7 @@ enum Given {
 
 /// Every events/ file: what it is given and what it must answer.
 #[rustfmt::skip]
-const CASES: [(&str, Given, u16, Option<&str>); 55] = [
+const CASES: [(&str, Given, u16, Option<&str>); 61] = [
     ("disconnect-tiktok/no-auth.json", Given::Connected, 401, Some("unauthorized")),
     ("disconnect-tiktok/ok.json", Given::Connected, 200, None),
     ("disconnect-tiktok/wrong-method.json", Given::Connected, 405, Some("method_not_allowed")),
@@ -90,6 +90,12 @@ const CASES: [(&str, Given, u16, Option<&str>); 55] = [
     ("tiktok-webhook/unknown-event.json", Given::Connected, 200, None),
     ("tiktok-webhook/no-signature.json", Given::Connected, 401, Some("invalid_signature")),
     ("tiktok-webhook/wrong-method.json", Given::Connected, 405, Some("method_not_allowed")),
+    ("tiktok-videos/ok.json", Given::Connected, 200, None),
+    ("tiktok-videos/page.json", Given::Connected, 200, None),
+    ("tiktok-videos/ids.json", Given::Connected, 200, None),
+    ("tiktok-videos/bad-max-count.json", Given::Connected, 400, Some("invalid_request")),
+    ("tiktok-videos/no-auth.json", Given::Connected, 401, Some("unauthorized")),
+    ("tiktok-videos/wrong-method.json", Given::Connected, 405, Some("method_not_allowed")),
 ];
 
 fn events_dir() -> PathBuf {

@@ -199,6 +199,30 @@ impl<'a, S: TokenStore, T: TikTokApi> TokenAccess<'a, S, T> {
         }
     }
 
+    /// A TikTok call with a stored connection's token; on `access_token_invalid`, one
+    /// refresh and one retry.
+    pub async fn with_live_token<V, F, Fut>(
+        &self,
+        conn: Connection,
+        call: F,
+    ) -> Result<(V, LiveToken), AccessError>
+    where
+        F: Fn(String) -> Fut,
+        Fut: std::future::Future<Output = Result<V, TikTokError>>,
+    {
+        let mut token = self.live_token(conn).await?;
+        loop {
+            match call(token.access_token.clone()).await {
+                Ok(value) => return Ok((value, token)),
+                Err(TikTokError::TokenInvalid) if !token.refreshed => {
+                    token = self.refresh(&token.connection).await?;
+                }
+                Err(TikTokError::TokenInvalid) => return Err(AccessError::ReauthRequired),
+                Err(err) => return Err(AccessError::TikTok(err)),
+            }
+        }
+    }
+
     /// User info of a stored connection with `fields`; on `access_token_invalid`, one
     /// refresh and one retry.
     pub async fn connection_user_info(

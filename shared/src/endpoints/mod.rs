@@ -9,6 +9,7 @@ pub mod tiktok_authorize;
 pub mod tiktok_callback;
 pub mod tiktok_profile;
 pub mod tiktok_test;
+pub mod tiktok_videos;
 pub mod tiktok_webhook;
 pub mod update_connection;
 

@@ -42,9 +42,10 @@ pub mod code {
     pub const INVALID_CODE: &str = "invalid_code";
     pub const STATE_MISMATCH: &str = "state_mismatch";
     pub const INVALID_SIGNATURE: &str = "invalid_signature";
+    pub const TIKTOK_SCOPE_MISSING: &str = "tiktok_scope_missing";
 
     /// All of them, in the order of the contract's error table.
-    pub const ALL: [&str; 29] = [
+    pub const ALL: [&str; 30] = [
         INVALID_JSON,
         INVALID_REQUEST,
         EMAIL_REQUIRED,
@@ -74,6 +75,7 @@ pub mod code {
         INVALID_CODE,
         STATE_MISMATCH,
         INVALID_SIGNATURE,
+        TIKTOK_SCOPE_MISSING,
     ];
 }
 

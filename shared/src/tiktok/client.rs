@@ -4,6 +4,7 @@
 use secrecy::{ExposeSecret, SecretString};
 
 use super::parse::{parse_code_grant, parse_revoke, parse_token_grant, parse_user_info};
+use super::videos::{parse_videos, VideoPage, VIDEO_FIELDS};
 use super::{TikTokApi, TikTokError, TokenGrant, UserInfo};
 use crate::config::TikTokConfig;
 use crate::outbound::{self, Answer};
@@ -28,6 +29,23 @@ impl TikTokClient {
 
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
+    }
+
+    /// A `/v2/video/` call with the video fields.
+    async fn videos(
+        &self,
+        path: &str,
+        access_token: &str,
+        body: &serde_json::Value,
+    ) -> Result<VideoPage, TikTokError> {
+        let request = self
+            .http
+            .post(self.url(path))
+            .query(&[("fields", VIDEO_FIELDS.join(","))])
+            .bearer_auth(access_token)
+            .json(body);
+        let answer = send(request).await?;
+        parse_videos(answer.status, answer.retry_after, &answer.body)
     }
 
     /// A form post to the OAuth endpoints, authenticated by the app's credentials.
@@ -89,6 +107,28 @@ impl TikTokApi for TikTokClient {
         ];
         let answer = self.oauth_form("/v2/oauth/token/", &form).await?;
         parse_code_grant(answer.status, answer.retry_after, &answer.body)
+    }
+
+    async fn list_videos(
+        &self,
+        access_token: &str,
+        cursor: Option<i64>,
+        max_count: u32,
+    ) -> Result<VideoPage, TikTokError> {
+        let mut body = serde_json::json!({ "max_count": max_count });
+        if let Some(cursor) = cursor {
+            body["cursor"] = cursor.into();
+        }
+        self.videos("/v2/video/list/", access_token, &body).await
+    }
+
+    async fn query_videos(
+        &self,
+        access_token: &str,
+        ids: &[String],
+    ) -> Result<VideoPage, TikTokError> {
+        let body = serde_json::json!({ "filters": { "video_ids": ids } });
+        self.videos("/v2/video/query/", access_token, &body).await
     }
 
     fn verify_webhook(

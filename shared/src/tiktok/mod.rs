@@ -8,6 +8,7 @@ mod client;
 mod parse;
 #[cfg(any(test, feature = "testing"))]
 pub mod scripted;
+pub mod videos;
 
 pub use client::TikTokClient;
 pub use parse::{parse_code_grant, parse_revoke, parse_token_grant, parse_user_info};
@@ -136,6 +137,22 @@ pub trait TikTokApi: Send + Sync {
         redirect_uri: &str,
         code_verifier: &str,
     ) -> impl std::future::Future<Output = Result<TokenGrant, TikTokError>> + Send;
+
+    /// One page of the account's videos, newest first, before `cursor` (a millisecond
+    /// timestamp; `None`: the newest).
+    fn list_videos(
+        &self,
+        access_token: &str,
+        cursor: Option<i64>,
+        max_count: u32,
+    ) -> impl std::future::Future<Output = Result<videos::VideoPage, TikTokError>> + Send;
+
+    /// These videos of the account (at most 20 ids).
+    fn query_videos(
+        &self,
+        access_token: &str,
+        ids: &[String],
+    ) -> impl std::future::Future<Output = Result<videos::VideoPage, TikTokError>> + Send;
 
     /// Checks a webhook delivery's `TikTok-Signature` against its raw body (keyed with
     /// the app's client secret).

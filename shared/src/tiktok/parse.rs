@@ -5,7 +5,54 @@ use serde::Deserialize;
 
 use super::{TikTokError, TokenGrant, UserInfo};
 
-/// Reads the `/v2/` envelope `{"data": {...}, "error": {"code", "message", "log_id"}}`.
+/// The error part of the `/v2/` envelope `{"data": {...}, "error": {"code", "message",
+/// "log_id"}}` as a typed error; `Ok` when the call succeeded. `what` names the call in
+/// the log.
+pub(super) fn envelope_error(
+    status: u16,
+    retry: Option<u64>,
+    body: &[u8],
+    what: &str,
+) -> Result<(), TikTokError> {
+    #[derive(Deserialize)]
+    struct Envelope {
+        error: Option<ErrorPart>,
+    }
+    #[derive(Deserialize)]
+    struct ErrorPart {
+        #[serde(default)]
+        code: String,
+        #[serde(default)]
+        log_id: Option<String>,
+    }
+    let error = serde_json::from_slice::<Envelope>(body)
+        .ok()
+        .and_then(|e| e.error);
+    let code = error.as_ref().map(|e| e.code.as_str()).unwrap_or("");
+    if let Some(log_id) = error.as_ref().and_then(|e| e.log_id.as_deref()) {
+        if code != "ok" {
+            tracing::info!(
+                tiktok_code = code,
+                tiktok_log_id = log_id,
+                status,
+                what,
+                "TikTok refused"
+            );
+        }
+    }
+    match (status, code) {
+        (200..=299, "ok" | "") => Ok(()),
+        (429, _) | (_, "rate_limit_exceeded") => {
+            Err(TikTokError::RateLimited { retry_after: retry })
+        }
+        (_, "access_token_invalid") => Err(TikTokError::TokenInvalid),
+        (_, "scope_not_authorized") => Err(TikTokError::ScopeNotAuthorized),
+        (401, _) => Err(TikTokError::TokenInvalid),
+        (s, c) => Err(TikTokError::Unavailable(format!("{what} {s} {c}"))),
+    }
+}
+
+/// Reads a `/v2/user/info/` answer.
 pub fn parse_user_info(
     status: u16,
     retry: Option<u64>,
@@ -15,53 +62,18 @@ pub fn parse_user_info(
     struct Envelope {
         #[serde(default)]
         data: Option<Data>,
-        error: Option<ErrorPart>,
     }
     #[derive(Deserialize)]
     struct Data {
         #[serde(default)]
         user: Option<UserInfo>,
     }
-    #[derive(Deserialize)]
-    struct ErrorPart {
-        #[serde(default)]
-        code: String,
-        #[serde(default)]
-        log_id: Option<String>,
-    }
-    let parsed: Option<Envelope> = serde_json::from_slice(body).ok();
-    let code = parsed
-        .as_ref()
-        .and_then(|e| e.error.as_ref())
-        .map(|e| e.code.as_str())
-        .unwrap_or("");
-    if let Some(log_id) = parsed
-        .as_ref()
-        .and_then(|e| e.error.as_ref())
-        .and_then(|e| e.log_id.as_deref())
-    {
-        if code != "ok" {
-            tracing::info!(
-                tiktok_code = code,
-                tiktok_log_id = log_id,
-                status,
-                "TikTok refused user info"
-            );
-        }
-    }
-    match (status, code) {
-        (200..=299, "ok" | "") => parsed
-            .and_then(|e| e.data)
-            .and_then(|d| d.user)
-            .ok_or_else(|| TikTokError::Unavailable("user info without data.user".into())),
-        (429, _) | (_, "rate_limit_exceeded") => {
-            Err(TikTokError::RateLimited { retry_after: retry })
-        }
-        (_, "access_token_invalid") => Err(TikTokError::TokenInvalid),
-        (_, "scope_not_authorized") => Err(TikTokError::ScopeNotAuthorized),
-        (401, _) => Err(TikTokError::TokenInvalid),
-        (s, c) => Err(TikTokError::Unavailable(format!("user info {s} {c}"))),
-    }
+    envelope_error(status, retry, body, "user info")?;
+    serde_json::from_slice::<Envelope>(body)
+        .ok()
+        .and_then(|e| e.data)
+        .and_then(|d| d.user)
+        .ok_or_else(|| TikTokError::Unavailable("user info without data.user".into()))
 }
 
 /// Reads a token endpoint answer: the grant, or `{error, error_description, log_id}`.

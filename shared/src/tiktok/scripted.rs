@@ -5,6 +5,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
+use super::videos::VideoPage;
 use super::{TikTokApi, TikTokError, TokenGrant, UserInfo};
 
 /// The client secret the scripted TikTok signs webhooks with.
@@ -13,10 +14,28 @@ pub const TEST_CLIENT_SECRET: &str = "scripted-client-secret";
 /// One call TikTok saw.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Call {
-    UserInfo { access_token: String },
-    Refresh { refresh_token: String },
-    Revoke { access_token: String },
-    ExchangeCode { code: String, code_verifier: String },
+    UserInfo {
+        access_token: String,
+    },
+    Refresh {
+        refresh_token: String,
+    },
+    Revoke {
+        access_token: String,
+    },
+    ExchangeCode {
+        code: String,
+        code_verifier: String,
+    },
+    ListVideos {
+        access_token: String,
+        cursor: Option<i64>,
+        max_count: u32,
+    },
+    QueryVideos {
+        access_token: String,
+        ids: Vec<String>,
+    },
 }
 
 type Hook = Box<dyn FnOnce() + Send>;
@@ -29,6 +48,7 @@ pub struct ScriptedTikTok {
     refresh: Mutex<VecDeque<Result<TokenGrant, TikTokError>>>,
     revoke: Mutex<VecDeque<Result<bool, TikTokError>>>,
     exchange: Mutex<VecDeque<Result<TokenGrant, TikTokError>>>,
+    videos: Mutex<VecDeque<Result<VideoPage, TikTokError>>>,
     calls: Mutex<Vec<Call>>,
     /// Runs once, right after the next refresh call: a concurrent winner's write.
     after_refresh: Mutex<Option<Hook>>,
@@ -66,6 +86,23 @@ impl ScriptedTikTok {
     pub fn then_exchange(&self, answer: Result<TokenGrant, TikTokError>) -> &Self {
         self.exchange.lock().unwrap().push_back(answer);
         self
+    }
+
+    /// The next video list or query answers this; unscripted ones answer an empty page
+    /// for known tokens.
+    pub fn then_videos(&self, answer: Result<VideoPage, TikTokError>) -> &Self {
+        self.videos.lock().unwrap().push_back(answer);
+        self
+    }
+
+    fn video_answer(&self, access_token: &str) -> Result<VideoPage, TikTokError> {
+        if let Some(answer) = self.videos.lock().unwrap().pop_front() {
+            return answer;
+        }
+        match self.accounts.lock().unwrap().contains_key(access_token) {
+            true => Ok(VideoPage::default()),
+            false => Err(TikTokError::TokenInvalid),
+        }
     }
 
     pub fn after_next_refresh(&self, hook: impl FnOnce() + Send + 'static) {
@@ -147,6 +184,32 @@ impl TikTokApi for ScriptedTikTok {
         });
         let mut queue = self.exchange.lock().unwrap();
         queue.pop_front().unwrap_or(Err(TikTokError::CodeRejected))
+    }
+
+    async fn list_videos(
+        &self,
+        access_token: &str,
+        cursor: Option<i64>,
+        max_count: u32,
+    ) -> Result<VideoPage, TikTokError> {
+        self.record(Call::ListVideos {
+            access_token: access_token.into(),
+            cursor,
+            max_count,
+        });
+        self.video_answer(access_token)
+    }
+
+    async fn query_videos(
+        &self,
+        access_token: &str,
+        ids: &[String],
+    ) -> Result<VideoPage, TikTokError> {
+        self.record(Call::QueryVideos {
+            access_token: access_token.into(),
+            ids: ids.to_vec(),
+        });
+        self.video_answer(access_token)
     }
 
     fn verify_webhook(

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use crate::stack::{http, stack_var, unique};
 
 /// Every scope the app asks for.
-pub const ALL_SCOPES: &str = "user.info.basic,user.info.profile,user.info.stats";
+pub const ALL_SCOPES: &str = "user.info.basic,user.info.profile,user.info.stats,video.list";
 /// The scope every TikTok grant has.
 pub const BASIC_SCOPE: &str = "user.info.basic";
 
