@@ -37,7 +37,7 @@ def expect(name, got, status):
 
 def main():
     account = call("POST", f"{FAKE}/_fake/accounts",
-                   {"scope": "user.info.basic,user.info.profile,user.info.stats"})[1]
+                   {"scope": "user.info.basic,user.info.profile,user.info.stats,video.list"})[1]
     open_id = account["open_id"]
     signed_in = expect("POST /api/v1/auth/oauth/tiktok", call("POST", f"{BASE}/api/v1/auth/oauth/tiktok", {
         "provider": "tiktok", "provider_account_id": open_id,
@@ -63,6 +63,12 @@ def main():
                         "provider": "tiktok", "provider_account_id": open_id,
                         "access_token": account["access_token"], "account_label": "Smoke"}, token=token), 200)
     assert "access_token" not in stored, stored
+    call("POST", f"{FAKE}/_fake/videos", {"open_id": open_id, "count": 3})
+    videos = expect("GET /api/v1/social-connections/tiktok/videos",
+                    call("GET", f"{BASE}/api/v1/social-connections/tiktok/videos?max_count=2", token=token), 200)
+    assert len(videos["videos"]) == 2 and videos["has_more"] is True, videos
+    expect("POST /api/v1/webhooks/tiktok without a signature",
+           call("POST", f"{BASE}/api/v1/webhooks/tiktok", {"client_key": "x", "event": "authorization.removed"}), 401)
     listed = expect("GET /api/v1/social-connections/connections",
                     call("GET", f"{BASE}/api/v1/social-connections/connections", token=token), 200)
     assert [c["provider_account_id"] for c in listed["connections"]] == [open_id], listed

@@ -185,12 +185,19 @@ async fn workload(function: &str, n: usize) -> Workload {
             vec![event; n]
         }
         "disconnect-tiktok" => {
-            // Each request disconnects another account.
+            // Each request disconnects another account (40 per user: a user connects at
+            // most 50).
             let mut events = Vec::with_capacity(n);
-            for _ in 0..n {
+            let mut owner = firebase_user().await;
+            for i in 0..n {
+                if i > 0 && i % 40 == 0 {
+                    owner = firebase_user().await;
+                }
                 let account = fake.account(ALL).await;
-                connect(account.clone()).await;
-                events.push(good_request_json(function, &user, &account));
+                let stored = good_request("store-token", &owner, &account);
+                let r = reply(dispatch("store-token", &app, stored).await);
+                assert_eq!(r.status, 201, "{}", r.body);
+                events.push(good_request_json(function, &owner, &account));
             }
             events
         }
@@ -202,10 +209,16 @@ async fn workload(function: &str, n: usize) -> Workload {
         "tiktok-callback" => {
             // A returning user signing in through the server-side flow: each request
             // finishes its own authorization (started, consented at the fake).
+            // Each from its own address: sign-in states are limited per client address.
             let mut events = Vec::with_capacity(n + 1);
-            for _ in 0..=n {
+            for i in 0..=n {
                 let redirect = [("REPLACE_WITH_REDIRECT_URI", FIRST_REDIRECT_URI)];
-                let start = event("tiktok-authorize/sign-in.json", &redirect);
+                let mut start: Value =
+                    serde_json::from_str(&event_json("tiktok-authorize/sign-in.json", &redirect))
+                        .unwrap();
+                start["requestContext"]["http"]["sourceIp"] =
+                    Value::String(format!("10.{}.{}.1", i / 250, i % 250));
+                let start = lambda_http::request::from_str(&start.to_string()).unwrap();
                 let started = reply(dispatch("tiktok-authorize", &app, start).await);
                 let url = started.body["authorize_url"].as_str().expect("url");
                 let (code, _) = fake.consent(url, Some(&account.open_id), &[]).await;

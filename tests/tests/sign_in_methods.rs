@@ -217,11 +217,7 @@ async fn a_disconnected_account_never_signs_back_in_and_the_last_method_stays() 
 #[tokio::test]
 async fn a_refresh_answering_another_open_id_stores_nothing() {
     let (app, db, fake) = (live_app(), Db::new(), TikTokFake::new());
-    let user = given::user().await;
-    let account = fake.account(ALL_SCOPES).await;
-    let id = given::connection(&user, &account)
-        .through_store_token(&app)
-        .await;
+    let given::Connected { user, account, id } = given::connected_user(&app).await;
     given::access_expired(id, 60);
     let before = db.connection(id).await;
     let other = fake.account(ALL_SCOPES).await;
@@ -290,11 +286,7 @@ async fn metadata_and_connection_counts_are_bounded() {
 #[tokio::test]
 async fn a_huge_answer_or_a_redirect_is_tiktoks_error() {
     let (app, db, fake) = (live_app(), Db::new(), TikTokFake::new());
-    let user = given::user().await;
-    let account = fake.account(ALL_SCOPES).await;
-    let id = given::connection(&user, &account)
-        .through_store_token(&app)
-        .await;
+    let given::Connected { user, account, id } = given::connected_user(&app).await;
 
     let huge = format!("{{\"data\": \"{}\"}}", "x".repeat(10 * 1024 * 1024));
     fake.script(

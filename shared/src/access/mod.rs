@@ -284,7 +284,7 @@ impl<'a, S: TokenStore, T: TikTokApi> TokenAccess<'a, S, T> {
         }
         let update = TokenUpdate {
             access_token: self.cipher.encrypt(&grant.access_token),
-            refresh_token: self.cipher.encrypt(&grant.refresh_token),
+            refresh_token: Some(self.cipher.encrypt(&grant.refresh_token)),
             expires_at: Some(seconds_from(now, grant.expires_in)),
             refresh_expires_at: grant.refresh_expires_in.map(|s| seconds_from(now, s)),
             scope: grant.scope.clone().filter(|s| !s.is_empty()),

@@ -19,7 +19,7 @@ use time::OffsetDateTime;
 
 use crate::error::{code, ApiError};
 use crate::http::query_param;
-use crate::store::Connection;
+use crate::store::{Connection, ConnectionStore};
 
 /// Longest provider account id (TikTok open_id) accepted.
 pub const MAX_ACCOUNT_ID_LEN: usize = 256;
@@ -98,6 +98,21 @@ pub fn valid_account_id(id: &str, name: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The caller's TikTok connection the request names (`account_id`, else the primary,
+/// else the most recently updated): 404 `tiktok_not_connected` when there is none.
+pub async fn chosen_connection<P: crate::app::Ports>(
+    app: &crate::app::App<P>,
+    req: &Request,
+) -> Result<Connection, ApiError> {
+    let caller = app.authenticate(req).await?;
+    let account_id = account_id_param(req)?;
+    app.store
+        .tiktok_connection(&caller, account_id.as_deref())
+        .await?
+        .connection
+        .ok_or(ApiError::TikTokNotConnected)
+}
+
 /// The `account_id` query parameter (a TikTok open_id of the caller's).
 pub fn account_id_param(req: &Request) -> Result<Option<String>, ApiError> {
     let Some(id) = query_param(req, "account_id") else {
@@ -146,8 +161,8 @@ mod prelude {
     pub use lambda_http::Request;
 
     pub use super::{
-        account_id_param, optional_email, optional_text, supported_provider, valid_account_id,
-        ConnectionView, MAX_ACCOUNT_ID_LEN, MAX_LABEL_LEN, MAX_TOKEN_LEN,
+        account_id_param, chosen_connection, optional_email, optional_text, supported_provider,
+        valid_account_id, ConnectionView, MAX_ACCOUNT_ID_LEN, MAX_LABEL_LEN, MAX_TOKEN_LEN,
     };
     pub use crate::app::{App, Ports};
     pub use crate::error::{code, ApiError};

@@ -20,15 +20,8 @@ struct ProfileAnswer {
 /// The use case: parse, authorise, act, answer.
 pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
     require_method(req, &Method::GET)?;
-    let caller = app.authenticate(req).await?;
-    let account_id = account_id_param(req)?;
+    let connection = chosen_connection(app, req).await?;
     let force = query_flag(req, "force");
-    let connection = app
-        .store
-        .tiktok_connection(&caller, account_id.as_deref())
-        .await?
-        .connection
-        .ok_or(ApiError::TikTokNotConnected)?;
 
     let now = OffsetDateTime::now_utc();
     if !force {

@@ -129,6 +129,7 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
     require_method(req, &Method::GET)?;
     let caller = app.authenticate(req).await?;
     let account_id = account_id_param(req)?;
+    // The parameters are checked before the database is asked anything.
     let ask = ask(req)?;
     let connection = app
         .store

@@ -85,24 +85,9 @@ impl std::fmt::Debug for Connection {
     }
 }
 
-/// New tokens for a connection, already encrypted.
-#[derive(Clone, Serialize)]
-pub struct TokenUpdate {
-    #[serde(rename = "p_access_token")]
-    pub access_token: String,
-    #[serde(rename = "p_refresh_token")]
-    pub refresh_token: String,
-    #[serde(rename = "p_expires_at", with = "timestamp::option")]
-    pub expires_at: Option<OffsetDateTime>,
-    #[serde(
-        rename = "p_refresh_expires_at",
-        with = "timestamp::option",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub refresh_expires_at: Option<OffsetDateTime>,
-    #[serde(rename = "p_scope", skip_serializing_if = "Option::is_none")]
-    pub scope: Option<String>,
-}
+/// Rotated tokens for a connection's compare-and-swap (`swap_connection_tokens`, whose
+/// refresh token and expiry are required: a refresh always has both).
+pub type TokenUpdate = NewTokens;
 
 /// The result of a compare-and-swap of a connection's tokens.
 #[derive(Debug, Clone, Deserialize)]

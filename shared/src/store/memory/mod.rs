@@ -90,7 +90,7 @@ impl TokenStore for MemoryStore {
             state.reauth_required.remove(&id);
             if let Some(c) = state.connections.get_mut(&id) {
                 c.access_token = Some(update.access_token.clone());
-                c.refresh_token = Some(update.refresh_token.clone());
+                c.refresh_token = update.refresh_token.clone();
                 c.expires_at = update.expires_at;
                 c.refresh_expires_at = update.refresh_expires_at;
                 c.scope = update.scope.clone().or(c.scope.take());

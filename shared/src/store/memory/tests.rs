@@ -100,7 +100,7 @@ async fn swaps_compare_the_stored_refresh_token() {
         .id;
     let update = TokenUpdate {
         access_token: "t2".into(),
-        refresh_token: "r2".into(),
+        refresh_token: Some("r2".into()),
         expires_at: None,
         refresh_expires_at: None,
         scope: None,
