@@ -69,7 +69,7 @@ pub async fn run<P: Ports>(app: &App<P>, until: Instant) -> Result<Summary, ApiE
                     summary.stopped = Some("tiktok_rate_limited");
                     break 'claiming;
                 }
-                Err(err) => {
+                Err(err @ AccessError::TikTok(_)) => {
                     tracing::warn!(connection_id = connection.id, error = %err, "keep-alive refresh failed");
                     summary.failed += 1;
                     outages += 1;
@@ -77,6 +77,12 @@ pub async fn run<P: Ports>(app: &App<P>, until: Instant) -> Result<Summary, ApiE
                         summary.stopped = Some("tiktok_unavailable");
                         break 'claiming;
                     }
+                }
+                // A row of its own that cannot be refreshed (tokens no key decrypts, a
+                // store error): counted, and the next connection goes on.
+                Err(err) => {
+                    tracing::warn!(connection_id = connection.id, error = %err, "keep-alive refresh failed");
+                    summary.failed += 1;
                 }
             }
         }

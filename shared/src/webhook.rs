@@ -52,7 +52,7 @@ pub fn verify(
         }
     }
     let (timestamp, signature) = timestamp.zip(signature).ok_or(SignatureError::Malformed)?;
-    if (now - timestamp).abs() > TOLERANCE_SECS {
+    if now.abs_diff(timestamp) > TOLERANCE_SECS.unsigned_abs() {
         return Err(SignatureError::Stale);
     }
     mac(secret, timestamp, body)

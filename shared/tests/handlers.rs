@@ -111,6 +111,7 @@ fn event(name: &str) -> Request {
 fn event_with(name: &str, more: &[(&str, &str)]) -> Request {
     use base64::engine::general_purpose::STANDARD;
     use base64::Engine;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let expires =
         shared::timestamp::format(time::OffsetDateTime::now_utc() + time::Duration::hours(2));
     let fill = |text: &str| {
@@ -125,7 +126,12 @@ fn event_with(name: &str, more: &[(&str, &str)]) -> Request {
             .replace("REPLACE_WITH_EMAIL", "ana@example.com")
             .replace("REPLACE_WITH_REDIRECT_URI", testing::TEST_REDIRECT_URI)
             .replace("REPLACE_WITH_CODE", "code-from-tiktok")
-            .replace("REPLACE_WITH_CLIENT_KEY", "test-client-key");
+            .replace("REPLACE_WITH_CLIENT_KEY", "test-client-key")
+            // A webhook event that happens now (older ones do not revoke newer grants).
+            .replace(
+                "create_time\\\": 1795608000",
+                &format!("create_time\\\": {now}"),
+            );
         more.iter()
             .fold(text, |text, (from, to)| text.replace(from, to))
     };

@@ -5,9 +5,10 @@ use integration_tests::*;
 use lambda_http::Body;
 use serde_json::{json, Value};
 
-fn removal(open_id: &str, reason: u8) -> String {
+/// An `authorization.removed` that happened at `at` (Unix seconds).
+fn removal(open_id: &str, reason: u8, at: i64) -> String {
     json!({"client_key": stack_var("TIKTOK_CLIENT_KEY"), "event": "authorization.removed",
-           "create_time": time::OffsetDateTime::now_utc().unix_timestamp(),
+           "create_time": at,
            "user_openid": open_id, "content": json!({"reason": reason}).to_string()})
     .to_string()
 }
@@ -39,7 +40,7 @@ async fn a_signed_removal_revokes_once_and_forgeries_change_nothing() {
     let (app, db, fake) = (live_app(), Db::new(), TikTokFake::new());
     let given::Connected { user, account, id } = given::connected_user(&app).await;
     let secret = stack_var("TIKTOK_CLIENT_SECRET");
-    let body = removal(&account.open_id, 1);
+    let body = removal(&account.open_id, 1, now());
     let before = db.connection(id).await;
 
     // Forgeries: another secret, a changed body, a stale timestamp, no header.
@@ -65,6 +66,21 @@ async fn a_signed_removal_revokes_once_and_forgeries_change_nothing() {
         );
     }
     assert_eq!(db.connection(id).await, before, "nothing changed");
+
+    // A removal older than the connection's grant (delivered late, after the user
+    // authorized the app again): recorded, nothing revoked.
+    let stale = removal(&account.open_id, 1, now() - 3 * 24 * 3600);
+    let r = send(
+        "tiktok-webhook",
+        &app,
+        delivery(&stale, &secret, Some(now())),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        db.connection(id).await["revoked_at"].is_null(),
+        "a newer grant stays"
+    );
 
     // The real delivery: revoked, tokens cleared; the redelivery changes nothing.
     let r = send(

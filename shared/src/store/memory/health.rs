@@ -27,8 +27,15 @@ impl HealthStore for MemoryStore {
                 .and_then(|r| r.as_i64())
                 .filter(|r| (0..=5).contains(r))
                 .unwrap_or(0) as i16;
+            // A late delivery does not clear a grant made after the event.
+            let happened = event
+                .create_time
+                .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok());
             for c in state.connections.values_mut() {
-                if c.provider == "tiktok" && &c.provider_account_id == open_id {
+                let newer_grant = happened
+                    .zip(c.refreshed_at)
+                    .is_some_and(|(at, r)| r.unix_timestamp() > at.unix_timestamp());
+                if c.provider == "tiktok" && &c.provider_account_id == open_id && !newer_grant {
                     c.revoked_at = Some(OffsetDateTime::now_utc());
                     c.revoked_reason = Some(reason);
                     c.access_token = Some(String::new());
