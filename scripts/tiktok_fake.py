@@ -27,15 +27,57 @@ newer pages):
   and expires after 10 minutes. A used, unknown or expired code, or another redirect
   URI: invalid_grant; a verifier that does not match the challenge: invalid_request
   "Code verifier or code challenge is invalid." (as seen from TikTok).
+- The Content Posting API (bearer token, JSON bodies, the envelope; fault and CALLS names
+  creator_info, video_init, inbox_init, content_init, status_fetch, upload):
+  POST /v2/post/publish/creator_info/query/ (video.publish; 20 a minute per token): the
+  account's posting settings ("creator" on /_fake/accounts, /_fake/consent or
+  /_fake/creator: privacy_level_options, comment/duet/stitch_disabled,
+  max_video_post_duration_sec, private_account, app_unaudited, max_posts_per_day; the last
+  three per account, not app-wide, so parallel tests do not meet).
+  POST /v2/post/publish/video/init/ (direct post, video.publish), .../inbox/video/init/
+  (video.upload) and .../content/init/ (photos: DIRECT_POST needs video.publish,
+  MEDIA_UPLOAD video.upload): 6 a minute per token, counted together; over a limit: 429
+  rate_limit_exceeded with Retry-After, the seconds until the sliding minute frees a slot
+  (an assumption). source_info FILE_UPLOAD follows the media transfer guide's chunk rules
+  (MB = 1024*1024, an assumption) else invalid_params; PULL_FROM_URL video_url and photo
+  URLs must start with a verified prefix (/_fake/verified_prefixes adds some) else 403
+  url_ownership_unverified. Direct posts are checked in this order: the body's shape
+  (invalid_params), privacy_level among the options (400 privacy_level_option_mismatch),
+  unaudited app and public account (403 unaudited_client_can_only_post_to_private_accounts),
+  max_posts_per_day direct inits in 24 h (403 spam_risk_too_many_posts); inbox shares: 5
+  pending ones (not PUBLISH_COMPLETE or FAILED) in 24 h (403
+  spam_risk_too_many_pending_share); then the URL prefix. The 403 statuses, and checking the
+  URL prefix last, are assumptions; reached_active_user_cap and
+  spam_risk_user_banned_from_posting are left to scripted faults. The answer: publish_id,
+  and for FILE_UPLOAD an upload_url on this fake (from the Host header) valid for an hour.
+  PUT /upload/?upload_id&upload_token (no bearer): one chunk of the declared plan, in
+  order: Content-Type video/mp4, video/quicktime or video/webm, Content-Range bytes
+  FIRST-LAST/TOTAL exactly the next chunk (else 416, an assumption), Content-Length its
+  size; other problems 400, an unknown or expired URL 404 (small JSON bodies; the body is
+  read in pieces and dropped). 206 while chunks remain, 201 after the last, which publishes
+  a direct post (PUBLISH_COMPLETE) or sends a share to the inbox (SEND_TO_USER_INBOX).
+  OPTIONS /upload/ answers a browser's CORS preflight. PULL_FROM_URL and photo publishes
+  start PROCESSING_DOWNLOAD and are downloaded by the first status fetch (which answers
+  the new state; downloaded_bytes a made-up size: an assumption). A public
+  (PUBLIC_TO_EVERYONE) direct post gets one post id (a numeric string).
+  POST /v2/post/publish/status/fetch/ {publish_id} (video.publish or video.upload; 30 a
+  minute per token): status, fail_reason (when FAILED; "internal" unless set, an
+  assumption), publicaly_available_post_id (TikTok's spelling), uploaded_bytes,
+  downloaded_bytes; an unknown publish_id or another account's: 400 invalid_params.
 
 Test control under /_fake/ (JSON): create accounts, expire tokens, script faults per
-account and endpoint, read the calls each account received.
+account and endpoint, read the calls each account received; set an account's posting
+settings (/_fake/creator), add verified URL prefixes, set a publish's state
+(/_fake/publish {publish_id, status?, fail_reason?, post_ids?}) and read it (GET
+/_fake/publishes/<publish_id>).
 Standard library only. Usage: tiktok_fake.py PORT CLIENT_KEY CLIENT_SECRET
 """
 
 import base64
 import hashlib
 import json
+import math
+import re
 import secrets
 import socket
 import sys
@@ -66,6 +108,40 @@ VIDEO_FIELDS = {"id", "create_time", "cover_image_url", "share_url", "video_desc
                 "height", "width", "title", "embed_html", "embed_link", "like_count", "comment_count",
                 "share_count", "view_count"}
 
+# -- Content Posting API ------------------------------------------------------------------
+MB = 1024 * 1024  # TikTok's "MB" in the media transfer guide (binary: an assumption)
+PRIVACY_LEVELS = ["PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CREATOR", "SELF_ONLY"]
+CREATOR_DEFAULTS = {  # an account's posting settings (override with "creator" on /_fake/accounts)
+    "privacy_level_options": PRIVACY_LEVELS, "comment_disabled": False, "duet_disabled": False,
+    "stitch_disabled": False, "max_video_post_duration_sec": 600, "private_account": False,
+    "app_unaudited": False, "max_posts_per_day": 15,
+    # False: TikTok's per-token posting rate limits are not applied (the benchmark's load).
+    "rate_limited": True,
+}
+VERIFIED_PREFIXES = ["https://media.example.com/verified/"]  # PULL_FROM_URL prefixes the app verified
+PUBLISHES = {}  # publish_id -> publish record (see publish_init)
+UPLOADS = {}  # upload_id -> publish_id
+RATES = {}  # (access token, bucket) -> times of the requests counted in the last minute
+RATE_LIMITS = {"creator_info": 20, "init": 6, "status_fetch": 30}  # per access token per minute
+POSTING = {
+    "/v2/post/publish/creator_info/query/": "creator_info",
+    "/v2/post/publish/video/init/": "video_init",
+    "/v2/post/publish/inbox/video/init/": "inbox_init",
+    "/v2/post/publish/content/init/": "content_init",
+    "/v2/post/publish/status/fetch/": "status_fetch",
+}
+PUBLISH_STATUSES = {"PROCESSING_UPLOAD", "PROCESSING_DOWNLOAD", "SEND_TO_USER_INBOX", "PUBLISH_COMPLETE", "FAILED"}
+UPLOAD_TYPES = {"video/mp4", "video/quicktime", "video/webm"}
+UPLOAD_TTL = 3600  # upload URLs are valid for an hour
+PIECE = MB  # uploads are read in pieces of this size, never kept
+DRAIN_LIMIT = 256 * MB  # a refused upload body up to this size is read and dropped; larger: connection closed
+PULLED_VIDEO_BYTES = 8 * MB  # what a PULL_FROM_URL video "weighs" once downloaded (assumption)
+PULLED_PHOTO_BYTES = 512 * 1024  # per photo (assumption)
+MAX_PENDING_SHARES = 5  # inbox shares awaiting the user, per 24 h
+VIDEO_FLAGS = ["disable_duet", "disable_comment", "disable_stitch", "brand_content_toggle",
+               "brand_organic_toggle", "is_aigc"]
+PHOTO_FLAGS = ["disable_comment", "auto_add_music", "brand_content_toggle", "brand_organic_toggle"]
+
 
 def log_id():
     return time.strftime("%Y%m%d%H%M%S") + secrets.token_hex(8).upper()
@@ -78,9 +154,10 @@ def retire_refresh(open_id):
 
 def new_account(open_id, p):
     """An account as /_fake/accounts (or a consent) makes it; `p` may set its scope,
-    token lifetimes and profile fields."""
+    token lifetimes, profile fields and posting settings ("creator")."""
     return {
         "open_id": open_id,
+        "creator": {**CREATOR_DEFAULTS, "privacy_level_options": list(PRIVACY_LEVELS), **(p.get("creator") or {})},
         "scope": p.get("scope", "user.info.basic,user.info.profile,user.info.stats"),
         "access_ttl": int(p.get("access_ttl", 7200)),
         "refresh_ttl": int(p.get("refresh_ttl", 15552000)),
@@ -95,6 +172,140 @@ def new_account(open_id, p):
             **p.get("profile", {}),
         },
     }
+
+
+def creator_problem(creator):
+    """What is wrong with a "creator" object of a control call, or None."""
+    if creator is None:
+        return None
+    if not isinstance(creator, dict):
+        return "creator must be an object"
+    for key, value in creator.items():
+        if key not in CREATOR_DEFAULTS:
+            return "unknown creator setting " + key
+        if key == "privacy_level_options":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                return "privacy_level_options must be a list of strings"
+        elif isinstance(CREATOR_DEFAULTS[key], bool):
+            if not isinstance(value, bool):
+                return key + " must be a boolean"
+        elif not is_int(value) or value < 0:
+            return key + " must be a non-negative integer"
+    return None
+
+
+def is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def utf16_len(text):
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
+def envelope(data):
+    return {"data": data, "error": {"code": "ok", "message": "", "log_id": log_id()}}
+
+
+def chunk_problem(size, chunk, total):
+    """What breaks TikTok's chunk rules (media transfer guide) in a FILE_UPLOAD plan."""
+    if size < 5 * MB:
+        if chunk != size or total != 1:
+            return "A video under 5 MB is sent whole: chunk_size must equal video_size, total_chunk_count 1."
+        return None
+    if not 5 * MB <= chunk <= 64 * MB:
+        return "chunk_size must be at least 5 MB and at most 64 MB."
+    if total != size // chunk:
+        return "total_chunk_count must be video_size divided by chunk_size, rounded down."
+    if total > 1000:
+        return "At most 1000 chunks."
+    if size - (total - 1) * chunk > 128 * MB:
+        return "The last chunk may hold at most 128 MB."
+    if size > 64 * MB and total < 2:
+        return "A video over 64 MB must be sent in more than one chunk."
+    return None
+
+
+def chunk_range(plan, index):
+    """The first and last byte of chunk `index` of a FILE_UPLOAD plan."""
+    first = index * plan["chunk_size"]
+    last = plan["video_size"] - 1 if index == plan["total_chunk_count"] - 1 else first + plan["chunk_size"] - 1
+    return first, last
+
+
+def video_source(info):
+    """(plan, problem) of a video's source_info."""
+    if not isinstance(info, dict):
+        return None, "source_info is missing."
+    if info.get("source") == "FILE_UPLOAD":
+        size, chunk, total = (info.get(k) for k in ("video_size", "chunk_size", "total_chunk_count"))
+        if not all(is_int(v) and v > 0 for v in (size, chunk, total)):
+            return None, "video_size, chunk_size and total_chunk_count must be positive integers."
+        problem = chunk_problem(size, chunk, total)
+        if problem:
+            return None, problem
+        return {"source": "FILE_UPLOAD", "video_size": size, "chunk_size": chunk, "total_chunk_count": total}, None
+    if info.get("source") == "PULL_FROM_URL":
+        if not isinstance(info.get("video_url"), str) or not info["video_url"]:
+            return None, "video_url is missing."
+        return {"source": "PULL_FROM_URL", "video_url": info["video_url"]}, None
+    return None, "source must be FILE_UPLOAD or PULL_FROM_URL."
+
+
+def photo_source(info):
+    """(plan, problem) of a photo post's source_info."""
+    if not isinstance(info, dict) or info.get("source") != "PULL_FROM_URL":
+        return None, "source_info.source must be PULL_FROM_URL."
+    images, cover = info.get("photo_images"), info.get("photo_cover_index")
+    if not isinstance(images, list) or not 1 <= len(images) <= 35 \
+            or not all(isinstance(u, str) and u for u in images):
+        return None, "photo_images must hold 1 to 35 URLs."
+    if not is_int(cover) or not 0 <= cover < len(images):
+        return None, "photo_cover_index must index photo_images."
+    return {"source": "PULL_FROM_URL", "photo_images": images, "photo_cover_index": cover}, None
+
+
+def post_info_problem(info, media):
+    """What is wrong with the shape of a post_info object, or None."""
+    if not isinstance(info, dict):
+        return "post_info is missing."
+    limits = {"title": 2200} if media == "video" else {"title": 90, "description": 4000}
+    for field, limit in limits.items():
+        value = info.get(field)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            return field + " must be a string."
+        if utf16_len(value) > limit:
+            return f"{field} is longer than {limit} characters."
+    for flag in VIDEO_FLAGS if media == "video" else PHOTO_FLAGS:
+        if info.get(flag) is not None and not isinstance(info[flag], bool):
+            return flag + " must be a boolean."
+    cover = info.get("video_cover_timestamp_ms")
+    if media == "video" and cover is not None and not (is_int(cover) and cover >= 0):
+        return "video_cover_timestamp_ms must be a non-negative integer."
+    return None
+
+
+def arrive(record):
+    """The media reached TikTok: a direct post is published, an inbox share waits for the
+    user. Called with LOCK held."""
+    if record["mode"] == "direct":
+        record["status"] = "PUBLISH_COMPLETE"
+        if record["privacy_level"] == "PUBLIC_TO_EVERYONE" and not record["post_ids"]:
+            record["post_ids"] = [str(7300000000000000000 + secrets.randbelow(10 ** 15))]
+    else:
+        record["status"] = "SEND_TO_USER_INBOX"
+
+
+def take_rate(token, bucket, now):
+    """Counts a request against the token's per-minute limit: 0, or the seconds until the
+    sliding window frees a slot. Called with LOCK held."""
+    times = [t for t in RATES.get((token, bucket), []) if t > now - 60]
+    RATES[(token, bucket)] = times
+    if len(times) >= RATE_LIMITS[bucket]:
+        return max(1, math.ceil(times[0] + 60 - now))
+    times.append(now)
+    return 0
 
 
 def s256(verifier):
@@ -194,6 +405,12 @@ class Handler(BaseHTTPRequestHandler):
                     "valid_access_tokens": [t for t, (oid, exp) in ACCESS.items() if oid == open_id and exp > time.time()],
                 }
             return self.send(200 if state else 404, state or {"error": "no such account"})
+        if url.path.startswith("/_fake/publishes/"):
+            with LOCK:
+                record = PUBLISHES.get(url.path[len("/_fake/publishes/"):])
+                record = None if record is None else dict(record, plan=dict(record["plan"]),
+                                                         post_ids=list(record["post_ids"]))
+            return self.send(200 if record else 404, record or {"error": "no such publish"})
         if url.path == "/_fake/issued":
             with LOCK:
                 return self.send(200, {"tokens": list(ISSUED)})
@@ -240,6 +457,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.revoke(form)
         if url.path in ("/v2/video/list/", "/v2/video/query/"):
             return self.videos(url, raw)
+        if url.path in POSTING:
+            return self.posting(POSTING[url.path], raw)
         if url.path.startswith("/_fake/"):
             try:
                 payload = json.loads(raw or b"{}")
@@ -316,6 +535,251 @@ class Handler(BaseHTTPRequestHandler):
                     "has_more": len(before) > len(page)}
         self.send(200, {"data": data, "error": {"code": "ok", "message": "", "log_id": log_id()}})
 
+    # -- Content Posting API ----------------------------------------------------------
+    def posting(self, endpoint, raw):
+        """The Content Posting API's JSON endpoints: faults, token, scope and rate limit,
+        then the endpoint itself."""
+        auth = self.headers.get("Authorization", "")
+        token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+        try:
+            body = json.loads(raw) if raw.strip() else {}
+        except ValueError:
+            body = None
+        with LOCK:
+            entry = ACCESS.get(token)
+            open_id = entry[0] if entry else None
+            CALLS.append({"endpoint": endpoint, "open_id": open_id, "body": body})
+        if open_id and self.fault(open_id, endpoint):
+            return
+        if not entry or entry[1] <= time.time():
+            return self.envelope_error(401, "access_token_invalid",
+                                       "The access token is invalid or not found in the request.")
+        if endpoint == "status_fetch":
+            needed = {"video.publish", "video.upload"}
+        elif endpoint == "inbox_init" or (endpoint == "content_init" and isinstance(body, dict)
+                                          and body.get("post_mode") == "MEDIA_UPLOAD"):
+            needed = {"video.upload"}
+        else:
+            needed = {"video.publish"}
+        bucket = endpoint if endpoint in RATE_LIMITS else "init"
+        with LOCK:
+            granted = {s.strip() for s in ACCOUNTS[open_id]["scope"].split(",")}
+            limited = ACCOUNTS[open_id]["creator"]["rate_limited"]
+            retry = 0 if not (needed & granted and limited) else take_rate(token, bucket, time.time())
+        if not needed & granted:
+            return self.envelope_error(401, "scope_not_authorized",
+                                       "The user did not authorize the scope required for completing this request.")
+        if retry:
+            return self.send(429, {"data": {}, "error": {
+                "code": "rate_limit_exceeded", "message": "API rate limit was exceeded, please retry later.",
+                "log_id": log_id()}}, {"Retry-After": str(retry)})
+        if not isinstance(body, dict):
+            return self.envelope_error(400, "invalid_params", "The request body is not a JSON object.")
+        if endpoint == "creator_info":
+            return self.creator_info(open_id)
+        if endpoint == "status_fetch":
+            return self.status_fetch(open_id, body)
+        return self.publish_init(endpoint, open_id, body)
+
+    def creator_info(self, open_id):
+        with LOCK:
+            account = ACCOUNTS[open_id]
+            creator, profile = dict(account["creator"]), account["profile"]
+            data = {
+                "creator_avatar_url": profile.get("avatar_url"),
+                "creator_username": profile.get("username"),
+                "creator_nickname": profile.get("display_name"),
+                "privacy_level_options": list(creator["privacy_level_options"]),
+                **{k: creator[k] for k in ("comment_disabled", "duet_disabled", "stitch_disabled",
+                                           "max_video_post_duration_sec")},
+            }
+        self.send(200, envelope(data))
+
+    def publish_init(self, endpoint, open_id, body):
+        """video/init (direct), inbox/video/init (inbox) and content/init (photos, either)."""
+        if endpoint == "content_init":
+            media = "photo"
+            mode = {"DIRECT_POST": "direct", "MEDIA_UPLOAD": "inbox"}.get(body.get("post_mode"))
+            if body.get("media_type") != "PHOTO" or mode is None:
+                return self.envelope_error(400, "invalid_params",
+                                           "media_type must be PHOTO and post_mode DIRECT_POST or MEDIA_UPLOAD.")
+            problem = post_info_problem(body.get("post_info"), media)
+            plan, source_problem = photo_source(body.get("source_info"))
+            urls = plan["photo_images"] if plan else []
+        else:
+            media, mode = "video", ("direct" if endpoint == "video_init" else "inbox")
+            problem = post_info_problem(body.get("post_info"), media) if mode == "direct" else None
+            plan, source_problem = video_source(body.get("source_info"))
+            urls = [plan["video_url"]] if plan and plan["source"] == "PULL_FROM_URL" else []
+        if problem or source_problem:
+            return self.envelope_error(400, "invalid_params", problem or source_problem)
+        post_info = body.get("post_info") if isinstance(body.get("post_info"), dict) else {}
+        privacy = post_info.get("privacy_level") if mode == "direct" else None
+        upload = plan["source"] == "FILE_UPLOAD"
+        now = time.time()
+        with LOCK:
+            creator = ACCOUNTS[open_id]["creator"]
+            day = [r for r in PUBLISHES.values()
+                   if r["open_id"] == open_id and r["mode"] == mode and r["created"] > now - 86400]
+            refusal = None
+            if mode == "direct":
+                if not isinstance(privacy, str) or privacy not in creator["privacy_level_options"]:
+                    refusal = (400, "privacy_level_option_mismatch",
+                               "privacy_level is missing or not one of the creator's privacy_level_options.")
+                elif creator["app_unaudited"] and not creator["private_account"]:
+                    refusal = (403, "unaudited_client_can_only_post_to_private_accounts",
+                               "Unaudited clients can only post to a private account.")
+                elif len(day) >= creator["max_posts_per_day"]:
+                    refusal = (403, "spam_risk_too_many_posts",
+                               "The daily post cap from the API is reached for the current user.")
+            elif len([r for r in day if r["status"] not in ("PUBLISH_COMPLETE", "FAILED")]) >= MAX_PENDING_SHARES:
+                refusal = (403, "spam_risk_too_many_pending_share",
+                           "The user has reached the cap of 5 pending shares within 24 hours.")
+            if refusal is None and any(not any(u.startswith(v) for v in VERIFIED_PREFIXES) for u in urls):
+                refusal = (403, "url_ownership_unverified",
+                           "The domain or URL prefix of the media URL is not verified for this app.")
+            if refusal is None:
+                publish_id = "v_pub_" + secrets.token_hex(10)
+                upload_id, upload_token = secrets.token_hex(12), secrets.token_urlsafe(24)
+                if upload:
+                    ISSUED.append(upload_token)  # a capability: the log leak check looks for it
+                PUBLISHES[publish_id] = {
+                    "publish_id": publish_id, "open_id": open_id, "mode": mode, "media": media,
+                    "source": plan["source"], "plan": plan, "next_chunk": 0 if upload else None,
+                    "uploaded_bytes": 0, "downloaded_bytes": 0,
+                    "status": "PROCESSING_UPLOAD" if upload else "PROCESSING_DOWNLOAD",
+                    "fail_reason": None, "post_ids": [], "privacy_level": privacy, "post_info": post_info,
+                    "created": now, "moves_on_fetch": not upload,
+                    "upload_id": upload_id if upload else None, "upload_token": upload_token if upload else None,
+                    "upload_expires_at": now + UPLOAD_TTL if upload else None,
+                }
+                if upload:
+                    UPLOADS[upload_id] = publish_id
+        if refusal:
+            return self.envelope_error(*refusal)
+        data = {"publish_id": publish_id}
+        if upload:
+            host = self.headers.get("Host") or f"127.0.0.1:{self.server.server_port}"
+            data["upload_url"] = f"http://{host}/upload/?upload_id={upload_id}&upload_token={upload_token}"
+        self.send(200, envelope(data))
+
+    def status_fetch(self, open_id, body):
+        publish_id = body.get("publish_id")
+        with LOCK:
+            record = PUBLISHES.get(publish_id) if isinstance(publish_id, str) else None
+            if record is not None and record["open_id"] == open_id:
+                if record["moves_on_fetch"]:  # PULL_FROM_URL and photos: downloaded by the first fetch
+                    record["moves_on_fetch"] = False
+                    plan = record["plan"]
+                    record["downloaded_bytes"] = (PULLED_PHOTO_BYTES * len(plan["photo_images"])
+                                                  if record["media"] == "photo" else PULLED_VIDEO_BYTES)
+                    arrive(record)
+                data = {"status": record["status"], "publicaly_available_post_id": list(record["post_ids"]),
+                        "uploaded_bytes": record["uploaded_bytes"], "downloaded_bytes": record["downloaded_bytes"]}
+                if record["status"] == "FAILED":
+                    data["fail_reason"] = record["fail_reason"] or "internal"
+            else:
+                data = None
+        if data is None:
+            return self.envelope_error(400, "invalid_params", "publish_id is invalid.")
+        self.send(200, envelope(data))
+
+    def drain(self, length):
+        """Reads `length` bytes of the request body in pieces, keeping none: the bytes read."""
+        got = 0
+        while got < length:
+            piece = self.rfile.read(min(PIECE, length - got))
+            if not piece:
+                break
+            got += len(piece)
+        return got
+
+    def upload_answer(self, status, error=None, close=False):
+        headers = {"Access-Control-Allow-Origin": "*"}
+        if close:
+            headers["Connection"] = "close"
+        self.send(status, b"" if error is None else json.dumps({"error": error}).encode(), headers)
+
+    def do_PUT(self):
+        """A chunk of a FILE_UPLOAD video, sent to the upload URL (no bearer: the URL is the
+        capability)."""
+        url = urlparse(self.path)
+        if url.path != "/upload/":  # the body is left unread: the connection closes
+            return self.send(404, {"data": {}, "error": {"code": "invalid_params", "message": "Unknown path",
+                                                         "log_id": log_id()}}, {"Connection": "close"})
+        query = parse_qs(url.query)
+        upload_id = query.get("upload_id", [""])[0]
+        upload_token = query.get("upload_token", [""])[0]
+        content_range = self.headers.get("Content-Range", "")
+        try:
+            length = int(self.headers.get("Content-Length", ""))
+        except ValueError:
+            length = -1
+        with LOCK:
+            record = PUBLISHES.get(UPLOADS.get(upload_id))
+            if record is not None and not secrets.compare_digest(record["upload_token"], upload_token):
+                record = None
+            open_id = record["open_id"] if record else None
+            CALLS.append({"endpoint": "upload", "open_id": open_id, "range": content_range})
+            scripted = bool(open_id and FAULTS.get((open_id, "upload")))
+        if length < 0 or self.headers.get("Transfer-Encoding"):
+            return self.upload_answer(400, "Content-Length is missing or invalid.", close=True)
+        if scripted:
+            if length > DRAIN_LIMIT or self.drain(length) != length:
+                self.close_connection = True
+            if self.fault(open_id, "upload"):
+                return
+            return self.upload_answer(409, "Another request took the scripted fault this body was read for.")
+        match = re.fullmatch(r"bytes (\d+)-(\d+)/(\d+)", content_range.strip())
+        content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        with LOCK:
+            chunk, refusal = None, None
+            if record is None or record["upload_expires_at"] <= time.time():
+                refusal = (404, "The upload URL is unknown or expired.")
+            elif content_type not in UPLOAD_TYPES:
+                refusal = (400, "Content-Type must be video/mp4, video/quicktime or video/webm.")
+            elif record["status"] != "PROCESSING_UPLOAD" or record["next_chunk"] >= record["plan"]["total_chunk_count"]:
+                refusal = (400, "The publish awaits no upload (status " + record["status"] + ").")
+            elif match is None:
+                refusal = (400, "Content-Range must read bytes FIRST-LAST/TOTAL.")
+            else:
+                chunk = record["next_chunk"]
+                first, last = chunk_range(record["plan"], chunk)
+                if tuple(int(g) for g in match.groups()) != (first, last, record["plan"]["video_size"]):
+                    refusal = (416, f"Expected chunk {chunk}: bytes {first}-{last}/{record['plan']['video_size']}.")
+                elif length != last - first + 1:
+                    refusal = (400, f"Content-Length must be {last - first + 1}, the chunk's size.")
+        if refusal:
+            if length > DRAIN_LIMIT or self.drain(length) != length:
+                return self.upload_answer(refusal[0], refusal[1], close=True)
+            return self.upload_answer(*refusal)
+        if self.drain(length) != length:
+            return self.upload_answer(400, "The body is shorter than Content-Length.", close=True)
+        with LOCK:
+            if record["next_chunk"] != chunk or record["status"] != "PROCESSING_UPLOAD":
+                refusal = (416, f"Chunk {chunk} was received meanwhile.")
+            else:
+                record["next_chunk"] += 1
+                record["uploaded_bytes"] += length
+                done = record["next_chunk"] == record["plan"]["total_chunk_count"]
+                if done:
+                    arrive(record)
+        if refusal:
+            return self.upload_answer(*refusal)
+        self.upload_answer(201 if done else 206)
+
+    def do_OPTIONS(self):
+        """A browser's CORS preflight before it PUTs a chunk to the upload URL."""
+        if urlparse(self.path).path != "/upload/":
+            return self.envelope_error(404, "invalid_params", "Unknown path")
+        self.send_response(204)
+        self.send_header("Access-Control-Allow-Origin", "*")
+        self.send_header("Access-Control-Allow-Methods", "PUT")
+        self.send_header("Access-Control-Allow-Headers", "Content-Type, Content-Range")
+        self.send_header("Access-Control-Max-Age", "600")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
     def code_grant(self, form):
         code = form.get("code", "")
         with LOCK:
@@ -383,11 +847,49 @@ class Handler(BaseHTTPRequestHandler):
                     + "&state=" + q["state"])
         return self.send(200, {"code": code, "open_id": open_id, "redirect": redirect})
 
+    def set_publish(self, p):
+        """/_fake/publish: sets a publish's status, fail_reason and public post ids (a
+        PUBLISH_COMPLETE public direct post without post_ids given gets one). Called with
+        LOCK held."""
+        record = PUBLISHES.get(p.get("publish_id"))
+        if record is None:
+            return self.send(404, {"error": "no such publish"})
+        status, post_ids = p.get("status"), p.get("post_ids")
+        if status is not None and status not in PUBLISH_STATUSES:
+            return self.send(400, {"error": "status must be one of " + ", ".join(sorted(PUBLISH_STATUSES))})
+        if post_ids is not None and (not isinstance(post_ids, list)
+                                     or not all(isinstance(x, (str, int)) for x in post_ids)):
+            return self.send(400, {"error": "post_ids must be a list"})
+        if status is not None:
+            record["moves_on_fetch"] = False  # the test drives it from now on
+            if status == "PUBLISH_COMPLETE" and post_ids is None:
+                arrive(record)
+            record["status"] = status
+        if "fail_reason" in p:
+            record["fail_reason"] = p["fail_reason"]
+        if post_ids is not None:
+            record["post_ids"] = [str(x) for x in post_ids]
+        return self.send(200, dict(record))
+
     def admin(self, path, p):
+        if path in ("/_fake/accounts", "/_fake/consent", "/_fake/creator"):
+            problem = creator_problem(p.get("creator"))
+            if problem:
+                return self.send(400, {"error": problem})
         with LOCK:
+            if path == "/_fake/verified_prefixes":
+                prefixes = p.get("prefixes")
+                if not isinstance(prefixes, list) or not all(isinstance(x, str) and x for x in prefixes):
+                    return self.send(400, {"error": "prefixes must be a list of strings"})
+                VERIFIED_PREFIXES.extend(x for x in prefixes if x not in VERIFIED_PREFIXES)
+                return self.send(200, {"prefixes": list(VERIFIED_PREFIXES)})
+            if path == "/_fake/publish":
+                return self.set_publish(p)
             if path == "/_fake/accounts":
                 open_id = p.get("open_id") or "-" + secrets.token_hex(16)
                 account = new_account(open_id, p)
+                if open_id in ACCOUNTS and p.get("creator") is None:
+                    account["creator"] = ACCOUNTS[open_id]["creator"]  # a new grant keeps the user's settings
                 ACCOUNTS[open_id] = account
                 return self.send(200, issue_tokens(account))
             if path == "/_fake/consent":
@@ -429,6 +931,9 @@ class Handler(BaseHTTPRequestHandler):
                     })
                 VIDEOS[open_id] = sorted(VIDEOS.get(open_id, []) + made, key=lambda v: -v["create_time"])
                 return self.send(200, {"videos": made})
+            if path == "/_fake/creator":
+                ACCOUNTS[open_id]["creator"].update(p.get("creator") or {})
+                return self.send(200, {"creator": ACCOUNTS[open_id]["creator"]})
             if path == "/_fake/expire_code":
                 CODES[p["code"]]["expires_at"] = 0
                 return self.send(200, {})

@@ -6,9 +6,14 @@ use serde_json::{json, Value};
 use crate::stack::{http, stack_var, unique};
 
 /// Every scope the app asks for.
-pub const ALL_SCOPES: &str = "user.info.basic,user.info.profile,user.info.stats,video.list";
+pub const ALL_SCOPES: &str =
+    "user.info.basic,user.info.profile,user.info.stats,video.list,video.publish,video.upload";
 /// The scope every TikTok grant has.
 pub const BASIC_SCOPE: &str = "user.info.basic";
+/// The scopes of the Content Posting API (direct posts and inbox uploads).
+pub const PUBLISH_SCOPES: &str = "user.info.basic,video.publish,video.upload";
+/// The URL prefix the fake treats as verified for `PULL_FROM_URL` media.
+pub const VERIFIED_PREFIX: &str = "https://media.example.com/verified/";
 
 #[derive(Debug, Clone)]
 pub struct TikTokAccount {
@@ -79,6 +84,21 @@ impl TikTokFake {
     /// A new TikTok user who authorised the app with `scope`.
     pub async fn account(&self, scope: &str) -> TikTokAccount {
         self.authorize(&unique("-000open"), scope).await
+    }
+
+    /// A new TikTok user who authorised the app with `scope`, with these posting settings
+    /// (`creator`: `privacy_level_options`, `comment_disabled`, `duet_disabled`,
+    /// `stitch_disabled`, `max_video_post_duration_sec`, `private_account`,
+    /// `app_unaudited`, `max_posts_per_day`; the rest keep the fake's defaults).
+    pub async fn account_with(&self, scope: &str, creator: Value) -> TikTokAccount {
+        let open_id = unique("-000open");
+        let grant = self
+            .post(
+                "/_fake/accounts",
+                json!({"open_id": open_id, "scope": scope, "creator": creator}),
+            )
+            .await;
+        TikTokAccount::with_grant(&open_id, scope, &grant)
     }
 
     /// `N` new TikTok users who authorised the app with `scope`.
@@ -192,6 +212,36 @@ impl TikTokFake {
             )
             .await;
         answer["valid"].as_bool().unwrap_or(false)
+    }
+
+    /// Changes the account's posting settings: those `creator` names, the rest stay.
+    pub async fn set_creator(&self, open_id: &str, creator: Value) {
+        self.post(
+            "/_fake/creator",
+            json!({"open_id": open_id, "creator": creator}),
+        )
+        .await;
+    }
+
+    /// What the fake holds of a publish: its mode, source, plan, next chunk, uploaded
+    /// bytes, status and public post ids.
+    pub async fn publish_state(&self, publish_id: &str) -> Value {
+        self.http
+            .get(format!("{}/_fake/publishes/{publish_id}", self.base))
+            .send()
+            .await
+            .expect("fake publish")
+            .json()
+            .await
+            .expect("publish answer")
+    }
+
+    /// Moves a publish on as TikTok would: `state` may set `status`, `fail_reason` and
+    /// `post_ids`.
+    pub async fn set_publish(&self, publish_id: &str, state: Value) {
+        let mut body = state;
+        body["publish_id"] = json!(publish_id);
+        self.post("/_fake/publish", body).await;
     }
 
     /// Calls the account received, by endpoint name.
