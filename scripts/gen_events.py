@@ -102,7 +102,7 @@ good_oauth = {
     "provider": "tiktok", "provider_account_id": "REPLACE_WITH_OPEN_ID",
     "access_token": "REPLACE_WITH_ACCESS_TOKEN", "refresh_token": "REPLACE_WITH_REFRESH_TOKEN",
     "expires_in": 7200, "refresh_expires_in": 15552000,
-    "scope": "user.info.basic,user.info.profile,user.info.stats,video.list",
+    "scope": "user.info.basic,user.info.profile,user.info.stats,video.list,video.publish,video.upload",
     "email": "REPLACE_WITH_EMAIL", "name": "Ana Cooks", "picture": "https://example.com/ana.png",
     "metadata": {"source": "login-page"},
 }
@@ -205,4 +205,53 @@ write("tiktok-videos", {
     "bad-max-count.json": event("GET", VIDEOS, {"max_count": "50"}, name="tiktok-videos"),
     "no-auth.json": event("GET", VIDEOS, auth=False, name="tiktok-videos"),
     "wrong-method.json": event("POST", VIDEOS, body={}, name="tiktok-videos"),
+})
+
+CREATOR = "/api/v1/social-connections/tiktok/creator-info"
+write("tiktok-creator-info", {
+    "ok.json": event("GET", CREATOR, name="tiktok-creator-info"),
+    "account-id.json": event("GET", CREATOR, {"account_id": "REPLACE_WITH_OPEN_ID"}, name="tiktok-creator-info"),
+    "no-auth.json": event("GET", CREATOR, auth=False, name="tiktok-creator-info"),
+    "wrong-method.json": event("POST", CREATOR, body={}, name="tiktok-creator-info"),
+})
+
+POSTS = "/api/v1/social-connections/tiktok/posts"
+DIRECT_INFO = {"title": "Weeknight pasta #cooking", "privacy_level": "SELF_ONLY", "disable_comment": True,
+               "disable_duet": True, "disable_stitch": True, "video_cover_timestamp_ms": 1000,
+               "brand_content_toggle": False, "brand_organic_toggle": False}
+def publish_event(body, auth=True, method="POST", key=None):
+    e = event(method, POSTS, auth=auth, body=body, name="tiktok-publish")
+    if key:
+        e["headers"]["idempotency-key"] = key
+    return e
+UPLOAD = {"account_id": "REPLACE_WITH_OPEN_ID", "mode": "direct",
+          "source": {"type": "upload", "video_size": 52428800}, "post_info": DIRECT_INFO}
+write("tiktok-publish", {
+    "ok.json": publish_event(UPLOAD),
+    "idempotent.json": publish_event(UPLOAD, key="3f6c2a4e-post-once"),
+    "inbox.json": publish_event({"mode": "inbox", "source": {"type": "upload", "video_size": 3000000}}),
+    "url.json": publish_event({"mode": "direct", "source": {"type": "url", "video_url": "https://media.example.com/verified/pasta.mp4"},
+                               "post_info": {"privacy_level": "SELF_ONLY"}}),
+    "photos.json": publish_event({"mode": "direct", "source": {"type": "photos", "photo_urls": [
+        "https://media.example.com/verified/1.jpg", "https://media.example.com/verified/2.jpg"], "photo_cover_index": 1},
+        "post_info": {"title": "Pasta, step by step", "description": "Three photos", "privacy_level": "SELF_ONLY"}}),
+    "no-privacy-level.json": publish_event({**UPLOAD, "post_info": {"title": "No privacy chosen"}}),
+    "inbox-with-post-info.json": publish_event({"mode": "inbox", "source": {"type": "upload", "video_size": 3000000},
+                                                "post_info": DIRECT_INFO}),
+    "not-json.json": publish_event("mode=direct"),
+    "no-auth.json": publish_event(UPLOAD, auth=False),
+    "wrong-method.json": publish_event(None, method="GET"),
+})
+
+POST = "/api/v1/social-connections/tiktok/posts/REPLACE_WITH_POST_ID"
+def post_event(path=POST, auth=True, method="GET"):
+    e = event(method, path, auth=auth, body={} if method != "GET" else None, name="tiktok-post-status")
+    e["routeKey"] = e["requestContext"]["routeKey"] = f"{method} /api/v1/social-connections/tiktok/posts/{{id}}"
+    e["pathParameters"] = {"id": path.rsplit("/", 1)[1]}
+    return e
+write("tiktok-post-status", {
+    "ok.json": post_event(),
+    "malformed-id.json": post_event(POSTS + "/not-a-post"),
+    "no-auth.json": post_event(auth=False),
+    "wrong-method.json": post_event(method="POST"),
 })

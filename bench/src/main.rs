@@ -235,6 +235,25 @@ async fn workload(function: &str, n: usize) -> Workload {
             assert_eq!(signed_up.status, 200, "{}", signed_up.body);
             events
         }
+        "tiktok-creator-info" | "tiktok-publish" | "tiktok-post-status" => {
+            // TikTok's per-user posting limits (6 inits a minute, 15 posts a day) are off
+            // for this account: the load is the benchmark's, not one creator's.
+            let creator = json!({"rate_limited": false, "max_posts_per_day": 1_000_000});
+            let account = fake.account_with(ALL, creator).await;
+            connect(account.clone()).await;
+            if function != "tiktok-post-status" {
+                // Creator info fresh from TikTok; a new direct post (upload) each time.
+                vec![good_request_json(function, &user, &account); n]
+            } else {
+                // A post TikTok is still processing: each read asks TikTok, then updates it.
+                let posted = good_request("tiktok-publish", &user, &account);
+                let r = reply(dispatch("tiktok-publish", &app, posted).await);
+                assert_eq!(r.status, 201, "{}", r.body);
+                let id = r.body["id"].as_str().expect("post id");
+                let post = [("REPLACE_WITH_POST_ID", id)];
+                vec![request_json("tiktok-post-status/ok.json", &user, &account, &post); n]
+            }
+        }
         _ => {
             connect(account.clone()).await;
             if function == "tiktok-profile" {

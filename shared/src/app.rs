@@ -8,7 +8,9 @@ use crate::crypto::TokenCipher;
 use crate::error::ApiError;
 use crate::firebase::{FirebaseAuth, IdTokenVerifier, IdentityAdmin};
 use crate::http::bearer_token;
-use crate::store::{Caller, ConnectionStore, HealthStore, OAuthStateStore, PostgrestStore};
+use crate::store::{
+    Caller, ConnectionStore, HealthStore, OAuthStateStore, PostStore, PostgrestStore,
+};
 use crate::tiktok::{TikTokApi, TikTokClient};
 
 /// A session that signed in at most this long ago makes a linked account a sign-in
@@ -34,7 +36,7 @@ const STORE_TIMEOUT: Duration = Duration::from_secs(5);
 /// The outside parties a use case talks to, as one shape: the production adapters
 /// ([`Live`]) or in-memory ones (`testing::InMemory`, feature `testing`).
 pub trait Ports: Send + Sync + 'static {
-    type Store: ConnectionStore + OAuthStateStore + HealthStore;
+    type Store: ConnectionStore + OAuthStateStore + HealthStore + PostStore;
     type TikTok: TikTokApi;
     type Identity: IdTokenVerifier + IdentityAdmin;
 }

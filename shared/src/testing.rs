@@ -58,7 +58,7 @@ pub fn app(store: MemoryStore, tiktok: ScriptedTikTok, identity: FixedIdentity) 
 }
 
 /// Every function of the API, by its binary's name.
-pub const FUNCTIONS: [&str; 12] = [
+pub const FUNCTIONS: [&str; 15] = [
     "oauth-tiktok",
     "store-token",
     "tiktok-profile",
@@ -70,6 +70,9 @@ pub const FUNCTIONS: [&str; 12] = [
     "tiktok-callback",
     "tiktok-webhook",
     "tiktok-videos",
+    "tiktok-creator-info",
+    "tiktok-publish",
+    "tiktok-post-status",
     // Last: suites that run every function in turn on one account disconnect it here.
     "disconnect-tiktok",
 ];
@@ -102,6 +105,9 @@ pub async fn dispatch<P: Ports>(
         "tiktok-callback" => answer(id, deadline, tiktok_callback::run(app, req)).await,
         "tiktok-webhook" => answer(id, deadline, tiktok_webhook::run(app, req)).await,
         "tiktok-videos" => answer(id, deadline, tiktok_videos::run(app, req)).await,
+        "tiktok-creator-info" => answer(id, deadline, tiktok_creator_info::run(app, req)).await,
+        "tiktok-publish" => answer(id, deadline, tiktok_publish::run(app, req)).await,
+        "tiktok-post-status" => answer(id, deadline, tiktok_post_status::run(app, req)).await,
         _ => return None,
     })
 }

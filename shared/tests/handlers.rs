@@ -30,11 +30,13 @@ enum Given {
     SignInStarted,
     /// Ana started linking TikTok (tiktok-authorize with her session).
     LinkStarted,
+    /// Ana's TikTok account is connected and she started a post (tiktok-publish).
+    Posted,
 }
 
 /// Every events/ file: what it is given and what it must answer.
 #[rustfmt::skip]
-const CASES: [(&str, Given, u16, Option<&str>); 61] = [
+const CASES: [(&str, Given, u16, Option<&str>); 79] = [
     ("disconnect-tiktok/no-auth.json", Given::Connected, 401, Some("unauthorized")),
     ("disconnect-tiktok/ok.json", Given::Connected, 200, None),
     ("disconnect-tiktok/wrong-method.json", Given::Connected, 405, Some("method_not_allowed")),
@@ -96,6 +98,24 @@ const CASES: [(&str, Given, u16, Option<&str>); 61] = [
     ("tiktok-videos/bad-max-count.json", Given::Connected, 400, Some("invalid_request")),
     ("tiktok-videos/no-auth.json", Given::Connected, 401, Some("unauthorized")),
     ("tiktok-videos/wrong-method.json", Given::Connected, 405, Some("method_not_allowed")),
+    ("tiktok-creator-info/ok.json", Given::Connected, 200, None),
+    ("tiktok-creator-info/account-id.json", Given::Connected, 200, None),
+    ("tiktok-creator-info/no-auth.json", Given::Connected, 401, Some("unauthorized")),
+    ("tiktok-creator-info/wrong-method.json", Given::Connected, 405, Some("method_not_allowed")),
+    ("tiktok-publish/ok.json", Given::Connected, 201, None),
+    ("tiktok-publish/idempotent.json", Given::Connected, 201, None),
+    ("tiktok-publish/inbox.json", Given::Connected, 201, None),
+    ("tiktok-publish/url.json", Given::Connected, 201, None),
+    ("tiktok-publish/photos.json", Given::Connected, 201, None),
+    ("tiktok-publish/no-privacy-level.json", Given::Connected, 400, Some("invalid_request")),
+    ("tiktok-publish/inbox-with-post-info.json", Given::Connected, 400, Some("invalid_request")),
+    ("tiktok-publish/not-json.json", Given::Connected, 400, Some("invalid_json")),
+    ("tiktok-publish/no-auth.json", Given::Connected, 401, Some("unauthorized")),
+    ("tiktok-publish/wrong-method.json", Given::Connected, 405, Some("method_not_allowed")),
+    ("tiktok-post-status/ok.json", Given::Posted, 200, None),
+    ("tiktok-post-status/malformed-id.json", Given::Posted, 404, Some("post_not_found")),
+    ("tiktok-post-status/no-auth.json", Given::Posted, 401, Some("unauthorized")),
+    ("tiktok-post-status/wrong-method.json", Given::Posted, 405, Some("method_not_allowed")),
 ];
 
 fn events_dir() -> PathBuf {
@@ -187,7 +207,7 @@ async fn app(given: Given) -> (TestApp, String) {
             .then_exchange(Ok(testing::grant(ACCESS_TOKEN, "rft.ana", OPEN_ID)));
         return (app, state);
     }
-    if given == Given::Connected {
+    if let Given::Connected | Given::Posted = given {
         let new = NewConnection {
             provider: "tiktok".into(),
             provider_account_id: OPEN_ID.into(),
@@ -199,6 +219,13 @@ async fn app(given: Given) -> (TestApp, String) {
             ..NewConnection::default()
         };
         app.store.store_connection(&ana, &new).await.unwrap();
+    }
+    if given == Given::Posted {
+        let posted = testing::dispatch("tiktok-publish", &app, &event("tiktok-publish/ok.json"))
+            .await
+            .unwrap();
+        let id = json(&posted)["id"].as_str().unwrap().to_owned();
+        return (app, id);
     }
     (app, String::new())
 }
@@ -215,7 +242,13 @@ fn function_of(name: &str) -> &str {
 async fn every_event_gets_the_contract_answer() {
     for (name, given, status, code) in CASES {
         let (app, state) = app(given).await;
-        let req = event_with(name, &[("REPLACE_WITH_STATE", &state)]);
+        let req = event_with(
+            name,
+            &[
+                ("REPLACE_WITH_STATE", &state),
+                ("REPLACE_WITH_POST_ID", &state),
+            ],
+        );
         let response = testing::dispatch(function_of(name), &app, &req)
             .await
             .expect("a function");

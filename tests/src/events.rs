@@ -120,9 +120,9 @@ pub fn firebase_authenticated(function: &str) -> bool {
 pub const SESSION_OPTIONAL: [&str; 3] = ["oauth-tiktok", "tiktok-authorize", "tiktok-callback"];
 
 /// Functions whose good request (`good_request`) succeeds; the callback's needs an
-/// authorization started at the TikTok fake first.
+/// authorization started at the TikTok fake first, a post's status a post made first.
 pub fn answers_good_request(function: &str) -> bool {
-    function != "tiktok-callback"
+    function != "tiktok-callback" && function != "tiktok-post-status"
 }
 
 /// A good request for the function, for this user and TikTok account (the events/
@@ -144,7 +144,16 @@ pub fn good_request_json(function: &str, user: &FirebaseUser, account: &TikTokAc
         "update-connection" => "update-connection/relabel.json".to_owned(),
         other => format!("{other}/ok.json"),
     };
-    request_json(&file, user, account, &[])
+    // A post id no one has: the status of a real post needs one made first.
+    request_json(
+        &file,
+        user,
+        account,
+        &[(
+            "REPLACE_WITH_POST_ID",
+            "00000000-0000-4000-8000-000000000000",
+        )],
+    )
 }
 
 /// The function's request with no user or account in it (only the provider): for
@@ -177,6 +186,20 @@ pub fn oauth_request(
     }
     let req = with_json_body(event("oauth-tiktok/no-email.json", &[]), &body);
     with_authorization(req, session.map(|t| format!("Bearer {t}")).as_deref())
+}
+
+/// A webhook delivery of `body`, signed with `secret` at `at` (None: no header).
+pub fn webhook_delivery(body: &str, secret: &str, at: Option<i64>) -> lambda_http::Request {
+    let mut req = with_raw_body(
+        event("tiktok-webhook/no-signature.json", &[]),
+        lambda_http::Body::Text(body.to_owned()),
+    );
+    if let Some(at) = at {
+        let header = shared::webhook::sign(secret.as_bytes(), at, body.as_bytes());
+        req.headers_mut()
+            .insert("tiktok-signature", header.parse().expect("header"));
+    }
+    req
 }
 
 /// An event with the `authorization` header removed or set to `value`.

@@ -13,19 +13,7 @@ fn removal(open_id: &str, reason: u8, at: i64) -> String {
     .to_string()
 }
 
-/// A webhook delivery of `body`, signed with `secret` at `at` (None: no header).
-fn delivery(body: &str, secret: &str, at: Option<i64>) -> lambda_http::Request {
-    let mut req = with_raw_body(
-        event("tiktok-webhook/no-signature.json", &[]),
-        Body::Text(body.to_owned()),
-    );
-    if let Some(at) = at {
-        let header = shared::webhook::sign(secret.as_bytes(), at, body.as_bytes());
-        req.headers_mut()
-            .insert("tiktok-signature", header.parse().unwrap());
-    }
-    req
-}
+use integration_tests::webhook_delivery as delivery;
 
 fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()

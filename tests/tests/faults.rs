@@ -75,6 +75,8 @@ async fn database_faults_are_503_at_every_step_and_a_retry_succeeds() {
         ("oauth-tiktok", "=rpc/tiktok_oauth_connect"),
         ("store-tiktok-profile", "=rpc/store_client_profile"),
         ("update-connection", "=rpc/update_connection"),
+        // TikTok initialised the post: the log keeps its publish_id.
+        ("tiktok-publish", "=rpc/record_tiktok_post"),
     ];
     for (function, step) in second_steps {
         for (name, fault) in &faults {
@@ -186,6 +188,8 @@ async fn tiktok_faults_are_502_or_429_and_a_retry_succeeds() {
         ("store-token", "user_info"),
         ("tiktok-profile", "user_info"),
         ("tiktok-test", "user_info"),
+        ("tiktok-creator-info", "creator_info"),
+        ("tiktok-publish", "video_init"),
         ("disconnect-tiktok", "revoke"),
     ];
     let mut cases = 0;
@@ -232,6 +236,8 @@ async fn tiktok_faults_are_502_or_429_and_a_retry_succeeds() {
         "store-token",
         "tiktok-profile",
         "tiktok-test",
+        "tiktok-creator-info",
+        "tiktok-publish",
         "disconnect-tiktok",
     ] {
         let r = send(function, &down, uncached(function, &user, &account)).await;

@@ -19,7 +19,8 @@ pub struct AuthorizationConfig {
     pub challenge_encoding: ChallengeEncoding,
 }
 
-const DEFAULT_TIKTOK_SCOPES: &str = "user.info.basic,user.info.profile,user.info.stats,video.list";
+const DEFAULT_TIKTOK_SCOPES: &str =
+    "user.info.basic,user.info.profile,user.info.stats,video.list,video.publish,video.upload";
 const DEFAULT_TIKTOK_AUTH_BASE_URL: &str = "https://www.tiktok.com";
 
 pub(super) fn authorization_config(

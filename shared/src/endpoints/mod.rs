@@ -7,7 +7,10 @@ pub mod store_tiktok_profile;
 pub mod store_token;
 pub mod tiktok_authorize;
 pub mod tiktok_callback;
+pub mod tiktok_creator_info;
+pub mod tiktok_post_status;
 pub mod tiktok_profile;
+pub mod tiktok_publish;
 pub mod tiktok_test;
 pub mod tiktok_videos;
 pub mod tiktok_webhook;
@@ -98,6 +101,50 @@ pub fn valid_account_id(id: &str, name: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// A TikTok scope the use case needs, and what the user is told to grant when it is missing.
+pub struct NeededScope {
+    pub scope: &'static str,
+    pub grant: &'static str,
+}
+
+impl NeededScope {
+    /// 409 `tiktok_scope_missing`: reconnect TikTok granting the access.
+    pub fn missing(&self) -> ApiError {
+        ApiError::conflict(
+            code::TIKTOK_SCOPE_MISSING,
+            format!(
+                "TikTok did not grant {} ({}): reconnect TikTok and allow it",
+                self.grant, self.scope
+            ),
+        )
+    }
+
+    /// Refuses before any TikTok call when the stored scope lacks it (an unknown scope
+    /// is tried: TikTok answers `scope_not_authorized` if it is missing).
+    pub fn check(&self, connection: &Connection) -> Result<(), ApiError> {
+        let granted = connection.scope.as_deref().map(|s| {
+            s.split([',', ' '])
+                .map(str::trim)
+                .any(|scope| scope == self.scope)
+        });
+        match granted {
+            Some(false) => Err(self.missing()),
+            _ => Ok(()),
+        }
+    }
+
+    /// A failed TikTok call with a stored token: `scope_not_authorized` is this scope
+    /// missing, the rest as every endpoint maps it.
+    pub fn refused(&self, err: crate::access::AccessError) -> ApiError {
+        match err {
+            crate::access::AccessError::TikTok(crate::tiktok::TikTokError::ScopeNotAuthorized) => {
+                self.missing()
+            }
+            other => other.into(),
+        }
+    }
+}
+
 /// The caller's TikTok connection the request names (`account_id`, else the primary,
 /// else the most recently updated): 404 `tiktok_not_connected` when there is none.
 pub async fn chosen_connection<P: crate::app::Ports>(
@@ -162,7 +209,8 @@ mod prelude {
 
     pub use super::{
         account_id_param, chosen_connection, optional_email, optional_text, supported_provider,
-        valid_account_id, ConnectionView, MAX_ACCOUNT_ID_LEN, MAX_LABEL_LEN, MAX_TOKEN_LEN,
+        valid_account_id, ConnectionView, NeededScope, MAX_ACCOUNT_ID_LEN, MAX_LABEL_LEN,
+        MAX_TOKEN_LEN,
     };
     pub use crate::app::{App, Ports};
     pub use crate::error::{code, ApiError};

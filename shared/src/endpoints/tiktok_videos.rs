@@ -7,12 +7,13 @@
 use serde::Serialize;
 
 use super::prelude::*;
-use crate::access::AccessError;
 use crate::http::query_param;
 use crate::tiktok::videos::{Video, MAX_VIDEOS};
-use crate::tiktok::TikTokError;
 
-const SCOPE: &str = "video.list";
+const SCOPE: NeededScope = NeededScope {
+    scope: "video.list",
+    grant: "access to this account's videos",
+};
 
 /// What the request asks for.
 enum Ask {
@@ -63,13 +64,6 @@ fn ask(req: &Request) -> Result<Ask, ApiError> {
         None => MAX_VIDEOS,
     };
     Ok(Ask::Page { cursor, max_count })
-}
-
-fn scope_missing() -> ApiError {
-    ApiError::conflict(
-        code::TIKTOK_SCOPE_MISSING,
-        "TikTok did not grant access to this account's videos: reconnect TikTok and allow video access",
-    )
 }
 
 /// A video as the frontend gets it.
@@ -137,14 +131,7 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
         .await?
         .connection
         .ok_or(ApiError::TikTokNotConnected)?;
-    let granted = connection.scope.as_deref().map(|s| {
-        s.split([',', ' '])
-            .map(str::trim)
-            .any(|scope| scope == SCOPE)
-    });
-    if granted == Some(false) {
-        return Err(scope_missing());
-    }
+    SCOPE.check(&connection)?;
     let tokens = app.tokens();
     let called = match &ask {
         Ask::Page { cursor, max_count } => {
@@ -162,11 +149,7 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
                 .await
         }
     };
-    let page = match called {
-        Ok((page, _)) => page,
-        Err(AccessError::TikTok(TikTokError::ScopeNotAuthorized)) => return Err(scope_missing()),
-        Err(err) => return Err(err.into()),
-    };
+    let (page, _) = called.map_err(|err| SCOPE.refused(err))?;
     let is_page = matches!(ask, Ask::Page { .. });
     Ok(json_response(
         StatusCode::OK,

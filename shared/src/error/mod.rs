@@ -43,9 +43,17 @@ pub mod code {
     pub const STATE_MISMATCH: &str = "state_mismatch";
     pub const INVALID_SIGNATURE: &str = "invalid_signature";
     pub const TIKTOK_SCOPE_MISSING: &str = "tiktok_scope_missing";
+    pub const INVALID_PRIVACY_LEVEL: &str = "invalid_privacy_level";
+    pub const TIKTOK_POST_LIMIT: &str = "tiktok_post_limit";
+    pub const TIKTOK_POSTING_BLOCKED: &str = "tiktok_posting_blocked";
+    pub const TIKTOK_APP_UNAUDITED: &str = "tiktok_app_unaudited";
+    pub const VIDEO_URL_NOT_VERIFIED: &str = "video_url_not_verified";
+    pub const IDEMPOTENCY_KEY_REUSED: &str = "idempotency_key_reused";
+    pub const IDEMPOTENCY_KEY_IN_PROGRESS: &str = "idempotency_key_in_progress";
+    pub const POST_NOT_FOUND: &str = "post_not_found";
 
     /// All of them, in the order of the contract's error table.
-    pub const ALL: [&str; 30] = [
+    pub const ALL: [&str; 38] = [
         INVALID_JSON,
         INVALID_REQUEST,
         EMAIL_REQUIRED,
@@ -76,6 +84,14 @@ pub mod code {
         STATE_MISMATCH,
         INVALID_SIGNATURE,
         TIKTOK_SCOPE_MISSING,
+        INVALID_PRIVACY_LEVEL,
+        TIKTOK_POST_LIMIT,
+        TIKTOK_POSTING_BLOCKED,
+        TIKTOK_APP_UNAUDITED,
+        VIDEO_URL_NOT_VERIFIED,
+        IDEMPOTENCY_KEY_REUSED,
+        IDEMPOTENCY_KEY_IN_PROGRESS,
+        POST_NOT_FOUND,
     ];
 }
 
@@ -100,6 +116,12 @@ pub enum ApiError {
     Forbidden { code: &'static str, detail: String },
     #[error("No TikTok account connected")]
     TikTokNotConnected,
+    /// A 404 with its own code (`post_not_found`).
+    #[error("{detail}")]
+    NotFound { code: &'static str, detail: String },
+    /// A 429 that waiting a minute does not end (TikTok's daily posting caps).
+    #[error("{detail}")]
+    Limited { code: &'static str, detail: String },
     #[error("Method not allowed")]
     MethodNotAllowed,
     #[error("{detail}")]
@@ -170,11 +192,13 @@ impl ApiError {
             | ApiError::InvalidSignature
             | ApiError::TikTokCredentials { .. } => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
-            ApiError::TikTokNotConnected => StatusCode::NOT_FOUND,
+            ApiError::TikTokNotConnected | ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } | ApiError::TikTokReauthRequired => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::TikTokRateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TikTokRateLimited { .. } | ApiError::Limited { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             ApiError::TikTokUnavailable => StatusCode::BAD_GATEWAY,
             ApiError::DatabaseUnavailable | ApiError::IdentityUnavailable => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -191,6 +215,8 @@ impl ApiError {
             ApiError::BadRequest { code, .. }
             | ApiError::TikTokCredentials { code, .. }
             | ApiError::Forbidden { code, .. }
+            | ApiError::NotFound { code, .. }
+            | ApiError::Limited { code, .. }
             | ApiError::Conflict { code, .. } => code,
             ApiError::Unauthorized => code::UNAUTHORIZED,
             ApiError::InvalidSignature => code::INVALID_SIGNATURE,
@@ -294,6 +320,7 @@ impl From<TikTokError> for ApiError {
                 code::INVALID_CODE,
                 "TikTok did not accept the authorization code: start again",
             ),
+            TikTokError::PostRefused(refusal) => posting::refused(refusal),
             other => {
                 tracing::warn!(error = %other, "TikTok call failed");
                 ApiError::TikTokUnavailable
@@ -348,5 +375,6 @@ impl From<AdminError> for ApiError {
     }
 }
 
+mod posting;
 #[cfg(test)]
 mod tests;

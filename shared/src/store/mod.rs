@@ -9,9 +9,11 @@ use serde::Deserialize;
 #[cfg(any(test, feature = "testing"))]
 pub mod memory;
 mod postgrest;
+mod posts;
 mod rows;
 
 pub use self::postgrest::PostgrestStore;
+pub use posts::*;
 pub use rows::*;
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]

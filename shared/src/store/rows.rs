@@ -171,6 +171,9 @@ pub struct WebhookOutcome {
     /// Connections revoked by this delivery.
     #[serde(default)]
     pub revoked: i64,
+    /// Posts moved on by this delivery (`post.publish.*`).
+    #[serde(default)]
+    pub posts: i64,
 }
 
 /// Why an authorization was started.

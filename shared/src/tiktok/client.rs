@@ -4,6 +4,9 @@
 use secrecy::{ExposeSecret, SecretString};
 
 use super::parse::{parse_code_grant, parse_revoke, parse_token_grant, parse_user_info};
+use super::posting::{
+    parse_creator_info, parse_init, parse_status, CreatorInfo, InitAnswer, PostInit, PublishStatus,
+};
 use super::videos::{parse_videos, VideoPage, VIDEO_FIELDS};
 use super::{TikTokApi, TikTokError, TokenGrant, UserInfo};
 use crate::config::TikTokConfig;
@@ -46,6 +49,21 @@ impl TikTokClient {
             .json(body);
         let answer = send(request).await?;
         parse_videos(answer.status, answer.retry_after, &answer.body)
+    }
+
+    /// A Content Posting API call: bearer token, JSON body.
+    async fn posting(
+        &self,
+        path: &str,
+        access_token: &str,
+        body: &serde_json::Value,
+    ) -> Result<Answer, TikTokError> {
+        let request = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(access_token)
+            .json(body);
+        send(request).await
     }
 
     /// A form post to the OAuth endpoints, authenticated by the app's credentials.
@@ -129,6 +147,36 @@ impl TikTokApi for TikTokClient {
     ) -> Result<VideoPage, TikTokError> {
         let body = serde_json::json!({ "filters": { "video_ids": ids } });
         self.videos("/v2/video/query/", access_token, &body).await
+    }
+
+    async fn creator_info(&self, access_token: &str) -> Result<CreatorInfo, TikTokError> {
+        let path = "/v2/post/publish/creator_info/query/";
+        let answer = self
+            .posting(path, access_token, &serde_json::json!({}))
+            .await?;
+        parse_creator_info(answer.status, answer.retry_after, &answer.body)
+    }
+
+    async fn init_post(
+        &self,
+        access_token: &str,
+        init: &PostInit,
+    ) -> Result<InitAnswer, TikTokError> {
+        let answer = self
+            .posting(init.target.path(), access_token, &init.body)
+            .await?;
+        parse_init(answer.status, answer.retry_after, &answer.body)
+    }
+
+    async fn post_status(
+        &self,
+        access_token: &str,
+        publish_id: &str,
+    ) -> Result<PublishStatus, TikTokError> {
+        let path = "/v2/post/publish/status/fetch/";
+        let body = serde_json::json!({ "publish_id": publish_id });
+        let answer = self.posting(path, access_token, &body).await?;
+        parse_status(answer.status, answer.retry_after, &answer.body)
     }
 
     fn verify_webhook(

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 mod client;
 mod parse;
+pub mod posting;
 #[cfg(any(test, feature = "testing"))]
 pub mod scripted;
 pub mod videos;
@@ -107,6 +108,9 @@ pub enum TikTokError {
     /// redirect URI does not match.
     #[error("authorization code refused")]
     CodeRejected,
+    /// A post TikTok refuses for a reason the user or the app must change.
+    #[error("post refused: {0:?}")]
+    PostRefused(posting::PostRefusal),
     /// HTTP 429 / `rate_limit_exceeded`.
     #[error("rate limited")]
     RateLimited { retry_after: Option<u64> },
@@ -153,6 +157,26 @@ pub trait TikTokApi: Send + Sync {
         access_token: &str,
         ids: &[String],
     ) -> impl std::future::Future<Output = Result<videos::VideoPage, TikTokError>> + Send;
+
+    /// What the creator may post (`video.publish`).
+    fn creator_info(
+        &self,
+        access_token: &str,
+    ) -> impl std::future::Future<Output = Result<posting::CreatorInfo, TikTokError>> + Send;
+
+    /// Initialises a post: its `publish_id`, and the upload URL for a FILE_UPLOAD.
+    fn init_post(
+        &self,
+        access_token: &str,
+        init: &posting::PostInit,
+    ) -> impl std::future::Future<Output = Result<posting::InitAnswer, TikTokError>> + Send;
+
+    /// Where a post is (`/v2/post/publish/status/fetch/`).
+    fn post_status(
+        &self,
+        access_token: &str,
+        publish_id: &str,
+    ) -> impl std::future::Future<Output = Result<posting::PublishStatus, TikTokError>> + Send;
 
     /// Checks a webhook delivery's `TikTok-Signature` against its raw body (keyed with
     /// the app's client secret).

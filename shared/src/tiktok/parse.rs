@@ -3,6 +3,7 @@
 
 use serde::Deserialize;
 
+use super::posting::PostRefusal;
 use super::{TikTokError, TokenGrant, UserInfo};
 
 /// The error part of the `/v2/` envelope `{"data": {...}, "error": {"code", "message",
@@ -48,7 +49,10 @@ pub(super) fn envelope_error(
         (_, "access_token_invalid") => Err(TikTokError::TokenInvalid),
         (_, "scope_not_authorized") => Err(TikTokError::ScopeNotAuthorized),
         (401, _) => Err(TikTokError::TokenInvalid),
-        (s, c) => Err(TikTokError::Unavailable(format!("{what} {s} {c}"))),
+        (s, c) => Err(match PostRefusal::from_code(c) {
+            Some(refusal) => TikTokError::PostRefused(refusal),
+            None => TikTokError::Unavailable(format!("{what} {s} {c}")),
+        }),
     }
 }
 

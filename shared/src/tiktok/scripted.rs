@@ -5,6 +5,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
+use super::posting::{CreatorInfo, InitAnswer, PostInit, PublishStatus};
 use super::videos::VideoPage;
 use super::{TikTokApi, TikTokError, TokenGrant, UserInfo};
 
@@ -36,6 +37,17 @@ pub enum Call {
         access_token: String,
         ids: Vec<String>,
     },
+    CreatorInfo {
+        access_token: String,
+    },
+    InitPost {
+        access_token: String,
+        init: PostInit,
+    },
+    PostStatus {
+        access_token: String,
+        publish_id: String,
+    },
 }
 
 type Hook = Box<dyn FnOnce() + Send>;
@@ -49,6 +61,7 @@ pub struct ScriptedTikTok {
     revoke: Mutex<VecDeque<Result<bool, TikTokError>>>,
     exchange: Mutex<VecDeque<Result<TokenGrant, TikTokError>>>,
     videos: Mutex<VecDeque<Result<VideoPage, TikTokError>>>,
+    posting: Mutex<VecDeque<TikTokError>>,
     calls: Mutex<Vec<Call>>,
     /// Runs once, right after the next refresh call: a concurrent winner's write.
     after_refresh: Mutex<Option<Hook>>,
@@ -93,6 +106,23 @@ impl ScriptedTikTok {
     pub fn then_videos(&self, answer: Result<VideoPage, TikTokError>) -> &Self {
         self.videos.lock().unwrap().push_back(answer);
         self
+    }
+
+    /// The next Content Posting call fails with this; unscripted ones succeed for known
+    /// tokens (every privacy option, a `v_pub_` id, `PROCESSING_UPLOAD`).
+    pub fn then_posting_error(&self, error: TikTokError) -> &Self {
+        self.posting.lock().unwrap().push_back(error);
+        self
+    }
+
+    fn posting_answer<V>(&self, access_token: &str, value: V) -> Result<V, TikTokError> {
+        if let Some(error) = self.posting.lock().unwrap().pop_front() {
+            return Err(error);
+        }
+        match self.accounts.lock().unwrap().contains_key(access_token) {
+            true => Ok(value),
+            false => Err(TikTokError::TokenInvalid),
+        }
     }
 
     fn video_answer(&self, access_token: &str) -> Result<VideoPage, TikTokError> {
@@ -210,6 +240,54 @@ impl TikTokApi for ScriptedTikTok {
             ids: ids.to_vec(),
         });
         self.video_answer(access_token)
+    }
+
+    async fn creator_info(&self, access_token: &str) -> Result<CreatorInfo, TikTokError> {
+        self.record(Call::CreatorInfo {
+            access_token: access_token.into(),
+        });
+        let options = ["PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "SELF_ONLY"];
+        let info = CreatorInfo {
+            creator_nickname: Some("Scripted creator".into()),
+            creator_username: Some("scripted".into()),
+            privacy_level_options: options.map(String::from).to_vec(),
+            max_video_post_duration_sec: Some(600),
+            ..CreatorInfo::default()
+        };
+        self.posting_answer(access_token, info)
+    }
+
+    async fn init_post(
+        &self,
+        access_token: &str,
+        init: &PostInit,
+    ) -> Result<InitAnswer, TikTokError> {
+        self.record(Call::InitPost {
+            access_token: access_token.into(),
+            init: init.clone(),
+        });
+        let upload = init.body["source_info"]["source"] == "FILE_UPLOAD";
+        let answer = InitAnswer {
+            publish_id: format!("v_pub_scripted.{}", self.calls().len()),
+            upload_url: upload.then(|| "https://upload.example/scripted".to_owned()),
+        };
+        self.posting_answer(access_token, answer)
+    }
+
+    async fn post_status(
+        &self,
+        access_token: &str,
+        publish_id: &str,
+    ) -> Result<PublishStatus, TikTokError> {
+        self.record(Call::PostStatus {
+            access_token: access_token.into(),
+            publish_id: publish_id.into(),
+        });
+        let status = PublishStatus {
+            status: "PROCESSING_UPLOAD".into(),
+            ..PublishStatus::default()
+        };
+        self.posting_answer(access_token, status)
     }
 
     fn verify_webhook(

@@ -16,9 +16,11 @@ impl HealthStore for MemoryStore {
             return Ok(WebhookOutcome {
                 duplicate: true,
                 revoked: 0,
+                posts: 0,
             });
         }
         let mut revoked = 0;
+        let posts = i64::from(post_event(&mut state.posts, event));
         if let ("authorization.removed", Some(open_id)) = (event.event.as_str(), &event.user_openid)
         {
             let reason = event
@@ -47,6 +49,7 @@ impl HealthStore for MemoryStore {
         Ok(WebhookOutcome {
             duplicate: false,
             revoked,
+            posts,
         })
     }
 
@@ -86,6 +89,46 @@ impl HealthStore for MemoryStore {
             .count();
         Ok(due as i64)
     }
+}
+
+/// A `post.publish.*` event moves its post on (`record_tiktok_webhook`); whether one did.
+fn post_event(posts: &mut [super::posts::MemPost], event: &WebhookEvent) -> bool {
+    let text = |name: &str| event.content.get(name).and_then(|v| v.as_str());
+    let Some(publish_id) = text("publish_id").filter(|_| event.event.starts_with("post.publish."))
+    else {
+        return false;
+    };
+    let Some(post) = posts.iter_mut().find(|p| {
+        p.row.publish_id.as_deref() == Some(publish_id)
+            && event
+                .user_openid
+                .as_ref()
+                .is_none_or(|o| *o == p.row.open_id)
+    }) else {
+        return false;
+    };
+    let row = &mut post.row;
+    let mut ids = row.public_post_ids.clone();
+    let status = match event.event.as_str() {
+        "post.publish.failed" => "FAILED",
+        "post.publish.complete" => "PUBLISH_COMPLETE",
+        "post.publish.inbox_delivered" => "SEND_TO_USER_INBOX",
+        "post.publish.publicly_available" => {
+            if let Some(id) = text("post_id").filter(|id| !ids.iter().any(|i| i == id)) {
+                ids.push(id.to_owned());
+            }
+            "PUBLISH_COMPLETE"
+        }
+        "post.publish.no_longer_publicaly_available" => {
+            ids.retain(|i| Some(i.as_str()) != text("post_id"));
+            row.public_post_ids = ids.clone();
+            row.status.as_str()
+        }
+        _ => row.status.as_str(),
+    }
+    .to_owned();
+    super::posts::apply_status(row, &status, text("reason"), &ids, None);
+    true
 }
 
 /// A live TikTok grant last refreshed before `stale_before`.

@@ -11,6 +11,7 @@ use super::*;
 
 mod health;
 mod oauth_states;
+mod posts;
 mod state;
 use state::{check_metadata, in_use, set_profile, State};
 

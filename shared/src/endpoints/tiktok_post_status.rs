@@ -1,0 +1,118 @@
+//! `GET /api/v1/social-connections/tiktok/posts/{id}`: the caller's post (another user's,
+//! or unknown, is 404 `post_not_found`). While TikTok is not done with it, one
+//! `/v2/post/publish/status/fetch/` moves the row on first; statuses never move back
+//! (the webhook's `post.publish.*` events move them on too, without polling).
+
+use serde::Serialize;
+
+use super::prelude::*;
+use crate::store::{PostRow, PostStatusUpdate, PostStore};
+
+/// A status read needs either posting scope; the refusal names direct posting.
+const STATUS_SCOPE: NeededScope = super::tiktok_creator_info::PUBLISH_SCOPE;
+
+#[derive(Serialize)]
+struct PostView {
+    id: String,
+    publish_id: Option<String>,
+    account_id: String,
+    mode: String,
+    status: String,
+    fail_reason: Option<String>,
+    public_post_ids: Vec<String>,
+    uploaded_bytes: Option<i64>,
+    #[serde(with = "crate::timestamp::option")]
+    created_at: Option<time::OffsetDateTime>,
+    #[serde(with = "crate::timestamp::option")]
+    updated_at: Option<time::OffsetDateTime>,
+}
+
+impl From<PostRow> for PostView {
+    fn from(p: PostRow) -> Self {
+        PostView {
+            id: p.id,
+            publish_id: p.publish_id,
+            account_id: p.open_id,
+            mode: p.mode,
+            status: p.status,
+            fail_reason: p.fail_reason,
+            public_post_ids: p.public_post_ids,
+            uploaded_bytes: p.uploaded_bytes,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+        }
+    }
+}
+
+fn not_found() -> ApiError {
+    ApiError::NotFound {
+        code: code::POST_NOT_FOUND,
+        detail: "No such post".into(),
+    }
+}
+
+/// A post id as the publish answer gives it (a UUID); anything else cannot be a post.
+fn post_id(req: &Request) -> Result<String, ApiError> {
+    let id = path_param(req, "id", 1).ok_or_else(not_found)?;
+    let shaped = id.len() == 36
+        && id.char_indices().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_hexdigit(),
+        });
+    if shaped {
+        Ok(id.to_ascii_lowercase())
+    } else {
+        Err(not_found())
+    }
+}
+
+/// TikTok's post ids are 64-bit numbers: as strings, so JavaScript keeps every digit.
+fn id_text(id: serde_json::Value) -> Option<String> {
+    match id {
+        serde_json::Value::String(s) if !s.is_empty() => Some(s),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// The use case: parse, authorise, act, answer.
+pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
+    require_method(req, &Method::GET)?;
+    let caller = app.authenticate(req).await?;
+    let id = post_id(req)?;
+    let found = app
+        .store
+        .post_for(&caller.firebase_uid, &id)
+        .await?
+        .ok_or_else(not_found)?;
+    let mut post = found.post;
+    // A disconnected or revoked account's post is shown as last known.
+    let usable = found.connection.filter(|c| c.revoked_at.is_none());
+    if let (false, Some(connection), Some(publish_id)) =
+        (post.is_final(), usable, post.publish_id.clone())
+    {
+        let publish_id = &publish_id;
+        let (status, _) = app
+            .tokens()
+            .with_live_token(connection, |token| async move {
+                app.tiktok.post_status(&token, publish_id).await
+            })
+            .await
+            .map_err(|err| STATUS_SCOPE.refused(err))?;
+        let update = PostStatusUpdate {
+            id: post.id.clone(),
+            status: status.status,
+            fail_reason: status.fail_reason,
+            public_post_ids: status
+                .public_post_ids
+                .into_iter()
+                .filter_map(id_text)
+                .collect(),
+            uploaded_bytes: status.uploaded_bytes,
+        };
+        if let Some(row) = app.store.set_post_status(&update).await? {
+            post = row;
+        }
+    }
+    Ok(json_response(StatusCode::OK, &PostView::from(post)))
+}

@@ -1,0 +1,205 @@
+//! `POST /api/v1/social-connections/tiktok/posts`: initialises a post at TikTok and
+//! records it. The video bytes never pass through here: for an upload the answer holds
+//! TikTok's upload URL and the chunk plan, and the browser PUTs the chunks to TikTok.
+//! An `Idempotency-Key` makes retries safe: the same user and key within 24 hours
+//! answer the same post without a second init; another body with the key is 409.
+
+use lambda_http::http::HeaderValue;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::prelude::*;
+use super::tiktok_creator_info::PUBLISH_SCOPE;
+use crate::store::{Begun, NewPost, PostRow, PostStore, RecordPost, StoredUpload};
+use crate::tiktok::TikTokError;
+
+mod request;
+use request::{Mode, Publish};
+
+/// Inbox uploads' scope.
+const UPLOAD_SCOPE: NeededScope = NeededScope {
+    scope: "video.upload",
+    grant: "uploads to this account's TikTok inbox",
+};
+
+/// TikTok's posting limits are per minute: without its own Retry-After, a minute.
+const POSTING_RETRY_AFTER: u64 = 60;
+
+/// Longest Idempotency-Key.
+const MAX_KEY_LEN: usize = 255;
+
+#[derive(Serialize)]
+struct UploadView {
+    upload_url: String,
+    video_size: u64,
+    chunk_size: u64,
+    total_chunk_count: u64,
+}
+
+#[derive(Serialize)]
+struct Created {
+    id: String,
+    publish_id: Option<String>,
+    status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    upload: Option<UploadView>,
+}
+
+/// The `Idempotency-Key` header: printable ASCII, at most 255 characters.
+fn idempotency_key(req: &Request) -> Result<Option<String>, ApiError> {
+    let Some(value) = req.headers().get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value.to_str().ok().map(str::trim).filter(|k| {
+        !k.is_empty() && k.len() <= MAX_KEY_LEN && k.bytes().all(|b| b.is_ascii_graphic())
+    });
+    match key {
+        Some(key) => Ok(Some(key.to_owned())),
+        None => Err(ApiError::invalid_request(
+            "Idempotency-Key must be 1 to 255 printable ASCII characters",
+        )),
+    }
+}
+
+/// What a key is bound to: the request as parsed (field order and spacing do not count).
+fn request_hash(publish: &Publish) -> String {
+    let canonical = serde_json::to_vec(publish).unwrap_or_default();
+    Sha256::digest(&canonical)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The answer for a recorded post (its upload URL decrypted).
+fn created<P: Ports>(app: &App<P>, post: &PostRow) -> Result<Created, ApiError> {
+    let upload = match &post.upload {
+        Some(stored) => Some(UploadView {
+            upload_url: app.cipher.decrypt(&stored.upload_url).map_err(|_| {
+                tracing::error!("stored upload URL does not decrypt: check ENCRYPTION_KEY");
+                ApiError::Internal
+            })?,
+            video_size: stored.video_size,
+            chunk_size: stored.chunk_size,
+            total_chunk_count: stored.total_chunk_count,
+        }),
+        None => None,
+    };
+    Ok(Created {
+        id: post.id.clone(),
+        publish_id: post.publish_id.clone(),
+        status: post.status.clone(),
+        upload,
+    })
+}
+
+/// The use case: parse, authorise, act, answer.
+pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
+    require_method(req, &Method::POST)?;
+    let caller = app.authenticate(req).await?;
+    let publish: Publish = json_body(req)?;
+    publish.validate()?;
+    let key = idempotency_key(req)?;
+    let connection = app
+        .store
+        .tiktok_connection(&caller, publish.account_id.as_deref())
+        .await?
+        .connection
+        .ok_or(ApiError::TikTokNotConnected)?;
+    let scope = match publish.mode {
+        Mode::Direct => PUBLISH_SCOPE,
+        Mode::Inbox => UPLOAD_SCOPE,
+    };
+    scope.check(&connection)?;
+    let new = NewPost {
+        user_id: connection.user_id,
+        connection_id: connection.id,
+        open_id: connection.provider_account_id.clone(),
+        mode: serde_json::to_value(publish.mode)
+            .ok()
+            .and_then(|m| m.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+        source_type: publish.source.kind().to_owned(),
+    };
+    let reservation = match &key {
+        Some(key) => match app
+            .store
+            .begin_post(&new, key, &request_hash(&publish))
+            .await?
+        {
+            Begun::New { id } => Some(id),
+            Begun::Replay { post } => {
+                let mut response = json_response(StatusCode::CREATED, &created(app, &post)?);
+                response
+                    .headers_mut()
+                    .insert("idempotent-replayed", HeaderValue::from_static("true"));
+                return Ok(response);
+            }
+            Begun::Mismatch => {
+                return Err(ApiError::conflict(
+                    code::IDEMPOTENCY_KEY_REUSED,
+                    "This Idempotency-Key was used for another request in the last 24 hours",
+                ))
+            }
+            Begun::InProgress => {
+                return Err(ApiError::conflict(
+                    code::IDEMPOTENCY_KEY_IN_PROGRESS,
+                    "A request with this Idempotency-Key is still in progress: retry shortly",
+                ))
+            }
+        },
+        None => None,
+    };
+    let init = publish.init();
+    let called = app
+        .tokens()
+        .with_live_token(connection, |token| {
+            let init = &init;
+            async move { app.tiktok.init_post(&token, init).await }
+        })
+        .await;
+    let answer = match called {
+        Ok((answer, _)) => answer,
+        Err(err) => {
+            // Nothing is recorded for a refused init: the key is free for a retry.
+            if let Some(id) = &reservation {
+                if let Err(release) = app.store.release_post(id, new.user_id).await {
+                    tracing::warn!(error = %release, "reservation not released; it lapses in a minute");
+                }
+            }
+            return Err(match err {
+                crate::access::AccessError::TikTok(TikTokError::RateLimited { retry_after }) => {
+                    ApiError::TikTokRateLimited {
+                        retry_after: retry_after.or(Some(POSTING_RETRY_AFTER)),
+                    }
+                }
+                other => scope.refused(other),
+            });
+        }
+    };
+    let upload = match (publish.source.plan(), &answer.upload_url) {
+        (Some(plan), Some(url)) => Some(StoredUpload {
+            upload_url: app.cipher.encrypt(url),
+            video_size: plan.video_size,
+            chunk_size: plan.chunk_size,
+            total_chunk_count: plan.total_chunk_count,
+        }),
+        (Some(_), None) => {
+            tracing::error!(publish_id = %answer.publish_id, "TikTok answered an upload init without an upload URL");
+            return Err(ApiError::TikTokUnavailable);
+        }
+        _ => None,
+    };
+    let record = RecordPost {
+        post: new,
+        publish_id: answer.publish_id.clone(),
+        status: publish.source.first_status().to_owned(),
+        upload,
+        reservation,
+    };
+    let post = app.store.record_post(&record).await.map_err(|err| {
+        // TikTok has the post: its id lets support find it.
+        tracing::error!(publish_id = %answer.publish_id, error = %err, "post initialised but not recorded");
+        ApiError::from(err)
+    })?;
+    Ok(json_response(StatusCode::CREATED, &created(app, &post)?))
+}

@@ -1,0 +1,604 @@
+//! Publishing against the local stack: creator info, direct posts and inbox uploads
+//! (the test PUTs every chunk to the fake's upload URL, which checks each range against
+//! the plan), URL and photo sources, TikTok's posting refusals, Idempotency-Key, and
+//! statuses moved on by the status call and by webhooks.
+
+use integration_tests::*;
+use serde_json::{json, Value};
+
+/// A user who connected a new TikTok account that granted the posting scopes, with
+/// these posting settings at the fake.
+async fn publisher(app: &shared::LiveApp, creator: Value) -> (FirebaseUser, TikTokAccount) {
+    let user = given::user().await;
+    let account = TikTokFake::new().account_with(ALL_SCOPES, creator).await;
+    given::connection(&user, &account)
+        .through_store_token(app)
+        .await;
+    (user, account)
+}
+
+/// A direct post of an upload of `video_size` bytes, privacy chosen.
+fn direct_upload(account: &TikTokAccount, video_size: u64) -> Value {
+    json!({"account_id": account.open_id, "mode": "direct",
+           "source": {"type": "upload", "video_size": video_size},
+           "post_info": {"title": "Weeknight pasta", "privacy_level": "PUBLIC_TO_EVERYONE"}})
+}
+
+async fn publish(
+    app: &shared::LiveApp,
+    user: &FirebaseUser,
+    account: &TikTokAccount,
+    body: &Value,
+    key: Option<&str>,
+) -> Reply {
+    let mut req = with_json_body(request("tiktok-publish/ok.json", user, account, &[]), body);
+    if let Some(key) = key {
+        req.headers_mut()
+            .insert("idempotency-key", key.parse().unwrap());
+    }
+    send("tiktok-publish", app, req).await
+}
+
+async fn post_status(
+    app: &shared::LiveApp,
+    user: &FirebaseUser,
+    account: &TikTokAccount,
+    id: &str,
+) -> Reply {
+    let req = request(
+        "tiktok-post-status/ok.json",
+        user,
+        account,
+        &[("REPLACE_WITH_POST_ID", id)],
+    );
+    send("tiktok-post-status", app, req).await
+}
+
+/// PUTs every chunk of the answer's plan to its upload URL, as a browser would: the
+/// fake's answers, in order.
+async fn upload_every_chunk(upload: &Value) -> Vec<u16> {
+    let url = upload["upload_url"].as_str().unwrap();
+    let size = upload["video_size"].as_u64().unwrap();
+    let chunk = upload["chunk_size"].as_u64().unwrap();
+    let count = upload["total_chunk_count"].as_u64().unwrap();
+    let mut statuses = Vec::new();
+    for i in 0..count {
+        let first = i * chunk;
+        let last = if i + 1 == count {
+            size - 1
+        } else {
+            first + chunk - 1
+        };
+        let bytes = vec![7u8; (last - first + 1) as usize];
+        let answer = http()
+            .put(url)
+            .header("content-type", "video/mp4")
+            .header("content-range", format!("bytes {first}-{last}/{size}"))
+            .body(bytes)
+            .send()
+            .await
+            .unwrap();
+        statuses.push(answer.status().as_u16());
+    }
+    statuses
+}
+
+fn posts_of(user: &FirebaseUser) -> String {
+    psql(&format!(
+        "select count(*) from tiktok_posts p join users u on u.id = p.user_id \
+         where u.firebase_uid = '{}'",
+        user.uid
+    ))
+}
+
+#[tokio::test]
+async fn creator_info_is_the_creators_and_needs_the_publish_scope() {
+    let app = live_app();
+    let (user, account) = publisher(
+        &app,
+        json!({"privacy_level_options": ["SELF_ONLY", "FOLLOWER_OF_CREATOR"],
+               "duet_disabled": true, "max_video_post_duration_sec": 300}),
+    )
+    .await;
+    let r = send_good("tiktok-creator-info", &app, &user, &account).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.body["privacy_level_options"],
+        json!(["SELF_ONLY", "FOLLOWER_OF_CREATOR"])
+    );
+    assert_eq!(
+        (&r.body["duet_disabled"], &r.body["comment_disabled"]),
+        (&json!(true), &json!(false))
+    );
+    assert_eq!(r.body["max_video_post_duration_sec"], 300);
+    assert!(r.body["nickname"].is_string() && r.body["username"].is_string());
+
+    // An account that did not grant video.publish: reconnect, granting it.
+    let user = given::user().await;
+    let viewer = TikTokFake::new().account(BASIC_SCOPE).await;
+    given::connection(&user, &viewer)
+        .through_store_token(&app)
+        .await;
+    let r = send_good("tiktok-creator-info", &app, &user, &viewer).await;
+    r.assert_error(409, "tiktok_scope_missing");
+    let r = publish(
+        &app,
+        &user,
+        &viewer,
+        &direct_upload(&viewer, 3_000_000),
+        None,
+    )
+    .await;
+    r.assert_error(409, "tiktok_scope_missing");
+    assert_eq!(posts_of(&user), "0");
+}
+
+#[tokio::test]
+async fn a_52_mb_upload_goes_up_in_planned_chunks_and_completes() {
+    let (app, fake) = (live_app(), TikTokFake::new());
+    let (user, account) = publisher(&app, json!({})).await;
+    let r = publish(
+        &app,
+        &user,
+        &account,
+        &direct_upload(&account, 52_428_800),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["status"], "PROCESSING_UPLOAD");
+    let upload = &r.body["upload"];
+    assert_eq!(
+        (
+            &upload["video_size"],
+            &upload["chunk_size"],
+            &upload["total_chunk_count"]
+        ),
+        (&json!(52_428_800), &json!(10_000_000), &json!(5))
+    );
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    let publish_id = r.body["publish_id"].as_str().unwrap().to_owned();
+    // The init TikTok got: interactions off unless turned on, the privacy chosen.
+    let init = fake
+        .calls(&account.open_id)
+        .await
+        .into_iter()
+        .find(|c| c["endpoint"] == "video_init")
+        .unwrap();
+    let info = &init["body"]["post_info"];
+    assert_eq!(info["privacy_level"], "PUBLIC_TO_EVERYONE");
+    assert_eq!(
+        (
+            &info["disable_comment"],
+            &info["disable_duet"],
+            &info["disable_stitch"]
+        ),
+        (&json!(true), &json!(true), &json!(true))
+    );
+
+    // Not uploaded yet: still processing the upload.
+    let status = post_status(&app, &user, &account, &id).await;
+    assert_eq!(
+        status.body["status"], "PROCESSING_UPLOAD",
+        "{}",
+        status.body
+    );
+
+    assert_eq!(upload_every_chunk(upload).await, [206, 206, 206, 206, 201]);
+    assert_eq!(
+        fake.publish_state(&publish_id).await["status"],
+        "PUBLISH_COMPLETE"
+    );
+    let status = post_status(&app, &user, &account, &id).await;
+    assert_eq!(status.status, 200, "{}", status.body);
+    assert_eq!(status.body["status"], "PUBLISH_COMPLETE");
+    assert_eq!(status.body["account_id"], account.open_id.as_str());
+    assert_eq!(status.body["mode"], "direct");
+    assert_eq!(status.body["public_post_ids"].as_array().unwrap().len(), 1);
+    assert!(status.body["public_post_ids"][0].is_string());
+
+    // Final: read from the database, no more status calls.
+    let calls = fake.count(&account.open_id, "status_fetch").await;
+    let again = post_status(&app, &user, &account, &id).await;
+    assert_eq!(again.body["status"], "PUBLISH_COMPLETE");
+    assert_eq!(fake.count(&account.open_id, "status_fetch").await, calls);
+}
+
+#[tokio::test]
+async fn small_videos_are_one_chunk_and_large_ones_end_in_a_larger_last_chunk() {
+    let app = live_app();
+    let (user, account) = publisher(&app, json!({})).await;
+    let small = publish(
+        &app,
+        &user,
+        &account,
+        &direct_upload(&account, 3_000_000),
+        None,
+    )
+    .await;
+    assert_eq!(small.status, 201, "{}", small.body);
+    assert_eq!(small.body["upload"]["total_chunk_count"], 1);
+    assert_eq!(small.body["upload"]["chunk_size"], 3_000_000);
+    assert_eq!(upload_every_chunk(&small.body["upload"]).await, [201]);
+
+    let size = 209_715_200u64;
+    let big = publish(&app, &user, &account, &direct_upload(&account, size), None).await;
+    let upload = &big.body["upload"];
+    assert_eq!(upload["total_chunk_count"], 20, "{}", big.body);
+    let statuses = upload_every_chunk(upload).await;
+    assert_eq!(statuses.len(), 20);
+    assert_eq!(statuses.last(), Some(&201));
+    assert!(statuses[..19].iter().all(|s| *s == 206));
+    let id = big.body["id"].as_str().unwrap();
+    let status = post_status(&app, &user, &account, id).await;
+    assert_eq!(status.body["status"], "PUBLISH_COMPLETE", "{}", status.body);
+}
+
+#[tokio::test]
+async fn inbox_url_and_photo_posts_and_unverified_urls() {
+    let app = live_app();
+    let (user, account) = publisher(&app, json!({})).await;
+    let inbox = json!({"account_id": account.open_id, "mode": "inbox",
+                       "source": {"type": "upload", "video_size": 6_000_000}});
+    let r = publish(&app, &user, &account, &inbox, None).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(upload_every_chunk(&r.body["upload"]).await, [201]);
+    let status = post_status(&app, &user, &account, r.body["id"].as_str().unwrap()).await;
+    assert_eq!(
+        status.body["status"], "SEND_TO_USER_INBOX",
+        "{}",
+        status.body
+    );
+    assert_eq!(status.body["mode"], "inbox");
+
+    let url = json!({"account_id": account.open_id, "mode": "direct",
+                     "source": {"type": "url", "video_url": format!("{VERIFIED_PREFIX}pasta.mp4")},
+                     "post_info": {"privacy_level": "SELF_ONLY"}});
+    let r = publish(&app, &user, &account, &url, None).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["status"], "PROCESSING_DOWNLOAD");
+    assert!(r.body.get("upload").is_none());
+    let status = post_status(&app, &user, &account, r.body["id"].as_str().unwrap()).await;
+    assert_eq!(status.body["status"], "PUBLISH_COMPLETE", "{}", status.body);
+
+    let photos = json!({"account_id": account.open_id, "mode": "direct",
+                        "source": {"type": "photos", "photo_cover_index": 1, "photo_urls": [
+                            format!("{VERIFIED_PREFIX}1.jpg"), format!("{VERIFIED_PREFIX}2.jpg")]},
+                        "post_info": {"title": "Pasta, step by step", "privacy_level": "SELF_ONLY"}});
+    let r = publish(&app, &user, &account, &photos, None).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["status"], "PROCESSING_DOWNLOAD");
+
+    let before = posts_of(&user);
+    let mut unverified = url.clone();
+    unverified["source"]["video_url"] = json!("https://elsewhere.example.org/pasta.mp4");
+    let r = publish(&app, &user, &account, &unverified, None).await;
+    r.assert_error(400, "video_url_not_verified");
+    assert_eq!(
+        posts_of(&user),
+        before,
+        "nothing recorded for a refused init"
+    );
+}
+
+#[tokio::test]
+async fn bad_requests_never_reach_tiktok() {
+    let (app, fake) = (live_app(), TikTokFake::new());
+    let (user, account) = publisher(&app, json!({})).await;
+    let upload = direct_upload(&account, 3_000_000);
+    let mut no_privacy = upload.clone();
+    no_privacy["post_info"] = json!({"title": "No privacy chosen"});
+    let mut unknown_privacy = upload.clone();
+    unknown_privacy["post_info"]["privacy_level"] = json!("EVERYONE");
+    let mut inbox_info = upload.clone();
+    inbox_info["mode"] = json!("inbox");
+    let mut too_big = upload.clone();
+    too_big["source"]["video_size"] = json!(5_000_000_000u64);
+    let mut empty = upload.clone();
+    empty["source"]["video_size"] = json!(0);
+    let mut long_title = upload.clone();
+    long_title["post_info"]["title"] = json!("x".repeat(2201));
+    let mut http_url = upload.clone();
+    http_url["source"] =
+        json!({"type": "url", "video_url": "http://media.example.com/verified/a.mp4"});
+    let mut branded_private = upload.clone();
+    branded_private["post_info"] =
+        json!({"privacy_level": "SELF_ONLY", "brand_content_toggle": true});
+    let mut no_photos = upload.clone();
+    no_photos["source"] = json!({"type": "photos", "photo_urls": []});
+    let mut bad_mode = upload.clone();
+    bad_mode["mode"] = json!("draft");
+    for body in [
+        no_privacy,
+        unknown_privacy,
+        inbox_info,
+        too_big,
+        empty,
+        long_title,
+        http_url,
+        branded_private,
+        no_photos,
+        bad_mode,
+    ] {
+        let r = publish(&app, &user, &account, &body, None).await;
+        r.assert_error(400, "invalid_request");
+    }
+    let r = publish(&app, &user, &account, &upload, Some(&"k".repeat(256))).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    let inits = fake.calls(&account.open_id).await;
+    assert!(
+        !inits
+            .iter()
+            .any(|c| c["endpoint"].as_str().unwrap().ends_with("_init")),
+        "no TikTok call"
+    );
+    assert_eq!(posts_of(&user), "0");
+}
+
+#[tokio::test]
+async fn tiktoks_posting_refusals_are_contract_errors_and_record_nothing() {
+    let (app, fake) = (live_app(), TikTokFake::new());
+    let (user, account) = publisher(
+        &app,
+        json!({"privacy_level_options": ["SELF_ONLY"], "max_posts_per_day": 1}),
+    )
+    .await;
+    let r = publish(
+        &app,
+        &user,
+        &account,
+        &direct_upload(&account, 3_000_000),
+        None,
+    )
+    .await;
+    r.assert_error(400, "invalid_privacy_level");
+    let mut private = direct_upload(&account, 3_000_000);
+    private["post_info"]["privacy_level"] = json!("SELF_ONLY");
+    assert_eq!(
+        publish(&app, &user, &account, &private, None).await.status,
+        201
+    );
+    let r = publish(&app, &user, &account, &private, None).await;
+    r.assert_error(429, "tiktok_post_limit");
+    assert!(r.body["detail"]
+        .as_str()
+        .unwrap()
+        .contains("spam_risk_too_many_posts"));
+    assert_eq!(posts_of(&user), "1");
+
+    // Scripted refusals, each once.
+    let (user, account) = publisher(&app, json!({})).await;
+    let refusal = |status: u16, code: &str| json!([{"status": status, "body": {"data": {}, "error": {"code": code, "message": code, "log_id": "x"}}}]);
+    let cases = [
+        (403, "reached_active_user_cap", 429, "tiktok_post_limit"),
+        (
+            403,
+            "spam_risk_too_many_pending_share",
+            429,
+            "tiktok_post_limit",
+        ),
+        (
+            403,
+            "unaudited_client_can_only_post_to_private_accounts",
+            409,
+            "tiktok_app_unaudited",
+        ),
+        (
+            403,
+            "spam_risk_user_banned_from_posting",
+            403,
+            "tiktok_posting_blocked",
+        ),
+        (429, "rate_limit_exceeded", 429, "tiktok_rate_limited"),
+    ];
+    for (status, tiktok_code, expected, code) in cases {
+        fake.script(&account.open_id, "video_init", refusal(status, tiktok_code))
+            .await;
+        let r = publish(&app, &user, &account, &private_of(&account), None).await;
+        r.assert_error(expected, code);
+        if code == "tiktok_rate_limited" {
+            assert!(r.headers.contains_key("retry-after"), "{:?}", r.headers);
+        }
+    }
+    assert_eq!(posts_of(&user), "0");
+
+    // The fake's own rules for an unaudited app: the account must be private.
+    let (user, account) = publisher(&app, json!({"app_unaudited": true})).await;
+    let r = publish(&app, &user, &account, &private_of(&account), None).await;
+    r.assert_error(409, "tiktok_app_unaudited");
+    fake.set_creator(&account.open_id, json!({"private_account": true}))
+        .await;
+    let r = publish(&app, &user, &account, &private_of(&account), None).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+}
+
+fn private_of(account: &TikTokAccount) -> Value {
+    let mut body = direct_upload(account, 3_000_000);
+    body["post_info"]["privacy_level"] = json!("SELF_ONLY");
+    body
+}
+
+#[tokio::test]
+async fn an_idempotency_key_initialises_once() {
+    let (app, fake) = (live_app(), TikTokFake::new());
+    let (user, account) = publisher(&app, json!({})).await;
+    let body = direct_upload(&account, 52_428_800);
+    let key = unique("post-once");
+    let first = publish(&app, &user, &account, &body, Some(&key)).await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    let second = publish(&app, &user, &account, &body, Some(&key)).await;
+    assert_eq!(second.status, 201, "{}", second.body);
+    assert_eq!(
+        second.body, first.body,
+        "the same answer, upload URL and all"
+    );
+    assert_eq!(second.headers["idempotent-replayed"], "true");
+    assert_eq!(fake.count(&account.open_id, "video_init").await, 1);
+    assert_eq!(posts_of(&user), "1");
+
+    let mut other = body.clone();
+    other["post_info"]["title"] = json!("Another video");
+    let r = publish(&app, &user, &account, &other, Some(&key)).await;
+    r.assert_error(409, "idempotency_key_reused");
+
+    // Another user's same key is theirs alone; a refused init leaves the key free.
+    let (user2, account2) = publisher(&app, json!({"privacy_level_options": ["SELF_ONLY"]})).await;
+    let theirs = direct_upload(&account2, 52_428_800);
+    let r = publish(&app, &user2, &account2, &theirs, Some(&key)).await;
+    r.assert_error(400, "invalid_privacy_level");
+    fake.set_creator(
+        &account2.open_id,
+        json!({"privacy_level_options": ["PUBLIC_TO_EVERYONE"]}),
+    )
+    .await;
+    let r = publish(&app, &user2, &account2, &theirs, Some(&key)).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_ne!(r.body["id"], first.body["id"]);
+
+    // Concurrent retries: one init between them.
+    let (user3, account3) = publisher(&app, json!({})).await;
+    let body3 = direct_upload(&account3, 3_000_000);
+    let key3 = unique("race");
+    let answers = join_all(
+        (0..4)
+            .map(|_| publish(&app, &user3, &account3, &body3, Some(&key3)))
+            .collect(),
+    )
+    .await;
+    for r in &answers {
+        assert!(
+            r.status == 201 || (r.status == 409 && r.body["code"] == "idempotency_key_in_progress"),
+            "{}",
+            r.body
+        );
+    }
+    assert_eq!(fake.count(&account3.open_id, "video_init").await, 1);
+}
+
+/// A `post.publish.*` delivery for this account's publish.
+fn post_event(event: &str, open_id: &str, content: Value) -> String {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    json!({"client_key": stack_var("TIKTOK_CLIENT_KEY"), "event": event, "create_time": now,
+           "user_openid": open_id, "content": content.to_string()})
+    .to_string()
+}
+
+#[tokio::test]
+async fn webhooks_move_posts_on_and_posts_are_their_owners_alone() {
+    let (app, fake) = (live_app(), TikTokFake::new());
+    let secret = stack_var("TIKTOK_CLIENT_SECRET");
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let (user, account) = publisher(&app, json!({})).await;
+    let r = publish(
+        &app,
+        &user,
+        &account,
+        &direct_upload(&account, 3_000_000),
+        None,
+    )
+    .await;
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    let publish_id = r.body["publish_id"].as_str().unwrap().to_owned();
+
+    let complete = post_event(
+        "post.publish.complete",
+        &account.open_id,
+        json!({"publish_id": publish_id}),
+    );
+    let r = send(
+        "tiktok-webhook",
+        &app,
+        webhook_delivery(&complete, &secret, Some(now)),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let public = post_event(
+        "post.publish.publicly_available",
+        &account.open_id,
+        json!({"publish_id": publish_id, "post_id": "7300000000000000123"}),
+    );
+    send(
+        "tiktok-webhook",
+        &app,
+        webhook_delivery(&public, &secret, Some(now)),
+    )
+    .await;
+    let status = post_status(&app, &user, &account, &id).await;
+    assert_eq!(status.body["status"], "PUBLISH_COMPLETE", "{}", status.body);
+    assert_eq!(
+        status.body["public_post_ids"],
+        json!(["7300000000000000123"])
+    );
+    assert_eq!(
+        fake.count(&account.open_id, "status_fetch").await,
+        0,
+        "no status call"
+    );
+
+    // A late failure does not undo a final status; an unknown publish_id changes nothing.
+    let late = post_event(
+        "post.publish.failed",
+        &account.open_id,
+        json!({"publish_id": publish_id, "reason": "file_format_check_failed"}),
+    );
+    send(
+        "tiktok-webhook",
+        &app,
+        webhook_delivery(&late, &secret, Some(now)),
+    )
+    .await;
+    let unknown = post_event(
+        "post.publish.failed",
+        &account.open_id,
+        json!({"publish_id": "v_pub_unknown", "reason": "x"}),
+    );
+    let r = send(
+        "tiktok-webhook",
+        &app,
+        webhook_delivery(&unknown, &secret, Some(now)),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        post_status(&app, &user, &account, &id).await.body["status"],
+        "PUBLISH_COMPLETE"
+    );
+
+    // A failure reported by TikTok's status call, on another post.
+    let r = publish(
+        &app,
+        &user,
+        &account,
+        &direct_upload(&account, 3_000_000),
+        None,
+    )
+    .await;
+    let failed_id = r.body["id"].as_str().unwrap().to_owned();
+    fake.set_publish(
+        r.body["publish_id"].as_str().unwrap(),
+        json!({"status": "FAILED", "fail_reason": "video_pull_failed"}),
+    )
+    .await;
+    let status = post_status(&app, &user, &account, &failed_id).await;
+    assert_eq!(
+        (&status.body["status"], &status.body["fail_reason"]),
+        (&json!("FAILED"), &json!("video_pull_failed"))
+    );
+
+    // Another user (with their own TikTok account) cannot read it; unknown ids are 404.
+    let (other, other_account) = publisher(&app, json!({})).await;
+    post_status(&app, &other, &other_account, &id)
+        .await
+        .assert_error(404, "post_not_found");
+    post_status(
+        &app,
+        &other,
+        &other_account,
+        "00000000-0000-4000-8000-000000000001",
+    )
+    .await
+    .assert_error(404, "post_not_found");
+    post_status(&app, &other, &other_account, "x'--")
+        .await
+        .assert_error(404, "post_not_found");
+}
