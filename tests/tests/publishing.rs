@@ -475,19 +475,37 @@ async fn an_idempotency_key_initialises_once() {
     assert_eq!(fake.count(&account3.open_id, "video_init").await, 1);
 }
 
-/// A `post.publish.*` delivery for this account's publish.
-fn post_event(event: &str, open_id: &str, content: Value) -> String {
+/// TikTok delivers a signed `post.publish.*` event about this account's publish.
+async fn deliver(app: &shared::LiveApp, event: &str, open_id: &str, content: Value) -> Reply {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    json!({"client_key": stack_var("TIKTOK_CLIENT_KEY"), "event": event, "create_time": now,
-           "user_openid": open_id, "content": content.to_string()})
-    .to_string()
+    deliver_at(app, event, open_id, content, now).await
+}
+
+/// As [`deliver`], for an event that happened at `at` (TikTok retries for 72 hours).
+async fn deliver_at(
+    app: &shared::LiveApp,
+    event: &str,
+    open_id: &str,
+    content: Value,
+    at: i64,
+) -> Reply {
+    let body = json!({"client_key": stack_var("TIKTOK_CLIENT_KEY"), "event": event,
+                      "create_time": at, "user_openid": open_id,
+                      "content": content.to_string()})
+    .to_string();
+    let secret = stack_var("TIKTOK_CLIENT_SECRET");
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    send(
+        "tiktok-webhook",
+        app,
+        webhook_delivery(&body, &secret, Some(now)),
+    )
+    .await
 }
 
 #[tokio::test]
 async fn webhooks_move_posts_on_and_posts_are_their_owners_alone() {
     let (app, fake) = (live_app(), TikTokFake::new());
-    let secret = stack_var("TIKTOK_CLIENT_SECRET");
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let (user, account) = publisher(&app, json!({})).await;
     let r = publish(
         &app,
@@ -500,27 +518,19 @@ async fn webhooks_move_posts_on_and_posts_are_their_owners_alone() {
     let id = r.body["id"].as_str().unwrap().to_owned();
     let publish_id = r.body["publish_id"].as_str().unwrap().to_owned();
 
-    let complete = post_event(
+    let r = deliver(
+        &app,
         "post.publish.complete",
         &account.open_id,
         json!({"publish_id": publish_id}),
-    );
-    let r = send(
-        "tiktok-webhook",
-        &app,
-        webhook_delivery(&complete, &secret, Some(now)),
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let public = post_event(
+    deliver(
+        &app,
         "post.publish.publicly_available",
         &account.open_id,
         json!({"publish_id": publish_id, "post_id": "7300000000000000123"}),
-    );
-    send(
-        "tiktok-webhook",
-        &app,
-        webhook_delivery(&public, &secret, Some(now)),
     )
     .await;
     let status = post_status(&app, &user, &account, &id).await;
@@ -536,26 +546,18 @@ async fn webhooks_move_posts_on_and_posts_are_their_owners_alone() {
     );
 
     // A late failure does not undo a final status; an unknown publish_id changes nothing.
-    let late = post_event(
+    deliver(
+        &app,
         "post.publish.failed",
         &account.open_id,
         json!({"publish_id": publish_id, "reason": "file_format_check_failed"}),
-    );
-    send(
-        "tiktok-webhook",
-        &app,
-        webhook_delivery(&late, &secret, Some(now)),
     )
     .await;
-    let unknown = post_event(
+    let r = deliver(
+        &app,
         "post.publish.failed",
         &account.open_id,
         json!({"publish_id": "v_pub_unknown", "reason": "x"}),
-    );
-    let r = send(
-        "tiktok-webhook",
-        &app,
-        webhook_delivery(&unknown, &secret, Some(now)),
     )
     .await;
     assert_eq!(r.status, 200);
@@ -601,4 +603,94 @@ async fn webhooks_move_posts_on_and_posts_are_their_owners_alone() {
     post_status(&app, &other, &other_account, "x'--")
         .await
         .assert_error(404, "post_not_found");
+}
+
+/// TikTok's init answer with this publish_id (scripted at the fake).
+fn init_answer(publish_id: &str) -> Value {
+    json!([{"status": 200, "body": {"data": {"publish_id": publish_id},
+                                    "error": {"code": "ok", "message": "", "log_id": "x"}}}])
+}
+
+#[tokio::test]
+async fn posts_stay_true_through_races_and_outages() {
+    let (app, fake) = (live_app(), TikTokFake::new());
+    let (user, account) = publisher(&app, json!({})).await;
+    let url = json!({"account_id": account.open_id, "mode": "direct",
+                     "source": {"type": "url", "video_url": format!("{VERIFIED_PREFIX}a.mp4")},
+                     "post_info": {"privacy_level": "SELF_ONLY"}});
+
+    // A failure delivered before the post is recorded still reaches it.
+    let early = unique("v_pub_early");
+    let failed = json!({"publish_id": early, "reason": "video_pull_failed"});
+    deliver(&app, "post.publish.failed", &account.open_id, failed).await;
+    fake.script(&account.open_id, "video_init", init_answer(&early))
+        .await;
+    let r = publish(&app, &user, &account, &url, None).await;
+    assert_eq!(
+        (r.status, &r.body["status"]),
+        (201, &json!("FAILED")),
+        "{}",
+        r.body
+    );
+
+    // Public ids follow TikTok's event times, not the order of delivery.
+    let public_id = unique("v_pub_public");
+    fake.script(&account.open_id, "video_init", init_answer(&public_id))
+        .await;
+    let r = publish(&app, &user, &account, &url, None).await;
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let post = json!({"publish_id": public_id, "post_id": "7300000000000000999"});
+    let (shown, hidden) = (
+        "post.publish.publicly_available",
+        "post.publish.no_longer_publicaly_available",
+    );
+    deliver_at(&app, shown, &account.open_id, post.clone(), now - 20).await;
+    deliver_at(&app, hidden, &account.open_id, post.clone(), now - 10).await;
+    // The first delivery, retried late, changes nothing.
+    let mut retried = post.clone();
+    retried["retry"] = json!(1);
+    deliver_at(&app, shown, &account.open_id, retried, now - 20).await;
+    let status = post_status(&app, &user, &account, &id).await;
+    assert_eq!(status.body["public_post_ids"], json!([]), "{}", status.body);
+
+    // TikTok busy or down when asked for a status: the post as last known, not an error.
+    let r = publish(
+        &app,
+        &user,
+        &account,
+        &direct_upload(&account, 3_000_000),
+        None,
+    )
+    .await;
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    let limited = json!([{"status": 429, "headers": {"Retry-After": "30"},
+        "body": {"data": {}, "error": {"code": "rate_limit_exceeded", "message": "x", "log_id": "x"}}}]);
+    fake.script(&account.open_id, "status_fetch", limited).await;
+    let status = post_status(&app, &user, &account, &id).await;
+    assert_eq!(
+        (status.status, &status.body["status"]),
+        (200, &json!("PROCESSING_UPLOAD")),
+        "{}",
+        status.body
+    );
+
+    // invalid_params is about the post: 400, nothing recorded.
+    let before = posts_of(&user);
+    let invalid = json!([{"status": 400,
+        "body": {"data": {}, "error": {"code": "invalid_params", "message": "x", "log_id": "x"}}}]);
+    fake.script(&account.open_id, "video_init", invalid).await;
+    let r = publish(&app, &user, &account, &url, None).await;
+    r.assert_error(400, "invalid_request");
+    assert_eq!(posts_of(&user), before);
+
+    // TikTok's answer lost (5xx): the key stays taken, so a quick retry cannot post twice.
+    let key = unique("lost");
+    let down = json!([{"status": 500,
+        "body": {"data": {}, "error": {"code": "internal_error", "message": "x", "log_id": "x"}}}]);
+    fake.script(&account.open_id, "video_init", down).await;
+    let r = publish(&app, &user, &account, &url, Some(&key)).await;
+    r.assert_error(502, "tiktok_unavailable");
+    let r = publish(&app, &user, &account, &url, Some(&key)).await;
+    r.assert_error(409, "idempotency_key_in_progress");
 }

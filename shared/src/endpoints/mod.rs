@@ -22,7 +22,7 @@ use time::OffsetDateTime;
 
 use crate::error::{code, ApiError};
 use crate::http::query_param;
-use crate::store::{Connection, ConnectionStore};
+use crate::store::{Caller, Connection, ConnectionStore};
 
 /// Longest provider account id (TikTok open_id) accepted.
 pub const MAX_ACCOUNT_ID_LEN: usize = 256;
@@ -145,19 +145,50 @@ impl NeededScope {
     }
 }
 
+/// Direct posting's scope (creator info, direct posts, post status).
+pub const PUBLISH_SCOPE: NeededScope = NeededScope {
+    scope: "video.publish",
+    grant: "posting to this account",
+};
+
+/// Inbox uploads' scope.
+pub const UPLOAD_SCOPE: NeededScope = NeededScope {
+    scope: "video.upload",
+    grant: "uploads to this account's TikTok inbox",
+};
+
+/// The caller and the TikTok account the request names (`account_id`), both checked
+/// before anything else is read.
+pub async fn caller_and_account<P: crate::app::Ports>(
+    app: &crate::app::App<P>,
+    req: &Request,
+) -> Result<(Caller, Option<String>), ApiError> {
+    let caller = app.authenticate(req).await?;
+    Ok((caller, account_id_param(req)?))
+}
+
+/// The caller's TikTok connection `account_id` (else the primary, else the most recently
+/// updated): 404 `tiktok_not_connected` when there is none.
+pub async fn named_connection<P: crate::app::Ports>(
+    app: &crate::app::App<P>,
+    caller: &Caller,
+    account_id: Option<&str>,
+) -> Result<Connection, ApiError> {
+    app.store
+        .tiktok_connection(caller, account_id)
+        .await?
+        .connection
+        .ok_or(ApiError::TikTokNotConnected)
+}
+
 /// The caller's TikTok connection the request names (`account_id`, else the primary,
 /// else the most recently updated): 404 `tiktok_not_connected` when there is none.
 pub async fn chosen_connection<P: crate::app::Ports>(
     app: &crate::app::App<P>,
     req: &Request,
 ) -> Result<Connection, ApiError> {
-    let caller = app.authenticate(req).await?;
-    let account_id = account_id_param(req)?;
-    app.store
-        .tiktok_connection(&caller, account_id.as_deref())
-        .await?
-        .connection
-        .ok_or(ApiError::TikTokNotConnected)
+    let (caller, account_id) = caller_and_account(app, req).await?;
+    named_connection(app, &caller, account_id.as_deref()).await
 }
 
 /// The `account_id` query parameter (a TikTok open_id of the caller's).
@@ -208,9 +239,9 @@ mod prelude {
     pub use lambda_http::Request;
 
     pub use super::{
-        account_id_param, chosen_connection, optional_email, optional_text, supported_provider,
-        valid_account_id, ConnectionView, NeededScope, MAX_ACCOUNT_ID_LEN, MAX_LABEL_LEN,
-        MAX_TOKEN_LEN,
+        caller_and_account, chosen_connection, named_connection, optional_email, optional_text,
+        supported_provider, valid_account_id, ConnectionView, NeededScope, MAX_ACCOUNT_ID_LEN,
+        MAX_LABEL_LEN, MAX_TOKEN_LEN, PUBLISH_SCOPE, UPLOAD_SCOPE,
     };
     pub use crate::app::{App, Ports};
     pub use crate::error::{code, ApiError};

@@ -9,12 +9,6 @@ use serde::Serialize;
 use super::prelude::*;
 use crate::tiktok::posting::CreatorInfo;
 
-/// Direct posting's scope.
-pub const PUBLISH_SCOPE: NeededScope = NeededScope {
-    scope: "video.publish",
-    grant: "posting to this account",
-};
-
 /// What the frontend builds its post form from.
 #[derive(Serialize)]
 struct CreatorView {

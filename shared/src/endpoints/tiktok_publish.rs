@@ -9,18 +9,12 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::prelude::*;
-use super::tiktok_creator_info::PUBLISH_SCOPE;
-use crate::store::{Begun, NewPost, PostRow, PostStore, RecordPost, StoredUpload};
+use crate::access::AccessError;
+use crate::store::{Begun, NewPost, PostRow, PostStore, RecordPost, StoreError, StoredUpload};
 use crate::tiktok::TikTokError;
 
 mod request;
 use request::{Mode, Publish};
-
-/// Inbox uploads' scope.
-const UPLOAD_SCOPE: NeededScope = NeededScope {
-    scope: "video.upload",
-    grant: "uploads to this account's TikTok inbox",
-};
 
 /// TikTok's posting limits are per minute: without its own Retry-After, a minute.
 const POSTING_RETRY_AFTER: u64 = 60;
@@ -63,7 +57,9 @@ fn idempotency_key(req: &Request) -> Result<Option<String>, ApiError> {
 
 /// What a key is bound to: the request as parsed (field order and spacing do not count).
 fn request_hash(publish: &Publish) -> String {
-    let canonical = serde_json::to_vec(publish).unwrap_or_default();
+    // Versioned: a change of the request's shape must not turn retries into conflicts.
+    let mut canonical = b"v1:".to_vec();
+    canonical.extend(serde_json::to_vec(publish).unwrap_or_default());
     Sha256::digest(&canonical)
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -99,12 +95,7 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
     let publish: Publish = json_body(req)?;
     publish.validate()?;
     let key = idempotency_key(req)?;
-    let connection = app
-        .store
-        .tiktok_connection(&caller, publish.account_id.as_deref())
-        .await?
-        .connection
-        .ok_or(ApiError::TikTokNotConnected)?;
+    let connection = named_connection(app, &caller, publish.account_id.as_deref()).await?;
     let scope = match publish.mode {
         Mode::Direct => PUBLISH_SCOPE,
         Mode::Inbox => UPLOAD_SCOPE,
@@ -160,14 +151,18 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
     let answer = match called {
         Ok((answer, _)) => answer,
         Err(err) => {
-            // Nothing is recorded for a refused init: the key is free for a retry.
-            if let Some(id) = &reservation {
+            // Nothing is recorded for a refused init, and the key is free for a retry. When
+            // TikTok's answer is unknown (timeout, 5xx) it may have made the post: the
+            // reservation stays, so an immediate retry cannot make a second one (after a
+            // minute it lapses).
+            let refused = !matches!(err, AccessError::TikTok(TikTokError::Unavailable(_)));
+            if let (Some(id), true) = (&reservation, refused) {
                 if let Err(release) = app.store.release_post(id, new.user_id).await {
                     tracing::warn!(error = %release, "reservation not released; it lapses in a minute");
                 }
             }
             return Err(match err {
-                crate::access::AccessError::TikTok(TikTokError::RateLimited { retry_after }) => {
+                AccessError::TikTok(TikTokError::RateLimited { retry_after }) => {
                     ApiError::TikTokRateLimited {
                         retry_after: retry_after.or(Some(POSTING_RETRY_AFTER)),
                     }
@@ -196,8 +191,13 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
         upload,
         reservation,
     };
-    let post = app.store.record_post(&record).await.map_err(|err| {
-        // TikTok has the post: its id lets support find it.
+    // TikTok has the post now: one more try before giving up on recording it.
+    let recorded = match app.store.record_post(&record).await {
+        Err(StoreError::Unavailable(_)) => app.store.record_post(&record).await,
+        first => first,
+    };
+    let post = recorded.map_err(|err| {
+        // Its id lets support find it.
         tracing::error!(publish_id = %answer.publish_id, error = %err, "post initialised but not recorded");
         ApiError::from(err)
     })?;

@@ -27,8 +27,7 @@ struct TestResult {
 /// The use case: parse, authorise, act, answer.
 pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
     require_method(req, &Method::GET)?;
-    let caller = app.authenticate(req).await?;
-    let account_id = account_id_param(req)?;
+    let (caller, account_id) = caller_and_account(app, req).await?;
     let chosen = app
         .store
         .tiktok_connection(&caller, account_id.as_deref())

@@ -121,16 +121,10 @@ struct Videos {
 /// The use case: parse, authorise, act, answer.
 pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
     require_method(req, &Method::GET)?;
-    let caller = app.authenticate(req).await?;
-    let account_id = account_id_param(req)?;
+    let (caller, account_id) = caller_and_account(app, req).await?;
     // The parameters are checked before the database is asked anything.
     let ask = ask(req)?;
-    let connection = app
-        .store
-        .tiktok_connection(&caller, account_id.as_deref())
-        .await?
-        .connection
-        .ok_or(ApiError::TikTokNotConnected)?;
+    let connection = named_connection(app, &caller, account_id.as_deref()).await?;
     SCOPE.check(&connection)?;
     let tokens = app.tokens();
     let called = match &ask {

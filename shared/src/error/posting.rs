@@ -33,6 +33,10 @@ pub(super) fn refused(refusal: PostRefusal) -> ApiError {
             "Until TikTok audits this app, it can only post to private TikTok accounts: make \
              the account private, or post as SELF_ONLY from a private account",
         ),
+        PostRefusal::InvalidParams => ApiError::invalid_request(
+            "TikTok did not accept the post (invalid_params): check the video and post_info \
+             against creator-info (e.g. the cover time within the video)",
+        ),
         PostRefusal::UrlUnverified => ApiError::bad_request(
             code::VIDEO_URL_NOT_VERIFIED,
             "The media URL's domain or prefix is not verified for this app in TikTok's \

@@ -38,12 +38,18 @@ pub struct PostRow {
 }
 
 impl PostRow {
-    /// TikTok is done with it: no status call can change it any more.
-    pub fn is_final(&self) -> bool {
-        matches!(
-            self.status.as_str(),
-            "PUBLISH_COMPLETE" | "FAILED" | "SEND_TO_USER_INBOX"
-        )
+    /// Nothing more to ask TikTok: failed, public with its post ids, or a day old (an
+    /// inbox upload the creator never posted, a private post that never becomes
+    /// public). Until then a read asks TikTok; the webhook moves it on too.
+    pub fn is_settled(&self, now: OffsetDateTime) -> bool {
+        let day_old = self
+            .created_at
+            .is_some_and(|at| now - at > time::Duration::hours(24));
+        match self.status.as_str() {
+            "FAILED" => true,
+            "PUBLISH_COMPLETE" if !self.public_post_ids.is_empty() => true,
+            _ => day_old,
+        }
     }
 }
 

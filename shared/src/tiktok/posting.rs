@@ -104,6 +104,9 @@ pub enum PostRefusal {
     UnauditedApp,
     /// `url_ownership_unverified`: the URL's domain is not verified for the app.
     UrlUnverified,
+    /// `invalid_params` from an init: something about the post TikTok will not take
+    /// that the request's own checks cannot know (a cover time past the video's end).
+    InvalidParams,
 }
 
 impl PostRefusal {
@@ -188,7 +191,16 @@ pub fn parse_creator_info(
 }
 
 pub fn parse_init(status: u16, retry: Option<u64>, body: &[u8]) -> Result<InitAnswer, TikTokError> {
-    envelope_error(status, retry, body, "post init")?;
+    if let Err(err) = envelope_error(status, retry, body, "post init") {
+        // Elsewhere `invalid_params` is ours to fix; for a post it is about the post.
+        let code = serde_json::from_slice::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| v["error"]["code"].as_str().map(str::to_owned));
+        return Err(match code.as_deref() {
+            Some("invalid_params") => TikTokError::PostRefused(PostRefusal::InvalidParams),
+            _ => err,
+        });
+    }
     let answer: InitAnswer = data_of(body, "post init")?;
     if answer.publish_id.is_empty() {
         return Err(TikTokError::Unavailable(
