@@ -2,10 +2,16 @@
 # The benchmark: release builds of every function and of a hello-world floor, measured
 # under a minimal Lambda Runtime API against the local stack. Writes
 # bench/results/{bench.json,bench.md,cold-start.svg}. `--check` fails when a target is
-# missed by more than the noise margin (CI).
+# missed by more than the noise margin (CI). `--scale`: the database benchmark at a
+# million connections instead (scripts/scale_bench.py; bench/results/scale.md).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
+if [ "${1:-}" = "--scale" ]; then
+  # The database at 1,000 and 1,000,000 connections (not part of the test command).
+  shift
+  PG_BIN="$PG_BIN" exec python3 "$ROOT/scripts/scale_bench.py" "$@"
+fi
 "$ROOT/scripts/bootstrap.sh"
 log "building release binaries (LTO: several minutes the first time)"
 cargo build --release --quiet -p bench --bins

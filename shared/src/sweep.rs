@@ -29,7 +29,7 @@ pub struct Summary {
     pub refreshed: u64,
     pub reauth_required: u64,
     pub failed: u64,
-    /// Connections still due when the run ended.
+    /// Connections still due when the run ended, counted up to 100.
     pub remaining: i64,
     /// Why the run stopped before the work was done, if it did.
     pub stopped: Option<&'static str>,

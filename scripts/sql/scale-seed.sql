@@ -1,0 +1,72 @@
+-- The scale benchmark's data set (scripts/scale_bench.py), in proportion to
+-- :connections: users with 1-3 accounts mostly, 2% of them with 50; 90% of the
+-- connections TikTok; one post per TikTok connection and half as many webhook events.
+-- Deterministic names, so the benchmark's requests can address rows:
+--   user g: firebase_uid 'uid-g', email 'user-g@example.com';
+--   its k-th connection (k from 1): provider_account_id 'tk-g-k' (TikTok) or 'yt-g-k';
+--   the post of connection c: publish_id 'v_pub_c'.
+-- Triggers are off while seeding (the rows keep their rules by construction).
+
+\set ON_ERROR_STOP on
+set session_replication_role = replica;
+
+insert into users (id, firebase_uid, email, email_verified, full_name, auth_provider, created_at)
+select g, 'uid-' || g, 'user-' || g || '@example.com', g % 3 = 0, 'User ' || g,
+       case when g % 2 = 0 then 'tiktok.com' else 'password' end,
+       now() - (g % 1000) * interval '1 hour'
+from generate_series(1, :users) g;
+select setval(pg_get_serial_sequence('users', 'id'), :users);
+
+-- Heavy users (every 50th) connect 50 accounts; the rest 1-3, a tenth of them 4 more.
+insert into social_connections (
+    id, user_id, provider, provider_account_id, access_token, refresh_token, expires_at,
+    refresh_expires_at, scope, account_label, is_primary, sign_in_enabled, metadata,
+    refreshed_at, created_at, updated_at)
+select row_number() over (order by g, k), g,
+       case when k % 10 = 0 then 'youtube' else 'tiktok' end,
+       case when k % 10 = 0 then 'yt-' else 'tk-' end || g || '-' || k,
+       'gAAAAAB' || md5(g || '-' || k || 'a') || repeat('x', 120),
+       'gAAAAAB' || md5(g || '-' || k || 'r') || repeat('y', 120),
+       now() + interval '2 hours',
+       now() + ((g + k) % 200) * interval '1 day',
+       'user.info.basic,user.info.profile,user.info.stats,video.list,video.publish,video.upload',
+       'Account ' || k, k = 1, k = 1,
+       jsonb_build_object('profile', jsonb_build_object('display_name', 'Creator ' || g || '-' || k)),
+       now() - ((g * 7 + k) % 48) * interval '1 hour',
+       now() - ((g + k) % 500) * interval '1 hour',
+       now() - ((g + k) % 100) * interval '1 hour'
+from generate_series(1, :users) g
+cross join lateral generate_series(1,
+    case when g % 50 = 0 then 50 else 1 + g % 3 + case when g % 10 = 9 then 4 else 0 end end) k
+limit :connections;
+select setval(pg_get_serial_sequence('social_connections', 'id'),
+              (select max(id) from social_connections));
+
+insert into tiktok_posts (user_id, connection_id, open_id, publish_id, mode, source_type,
+                          status, public_post_ids, created_at)
+select user_id, id, provider_account_id, 'v_pub_' || id,
+       case when id % 5 = 0 then 'inbox' else 'direct' end,
+       case when id % 3 = 0 then 'url' else 'upload' end,
+       case id % 7 when 0 then 'FAILED' when 1 then 'PROCESSING_UPLOAD' else 'PUBLISH_COMPLETE' end,
+       case when id % 7 > 1 then jsonb_build_array((7300000000000000000 + id)::text) else '[]'::jsonb end,
+       now() - (id % 720) * interval '1 hour'
+from social_connections where provider = 'tiktok';
+
+insert into tiktok_webhook_events (event_key, event, user_openid, create_time, content, received_at)
+select md5('event-' || id), 'post.publish.complete', provider_account_id,
+       extract(epoch from now())::bigint - id % 86400,
+       jsonb_build_object('publish_id', 'v_pub_' || id),
+       now() - (id % 72) * interval '1 hour'
+from social_connections where provider = 'tiktok' and id % 2 = 0;
+
+-- Authorizations in progress: one user in thirty has one open.
+insert into oauth_states (state_hash, intent, firebase_uid, redirect_uri, scopes, code_verifier,
+                          client_address, created_at, expires_at)
+select md5('state-' || g), case when g % 2 = 0 then 'link' else 'sign_in' end,
+       case when g % 2 = 0 then 'uid-' || g end, 'https://app.example.com/connect/tiktok',
+       'user.info.basic', 'gAAAAB' || md5('v' || g), '10.' || (g % 250) || '.' || (g / 250 % 250) || '.1',
+       now() - (g % 600) * interval '1 second', now() + interval '10 minutes' - (g % 600) * interval '1 second'
+from generate_series(1, :users / 30) g;
+
+set session_replication_role = origin;
+vacuum analyze;
