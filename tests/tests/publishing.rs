@@ -694,3 +694,20 @@ async fn posts_stay_true_through_races_and_outages() {
     let r = publish(&app, &user, &account, &url, Some(&key)).await;
     r.assert_error(409, "idempotency_key_in_progress");
 }
+
+#[tokio::test]
+async fn another_users_account_is_never_posted_with() {
+    let (app, fake) = (live_app(), TikTokFake::new());
+    let (_, account) = publisher(&app, json!({})).await;
+    let (other, _) = publisher(&app, json!({})).await;
+    let theirs = direct_upload(&account, 3_000_000);
+    publish(&app, &other, &account, &theirs, None)
+        .await
+        .assert_error(404, "tiktok_not_connected");
+    let req = request("tiktok-creator-info/account-id.json", &other, &account, &[]);
+    send("tiktok-creator-info", &app, req)
+        .await
+        .assert_error(404, "tiktok_not_connected");
+    assert_eq!(fake.count(&account.open_id, "video_init").await, 0);
+    assert_eq!(fake.count(&account.open_id, "creator_info").await, 0);
+}
