@@ -314,7 +314,32 @@ async fn warm(binary: &Path, function: &str, settings: &Env, load: &Workload) ->
 
 /// Upstream round trips per request of the main path, counted at proxies in front of
 /// PostgREST, the TikTok API and the Firebase Auth emulator.
-async fn round_trips(binary: &Path, function: &str, load: &Workload) -> (f64, f64, f64) {
+struct RoundTrips {
+    postgrest: f64,
+    tiktok: f64,
+    firebase: f64,
+    /// The longest chain of round trips one after another (calls that overlap in time
+    /// run concurrently), the most of any request.
+    sequential: usize,
+}
+
+/// The longest chain of spans each starting after the previous one ended.
+fn longest_chain(mut spans: Vec<(Instant, Instant)>) -> usize {
+    spans.sort_by_key(|s| s.1);
+    let mut chain = Vec::<Instant>::new();
+    // chain[i]: the earliest end of a chain of i + 1 spans.
+    for (start, end) in spans {
+        let fits = chain.partition_point(|e| *e <= start);
+        if fits == chain.len() {
+            chain.push(end);
+        } else if end < chain[fits] {
+            chain[fits] = end;
+        }
+    }
+    chain.len()
+}
+
+async fn round_trips(binary: &Path, function: &str, load: &Workload) -> RoundTrips {
     let postgrest = FaultProxy::start(&stack_var("SUPABASE_REST_URL")).await;
     let tiktok = FaultProxy::start(&stack_var("TIKTOK_API_BASE_URL")).await;
     let firebase = FaultProxy::start(&format!(
@@ -336,20 +361,31 @@ async fn round_trips(binary: &Path, function: &str, load: &Workload) -> (f64, f6
     );
     assert!(runtime.wait_ready(Duration::from_secs(30)).await);
     let events = &load.events[load.events.len() - COUNTED_REQUESTS..];
+    let all_spans = || {
+        let mut spans = postgrest.spans();
+        spans.extend(tiktok.spans());
+        spans.extend(firebase.spans());
+        spans
+    };
+    let mut sequential = 0;
     for event in events {
+        let before = Instant::now();
         let id = runtime.invoke(event);
         runtime
             .response(&id, Duration::from_secs(30))
             .await
             .expect("response");
+        let mine = all_spans().into_iter().filter(|s| s.0 >= before).collect();
+        sequential = sequential.max(longest_chain(mine));
     }
     let _ = child.kill().await;
     let per = |n: usize| n as f64 / events.len() as f64;
-    (
-        per(postgrest.forwarded().len()),
-        per(tiktok.forwarded().len()),
-        per(firebase.forwarded().len()),
-    )
+    RoundTrips {
+        postgrest: per(postgrest.forwarded().len()),
+        tiktok: per(tiktok.forwarded().len()),
+        firebase: per(firebase.forwarded().len()),
+        sequential,
+    }
 }
 
 fn zipped_size(binary: &Path) -> u64 {
@@ -495,8 +531,13 @@ async fn main() {
 
         let load = workload(name, WARM_REQUESTS).await;
         let warm = warm(&bin, name, &env_config(), &load).await;
-        let (postgrest, tiktok, firebase) = if *name == "floor" {
-            (0.0, 0.0, 0.0)
+        let trips = if *name == "floor" {
+            RoundTrips {
+                postgrest: 0.0,
+                tiktok: 0.0,
+                firebase: 0.0,
+                sequential: 0,
+            }
         } else {
             round_trips(&bin, name, &workload(name, COUNTED_REQUESTS).await).await
         };
@@ -514,9 +555,10 @@ async fn main() {
             "warm_p50_ms": warm.p50,
             "warm_p99_ms": warm.p99,
             "cpu_ms_per_request": warm.cpu_ms_per_request,
-            "postgrest_calls_per_request": postgrest,
-            "tiktok_calls_per_request": tiktok,
-            "firebase_calls_per_request": firebase,
+            "postgrest_calls_per_request": trips.postgrest,
+            "tiktok_calls_per_request": trips.tiktok,
+            "firebase_calls_per_request": trips.firebase,
+            "sequential_round_trips": trips.sequential,
         });
         eprintln!("{row}");
         results.push(row);
@@ -540,8 +582,8 @@ async fn main() {
     );
     let date = time::OffsetDateTime::now_utc().date();
     md.push_str(&format!("Measured {date} on {machine}; medians of {COLD_RUNS} cold starts, {WARM_REQUESTS} warm requests.\n\n"));
-    md.push_str("| function | ready ms (env) | x floor | first response ms | ready ms (secret) | secret adds ms | SM calls / cold start | peak RSS MiB | binary MiB | zip MiB | warm p50 / p99 ms | CPU ms / req | PostgREST / TikTok / Firebase per req |\n");
-    md.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    md.push_str("| function | ready ms (env) | x floor | first response ms | ready ms (secret) | secret adds ms | SM calls / cold start | peak RSS MiB | binary MiB | zip MiB | warm p50 / p99 ms | CPU ms / req | PostgREST / TikTok / Firebase per req | in sequence |\n");
+    md.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     let mut chart = Vec::new();
     for row in &mut results {
         let ready = row["cold_ready_ms_env"].as_f64().unwrap_or(f64::NAN);
@@ -566,7 +608,7 @@ async fn main() {
         }
         chart.push((name.clone(), ready, secret_ready));
         md.push_str(&format!(
-            "| {name} | {ready:.1} | {ratio:.2} | {:.1} | {secret_ready:.1} | {:.1} | {:.1} | {:.1} | {:.2} | {:.2} | {:.1} / {:.1} | {:.2} | {:.1} / {:.1} / {:.1} |\n",
+            "| {name} | {ready:.1} | {ratio:.2} | {:.1} | {secret_ready:.1} | {:.1} | {:.1} | {:.1} | {:.2} | {:.2} | {:.1} / {:.1} | {:.2} | {:.1} / {:.1} / {:.1} | {} |\n",
             row["cold_first_response_ms_env"].as_f64().unwrap_or(f64::NAN),
             secret_ready - ready,
             row["secrets_manager_calls_per_cold_start"].as_f64().unwrap_or(f64::NAN),
@@ -579,6 +621,7 @@ async fn main() {
             row["postgrest_calls_per_request"].as_f64().unwrap_or(f64::NAN),
             row["tiktok_calls_per_request"].as_f64().unwrap_or(f64::NAN),
             row["firebase_calls_per_request"].as_f64().unwrap_or(f64::NAN),
+            row["sequential_round_trips"].as_u64().unwrap_or(0),
         ));
     }
     let slowest = results
@@ -608,5 +651,23 @@ async fn main() {
     if check && !failures.is_empty() {
         eprintln!("benchmark targets missed:\n{}", failures.join("\n"));
         std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_longest_chain_counts_only_calls_one_after_another() {
+        let t = Instant::now();
+        let at = |ms: u64| t + Duration::from_millis(ms);
+        // Two concurrent calls (0-10, 2-8), then one after both (12-20): two in sequence.
+        let spans = vec![(at(0), at(10)), (at(2), at(8)), (at(12), at(20))];
+        assert_eq!(longest_chain(spans), 2);
+        // Three one after another.
+        let spans = vec![(at(10), at(11)), (at(0), at(5)), (at(6), at(9))];
+        assert_eq!(longest_chain(spans), 3);
+        assert_eq!(longest_chain(Vec::new()), 0);
     }
 }

@@ -30,7 +30,11 @@ pub struct FaultProxy {
     pub url: String,
     rules: Rules,
     forwarded: Arc<Mutex<Vec<String>>>,
+    spans: Spans,
 }
+
+/// When each forwarded request started and its answer was written back.
+type Spans = Arc<Mutex<Vec<(std::time::Instant, std::time::Instant)>>>;
 
 /// Where a proxy forwards to, and what it has forwarded.
 #[derive(Clone)]
@@ -39,6 +43,7 @@ struct Upstream {
     client: reqwest::Client,
     rules: Rules,
     forwarded: Arc<Mutex<Vec<String>>>,
+    spans: Spans,
 }
 
 impl FaultProxy {
@@ -53,8 +58,10 @@ impl FaultProxy {
                 .expect("client"),
             rules: Default::default(),
             forwarded: Default::default(),
+            spans: Default::default(),
         };
         let (rules, forwarded) = (upstream.rules.clone(), upstream.forwarded.clone());
+        let spans = upstream.spans.clone();
         tokio::spawn(async move {
             while let Ok((socket, _)) = listener.accept().await {
                 tokio::spawn(upstream.clone().serve(socket));
@@ -64,6 +71,7 @@ impl FaultProxy {
             url,
             rules,
             forwarded,
+            spans,
         }
     }
 
@@ -78,6 +86,11 @@ impl FaultProxy {
         if let Ok(mut rules) = self.rules.lock() {
             rules.clear();
         }
+    }
+
+    /// When each forwarded request started and ended, in order.
+    pub fn spans(&self) -> Vec<(std::time::Instant, std::time::Instant)> {
+        self.spans.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
     /// Requests forwarded to the real service so far, as "METHOD /path?query".
@@ -121,6 +134,15 @@ impl Upstream {
 
     /// Sends the request on to the real service and its answer back.
     async fn forward(&self, socket: &mut TcpStream, req: HttpRequest) -> bool {
+        let started = std::time::Instant::now();
+        let answered = self.forward_timed(socket, req).await;
+        if let Ok(mut spans) = self.spans.lock() {
+            spans.push((started, std::time::Instant::now()));
+        }
+        answered
+    }
+
+    async fn forward_timed(&self, socket: &mut TcpStream, req: HttpRequest) -> bool {
         if let Ok(mut f) = self.forwarded.lock() {
             f.push(format!("{} {}", req.method, req.path));
         }
