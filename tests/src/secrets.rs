@@ -10,10 +10,9 @@ use crate::stack::{function_env, stack_var};
 /// A client of the stack's Secrets Manager: region, dummy credentials and
 /// `AWS_ENDPOINT_URL_SECRETS_MANAGER` come from the stack.
 pub async fn secrets_client() -> aws_sdk_secretsmanager::Client {
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await;
-    aws_sdk_secretsmanager::Client::new(&sdk)
+    shared::config::secrets_client()
+        .await
+        .expect("the stack sets AWS_REGION")
 }
 
 /// Creates a secret holding `text`.

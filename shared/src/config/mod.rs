@@ -13,7 +13,7 @@ mod secrets;
 use authorization::authorization_config;
 pub use authorization::AuthorizationConfig;
 use secrets::fetch_secrets;
-pub use secrets::{parse_secret, SECRET_SETTINGS};
+pub use secrets::{parse_secret, secrets_client, SECRET_SETTINGS};
 
 const DEFAULT_TIKTOK_API_BASE_URL: &str = "https://open.tiktokapis.com";
 const DEFAULT_FIREBASE_CERTS_URL: &str =

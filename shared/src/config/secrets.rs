@@ -21,16 +21,7 @@ pub const SECRET_SETTINGS: [&str; 5] = [
 pub(super) async fn fetch_secrets(
     ids: [Option<&str>; 3],
 ) -> Result<HashMap<String, String>, ConfigError> {
-    let timeouts = aws_config::timeout::TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(2))
-        .operation_attempt_timeout(Duration::from_secs(3))
-        .operation_timeout(Duration::from_secs(8))
-        .build();
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .timeout_config(timeouts)
-        .load()
-        .await;
-    let client = aws_sdk_secretsmanager::Client::new(&sdk);
+    let client = secrets_client().await?;
     let (app, tiktok, firebase) = tokio::join!(
         fetch_optional(&client, ids[0]),
         fetch_optional(&client, ids[1]),
@@ -40,6 +31,31 @@ pub(super) async fn fetch_secrets(
     settings.extend(tiktok?);
     settings.extend(firebase?);
     Ok(settings)
+}
+
+/// The Secrets Manager client a function uses. Built from what Lambda gives every
+/// function, the region and the role's credentials in the environment, with no provider
+/// chain (instance metadata, SSO, profiles) to build or ask, on the HTTP client of the
+/// one TLS stack (see `Cargo.toml`). `AWS_ENDPOINT_URL_SECRETS_MANAGER` is honoured.
+pub async fn secrets_client() -> Result<aws_sdk_secretsmanager::Client, ConfigError> {
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(2))
+        .operation_attempt_timeout(Duration::from_secs(3))
+        .operation_timeout(Duration::from_secs(8))
+        .build();
+    let region = std::env::var("AWS_REGION")
+        .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
+        .map_err(|_| ConfigError::Missing("AWS_REGION"))?;
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(aws_smithy_http_client::hyper_014::HyperClientBuilder::new().build_https())
+        .region(aws_config::Region::new(region))
+        .credentials_provider(
+            aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+        )
+        .timeout_config(timeouts)
+        .load()
+        .await;
+    Ok(aws_sdk_secretsmanager::Client::new(&sdk))
 }
 
 async fn fetch_optional(
