@@ -52,26 +52,27 @@ pub fn init_logging_with<W>(
 ) where
     W: for<'w> lambda_http::tracing::subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
-    use lambda_http::tracing::subscriber::filter::{EnvFilter, LevelFilter};
-    let mut filter = EnvFilter::builder()
-        .with_default_directive(level.into())
-        .parse_lossy("");
+    use lambda_http::tracing::subscriber::filter::{LevelFilter, Targets};
+    use lambda_http::tracing::subscriber::layer::SubscriberExt;
+    use lambda_http::tracing::subscriber::util::SubscriberInitExt;
+    // Per-target levels without `EnvFilter`, whose directive parsing links a regex engine
+    // (about half a MiB) into every binary.
     let cap = std::cmp::min(level, LevelFilter::INFO);
-    for target in CAPPED_TARGETS {
-        if let Ok(directive) = format!("{target}={cap}").parse() {
-            filter = filter.add_directive(directive);
-        }
-    }
-    let builder = lambda_http::tracing::subscriber::fmt()
+    let filter = CAPPED_TARGETS
+        .iter()
+        .fold(Targets::new().with_default(level), |f, target| {
+            f.with_target(*target, cap)
+        });
+    let layer = lambda_http::tracing::subscriber::fmt::layer()
         .with_target(false)
         .without_time()
-        .with_env_filter(filter)
         .with_writer(writer);
+    let registry = lambda_http::tracing::subscriber::registry().with(filter);
     // `try_init`: a second initialisation (tests) is not an error worth dying for.
     let _ = if json {
-        builder.json().try_init()
+        registry.with(layer.json()).try_init()
     } else {
-        builder.try_init()
+        registry.with(layer).try_init()
     };
 }
 

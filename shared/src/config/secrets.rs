@@ -36,18 +36,24 @@ pub(super) async fn fetch_secrets(
 /// The Secrets Manager client a function uses. Built from what Lambda gives every
 /// function, the region and the role's credentials in the environment, with no provider
 /// chain (instance metadata, SSO, profiles) to build or ask, on the HTTP client of the
-/// one TLS stack (see `Cargo.toml`). `AWS_ENDPOINT_URL_SECRETS_MANAGER` is honoured.
+/// one TLS stack with compiled-in roots (see `Cargo.toml`).
+/// `AWS_ENDPOINT_URL_SECRETS_MANAGER` is honoured (the local stack's moto is plain http).
 pub async fn secrets_client() -> Result<aws_sdk_secretsmanager::Client, ConfigError> {
     let timeouts = aws_config::timeout::TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(2))
         .operation_attempt_timeout(Duration::from_secs(3))
         .operation_timeout(Duration::from_secs(8))
         .build();
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_webpki_roots()
+        .https_or_http()
+        .enable_http1()
+        .build();
     let region = std::env::var("AWS_REGION")
         .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
         .map_err(|_| ConfigError::Missing("AWS_REGION"))?;
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(aws_smithy_http_client::hyper_014::HyperClientBuilder::new().build_https())
+        .http_client(aws_smithy_http_client::hyper_014::HyperClientBuilder::new().build(https))
         .region(aws_config::Region::new(region))
         .credentials_provider(
             aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
