@@ -239,7 +239,10 @@ def main():
     cluster = Cluster()
     log(f"PostgreSQL on 127.0.0.1:{cluster.port} ({cluster.dir})")
     cluster.start()
-    results = {"cases": [], "machine": os.uname().nodename, "date": time.strftime("%Y-%m-%d"),
+    model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
+                  if line.startswith("model name")), "")
+    machine = f"{os.cpu_count()} cores, {model}"
+    results = {"cases": [], "machine": machine, "date": time.strftime("%Y-%m-%d"),
                "connections": connections}
     failures = []
     try:
