@@ -662,8 +662,8 @@ async fn main() {
     md.push_str(&format!(
         "\nThe secret's share: from the benchmark's own process (medians of {COLD_RUNS}, a fresh \
          client each time) building the Secrets Manager client takes {:.1} ms and one \
-         GetSecretValue {:.1} ms (the connection, signing and moto's answer); the rest of what \
-         \"secret adds\" shows is the function's own first-time work.\n",
+         GetSecretValue {:.1} ms (a new connection, signing and moto's answer): compare with \
+         \"secret adds\" above, which is that call plus the function's own first-time work.\n",
         secret_call.0, secret_call.1
     ));
     let report = json!({"date": date.to_string(), "machine": machine, "floor_ready_ms": floor_ready,
