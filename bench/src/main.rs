@@ -312,6 +312,25 @@ async fn warm(binary: &Path, function: &str, settings: &Env, load: &Workload) ->
     }
 }
 
+/// New users signing up with TikTok (oauth-tiktok): each request a new TikTok account
+/// and email, so every one creates its user.
+async fn sign_up_workload(n: usize) -> Workload {
+    let fake = TikTokFake::new();
+    let mut events = Vec::with_capacity(n);
+    for _ in 0..n {
+        let account = fake.account(ALL).await;
+        let email = format!("{}@example.com", unique("signup"));
+        let body = json!({"provider": "tiktok", "provider_account_id": account.open_id,
+            "access_token": account.access_token, "refresh_token": account.refresh_token,
+            "expires_in": 7200, "email": email});
+        let mut event: Value =
+            serde_json::from_str(&event_json("oauth-tiktok/no-email.json", &[])).unwrap();
+        event["body"] = Value::String(body.to_string());
+        events.push(event.to_string());
+    }
+    Workload { events }
+}
+
 /// What one GetSecretValue costs outside a function: building the client, then the call
 /// (medians, ms).
 async fn secret_call_ms(secret_id: &str) -> (f64, f64) {
@@ -659,6 +678,17 @@ async fn main() {
     }
     let out = workspace_path("bench/results");
     std::fs::create_dir_all(&out).expect("results dir");
+    let signup = round_trips(
+        &binary("oauth-tiktok"),
+        "oauth-tiktok",
+        &sign_up_workload(COUNTED_REQUESTS).await,
+    )
+    .await;
+    md.push_str(&format!(
+        "\nNew-user sign-in (oauth-tiktok, a new TikTok account and email each time): {:.1} \
+         PostgREST / {:.1} TikTok / {:.1} Firebase calls per request, {} in sequence.\n",
+        signup.postgrest, signup.tiktok, signup.firebase, signup.sequential
+    ));
     md.push_str(&format!(
         "\nThe secret's share: from the benchmark's own process (medians of {COLD_RUNS}, a fresh \
          client each time) building the Secrets Manager client takes {:.1} ms and one \
@@ -668,7 +698,11 @@ async fn main() {
     ));
     let report = json!({"date": date.to_string(), "machine": machine, "floor_ready_ms": floor_ready,
                         "python_import_ms": python, "functions": results, "failures": failures,
-                        "secret_client_build_ms": secret_call.0, "get_secret_value_ms": secret_call.1});
+                        "secret_client_build_ms": secret_call.0, "get_secret_value_ms": secret_call.1,
+                        "new_user_sign_in": {"postgrest_calls_per_request": signup.postgrest,
+                            "tiktok_calls_per_request": signup.tiktok,
+                            "firebase_calls_per_request": signup.firebase,
+                            "sequential_round_trips": signup.sequential}});
     std::fs::write(
         out.join("bench.json"),
         serde_json::to_string_pretty(&report).unwrap_or_default(),
