@@ -105,10 +105,7 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
         user_id: connection.user_id,
         connection_id: connection.id,
         open_id: connection.provider_account_id.clone(),
-        mode: serde_json::to_value(publish.mode)
-            .ok()
-            .and_then(|m| m.as_str().map(str::to_owned))
-            .unwrap_or_default(),
+        mode: publish.mode.as_str().to_owned(),
         source_type: publish.source.kind().to_owned(),
     };
     let reservation = match &key {

@@ -50,6 +50,16 @@ pub enum Source {
     },
 }
 
+impl Mode {
+    /// As the request and the `tiktok_posts.mode` column name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Direct => "direct",
+            Mode::Inbox => "inbox",
+        }
+    }
+}
+
 impl Source {
     pub fn kind(&self) -> &'static str {
         match self {
