@@ -255,3 +255,12 @@ write("tiktok-post-status", {
     "no-auth.json": post_event(auth=False),
     "wrong-method.json": post_event(method="POST"),
 })
+
+def catch_all_event(method, path, auth=False):
+    e = event(method, path, auth=auth, name="route-not-found")
+    e["routeKey"] = e["requestContext"]["routeKey"] = "$default"
+    return e
+write("route-not-found", {
+    "unknown-path.json": catch_all_event("GET", "/api/v1/social-connections/tiktok/nothing/here"),
+    "wrong-method.json": catch_all_event("PUT", LIST),
+})

@@ -69,6 +69,15 @@ def template_routes():
     return routes
 
 
+CATCH_ALL = ("ANY", "$default")
+
+
+def library_routes():
+    """shared/src/routes.rs's table, which the catch-all function answers from."""
+    text = (ROOT / "shared" / "src" / "routes.rs").read_text()
+    return set(re.findall(r'^\s*\("([A-Z]+)", "(/[^"]*)"\),$', text, re.M))
+
+
 def router_routes():
     cargo = tomllib.loads((ROOT / "Cargo.toml").read_text())
     router = cargo["workspace"]["metadata"]["lambda"]["watch"]["router"]
@@ -81,7 +90,12 @@ def main():
     spec_routes = {(m.upper(), p) for p, item in spec["paths"].items() for m in item if m in METHODS}
 
     template = template_routes()
+    if template.pop(CATCH_ALL, None) != "route-not-found":
+        fail("template.yaml has no $default route to route-not-found")
     router = router_routes()
+    if library_routes() != set(template):
+        fail(f"shared/src/routes.rs vs template: only in routes.rs {library_routes() - set(template)}, "
+             f"only in template {set(template) - library_routes()}")
     if set(template) != spec_routes:
         fail(f"template vs openapi: only in template {set(template) - spec_routes}, "
              f"only in openapi {spec_routes - set(template)}")
@@ -97,11 +111,19 @@ def main():
                    for (m, p), f in template.items()):
             fail(f"router route {method} {path} -> {function} is not in the template")
 
+    # One list of error codes: the library's (shared/src/error/mod.rs) is the spec's.
+    error_codes = re.findall(r'pub const [A-Z_]+: &str = "([a-z_]+)";',
+                             (ROOT / "shared" / "src" / "error" / "mod.rs").read_text())
+    spec_codes = spec["components"]["schemas"]["Error"]["properties"]["code"]["enum"]
+    if sorted(error_codes) != sorted(spec_codes):
+        fail(f"error codes: only in the library {set(error_codes) - set(spec_codes)}, "
+             f"only in openapi.yaml {set(spec_codes) - set(error_codes)}")
+
     resolver_root = {"components": spec["components"]}
     checked = 0
     for path in sorted((ROOT / "events").glob("*/*.json")):
-        if path.parent.name == "refresh-connections":
-            continue  # EventBridge's scheduled event: no HTTP route
+        if path.parent.name in ("refresh-connections", "route-not-found"):
+            continue  # EventBridge's scheduled event, and the catch-all: no route of their own
         event = json.loads(path.read_text())
         function = path.parent.name
         method = event["requestContext"]["http"]["method"]
@@ -126,8 +148,8 @@ def main():
         if path.name in BAD_BODY and not errors:
             fail(f"{path.relative_to(ROOT)} should not match the spec")
         checked += 1
-    print(f"api contract: {len(template)} routes agree across template.yaml, openapi.yaml "
-          f"and the watch router; {checked} event bodies checked against the spec")
+    print(f"api contract: {len(template)} routes agree across template.yaml, openapi.yaml, "
+          f"shared/src/routes.rs and the watch router; {checked} event bodies checked against the spec")
 
 
 if __name__ == "__main__":

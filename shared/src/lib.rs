@@ -17,6 +17,7 @@ pub mod http;
 pub mod outbound;
 pub mod pkce;
 pub mod profile;
+pub mod routes;
 pub mod runtime;
 pub mod sign_in;
 pub mod store;

@@ -143,6 +143,17 @@ where
     .await
 }
 
+/// As [`serve`], for a use case that needs no settings, secret or upstream at all (the
+/// catch-all route): nothing is loaded at init, so its cold start is the runtime's own.
+pub async fn serve_plain(handler: fn(&Request) -> Outcome) -> Result<(), lambda_http::Error> {
+    init_logging();
+    lambda_http::run(service_fn(move |req: Request| {
+        let response = respond(handler(&req), &request_id(&req));
+        async move { Ok::<_, std::convert::Infallible>(response) }
+    }))
+    .await
+}
+
 async fn serve_checked<F, Fut>(
     needs: Needs,
     handler: F,

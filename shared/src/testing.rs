@@ -77,6 +77,10 @@ pub const FUNCTIONS: [&str; 15] = [
     "disconnect-tiktok",
 ];
 
+/// The function behind the catch-all route (`$default`): not in [`FUNCTIONS`], which the
+/// suites run on a connected account; it has no account, session or upstream.
+pub const CATCH_ALL: &str = "route-not-found";
+
 /// Runs the named function's use case on `req`, through the same wrapper its Lambda
 /// binary uses. `None` for a name that is not a function.
 pub async fn dispatch<P: Ports>(
@@ -108,6 +112,7 @@ pub async fn dispatch<P: Ports>(
         "tiktok-creator-info" => answer(id, deadline, tiktok_creator_info::run(app, req)).await,
         "tiktok-publish" => answer(id, deadline, tiktok_publish::run(app, req)).await,
         "tiktok-post-status" => answer(id, deadline, tiktok_post_status::run(app, req)).await,
+        CATCH_ALL => answer(id, deadline, async { route_not_found::run(req) }).await,
         _ => return None,
     })
 }

@@ -36,7 +36,7 @@ enum Given {
 
 /// Every events/ file: what it is given and what it must answer.
 #[rustfmt::skip]
-const CASES: [(&str, Given, u16, Option<&str>); 79] = [
+const CASES: [(&str, Given, u16, Option<&str>); 81] = [
     ("disconnect-tiktok/no-auth.json", Given::Connected, 401, Some("unauthorized")),
     ("disconnect-tiktok/ok.json", Given::Connected, 200, None),
     ("disconnect-tiktok/wrong-method.json", Given::Connected, 405, Some("method_not_allowed")),
@@ -116,6 +116,8 @@ const CASES: [(&str, Given, u16, Option<&str>); 79] = [
     ("tiktok-post-status/malformed-id.json", Given::Posted, 404, Some("post_not_found")),
     ("tiktok-post-status/no-auth.json", Given::Posted, 401, Some("unauthorized")),
     ("tiktok-post-status/wrong-method.json", Given::Posted, 405, Some("method_not_allowed")),
+    ("route-not-found/unknown-path.json", Given::Nothing, 404, Some("route_not_found")),
+    ("route-not-found/wrong-method.json", Given::Nothing, 405, Some("method_not_allowed")),
 ];
 
 fn events_dir() -> PathBuf {
@@ -507,4 +509,26 @@ async fn a_webhook_revokes_once_and_the_sweep_refreshes_what_is_due() {
     );
     let again = shared::sweep::run(&app, until).await.unwrap();
     assert_eq!(again.refreshed, 0, "refreshed just now: left alone");
+}
+
+#[tokio::test]
+async fn the_catch_all_names_the_methods_a_path_has() {
+    let (app, _) = app(Given::Nothing).await;
+    let wrong = testing::dispatch(
+        testing::CATCH_ALL,
+        &app,
+        &event("route-not-found/wrong-method.json"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(wrong.headers()["allow"], "GET, OPTIONS");
+    assert_eq!(json(&wrong)["request_id"], "req-route-not-found");
+    let unknown = testing::dispatch(
+        testing::CATCH_ALL,
+        &app,
+        &event("route-not-found/unknown-path.json"),
+    )
+    .await
+    .unwrap();
+    assert!(unknown.headers().get("allow").is_none());
 }

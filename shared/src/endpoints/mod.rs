@@ -3,6 +3,7 @@
 pub mod disconnect_tiktok;
 pub mod list_connections;
 pub mod oauth_tiktok;
+pub mod route_not_found;
 pub mod store_tiktok_profile;
 pub mod store_token;
 pub mod tiktok_authorize;

@@ -16,7 +16,7 @@ const STATUS_SCOPE: NeededScope = PUBLISH_SCOPE;
 #[derive(Serialize)]
 struct PostView {
     id: String,
-    publish_id: Option<String>,
+    publish_id: String,
     account_id: String,
     mode: String,
     status: String,
@@ -33,7 +33,7 @@ impl From<PostRow> for PostView {
     fn from(p: PostRow) -> Self {
         PostView {
             id: p.id,
-            publish_id: p.publish_id,
+            publish_id: p.publish_id.unwrap_or_default(),
             account_id: p.open_id,
             mode: p.mode,
             status: p.status,
@@ -86,6 +86,9 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
         .store
         .post_for(&caller.firebase_uid, &id)
         .await?
+        // Not recorded yet (TikTok's init in flight): no publish_id, and its id was not
+        // answered to anyone yet.
+        .filter(|found| found.post.publish_id.is_some())
         .ok_or_else(not_found)?;
     let mut post = found.post;
     // A disconnected or revoked account's post is shown as last known.

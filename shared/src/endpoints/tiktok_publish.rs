@@ -33,7 +33,7 @@ struct UploadView {
 #[derive(Serialize)]
 struct Created {
     id: String,
-    publish_id: Option<String>,
+    publish_id: String,
     status: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     upload: Option<UploadView>,
@@ -80,9 +80,15 @@ fn created<P: Ports>(app: &App<P>, post: &PostRow) -> Result<Created, ApiError> 
         }),
         None => None,
     };
+    // Only a recorded post is answered (an unrecorded key is `idempotency_key_in_progress`),
+    // and recording sets TikTok's publish_id.
+    let publish_id = post.publish_id.clone().ok_or_else(|| {
+        tracing::error!("a recorded post has no publish_id");
+        ApiError::Internal
+    })?;
     Ok(Created {
         id: post.id.clone(),
-        publish_id: post.publish_id.clone(),
+        publish_id,
         status: post.status.clone(),
         upload,
     })

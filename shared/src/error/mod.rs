@@ -51,9 +51,10 @@ pub mod code {
     pub const IDEMPOTENCY_KEY_REUSED: &str = "idempotency_key_reused";
     pub const IDEMPOTENCY_KEY_IN_PROGRESS: &str = "idempotency_key_in_progress";
     pub const POST_NOT_FOUND: &str = "post_not_found";
+    pub const ROUTE_NOT_FOUND: &str = "route_not_found";
 
     /// All of them, in the order of the contract's error table.
-    pub const ALL: [&str; 38] = [
+    pub const ALL: [&str; 39] = [
         INVALID_JSON,
         INVALID_REQUEST,
         EMAIL_REQUIRED,
@@ -92,6 +93,7 @@ pub mod code {
         IDEMPOTENCY_KEY_REUSED,
         IDEMPOTENCY_KEY_IN_PROGRESS,
         POST_NOT_FOUND,
+        ROUTE_NOT_FOUND,
     ];
 }
 
@@ -116,7 +118,7 @@ pub enum ApiError {
     Forbidden { code: &'static str, detail: String },
     #[error("No TikTok account connected")]
     TikTokNotConnected,
-    /// A 404 with its own code (`post_not_found`).
+    /// A 404 with its own code (`post_not_found`, `route_not_found`).
     #[error("{detail}")]
     NotFound { code: &'static str, detail: String },
     /// A 429 that waiting a minute does not end (TikTok's daily posting caps).

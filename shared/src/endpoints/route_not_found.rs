@@ -1,0 +1,29 @@
+//! The catch-all (`$default`) route: any path or method the API does not serve gets the
+//! contract's error body, not API Gateway's own `{"message":"Not Found"}`. A path the
+//! API has, asked with another method: 405 `method_not_allowed` with `Allow`. Anything
+//! else: 404 `route_not_found`. No session, no settings, no upstream call.
+
+use super::prelude::*;
+use lambda_http::http::{header, HeaderValue};
+
+use crate::http::{error_response, request_id};
+use crate::routes::methods_at;
+
+/// The use case: say which routes exist.
+pub fn run(req: &Request) -> Outcome {
+    let path = req.uri().path();
+    let methods = methods_at(path);
+    if methods.is_empty() {
+        return Err(ApiError::NotFound {
+            code: code::ROUTE_NOT_FOUND,
+            detail: "No such route: see the API's paths in openapi.yaml".to_owned(),
+        });
+    }
+    // OPTIONS is answered by the gateway's CORS configuration before any function.
+    let allow = format!("{}, OPTIONS", methods.join(", "));
+    let mut response = error_response(&ApiError::MethodNotAllowed, &request_id(req));
+    if let Ok(value) = HeaderValue::from_str(&allow) {
+        response.headers_mut().insert(header::ALLOW, value);
+    }
+    Ok(response)
+}
