@@ -32,5 +32,17 @@ if [ ! -x "$POSTRUST_BIN" ]; then
   rm -rf "$CACHE/postrust-target"
 fi
 
+# The browser test drives Debian's Chromium.
+if ! command -v chromium >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    log "installing Debian's chromium (the example page's browser test)"
+    apt-get install -y -q --no-install-recommends chromium >/dev/null 2>&1 \
+      || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends chromium >/dev/null; }
+  else
+    log "chromium is missing: apt-get install chromium (the browser test needs it)"; exit 1
+  fi
+fi
+command -v node >/dev/null || { log "Node.js is missing: apt-get install nodejs npm"; exit 1; }
+
 [ -x "$PG_BIN/initdb" ] || { log "PostgreSQL 15 is missing: apt-get install postgresql-15"; exit 1; }
 log "bootstrap complete (cache: $CACHE)"

@@ -10,3 +10,13 @@ FIREBASE_JS="$CACHE/firebase/node_modules/firebase-tools/lib/bin/firebase.js"
 PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+# `npm ci` in the current directory with the download cache outside the clone; skipped
+# when node_modules already matches package-lock.json.
+npm_ci_cached() {
+  if cmp -s package-lock.json node_modules/.installed-lock.json 2>/dev/null; then
+    return 0
+  fi
+  npm_config_cache="$CACHE/npm" npm ci --no-audit --no-fund --prefer-offline
+  cp package-lock.json node_modules/.installed-lock.json
+}

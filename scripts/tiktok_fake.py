@@ -19,10 +19,21 @@ newer pages):
   posted before it), `max_count` 1-20 (default 10; else invalid_params), `has_more`.
 - POST /v2/video/query/?fields=... (JSON {filters: {video_ids}}, at most 20): those
   videos, cover URLs renewed.
+- The consent page: GET /v2/auth/authorize/?client_key&response_type=code&scope
+  &redirect_uri&state&code_challenge&code_challenge_method=S256 answers an HTML page (no
+  external assets) with the requested scopes, a "Display name" input (id display_name)
+  and the buttons Authorize (id authorize) and Cancel (id cancel); its form POSTs
+  (x-www-form-urlencoded) to /v2/auth/authorize/ with the query in hidden fields.
+  Authorize makes a new account with that display name and a code, then 302 to
+  redirect_uri?code&scopes&state; Cancel: 302 to redirect_uri?error=access_denied
+  &error_description&state (TikTok's callback parameters). A wrong client_key, no S256
+  challenge, or a missing or non-http(s) redirect_uri or state: a 400 HTML page, never
+  a redirect.
 - The authorization-code grant with PKCE: POST /v2/oauth/token/ with
   grant_type=authorization_code, code, redirect_uri, code_verifier. Codes come from the
-  user's consent (the control call /_fake/consent plays it, given the authorize URL's
-  parameters); each is bound to the client key, the redirect URI and the S256 challenge
+  user's consent (the page above, or the control call /_fake/consent, given the authorize
+  URL's parameters, which answers {code, open_id, redirect} as JSON and 400 {error} where
+  the page would); each is bound to the client key, the redirect URI and the S256 challenge
   (base64url as RFC 7636 writes it, or hex as TikTok's desktop guide asks), used once,
   and expires after 10 minutes. A used, unknown or expired code, or another redirect
   URI: invalid_grant; a verifier that does not match the challenge: invalid_request
@@ -75,6 +86,7 @@ Standard library only. Usage: tiktok_fake.py PORT CLIENT_KEY CLIENT_SECRET
 
 import base64
 import hashlib
+import html
 import json
 import math
 import re
@@ -84,7 +96,7 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, urlencode, urlparse
 
 SCOPE_FIELDS = {
     "user.info.basic": ["open_id", "union_id", "avatar_url", "avatar_url_100", "avatar_large_url", "display_name"],
@@ -314,6 +326,121 @@ def s256(verifier):
     return {base64.urlsafe_b64encode(digest).rstrip(b"=").decode(), digest.hex()}
 
 
+SCOPE_TEXT = {  # what the consent page says each scope lets the app do
+    "user.info.basic": "Read your profile info (avatar, display name)",
+    "user.info.profile": "Read your profile details (username, bio, profile link, verification)",
+    "user.info.stats": "Read your statistics (followers, following, likes, video count)",
+    "video.list": "Read your public videos",
+    "video.publish": "Post content directly to your TikTok account",
+    "video.upload": "Upload content to your TikTok inbox as drafts",
+}
+
+
+def authorize_problem(q):
+    """What makes an authorize request's parameters unusable, or None."""
+    if q.get("client_key") != CLIENT_KEY:
+        return "client_key is not this app's"
+    if q.get("response_type") != "code" or q.get("code_challenge_method") != "S256" \
+            or not q.get("code_challenge") or not q.get("redirect_uri") or not q.get("state"):
+        return "authorize URL lacks response_type=code, S256 PKCE, redirect_uri or state"
+    return None
+
+
+def with_query(uri, params):
+    """`uri` with `params` added to its query, each value URL-encoded."""
+    return uri + ("&" if "?" in uri else "?") + urlencode(params)
+
+
+def grant_consent(q, p):
+    """The user consents on TikTok's page to the authorize request `q` (its parameters) as
+    the account `p["open_id"]` (made with `p`'s settings if new, see new_account): (None,
+    {code, open_id, redirect}) with the code TikTok would put on the redirect, or (problem,
+    None). Called with LOCK held."""
+    problem = authorize_problem(q)
+    if problem:
+        return problem, None
+    open_id = p.get("open_id") or "-" + secrets.token_hex(16)
+    if open_id not in ACCOUNTS:
+        ACCOUNTS[open_id] = new_account(open_id, p)
+        ACCOUNTS[open_id]["refresh_token"] = None
+        ACCOUNTS[open_id]["refresh_expires_at"] = 0
+    code = "code." + secrets.token_urlsafe(24)
+    CODES[code] = {"client_key": q["client_key"], "redirect_uri": q["redirect_uri"],
+                   "challenge": q["code_challenge"], "scope": q.get("scope", "user.info.basic"),
+                   "open_id": open_id, "expires_at": time.time() + CODE_TTL, "used": False}
+    ISSUED.append(code)
+    redirect = with_query(q["redirect_uri"], {"code": code, "scopes": q.get("scope", ""), "state": q["state"]})
+    return None, {"code": code, "open_id": open_id, "redirect": redirect}
+
+
+def page_problem(q):
+    """authorize_problem, plus what a browser must not be sent to: a redirect URI that is
+    not an absolute http(s) URL, or has spaces or control characters."""
+    problem = authorize_problem(q)
+    if problem:
+        return problem
+    uri = q["redirect_uri"]
+    if urlparse(uri).scheme not in ("http", "https") or not urlparse(uri).netloc \
+            or any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in uri):
+        return "redirect_uri is not an absolute http(s) URL"
+    return None
+
+
+PAGE_STYLE = """
+body { font: 16px/1.45 system-ui, sans-serif; background: #f1f1f2; color: #161823; margin: 0; }
+main { max-width: 26rem; margin: 3rem auto; background: #fff; border-radius: 12px; padding: 1.5rem 2rem;
+       box-shadow: 0 2px 12px rgba(0, 0, 0, .08); }
+h1 { font-size: 1.3rem; margin: 0 0 .75rem; }
+.logo { font-weight: 800; letter-spacing: -.02em; } .logo span { color: #fe2c55; }
+ul { padding-left: 1.2rem; } li small { color: #666; display: block; }
+label { display: block; margin: 1rem 0 .25rem; font-weight: 600; }
+input[type=text] { width: 100%; box-sizing: border-box; padding: .5rem; font: inherit;
+                   border: 1px solid #ccc; border-radius: 6px; }
+.buttons { display: flex; gap: .75rem; margin-top: 1.25rem; }
+button { flex: 1; padding: .6rem; font: inherit; font-weight: 600; border-radius: 6px; cursor: pointer;
+         border: 1px solid #ccc; background: #fff; }
+button#authorize { background: #fe2c55; border-color: #fe2c55; color: #fff; }
+.note { color: #666; font-size: .85rem; word-break: break-all; } .error { color: #b00020; }
+"""
+
+
+def page(title, body):
+    """A whole HTML page (`title` is escaped here; `body` must be escaped already)."""
+    return ("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            "<link rel=\"icon\" href=\"data:,\">"  # no favicon request (a 404 in the browser's console)
+            f"<title>{html.escape(title)}</title><style>{PAGE_STYLE}</style></head>\n"
+            f"<body><main><p class=\"logo\">Tik<span>Tok</span> (fake)</p>\n{body}\n</main></body></html>\n")
+
+
+def consent_page(q):
+    """TikTok's consent screen for the authorize request `q`."""
+    e = html.escape
+    scopes = [s.strip() for s in q.get("scope", "").split(",") if s.strip()]
+    items = "".join(f"<li><code>{e(s)}</code><small>{e(SCOPE_TEXT.get(s, 'Unknown scope'))}</small></li>"
+                    for s in scopes) or "<li>No scope requested</li>"
+    hidden = "".join(f'<input type="hidden" name="{e(k)}" value="{e(v)}">\n' for k, v in q.items()
+                     if k not in ("display_name", "action"))
+    heading = f"<h1>{e(q['client_key'])} would like to access your TikTok account</h1>"
+    return page("Authorize " + q["client_key"], f"""{heading}
+<p>It asks to:</p>
+<ul id="scopes">{items}</ul>
+<form method="post" action="/v2/auth/authorize/">
+{hidden}<label for="display_name">Display name</label>
+<input type="text" id="display_name" name="display_name" value="Local Creator" maxlength="100" autocomplete="off">
+<div class="buttons">
+<button type="submit" id="cancel" name="action" value="cancel">Cancel</button>
+<button type="submit" id="authorize" name="action" value="authorize">Authorize</button>
+</div>
+</form>
+<p class="note">You will be sent back to {e(q["redirect_uri"])}</p>""")
+
+
+def error_page(problem):
+    return page("Authorization error", f'<h1 class="error">This authorization request is invalid</h1>\n'
+                                       f'<p id="problem">{html.escape(problem)}</p>')
+
+
 def issue_tokens(account):
     now = time.time()
     access = "act." + secrets.token_urlsafe(24)
@@ -379,6 +506,25 @@ class Handler(BaseHTTPRequestHandler):
         self.send(response.get("status", 500), raw, response.get("headers"))
         return True
 
+    def send_html(self, status, text):
+        data = text.encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "no-store")
+        # Nothing but the page's own style: no scripts, no outside assets, no framing.
+        self.send_header("Content-Security-Policy",
+                         "default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'none'")
+        self.end_headers()
+        self.wfile.write(data)
+
+    def redirect(self, location):
+        self.send_response(302)
+        self.send_header("Location", location)
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
     def envelope_error(self, status, code, message):
         self.send(status, {"data": {}, "error": {"code": code, "message": message, "log_id": log_id()}})
 
@@ -390,6 +536,12 @@ class Handler(BaseHTTPRequestHandler):
         url = urlparse(self.path)
         if url.path == "/v2/user/info/":
             return self.user_info(url)
+        if url.path == "/v2/auth/authorize/":
+            q = {k: v[0] for k, v in parse_qs(url.query).items()}
+            problem = page_problem(q)
+            if problem:
+                return self.send_html(400, error_page(problem))
+            return self.send_html(200, consent_page(q))
         if url.path == "/_fake/calls":
             open_id = parse_qs(url.query).get("open_id", [None])[0]
             with LOCK:
@@ -455,6 +607,8 @@ class Handler(BaseHTTPRequestHandler):
             if url.path == "/v2/oauth/token/":
                 return self.token(form)
             return self.revoke(form)
+        if url.path == "/v2/auth/authorize/":
+            return self.consent_form({k: v[0] for k, v in parse_qs(raw.decode("utf-8", "replace")).items()})
         if url.path in ("/v2/video/list/", "/v2/video/query/"):
             return self.videos(url, raw)
         if url.path in POSTING:
@@ -780,6 +934,27 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
+    def consent_form(self, form):
+        """The consent page's form: the authorize request's parameters, display_name and
+        action (authorize or cancel). Either way back to the redirect URI, as TikTok does."""
+        q = {k: v for k, v in form.items() if k not in ("display_name", "action")}
+        problem = page_problem(q)
+        if problem is None and form.get("action") not in ("authorize", "cancel"):
+            problem = "action must be authorize or cancel"
+        if problem:
+            return self.send_html(400, error_page(problem))
+        if form["action"] == "cancel":
+            return self.redirect(with_query(q["redirect_uri"], {
+                "error": "access_denied", "error_description": "The user denied the authorization request.",
+                "state": q["state"]}))
+        name = " ".join(form.get("display_name", "").split())[:100]
+        with LOCK:
+            problem, answer = grant_consent(q, {"profile": {"display_name": name}} if name else {})
+            CALLS.append({"endpoint": "consent_page", "open_id": answer and answer["open_id"]})
+        if problem:
+            return self.send_html(400, error_page(problem))
+        self.redirect(answer["redirect"])
+
     def code_grant(self, form):
         code = form.get("code", "")
         with LOCK:
@@ -823,29 +998,14 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- test control -----------------------------------------------------------------
     def consent(self, p):
-        """The user consents on TikTok's page: given the authorize URL's parameters and
-        the account consenting (`open_id`, made if new), the code TikTok would put on the
-        redirect, and the redirect itself. Called with LOCK held."""
+        """/_fake/consent: the user consents on TikTok's page (grant_consent), given the
+        authorize URL (or its parameters as `query`) and the account consenting
+        (`open_id`, made if new). Called with LOCK held."""
         q = p.get("query") or {k: v[0] for k, v in parse_qs(urlparse(p.get("authorize_url", "")).query).items()}
-        if q.get("client_key") != CLIENT_KEY:
-            return self.send(400, {"error": "client_key is not this app's"})
-        if q.get("response_type") != "code" or q.get("code_challenge_method") != "S256" \
-                or not q.get("code_challenge") or not q.get("redirect_uri") or not q.get("state"):
-            return self.send(400, {"error": "authorize URL lacks response_type=code, S256 PKCE, redirect_uri or state"})
-        open_id = p.get("open_id") or "-" + secrets.token_hex(16)
-        if open_id not in ACCOUNTS:
-            ACCOUNTS[open_id] = new_account(open_id, p)
-            ACCOUNTS[open_id]["refresh_token"] = None
-            ACCOUNTS[open_id]["refresh_expires_at"] = 0
-        code = "code." + secrets.token_urlsafe(24)
-        CODES[code] = {"client_key": q["client_key"], "redirect_uri": q["redirect_uri"],
-                       "challenge": q["code_challenge"], "scope": q.get("scope", "user.info.basic"),
-                       "open_id": open_id, "expires_at": time.time() + CODE_TTL, "used": False}
-        ISSUED.append(code)
-        separator = "&" if "?" in q["redirect_uri"] else "?"
-        redirect = (q["redirect_uri"] + separator + "code=" + code + "&scopes=" + q.get("scope", "")
-                    + "&state=" + q["state"])
-        return self.send(200, {"code": code, "open_id": open_id, "redirect": redirect})
+        problem, answer = grant_consent(q, p)
+        if problem:
+            return self.send(400, {"error": problem})
+        return self.send(200, answer)
 
     def set_publish(self, p):
         """/_fake/publish: sets a publish's status, fail_reason and public post ids (a

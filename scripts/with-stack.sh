@@ -35,9 +35,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-read -r PG_PORT PGRST_PORT AUTH_PORT HUB_PORT LOGGING_PORT MOTO_PORT TIKTOK_PORT < <(python3 - <<'PY'
+read -r PG_PORT PGRST_PORT AUTH_PORT HUB_PORT LOGGING_PORT MOTO_PORT TIKTOK_PORT API_PORT WEB_PORT < <(python3 - <<'PY'
 import socket
-socks = [socket.socket() for _ in range(7)]
+socks = [socket.socket() for _ in range(9)]
 for s in socks:
     s.bind(("127.0.0.1", 0))
 print(*[s.getsockname()[1] for s in socks])
@@ -50,6 +50,11 @@ PY
 # frontend's connectAuthEmulator setting does not change between runs).
 AUTH_PORT="${STACK_AUTH_PORT:-$AUTH_PORT}"
 TIKTOK_PORT="${STACK_TIKTOK_PORT:-$TIKTOK_PORT}"
+# Where scripts/serve.sh serves the API and the example page (not started here).
+API_PORT="${STACK_API_PORT:-$API_PORT}"
+WEB_PORT="${STACK_WEB_PORT:-$WEB_PORT}"
+REDIRECT_URIS="http://localhost:3000/connect/tiktok,http://localhost:8080/connect.html"
+[ "$WEB_PORT" = 8080 ] || REDIRECT_URIS="$REDIRECT_URIS,http://localhost:$WEB_PORT/connect.html"
 PROJECT_ID="${FIREBASE_PROJECT_ID:-demo-tiktok-connections}"
 JWT_SECRET="$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')"
 SERVICE_KEY="$(python3 - "$JWT_SECRET" <<'PY'
@@ -132,7 +137,7 @@ TIKTOK_CLIENT_KEY='$TIKTOK_CLIENT_KEY_VALUE'
 TIKTOK_CLIENT_SECRET='$TIKTOK_CLIENT_SECRET_VALUE'
 TIKTOK_API_BASE_URL='http://127.0.0.1:$TIKTOK_PORT'
 TIKTOK_AUTH_BASE_URL='http://127.0.0.1:$TIKTOK_PORT'
-TIKTOK_REDIRECT_URIS='http://localhost:3000/connect/tiktok,http://localhost:8080/connect.html'
+TIKTOK_REDIRECT_URIS='$REDIRECT_URIS'
 FIREBASE_PROJECT_ID='$PROJECT_ID'
 FIREBASE_AUTH_EMULATOR_HOST='127.0.0.1:$AUTH_PORT'
 AWS_REGION='us-east-1'
@@ -145,6 +150,9 @@ STACK_TIKTOK_URL='http://127.0.0.1:$TIKTOK_PORT'
 STACK_MOTO_URL='http://127.0.0.1:$MOTO_PORT'
 STACK_PYTHON='$VENV/bin/python'
 STACK_DIR='$RUN'
+LOCAL_API_URL='http://localhost:$API_PORT'
+LOCAL_WEB_URL='http://localhost:$WEB_PORT'
+LOCAL_ALLOWED_ORIGINS='http://localhost:3000,http://localhost:$WEB_PORT'
 ENV
 set -a
 source "$RUN/stack.env"

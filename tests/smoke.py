@@ -1,16 +1,64 @@
 #!/usr/bin/env python3
-"""Smoke test: every route over HTTP at its production path, through `cargo lambda
-watch` and the local stack (run by scripts/smoke.sh). Standard library only."""
+"""Smoke test: every route over HTTP at its production path, through the local gateway,
+`cargo lambda watch` and the local stack (scripts/client-tests.sh, scripts/smoke.sh),
+every answer checked against openapi.yaml. Runs with the project's Python environment
+(jsonschema, PyYAML)."""
 
 import json
 import os
+import pathlib
+import re
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
+
+import jsonschema
+import yaml
 
 BASE = os.environ.get("SMOKE_BASE_URL", "http://127.0.0.1:9000")
 FAKE = os.environ["STACK_TIKTOK_URL"]
 EMULATOR = "http://" + os.environ["FIREBASE_AUTH_EMULATOR_HOST"]
+
+
+# Every answer of the API is checked against the response schema openapi.yaml declares
+# for its operation and status: an undeclared status or field fails.
+SPEC = yaml.safe_load((pathlib.Path(__file__).resolve().parent.parent / "openapi.yaml").read_text())
+
+
+def operation_of(method, path):
+    """The spec's operation for a concrete path; literal segments beat parameters."""
+    candidates = []
+    for template, item in SPEC["paths"].items():
+        if re.fullmatch(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)), path) and method.lower() in item:
+            candidates.append((template.count("{"), item[method.lower()]))
+    return min(candidates, key=lambda c: c[0])[1] if candidates else None
+
+
+def check_against_spec(method, url, status, body):
+    path = urllib.parse.urlsplit(url).path
+    operation = operation_of(method, path)
+    if operation is None:
+        # Any other path or method: the catch-all's contract errors.
+        declared = {404: "RouteNotFound", 405: "MethodNotAllowed"}
+        response = SPEC["components"]["responses"].get(declared.get(status, ""))
+    else:
+        response = operation["responses"].get(str(status))
+    if response is None:
+        fail(f"{method} {path} answered {status}, which openapi.yaml does not declare")
+    if "$ref" in response:
+        response = SPEC["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
+    schema = dict(response["content"]["application/json"]["schema"])
+    schema["components"] = SPEC["components"]
+    errors = list(jsonschema.Draft202012Validator(schema).iter_errors(body))
+    if errors:
+        fail(f"{method} {path} {status}: the answer does not match openapi.yaml: "
+             + "; ".join(f"{'/'.join(map(str, e.absolute_path)) or 'body'}: {e.message}" for e in errors[:5]))
+
+
+def fail(message):
+    print(f"smoke: {message}", file=sys.stderr)
+    sys.exit(1)
 
 
 def call(method, url, body=None, token=None, timeout=600):
@@ -22,9 +70,12 @@ def call(method, url, body=None, token=None, timeout=600):
         request.add_header("Authorization", f"Bearer {token}")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, json.loads(response.read() or b"null")
+            got = response.status, json.loads(response.read() or b"null")
     except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read() or b"null")
+        got = err.code, json.loads(err.read() or b"null")
+    if url.startswith(BASE):
+        check_against_spec(method, url, *got)
+    return got
 
 
 def expect(name, got, status):
@@ -37,7 +88,8 @@ def expect(name, got, status):
 
 def main():
     account = call("POST", f"{FAKE}/_fake/accounts",
-                   {"scope": "user.info.basic,user.info.profile,user.info.stats,video.list"})[1]
+                   {"scope": "user.info.basic,user.info.profile,user.info.stats,video.list,"
+                             "video.publish,video.upload"})[1]
     open_id = account["open_id"]
     signed_in = expect("POST /api/v1/auth/oauth/tiktok", call("POST", f"{BASE}/api/v1/auth/oauth/tiktok", {
         "provider": "tiktok", "provider_account_id": open_id,
@@ -67,6 +119,17 @@ def main():
     videos = expect("GET /api/v1/social-connections/tiktok/videos",
                     call("GET", f"{BASE}/api/v1/social-connections/tiktok/videos?max_count=2", token=token), 200)
     assert len(videos["videos"]) == 2 and videos["has_more"] is True, videos
+    creator = expect("GET /api/v1/social-connections/tiktok/creator-info",
+                     call("GET", f"{BASE}/api/v1/social-connections/tiktok/creator-info", token=token), 200)
+    assert "SELF_ONLY" in creator["privacy_level_options"], creator
+    posted = expect("POST /api/v1/social-connections/tiktok/posts",
+                    call("POST", f"{BASE}/api/v1/social-connections/tiktok/posts", {
+                        "mode": "direct", "source": {"type": "upload", "video_size": 1000},
+                        "post_info": {"title": "Smoke", "privacy_level": "SELF_ONLY"}}, token=token), 201)
+    assert posted["upload"]["total_chunk_count"] == 1, posted
+    status = expect("GET /api/v1/social-connections/tiktok/posts/{id}",
+                    call("GET", f"{BASE}/api/v1/social-connections/tiktok/posts/{posted['id']}", token=token), 200)
+    assert status["status"] == "PROCESSING_UPLOAD", status
     expect("POST /api/v1/webhooks/tiktok without a signature",
            call("POST", f"{BASE}/api/v1/webhooks/tiktok", {"client_key": "x", "event": "authorization.removed"}), 401)
     listed = expect("GET /api/v1/social-connections/connections",
@@ -91,6 +154,28 @@ def main():
     assert gone == {"success": True, "revoked": True}, gone
     expect("GET /api/v1/social-connections/tiktok/test without a token",
            call("GET", f"{BASE}/api/v1/social-connections/tiktok/test"), 401)
+    # Any other path or method: the contract's error body, as deployed ($default route).
+    missing = expect("GET of a path the API does not have",
+                     call("GET", f"{BASE}/api/v1/social-connections/nothing/here/at-all"), 404)
+    assert missing["code"] == "route_not_found", missing
+    wrong = expect("PUT /api/v1/social-connections/connections",
+                   call("PUT", f"{BASE}/api/v1/social-connections/connections", {}), 405)
+    assert wrong["code"] == "method_not_allowed", wrong
+    # CORS as the HttpApi's: an allowed origin may read Retry-After; another gets no grant.
+    request = urllib.request.Request(f"{BASE}/api/v1/social-connections/tiktok/test",
+                                     headers={"Origin": "http://localhost:3000"})
+    try:
+        urllib.request.urlopen(request, timeout=60)
+    except urllib.error.HTTPError as err:
+        assert err.headers["Access-Control-Allow-Origin"] == "http://localhost:3000", dict(err.headers)
+        assert "retry-after" in err.headers["Access-Control-Expose-Headers"], dict(err.headers)
+    request = urllib.request.Request(f"{BASE}/api/v1/social-connections/tiktok/test",
+                                     headers={"Origin": "https://attacker.example"})
+    try:
+        urllib.request.urlopen(request, timeout=60)
+    except urllib.error.HTTPError as err:
+        assert err.headers["Access-Control-Allow-Origin"] is None, dict(err.headers)
+    print("smoke: catch-all and CORS as deployed")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,171 @@
+// A typed client for the TikTok connections API. The types come from ../../openapi.yaml
+// (npm run generate writes src/schema.d.ts); the requests go through openapi-fetch.
+import createClient from "openapi-fetch";
+import type { components, operations, paths } from "./schema.js";
+
+type Schemas = components["schemas"];
+type Query<Op extends keyof operations> = NonNullable<operations[Op]["parameters"]["query"]>;
+
+/** The stable `code` of an error answer (the `Error` schema's enum). */
+export type ErrorCode = Schemas["Error"]["code"];
+
+export type {
+  Schemas,
+  components,
+  operations,
+  paths,
+};
+
+export interface ClientOptions {
+  /** The API's root, e.g. http://localhost:9000 or the stack's ApiUrl. */
+  baseUrl: string;
+  /**
+   * The Firebase ID token of the signed-in user, or null when nobody is signed in
+   * (e.g. `() => auth.currentUser?.getIdToken() ?? Promise.resolve(null)`).
+   * Called before every request, so a refreshed token is always used.
+   */
+  getIdToken: () => Promise<string | null>;
+  /** Another fetch (tests, custom agents); defaults to the global fetch. */
+  fetch?: (request: Request) => Promise<Response>;
+}
+
+/** A non-2xx answer. `code` is null only when the body is not the API's `Error` (e.g. a gateway's own 504). */
+export class TikTokConnectionsError extends Error {
+  override readonly name = "TikTokConnectionsError";
+
+  constructor(
+    readonly status: number,
+    readonly code: ErrorCode | null,
+    readonly detail: string,
+    readonly requestId: string | null,
+    /** Seconds to wait before retrying (the Retry-After header), or null. */
+    readonly retryAfter: number | null,
+  ) {
+    super(`${status} ${code ?? "error"}: ${detail}`);
+  }
+
+  static fromResponse(response: Response, body: unknown): TikTokConnectionsError {
+    const error = isErrorBody(body) ? body : null;
+    return new TikTokConnectionsError(
+      response.status,
+      error?.code ?? null,
+      error?.detail ?? (typeof body === "string" && body ? body : response.statusText),
+      error?.request_id ?? response.headers.get("apigw-requestid"),
+      retryAfterSeconds(response.headers.get("Retry-After")),
+    );
+  }
+}
+
+function isErrorBody(body: unknown): body is Schemas["Error"] {
+  return (
+    typeof body === "object" &&
+    body !== null &&
+    typeof (body as Record<string, unknown>).code === "string" &&
+    typeof (body as Record<string, unknown>).detail === "string"
+  );
+}
+
+/** Retry-After is delay-seconds or an HTTP date. */
+function retryAfterSeconds(value: string | null): number | null {
+  if (value === null || value.trim() === "") return null;
+  if (/^\s*\d+\s*$/.test(value)) return Number(value);
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? null : Math.max(0, Math.ceil((date - Date.now()) / 1000));
+}
+
+/** The 2xx body, or a TikTokConnectionsError. */
+async function unwrap<T>(call: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
+  const { data, error, response } = await call;
+  if (!response.ok) throw TikTokConnectionsError.fromResponse(response, error);
+  return data as T;
+}
+
+export function createTikTokConnectionsClient({ baseUrl, getIdToken, fetch }: ClientOptions) {
+  const http = createClient<paths>({ baseUrl, ...(fetch ? { fetch } : {}) });
+  http.use({
+    async onRequest({ request }) {
+      const token = await getIdToken();
+      if (token) request.headers.set("Authorization", `Bearer ${token}`);
+      return request;
+    },
+  });
+
+  // One method per operation of openapi.yaml, named by its operationId. Not here:
+  // tiktokWebhook, which TikTok calls (signed with the client secret), never a browser.
+  return {
+    /** Sign in with a TikTok access token (no session), or link it to the signed-in user. */
+    oauthTikTok: (body: Schemas["OAuthTikTokRequest"]) =>
+      unwrap(http.POST("/api/v1/auth/oauth/tiktok", { body })),
+
+    /** Start TikTok's authorization on the server: sign in without a session, link with one. */
+    startTikTokAuthorization: (body: Schemas["AuthorizeRequest"]) =>
+      unwrap(http.POST("/api/v1/auth/tiktok/authorize", { body })),
+
+    /** Finish it with the `code` and `state` TikTok put on the redirect. */
+    finishTikTokAuthorization: (body: Schemas["CallbackRequest"]) =>
+      unwrap(http.POST("/api/v1/auth/tiktok/callback", { body })),
+
+    /** Store (create or update) the caller's tokens for a provider account. */
+    storeToken: (body: Schemas["StoreTokenRequest"]) =>
+      unwrap(http.POST("/api/v1/social-connections/store-token", { body })),
+
+    /** The caller's connections of every provider. */
+    listConnections: () => unwrap(http.GET("/api/v1/social-connections/connections")),
+
+    /** Relabel a connection, or make it its provider's primary. */
+    updateConnection: (
+      provider: operations["updateConnection"]["parameters"]["path"]["provider"],
+      accountId: string,
+      changes: Schemas["UpdateConnectionRequest"],
+    ) =>
+      unwrap(
+        http.PATCH("/api/v1/social-connections/{provider}/{account_id}", {
+          params: { path: { provider, account_id: accountId } },
+          body: changes,
+        }),
+      ),
+
+    /** Revoke the app's access at TikTok and remove the connection. */
+    disconnectTikTok: (openId: string) =>
+      unwrap(
+        http.DELETE("/api/v1/social-connections/tiktok/{open_id}", {
+          params: { path: { open_id: openId } },
+        }),
+      ),
+
+    /** The TikTok profile (cached while fresh; `force: "true"` skips the cache). */
+    getTikTokProfile: (query: Query<"getTikTokProfile"> = {}) =>
+      unwrap(http.GET("/api/v1/social-connections/tiktok/profile", { params: { query } })),
+
+    /** Store a profile the client fetched itself. */
+    storeTikTokProfile: (body: Schemas["StoreTikTokProfileRequest"]) =>
+      unwrap(http.POST("/api/v1/social-connections/store-tiktok-profile", { body })),
+
+    /** Whether the TikTok connection works. */
+    testTikTokConnection: (query: Query<"testTikTokConnection"> = {}) =>
+      unwrap(http.GET("/api/v1/social-connections/tiktok/test", { params: { query } })),
+
+    /** A page of the account's videos, or the videos given by `ids`. */
+    listTikTokVideos: (query: Query<"listTikTokVideos"> = {}) =>
+      unwrap(http.GET("/api/v1/social-connections/tiktok/videos", { params: { query } })),
+
+    /** What the creator may post now; build the post form from it each time. */
+    getTikTokCreatorInfo: (query: Query<"getTikTokCreatorInfo"> = {}) =>
+      unwrap(http.GET("/api/v1/social-connections/tiktok/creator-info", { params: { query } })),
+
+    /** Initialise a post; the same `idempotencyKey` makes a retry answer the same post. */
+    publishToTikTok: (body: Schemas["PublishRequest"], options: { idempotencyKey?: string } = {}) =>
+      unwrap(
+        http.POST("/api/v1/social-connections/tiktok/posts", {
+          params: { header: options.idempotencyKey ? { "Idempotency-Key": options.idempotencyKey } : {} },
+          body,
+        }),
+      ),
+
+    /** The caller's post and its current status. */
+    getTikTokPost: (id: string) =>
+      unwrap(http.GET("/api/v1/social-connections/tiktok/posts/{id}", { params: { path: { id } } })),
+  };
+}
+
+export type TikTokConnectionsClient = ReturnType<typeof createTikTokConnectionsClient>;

@@ -1,0 +1,237 @@
+// The connect page: a Firebase session (email and password; the Auth emulator locally),
+// then TikTok's authorization through the API. The server keeps the PKCE verifier and
+// TikTok's tokens; the page only ever sees the state and the one-time code.
+import { initializeApp } from 'firebase/app';
+import {
+  connectAuthEmulator,
+  createUserWithEmailAndPassword,
+  getAuth,
+  onAuthStateChanged,
+  signInWithEmailAndPassword,
+  signOut,
+} from 'firebase/auth';
+
+const STATE_KEY = 'tiktok-connect-state'; // sessionStorage: the state the redirect must bring back
+const $ = (id) => document.getElementById(id);
+
+let config; // /config.json: apiBaseUrl, authEmulatorUrl, projectId, apiKey
+let auth;
+
+// -- messages ---------------------------------------------------------------------------
+
+function setStatus(text) {
+  $('status').textContent = text || '';
+}
+
+// Shows an error as `code: detail` (the API's error body; Firebase's own errors and TikTok's
+// redirect errors are put the same way).
+function showError(err) {
+  const text = err instanceof TypeError && /fetch/i.test(err.message)
+    ? `network_error: the API at ${config?.apiBaseUrl} could not be reached`
+    : err.code && err.detail !== undefined ? `${err.code}: ${err.detail}`
+    : err.code ? `${err.code}: ${firebaseDetail(err.message)}`
+    : err.message || String(err);
+  $('error').textContent = text;
+  $('error').hidden = false;
+  setStatus('');
+}
+
+// Firebase's messages read "Firebase: <detail> (auth/<code>)."; the code is shown already.
+function firebaseDetail(message) {
+  const detail = String(message).replace(/^Firebase:\s*/, '').replace(/\s*\([\w/-]+\)\.?$/, '');
+  return detail && detail !== 'Error' ? detail : 'Firebase Auth refused the request';
+}
+
+function clearError() {
+  $('error').hidden = true;
+  $('error').textContent = '';
+}
+
+// An error the page makes itself, shown like the API's.
+function pageError(code, detail) {
+  return Object.assign(new Error(`${code}: ${detail}`), { code, detail });
+}
+
+// -- the API ----------------------------------------------------------------------------
+
+// Calls the API with the Firebase session; a non-2xx answer throws the error body
+// ({code, detail, status_code, request_id}).
+async function api(method, path, body) {
+  const headers = {};
+  if (auth.currentUser) headers.Authorization = `Bearer ${await auth.currentUser.getIdToken()}`;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const response = await fetch(config.apiBaseUrl + path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const data = await response.json().catch(() => null);
+  if (!response.ok) {
+    throw data?.code
+      ? pageError(data.code, data.detail)
+      : pageError(`http_${response.status}`, `${method} ${path} answered ${response.status}`);
+  }
+  return data;
+}
+
+// -- TikTok -----------------------------------------------------------------------------
+
+// Starts TikTok's authorization: the API answers TikTok's consent page URL and the state
+// to check when TikTok sends the browser back here.
+async function connectTikTok() {
+  clearError();
+  $('connect').disabled = true;
+  setStatus('Opening TikTok…');
+  try {
+    const started = await api('POST', '/api/v1/auth/tiktok/authorize', {
+      redirect_uri: location.origin + location.pathname, // must be one of the app's redirect URIs
+    });
+    sessionStorage.setItem(STATE_KEY, started.state);
+    location.assign(started.authorize_url);
+  } catch (err) {
+    showError(err);
+    $('connect').disabled = false;
+  }
+}
+
+// TikTok sent the browser back with ?code&scopes&state, or ?error&error_description&state.
+async function finishRedirect(params, user) {
+  const expected = sessionStorage.getItem(STATE_KEY);
+  sessionStorage.removeItem(STATE_KEY); // a state is good for one redirect
+  try {
+    if (params.has('error')) {
+      throw pageError(params.get('error'), params.get('error_description') || 'TikTok did not authorize the app');
+    }
+    // The state proves this redirect answers an authorization this browser started.
+    if (!expected || params.get('state') !== expected) {
+      throw pageError('state_mismatch', 'this TikTok redirect was not started from this browser; connect again');
+    }
+    if (!user) throw pageError('unauthorized', 'sign in, then connect TikTok again');
+    setStatus('Connecting your TikTok account…');
+    const result = await api('POST', '/api/v1/auth/tiktok/callback', {
+      code: params.get('code'),
+      state: params.get('state'),
+    });
+    const c = result.connection;
+    setStatus(`Connected ${c.display_name || c.provider_account_id}.`);
+  } catch (err) {
+    showError(err);
+  } finally {
+    history.replaceState(null, '', location.pathname); // the code is used: drop it from the URL
+  }
+}
+
+// Lists the user's connections and shows the profile of the primary (else first) TikTok one.
+async function refresh(user) {
+  const { connections } = await api('GET', '/api/v1/social-connections/connections');
+  if (auth.currentUser !== user) return; // signed out (or in as someone else) meanwhile
+  const list = $('connections');
+  list.replaceChildren();
+  for (const c of connections) {
+    const item = document.createElement('li');
+    const name = document.createElement('span');
+    name.textContent = c.display_name || c.provider_account_id;
+    const status = badge(c.status, c.status === 'active' ? 'active' : '');
+    item.append(name, status);
+    if (c.is_primary) item.append(badge('primary', 'primary'));
+    list.append(item);
+  }
+  if (!connections.length) {
+    list.innerHTML = '<li class="empty">None yet</li>';
+  }
+
+  const tiktok = connections.filter((c) => c.provider === 'tiktok');
+  const account = tiktok.find((c) => c.is_primary) || tiktok[0];
+  $('profile').hidden = !account;
+  if (!account) return;
+  const profile = await api(
+    'GET',
+    `/api/v1/social-connections/tiktok/profile?account_id=${encodeURIComponent(account.provider_account_id)}`,
+  );
+  if (auth.currentUser !== user) return;
+  $('profile-name').textContent = profile.display_name || profile.username || profile.open_id;
+  $('profile-followers').textContent = profile.follower_count == null
+    ? ''
+    : `${profile.follower_count.toLocaleString()} followers`;
+  const avatar = $('profile-avatar');
+  avatar.hidden = !profile.avatar_url;
+  if (profile.avatar_url) avatar.src = profile.avatar_url;
+}
+
+function badge(text, kind) {
+  const span = document.createElement('span');
+  span.className = `badge ${kind}`;
+  span.textContent = text;
+  return span;
+}
+
+// -- Firebase session -------------------------------------------------------------------
+
+async function onAuthForm(event) {
+  event.preventDefault();
+  clearError();
+  const email = $('email').value.trim();
+  const password = $('password').value;
+  const signUp = event.submitter?.id === 'sign-up';
+  for (const id of ['sign-in', 'sign-up']) $(id).disabled = true;
+  setStatus(signUp ? 'Creating your account…' : 'Signing in…');
+  try {
+    if (signUp) await createUserWithEmailAndPassword(auth, email, password);
+    else await signInWithEmailAndPassword(auth, email, password);
+    $('password').value = '';
+  } catch (err) {
+    showError(err);
+  } finally {
+    for (const id of ['sign-in', 'sign-up']) $(id).disabled = false;
+  }
+}
+
+function render(user) {
+  $('auth-form').hidden = !!user;
+  $('signed-in').hidden = !user;
+  $('signed-in-as').textContent = user ? user.email || user.uid : '';
+  $('tiktok').hidden = !user;
+  $('connect').disabled = false;
+  if (!user) {
+    $('profile').hidden = true;
+    $('connections').innerHTML = '<li class="empty">None yet</li>';
+  }
+}
+
+async function main() {
+  try {
+    const response = await fetch('/config.json', { cache: 'no-store' });
+    if (!response.ok) throw new Error(`/config.json answered ${response.status}`);
+    config = await response.json();
+  } catch (err) {
+    showError(pageError('config_unavailable', `could not load /config.json (${err.message})`));
+    return;
+  }
+  const app = initializeApp({ apiKey: config.apiKey, projectId: config.projectId });
+  auth = getAuth(app);
+  if (config.authEmulatorUrl) {
+    connectAuthEmulator(auth, config.authEmulatorUrl, { disableWarnings: true });
+  }
+
+  // TikTok's redirect parameters, handled once the session is known.
+  const query = new URLSearchParams(location.search);
+  let redirect = query.has('code') || query.has('error') ? query : null;
+
+  $('auth-form').addEventListener('submit', onAuthForm);
+  $('sign-out').addEventListener('click', () => signOut(auth).catch(showError));
+  $('connect').addEventListener('click', connectTikTok);
+
+  // First called once Firebase has restored the session (from IndexedDB after TikTok's
+  // redirect), then on every sign-in and sign-out.
+  onAuthStateChanged(auth, async (user) => {
+    render(user);
+    if (redirect) {
+      const params = redirect;
+      redirect = null;
+      await finishRedirect(params, user);
+    }
+    if (user) await refresh(user).catch(showError);
+  });
+}
+
+main();

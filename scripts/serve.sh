@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Serves the functions as API Gateway does, inside the local stack (run it through
+# scripts/with-stack.sh, as scripts/run.sh and scripts/test.sh do):
+#   1. builds every function (and the example page) first, so no request waits for a build;
+#   2. `cargo lambda watch` runs the functions on a private port;
+#   3. scripts/local_gateway.py serves the API on $LOCAL_API_URL (routes, catch-all and
+#      CORS as template.yaml's HttpApi) and the example page on $LOCAL_WEB_URL;
+#   4. prints "API ready on ..." once a request answers.
+#
+#   scripts/serve.sh                 serve until Ctrl-C
+#   scripts/serve.sh COMMAND [ARG]   run COMMAND once the API is ready, then stop
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+: "${STACK_DIR:?run through scripts/with-stack.sh}"
+export PATH="$VENV/bin:$PATH"
+
+functions=()
+for manifest in functions/*/Cargo.toml; do functions+=(-p "$(basename "$(dirname "$manifest")")"); done
+log "building the functions"
+# The same build `cargo lambda watch` runs (the functions' own features), done up front.
+cargo build --quiet "${functions[@]}"
+if [ -f examples/web/package.json ]; then
+  log "building the example page"
+  (cd examples/web && npm_ci_cached >/dev/null && npm run --silent build >/dev/null)
+fi
+
+WATCH_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+API_PORT="${LOCAL_API_URL##*:}"
+WEB_PORT="${LOCAL_WEB_URL##*:}"
+mkdir -p "$STACK_DIR/logs"
+pids=()
+stop() { for pid in "${pids[@]}"; do pkill -P "$pid" 2>/dev/null || true; kill "$pid" 2>/dev/null || true; done; }
+trap stop EXIT
+trap 'exit 130' INT TERM
+# Its own CORS is off: the gateway answers for CORS as API Gateway does.
+cargo lambda watch --disable-cors --invoke-address 127.0.0.1 --invoke-port "$WATCH_PORT" \
+  --env-file "$STACK_DIR/stack.env" >"$STACK_DIR/logs/watch.log" 2>&1 &
+pids+=($!)
+python3 scripts/local_gateway.py "$API_PORT" "$WEB_PORT" "http://127.0.0.1:$WATCH_PORT" \
+  >"$STACK_DIR/logs/gateway.log" 2>&1 &
+pids+=($!)
+
+# Ready when a function answers through the gateway (401 without a session).
+for _ in $(seq 1 240); do
+  status="$(curl -s -o /dev/null -w '%{http_code}' --max-time 30 "$LOCAL_API_URL/api/v1/social-connections/connections" || true)"
+  [ "$status" = 401 ] && break
+  for pid in "${pids[@]}"; do
+    kill -0 "$pid" 2>/dev/null || { tail -n 40 "$STACK_DIR"/logs/*.log >&2; log "serving failed"; exit 1; }
+  done
+  sleep 0.5
+done
+[ "$status" = 401 ] || { tail -n 40 "$STACK_DIR/logs/watch.log" >&2; log "the API did not answer"; exit 1; }
+
+# For a second shell (run.sh only): the stack's settings, and cargo-lambda on PATH.
+[ $# -gt 0 ] || mkdir -p "$ROOT/.stack"
+[ $# -gt 0 ] || \
+{ echo "export PATH='$VENV/bin':\"\$PATH\""; sed 's/^/export /' "$STACK_DIR/stack.env"
+  echo "export LOCAL_WATCH_PORT='$WATCH_PORT'"; } >"$ROOT/.stack/env"
+echo "API ready on $LOCAL_API_URL"
+[ -f examples/web/public/app.js ] && echo "Example page: $LOCAL_WEB_URL/connect.html"
+[ $# -gt 0 ] || echo "In another shell: source .stack/env, then scripts/id-token.sh or scripts/invoke.sh"
+
+if [ $# -gt 0 ]; then
+  "$@"
+else
+  wait "${pids[0]}"
+fi
