@@ -263,4 +263,5 @@ def catch_all_event(method, path, auth=False):
 write("route-not-found", {
     "unknown-path.json": catch_all_event("GET", "/api/v1/social-connections/tiktok/nothing/here"),
     "wrong-method.json": catch_all_event("PUT", LIST),
+    "trailing-slash.json": catch_all_event("GET", LIST + "/"),
 })

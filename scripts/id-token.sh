@@ -20,6 +20,9 @@ def call(action):
             return json.load(answer)
     except urllib.error.HTTPError as err:
         return json.load(err)
+    except urllib.error.URLError as err:
+        sys.exit(f"id-token: the Auth emulator at {os.environ['FIREBASE_AUTH_EMULATOR_HOST']} "
+                 f"does not answer ({err.reason}): is scripts/run.sh running?")
 
 answer = call("signInWithPassword")
 if "idToken" not in answer and answer.get("error", {}).get("message", "").startswith("EMAIL_NOT_FOUND"):

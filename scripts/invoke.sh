@@ -5,14 +5,18 @@
 #
 #   source .stack/env
 #   scripts/invoke.sh list-connections events/list-connections/ok.json
-#   OPEN_ID=... scripts/invoke.sh tiktok-profile events/tiktok-profile/account-id.json
+#   OPEN_ID=... scripts/invoke.sh tiktok-test events/tiktok-test/account-id.json
 set -euo pipefail
 [ $# -eq 2 ] || { echo "usage: $0 FUNCTION EVENT_FILE" >&2; exit 2; }
 : "${LOCAL_WATCH_PORT:?start scripts/run.sh, then: source .stack/env}"
 here="$(cd "$(dirname "$0")" && pwd)"
+# The filled-in event holds an ID token: removed on exit.
 event="$(mktemp)"
 trap 'rm -f "$event"' EXIT
-FIREBASE_ID_TOKEN="$(grep -q REPLACE_WITH_FIREBASE_ID_TOKEN "$2" && "$here/id-token.sh" || true)" \
+if grep -q REPLACE_WITH_FIREBASE_ID_TOKEN "$2"; then
+  FIREBASE_ID_TOKEN="$("$here/id-token.sh")"
+  export FIREBASE_ID_TOKEN
+fi
 python3 - "$2" "$event" <<'PY'
 import os, re, sys
 text = open(sys.argv[1]).read()
@@ -21,4 +25,4 @@ if missing:
     sys.exit("invoke: set " + ", ".join(missing) + " (placeholders of " + sys.argv[1] + ")")
 open(sys.argv[2], "w").write(re.sub(r"REPLACE_WITH_([A-Z_]+)", lambda m: os.environ[m.group(1)], text))
 PY
-exec cargo lambda invoke "$1" --invoke-address 127.0.0.1 --invoke-port "$LOCAL_WATCH_PORT" --data-file "$event"
+cargo lambda invoke "$1" --invoke-address 127.0.0.1 --invoke-port "$LOCAL_WATCH_PORT" --data-file "$event"

@@ -17,6 +17,6 @@ npm_ci_cached() {
   if cmp -s package-lock.json node_modules/.installed-lock.json 2>/dev/null; then
     return 0
   fi
-  npm_config_cache="$CACHE/npm" npm ci --no-audit --no-fund --prefer-offline
+  npm_config_cache="$CACHE/npm" npm ci --no-audit --no-fund --prefer-offline || return
   cp package-lock.json node_modules/.installed-lock.json
 }

@@ -106,13 +106,15 @@ class Api(http.server.BaseHTTPRequestHandler):
             connection.request(self.command, target, body=body, headers=headers)
             answer = connection.getresponse()
             data = answer.read()
-        except OSError as err:
+        except (OSError, http.client.HTTPException) as err:
             data = json.dumps({"detail": f"the functions are not answering: {err}",
                                "status_code": 502, "code": "internal_error",
                                "request_id": "local-gateway"}).encode()
             self.send_response(502)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
+            for name, value in self.cors_headers():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)
             return

@@ -30,7 +30,13 @@ API_PORT="${LOCAL_API_URL##*:}"
 WEB_PORT="${LOCAL_WEB_URL##*:}"
 mkdir -p "$STACK_DIR/logs"
 pids=()
-stop() { for pid in "${pids[@]}"; do pkill -P "$pid" 2>/dev/null || true; kill "$pid" 2>/dev/null || true; done; }
+interactive=0
+[ $# -gt 0 ] || interactive=1
+stop() {
+  for pid in "${pids[@]}"; do pkill -P "$pid" 2>/dev/null || true; kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  [ "$interactive" = 0 ] || rm -f "$ROOT/.stack/env"
+}
 trap stop EXIT
 trap 'exit 130' INT TERM
 # Its own CORS is off: the gateway answers for CORS as API Gateway does.
@@ -52,17 +58,23 @@ for _ in $(seq 1 240); do
 done
 [ "$status" = 401 ] || { tail -n 40 "$STACK_DIR/logs/watch.log" >&2; log "the API did not answer"; exit 1; }
 
-# For a second shell (run.sh only): the stack's settings, and cargo-lambda on PATH.
-[ $# -gt 0 ] || mkdir -p "$ROOT/.stack"
-[ $# -gt 0 ] || \
-{ echo "export PATH='$VENV/bin':\"\$PATH\""; sed 's/^/export /' "$STACK_DIR/stack.env"
-  echo "export LOCAL_WATCH_PORT='$WATCH_PORT'"; } >"$ROOT/.stack/env"
+# For a second shell (run.sh only): cargo-lambda on PATH and the addresses the scripts
+# and examples use. Not the stack's keys or its fake AWS credentials, which would follow
+# the developer into a deploy; removed when serving stops.
+if [ "$interactive" = 1 ]; then
+  mkdir -p "$ROOT/.stack"
+  { echo "export PATH='$VENV/bin':\"\$PATH\""
+    grep -E '^(FIREBASE_AUTH_EMULATOR_HOST|FIREBASE_PROJECT_ID|STACK_TIKTOK_URL|LOCAL_API_URL|LOCAL_WEB_URL)=' \
+      "$STACK_DIR/stack.env" | sed 's/^/export /'
+    echo "export LOCAL_WATCH_PORT='$WATCH_PORT'"; } >"$ROOT/.stack/env"
+fi
 echo "API ready on $LOCAL_API_URL"
 [ -f examples/web/public/app.js ] && echo "Example page: $LOCAL_WEB_URL/connect.html"
-[ $# -gt 0 ] || echo "In another shell: source .stack/env, then scripts/id-token.sh or scripts/invoke.sh"
+[ "$interactive" = 0 ] || echo "In another shell: source .stack/env, then scripts/id-token.sh or scripts/invoke.sh"
 
 if [ $# -gt 0 ]; then
   "$@"
 else
-  wait "${pids[0]}"
+  # Until Ctrl-C, or until the watcher or the gateway stops.
+  wait -n "${pids[@]}"
 fi

@@ -5,7 +5,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
-"$ROOT/scripts/bootstrap.sh"
+"$ROOT/scripts/bootstrap.sh" --browser
 log "building the functions and the tests"
 cargo build --workspace --quiet
 cargo test --workspace --no-run --quiet

@@ -81,7 +81,8 @@ account and endpoint, read the calls each account received; set an account's pos
 settings (/_fake/creator), add verified URL prefixes, set a publish's state
 (/_fake/publish {publish_id, status?, fail_reason?, post_ids?}) and read it (GET
 /_fake/publishes/<publish_id>).
-Standard library only. Usage: tiktok_fake.py PORT CLIENT_KEY CLIENT_SECRET
+Standard library only. Usage: tiktok_fake.py PORT CLIENT_KEY CLIENT_SECRET (and
+TIKTOK_FAKE_REDIRECT_URIS in the environment: the redirect URIs registered for the app)
 """
 
 import base64
@@ -89,6 +90,7 @@ import hashlib
 import html
 import json
 import math
+import os
 import re
 import secrets
 import socket
@@ -115,6 +117,9 @@ CALLS = []  # {"endpoint", "open_id", ...}
 ISSUED = []  # every token the fake ever issued (the log leak check reads them)
 CODES = {}  # authorization code -> {client_key, redirect_uri, challenge, scope, open_id, expires_at, used}
 CODE_TTL = 600
+# The app's registered redirect URIs (TIKTOK_FAKE_REDIRECT_URIS, comma-separated; the
+# local stack passes its TIKTOK_REDIRECT_URIS). Empty: any http(s) URI (standalone use).
+REDIRECT_URIS = {u.strip() for u in os.environ.get("TIKTOK_FAKE_REDIRECT_URIS", "").split(",") if u.strip()}
 VIDEOS = {}  # open_id -> [video], newest first
 VIDEO_FIELDS = {"id", "create_time", "cover_image_url", "share_url", "video_description", "duration",
                 "height", "width", "title", "embed_html", "embed_link", "like_count", "comment_count",
@@ -343,6 +348,11 @@ def authorize_problem(q):
     if q.get("response_type") != "code" or q.get("code_challenge_method") != "S256" \
             or not q.get("code_challenge") or not q.get("redirect_uri") or not q.get("state"):
         return "authorize URL lacks response_type=code, S256 PKCE, redirect_uri or state"
+    # As TikTok: only a redirect URI registered for the app, exactly (no fragment).
+    if REDIRECT_URIS and q["redirect_uri"] not in REDIRECT_URIS:
+        return "redirect_uri is not registered for this app"
+    if "#" in q["redirect_uri"]:
+        return "redirect_uri must not have a fragment"
     return None
 
 

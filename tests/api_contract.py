@@ -75,7 +75,7 @@ CATCH_ALL = ("ANY", "$default")
 def library_routes():
     """shared/src/routes.rs's table, which the catch-all function answers from."""
     text = (ROOT / "shared" / "src" / "routes.rs").read_text()
-    return set(re.findall(r'^\s*\("([A-Z]+)", "(/[^"]*)"\),$', text, re.M))
+    return set(re.findall(r'\(\s*"([A-Z]+)",\s*"(/[^"]*)",?\s*\)', text))
 
 
 def router_routes():

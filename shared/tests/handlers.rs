@@ -36,7 +36,7 @@ enum Given {
 
 /// Every events/ file: what it is given and what it must answer.
 #[rustfmt::skip]
-const CASES: [(&str, Given, u16, Option<&str>); 81] = [
+const CASES: [(&str, Given, u16, Option<&str>); 82] = [
     ("disconnect-tiktok/no-auth.json", Given::Connected, 401, Some("unauthorized")),
     ("disconnect-tiktok/ok.json", Given::Connected, 200, None),
     ("disconnect-tiktok/wrong-method.json", Given::Connected, 405, Some("method_not_allowed")),
@@ -118,6 +118,7 @@ const CASES: [(&str, Given, u16, Option<&str>); 81] = [
     ("tiktok-post-status/wrong-method.json", Given::Posted, 405, Some("method_not_allowed")),
     ("route-not-found/unknown-path.json", Given::Nothing, 404, Some("route_not_found")),
     ("route-not-found/wrong-method.json", Given::Nothing, 405, Some("method_not_allowed")),
+    ("route-not-found/trailing-slash.json", Given::Nothing, 404, Some("route_not_found")),
 ];
 
 fn events_dir() -> PathBuf {

@@ -97,14 +97,16 @@ async function connectTikTok() {
 // TikTok sent the browser back with ?code&scopes&state, or ?error&error_description&state.
 async function finishRedirect(params, user) {
   const expected = sessionStorage.getItem(STATE_KEY);
-  sessionStorage.removeItem(STATE_KEY); // a state is good for one redirect
+  // A state is good for one redirect (a forged one ends it too: connect again).
+  sessionStorage.removeItem(STATE_KEY);
   try {
-    if (params.has('error')) {
-      throw pageError(params.get('error'), params.get('error_description') || 'TikTok did not authorize the app');
-    }
-    // The state proves this redirect answers an authorization this browser started.
+    // The state proves this redirect answers an authorization this browser started: only
+    // then is anything in it (TikTok's error included) believed.
     if (!expected || params.get('state') !== expected) {
       throw pageError('state_mismatch', 'this TikTok redirect was not started from this browser; connect again');
+    }
+    if (params.has('error')) {
+      throw pageError(params.get('error'), params.get('error_description') || 'TikTok did not authorize the app');
     }
     if (!user) throw pageError('unauthorized', 'sign in, then connect TikTok again');
     setStatus('Connecting your TikTok account…');

@@ -13,7 +13,9 @@ use crate::routes::methods_at;
 pub fn run(req: &Request) -> Outcome {
     let path = req.uri().path();
     let methods = methods_at(path);
-    if methods.is_empty() {
+    // A method the path has arrives here only through a path API Gateway does not match
+    // (a trailing slash): no such route either.
+    if methods.is_empty() || methods.contains(&req.method().as_str()) {
         return Err(ApiError::NotFound {
             code: code::ROUTE_NOT_FOUND,
             detail: "No such route: see the API's paths in openapi.yaml".to_owned(),
