@@ -3,14 +3,19 @@
 //! token, or the code exchange); the user is the linking session's, else the owner of a
 //! sign-in-enabled connection, else a new user (see `tiktok_oauth_connect`).
 
+use std::future::Future;
+use std::pin::Pin;
+
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::app::{App, Ports, SessionAge};
 use crate::error::ApiError;
-use crate::firebase::{IdentityAdmin, NewFirebaseUser};
-use crate::store::{Caller, ConnectionStore, ConnectionSummary, NewTokens, OAuthConnect, UserRow};
+use crate::firebase::{AdminError, IdentityAdmin, NewFirebaseUser};
+use crate::store::{
+    Caller, ConnectionStore, ConnectionSummary, NewTokens, OAuthConnect, OAuthOutcome, UserRow,
+};
 use crate::tiktok::{TokenGrant, UserInfo};
 
 /// The `auth_provider` of users TikTok sign-in creates.
@@ -105,14 +110,73 @@ impl SignedIn {
     }
 }
 
+/// What a sign-in without a session learns while TikTok proves the token, from reads
+/// only: whether the database would create a user (and whether the email is one of its
+/// users'), and whether Firebase has a user with the email. Nothing is acted on before
+/// the proof; a failed database read only means the usual path is taken.
+pub struct Precheck<'a> {
+    database: Result<OAuthOutcome, ApiError>,
+    firebase_email_in_use: Option<EmailLookup<'a>>,
+}
+
+type Lookup<'a> = Pin<Box<dyn Future<Output = Result<bool, AdminError>> + Send + 'a>>;
+
+/// Firebase's email lookup: answered already, or still in flight (awaited only if a new
+/// user is needed; dropped, and so cancelled, otherwise).
+enum EmailLookup<'a> {
+    Done(Result<bool, AdminError>),
+    Pending(Lookup<'a>),
+}
+
+impl<'a> Precheck<'a> {
+    /// Runs `main` (TikTok's proof and whatever else goes beside it) with the database
+    /// read, and with Firebase's lookup of `email` in flight meanwhile, but never
+    /// waited for here: a returning user does not need it, so a slow Firebase does not
+    /// slow their sign-in.
+    pub async fn beside<P: Ports, T>(
+        app: &'a App<P>,
+        open_id: &str,
+        email: Option<&'a str>,
+        main: impl Future<Output = T>,
+    ) -> (T, Precheck<'a>) {
+        let derived = derived_uid(open_id);
+        let mut lookup: Option<Lookup<'a>> =
+            email.map(|email| Box::pin(app.identity.email_in_use(email)) as Lookup<'a>);
+        let mut answered = None;
+        let main =
+            async { tokio::join!(main, app.store.sign_in_precheck(open_id, &derived, email)) };
+        tokio::pin!(main);
+        let (out, database) = loop {
+            tokio::select! {
+                done = &mut main => break done,
+                found = async { lookup.as_mut().expect("enabled only while pending").await },
+                    if lookup.is_some() && answered.is_none() => answered = Some(found),
+            }
+        };
+        let firebase_email_in_use = match answered {
+            Some(found) => Some(EmailLookup::Done(found)),
+            None => lookup.map(EmailLookup::Pending),
+        };
+        let precheck = Precheck {
+            database: database.map_err(ApiError::from),
+            firebase_email_in_use,
+        };
+        (out, precheck)
+    }
+}
+
 /// Connects the grant by the linking rules, creating the Firebase user first when a new
-/// user is needed (with the derived uid, so a retry finds it).
+/// user is needed (with the derived uid, so a retry finds it). With a [`Precheck`] that
+/// found a new user, the first `tiktok_oauth_connect` call and the email lookup are
+/// already done: Firebase's user, then the rows (three round trips in sequence with
+/// TikTok's proof, instead of five).
 pub async fn connect<P: Ports>(
     app: &App<P>,
     grant: ProvedGrant<'_>,
     session: Option<&(Caller, SessionAge)>,
     new_user: NewUser,
     email_rule: NewUserEmail,
+    precheck: Option<Precheck<'_>>,
 ) -> Result<Connected, ApiError> {
     let now = OffsetDateTime::now_utc();
     let later = |secs: i64| now + time::Duration::seconds(secs);
@@ -149,14 +213,30 @@ pub async fn connect<P: Ports>(
         args.session_avatar_url = caller.picture.clone();
     }
 
-    let mut outcome = app.store.oauth_connect(&args).await?;
+    let (prechecked, mut firebase_email_in_use) = match precheck {
+        Some(Precheck {
+            database: Ok(found),
+            firebase_email_in_use,
+        }) if session.is_none() && found.needs_new_user => (Some(found), firebase_email_in_use),
+        _ => (None, None),
+    };
+    // A racing sign-up after the precheck is found by the locked write below.
+    let mut outcome = match prechecked {
+        Some(found) => found,
+        None => app.store.oauth_connect(&args).await?,
+    };
     if outcome.needs_new_user {
         let email = new_user.email.as_deref();
         if email.is_none() && email_rule == NewUserEmail::Required {
             return Err(ApiError::email_required());
         }
         let taken = match email {
-            Some(email) => outcome.email_in_use || app.identity.email_in_use(email).await?,
+            Some(_) if outcome.email_in_use => true,
+            Some(email) => match firebase_email_in_use.take() {
+                Some(EmailLookup::Done(found)) => found?,
+                Some(EmailLookup::Pending(lookup)) => lookup.await?,
+                None => app.identity.email_in_use(email).await?,
+            },
             None => false,
         };
         if taken {

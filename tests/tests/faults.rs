@@ -334,6 +334,21 @@ async fn firebase_faults_are_503_and_leave_no_half_made_account() {
     let r = send("oauth-tiktok", &app, request()).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["firebase_uid"], uid.as_str());
+
+    // Signing in again: the email lookup read ahead while TikTok proves the token is not
+    // needed for a returning user, so Firebase failing it does not fail the sign-in.
+    for (name, fault) in &faults {
+        proxy.fail("=accounts:lookup", fault.clone());
+        let r = send("oauth-tiktok", &app, request()).await;
+        proxy.heal();
+        assert_eq!(
+            r.status, 200,
+            "returning sign-in, lookup {name}: {}",
+            r.body
+        );
+        assert_eq!(r.body["firebase_uid"], uid.as_str());
+        cases += 1;
+    }
     println!("Firebase fault cases: {cases}");
 }
 

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use crate::access::Presenter;
 use crate::firebase::IdentityAdmin;
-use crate::sign_in::{self, NewUser, NewUserEmail, ProvedGrant, SignedIn};
+use crate::sign_in::{self, NewUser, NewUserEmail, Precheck, ProvedGrant, SignedIn};
 
 pub use crate::sign_in::{derived_uid, AUTH_PROVIDER};
 
@@ -132,7 +132,8 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
     bearer_token(req)?;
     // The proof and the session check are independent: one round trip's time for both.
     let tokens = app.tokens();
-    // A linking session is checked for revocation while TikTok proves the token.
+    // A linking session is checked for revocation while TikTok proves the token; without
+    // one, what signing in will need (a new user? the email taken?) is read meanwhile.
     let linking = async {
         let Some(caller) = app.optional_caller(req).await? else {
             return Ok(None);
@@ -140,10 +141,21 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
         let age = app.linking_session(&caller).await?;
         Ok::<_, ApiError>(Some((caller, age)))
     };
-    let (proof, session) = tokio::join!(
-        tokens.prove(&request.access_token, &request.open_id, Presenter::SignIn),
-        linking
-    );
+    let checks = async {
+        tokio::join!(
+            tokens.prove(&request.access_token, &request.open_id, Presenter::SignIn),
+            linking
+        )
+    };
+    let ((proof, session), precheck) = match bearer_token(req)? {
+        None => {
+            let email = request.email.as_deref();
+            let (checked, precheck) =
+                Box::pin(Precheck::beside(app, &request.open_id, email, checks)).await;
+            (checked, Some(precheck))
+        }
+        Some(_) => (checks.await, None),
+    };
     let session = session?;
     let info = proof?;
 
@@ -162,13 +174,15 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
         full_name: request.name.clone(),
         avatar_url: request.picture.clone(),
     };
-    let connected = sign_in::connect(
+    // Boxed: the linking rules' state machine is large, kept off the caller's stack.
+    let connected = Box::pin(sign_in::connect(
         app,
         grant,
         session.as_ref(),
         new_user,
         NewUserEmail::Required,
-    )
+        precheck,
+    ))
     .await?;
     let firebase_token = app.identity.custom_token(&connected.user.firebase_uid)?;
     Ok(json_response(

@@ -115,13 +115,15 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
         ..NewUser::default()
     };
     let proved = ProvedGrant::from_token_grant(&open_id, &grant, &info);
-    let connected = sign_in::connect(
+    // Boxed: the linking rules' state machine is large, kept off the caller's stack.
+    let connected = Box::pin(sign_in::connect(
         app,
         proved,
         session.as_ref(),
         new_user,
         NewUserEmail::Optional,
-    )
+        None,
+    ))
     .await?;
     // Signing in gets a custom token; a linking user is signed in already.
     let firebase_token = match session {

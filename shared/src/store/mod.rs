@@ -158,6 +158,15 @@ pub trait ConnectionStore: TokenStore {
         new: &NewConnection,
     ) -> impl Future<Output = Result<StoredConnection, StoreError>> + Send;
 
+    /// What sign-in without a session would find, read only and without locks (run while
+    /// TikTok proves the token): `needs_new_user` and the email's `email_in_use`.
+    fn sign_in_precheck(
+        &self,
+        open_id: &str,
+        derived_uid: &str,
+        email: Option<&str>,
+    ) -> impl Future<Output = Result<OAuthOutcome, StoreError>> + Send;
+
     /// Sign-in's user choice and connection write, in one transaction.
     fn oauth_connect(
         &self,

@@ -96,6 +96,16 @@ struct ForRow<T: Serialize> {
 }
 
 #[derive(Serialize)]
+struct Precheck<'a> {
+    #[serde(rename = "p_open_id")]
+    open_id: &'a str,
+    #[serde(rename = "p_derived_uid")]
+    derived_uid: &'a str,
+    #[serde(rename = "p_new_email", skip_serializing_if = "Option::is_none")]
+    email: Option<&'a str>,
+}
+
+#[derive(Serialize)]
 struct AccountChoice<'a> {
     #[serde(rename = "p_account_id", skip_serializing_if = "Option::is_none")]
     account_id: Option<&'a str>,
@@ -320,6 +330,20 @@ impl ConnectionStore for PostgrestStore {
     ) -> Result<StoredConnection, StoreError> {
         let args = ForCaller { caller, args: new };
         self.rpc("store_connection", &args).await
+    }
+
+    async fn sign_in_precheck(
+        &self,
+        open_id: &str,
+        derived_uid: &str,
+        email: Option<&str>,
+    ) -> Result<OAuthOutcome, StoreError> {
+        let args = Precheck {
+            open_id,
+            derived_uid,
+            email,
+        };
+        self.rpc("tiktok_sign_in_precheck", &args).await
     }
 
     async fn oauth_connect(&self, args: &OAuthConnect) -> Result<OAuthOutcome, StoreError> {

@@ -340,7 +340,7 @@ pub struct UserRow {
 }
 
 /// `tiktok_oauth_connect`'s answer.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct OAuthOutcome {
     pub needs_new_user: bool,
     #[serde(default)]

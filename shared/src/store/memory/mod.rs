@@ -180,6 +180,25 @@ impl ConnectionStore for MemoryStore {
         })
     }
 
+    async fn sign_in_precheck(
+        &self,
+        open_id: &str,
+        derived_uid: &str,
+        email: Option<&str>,
+    ) -> Result<OAuthOutcome, StoreError> {
+        let state = self.state()?;
+        let owned = state
+            .connections
+            .values()
+            .any(|c| c.provider == "tiktok" && c.provider_account_id == open_id);
+        let email = email.map(str::trim).filter(|e| !e.is_empty());
+        Ok(OAuthOutcome {
+            needs_new_user: !owned && state.user_by_uid(derived_uid).is_none(),
+            email_in_use: email.is_some_and(|e| state.email_taken(e)),
+            ..OAuthOutcome::default()
+        })
+    }
+
     async fn oauth_connect(&self, args: &OAuthConnect) -> Result<OAuthOutcome, StoreError> {
         let mut state = self.state()?;
         let owned = state
