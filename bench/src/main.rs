@@ -202,6 +202,7 @@ async fn workload(function: &str, n: usize) -> Workload {
             events
         }
         "floor" => vec![event_json("tiktok-test/no-auth.json", &[]); n],
+        CATCH_ALL => vec![event_json("route-not-found/unknown-path.json", &[]); n],
         "tiktok-authorize" => {
             let redirect = [("REPLACE_WITH_REDIRECT_URI", FIRST_REDIRECT_URI)];
             vec![event_json("tiktok-authorize/sign-in.json", &redirect); n]
@@ -522,7 +523,10 @@ async fn main() {
         .map(PathBuf::from)
         .unwrap_or_else(|_| workspace_path("target"));
     let binary = |name: &str| target.join(&profile_dir).join(name);
-    let names: Vec<&str> = std::iter::once("floor").chain(FUNCTIONS).collect();
+    let names: Vec<&str> = std::iter::once("floor")
+        .chain(FUNCTIONS)
+        .chain([CATCH_ALL])
+        .collect();
 
     // The app secret, as in staging.
     let secret_id = unique("bench-app-secret");
@@ -539,6 +543,7 @@ async fn main() {
             "tiktok-authorize" | "tiktok-callback" | "tiktok-webhook" => {
                 event_json(&format!("{name}/wrong-method.json"), &[])
             }
+            CATCH_ALL => event_json("route-not-found/unknown-path.json", &[]),
             other => event_json(
                 &format!("{other}/no-auth.json"),
                 &[

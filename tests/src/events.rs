@@ -8,7 +8,7 @@ use crate::stack::{from_now, workspace_path};
 use crate::tiktok_fake::TikTokAccount;
 
 pub use shared::error::code::ALL as CONTRACT_CODES;
-pub use shared::testing::FUNCTIONS;
+pub use shared::testing::{CATCH_ALL, FUNCTIONS};
 
 /// An `events/` file as an API Gateway request, with the placeholders replaced.
 pub fn event(name: &str, replacements: &[(&str, &str)]) -> lambda_http::Request {
