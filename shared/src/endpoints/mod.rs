@@ -18,7 +18,7 @@ pub mod tiktok_webhook;
 pub mod update_connection;
 
 use lambda_http::Request;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::error::{code, ApiError};
@@ -93,6 +93,40 @@ pub fn optional_text(
 
 /// Checks an account id from a request: bounded, no control characters. It only ever
 /// reaches the database as an `rpc` argument, never as PostgREST filter syntax.
+/// The account and tokens a connect request sends (oauth-tiktok, store-token), before
+/// validation; flattened into each body. No `Debug`: it holds tokens.
+#[derive(Deserialize)]
+pub struct SentAccount {
+    pub provider_account_id: Option<String>,
+    pub access_token: Option<String>,
+    pub refresh_token: Option<String>,
+}
+
+/// A [`SentAccount`] that passed: the account id well formed, the tokens bounded.
+pub struct ValidAccount {
+    pub account_id: String,
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+}
+
+impl SentAccount {
+    /// The 400s say what is missing in each endpoint's words (`open_id_required`,
+    /// `access_token_required`).
+    pub fn validate(self, missing_id: &str, missing_token: &str) -> Result<ValidAccount, ApiError> {
+        let account_id =
+            optional_text(self.provider_account_id, "provider_account_id", usize::MAX)?
+                .ok_or_else(|| ApiError::bad_request(code::OPEN_ID_REQUIRED, missing_id))?;
+        valid_account_id(&account_id, "provider_account_id")?;
+        let access_token = optional_text(self.access_token, "access_token", MAX_TOKEN_LEN)?
+            .ok_or_else(|| ApiError::bad_request(code::ACCESS_TOKEN_REQUIRED, missing_token))?;
+        Ok(ValidAccount {
+            account_id,
+            access_token,
+            refresh_token: optional_text(self.refresh_token, "refresh_token", MAX_TOKEN_LEN)?,
+        })
+    }
+}
+
 pub fn valid_account_id(id: &str, name: &str) -> Result<(), ApiError> {
     if id.len() > MAX_ACCOUNT_ID_LEN || id.chars().any(char::is_control) {
         return Err(ApiError::invalid_request(format!(
@@ -241,8 +275,8 @@ mod prelude {
 
     pub use super::{
         caller_and_account, chosen_connection, named_connection, optional_email, optional_text,
-        supported_provider, valid_account_id, ConnectionView, NeededScope, MAX_ACCOUNT_ID_LEN,
-        MAX_LABEL_LEN, MAX_TOKEN_LEN, PUBLISH_SCOPE, UPLOAD_SCOPE,
+        supported_provider, valid_account_id, ConnectionView, NeededScope, SentAccount,
+        MAX_ACCOUNT_ID_LEN, MAX_LABEL_LEN, PUBLISH_SCOPE, UPLOAD_SCOPE,
     };
     pub use crate::app::{App, Ports};
     pub use crate::error::{code, ApiError};

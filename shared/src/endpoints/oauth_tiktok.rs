@@ -18,16 +18,20 @@ pub use crate::sign_in::{derived_uid, AUTH_PROVIDER};
 const MAX_TEXT_LEN: usize = 2048;
 const MAX_LIFETIME_SECS: i64 = 10 * 365 * 24 * 3600;
 
-/// The seed's request body. Unknown fields are ignored. No `Debug`: it holds tokens.
+/// The request body, as the earlier backend took it. Unknown fields are ignored. No
+/// `Debug`: it holds tokens.
 #[derive(Deserialize)]
 pub struct OAuthBody {
+    /// "tiktok" in any case, or absent.
     pub provider: Option<String>,
-    pub provider_account_id: Option<String>,
-    pub access_token: Option<String>,
-    pub refresh_token: Option<String>,
+    #[serde(flatten)]
+    pub account: SentAccount,
+    /// Seconds, as TikTok's token answer gives them (and `refresh_expires_in`).
     pub expires_in: Option<i64>,
     pub refresh_expires_in: Option<i64>,
+    /// The granted scopes, comma-separated.
     pub scope: Option<String>,
+    /// The earlier frontend's name for the contact email; `email` wins.
     pub user_session_email: Option<String>,
     pub email: Option<String>,
     pub name: Option<String>,
@@ -84,21 +88,10 @@ impl OAuthBody {
                 ));
             }
         }
-        let open_id = optional_text(self.provider_account_id, "provider_account_id", usize::MAX)?
-            .ok_or_else(|| {
-            ApiError::bad_request(
-                code::OPEN_ID_REQUIRED,
-                "TikTok open_id (provider_account_id) is required",
-            )
-        })?;
-        valid_account_id(&open_id, "provider_account_id")?;
-        let access_token = optional_text(self.access_token, "access_token", MAX_TOKEN_LEN)?
-            .ok_or_else(|| {
-                ApiError::bad_request(
-                    code::ACCESS_TOKEN_REQUIRED,
-                    "TikTok access_token is required",
-                )
-            })?;
+        let account = self.account.validate(
+            "TikTok open_id (provider_account_id) is required",
+            "TikTok access_token is required",
+        )?;
         // `email`, else `user_session_email`; both bounded, the one taken an address.
         let session_email = optional_text(self.user_session_email, "user_session_email", 320)?;
         let email = optional_text(self.email, "email", 320)?.or(session_email);
@@ -109,9 +102,9 @@ impl OAuthBody {
             Some(_) => return Err(ApiError::invalid_request("metadata must be an object")),
         };
         Ok(OAuthRequest {
-            open_id,
-            access_token,
-            refresh_token: optional_text(self.refresh_token, "refresh_token", MAX_TOKEN_LEN)?,
+            open_id: account.account_id,
+            access_token: account.access_token,
+            refresh_token: account.refresh_token,
             expires_in: lifetime(self.expires_in, "expires_in")?,
             refresh_expires_in: lifetime(self.refresh_expires_in, "refresh_expires_in")?,
             scope: optional_text(self.scope, "scope", 1024)?,

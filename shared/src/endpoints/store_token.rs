@@ -9,13 +9,15 @@ use crate::access::Presenter;
 use crate::app::SessionAge;
 use crate::store::{NewConnection, NewTokens};
 
-/// The seed's request body. Unknown fields are ignored. No `Debug`: it holds tokens.
+/// The request body, as the earlier backend took it. Unknown fields are ignored. No
+/// `Debug`: it holds tokens.
 #[derive(Deserialize)]
 pub struct StoreTokenBody {
+    /// One of [`super::PROVIDERS`], any case.
     pub provider: Option<String>,
-    pub provider_account_id: Option<String>,
-    pub access_token: Option<String>,
-    pub refresh_token: Option<String>,
+    #[serde(flatten)]
+    pub account: SentAccount,
+    /// RFC 3339.
     pub expires_at: Option<String>,
     pub account_label: Option<String>,
     pub account_type: Option<String>,
@@ -58,16 +60,10 @@ impl StoreTokenBody {
             .filter(|p| !p.trim().is_empty())
             .ok_or_else(|| ApiError::invalid_request("provider is required"))?;
         let provider = supported_provider(&provider)?;
-        let provider_account_id =
-            optional_text(self.provider_account_id, "provider_account_id", usize::MAX)?
-                .ok_or_else(|| {
-                    ApiError::bad_request(code::OPEN_ID_REQUIRED, "provider_account_id is required")
-                })?;
-        valid_account_id(&provider_account_id, "provider_account_id")?;
-        let access_token = optional_text(self.access_token, "access_token", MAX_TOKEN_LEN)?
-            .ok_or_else(|| {
-                ApiError::bad_request(code::ACCESS_TOKEN_REQUIRED, "access_token is required")
-            })?;
+        let account = self.account.validate(
+            "provider_account_id is required",
+            "access_token is required",
+        )?;
         let expires_at = match optional_text(self.expires_at, "expires_at", 64)? {
             // Through `timestamp::parse`: RFC 3339 that can be shown in UTC.
             Some(text) => Some(crate::timestamp::parse_rfc3339(&text).ok_or_else(|| {
@@ -95,9 +91,9 @@ impl StoreTokenBody {
         };
         Ok(StoreTokenRequest {
             provider,
-            provider_account_id,
-            access_token,
-            refresh_token: optional_text(self.refresh_token, "refresh_token", MAX_TOKEN_LEN)?,
+            provider_account_id: account.account_id,
+            access_token: account.access_token,
+            refresh_token: account.refresh_token,
             expires_at,
             account_label: optional_text(self.account_label, "account_label", MAX_LABEL_LEN)?,
             account_type: optional_text(self.account_type, "account_type", MAX_LABEL_LEN)?,
