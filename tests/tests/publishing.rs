@@ -39,6 +39,23 @@ async fn publish(
     send("tiktok-publish", app, req).await
 }
 
+/// A direct post of a `video_size`-byte upload, without an Idempotency-Key.
+async fn publish_direct(
+    app: &shared::LiveApp,
+    user: &FirebaseUser,
+    account: &TikTokAccount,
+    video_size: u64,
+) -> Reply {
+    publish(
+        app,
+        user,
+        account,
+        &direct_upload(account, video_size),
+        None,
+    )
+    .await
+}
+
 async fn post_status(
     app: &shared::LiveApp,
     user: &FirebaseUser,
@@ -121,14 +138,7 @@ async fn creator_info_is_the_creators_and_needs_the_publish_scope() {
         .await;
     let r = send_good("tiktok-creator-info", &app, &user, &viewer).await;
     r.assert_error(409, "tiktok_scope_missing");
-    let r = publish(
-        &app,
-        &user,
-        &viewer,
-        &direct_upload(&viewer, 3_000_000),
-        None,
-    )
-    .await;
+    let r = publish_direct(&app, &user, &viewer, 3_000_000).await;
     r.assert_error(409, "tiktok_scope_missing");
     assert_eq!(posts_of(&user), "0");
 }
@@ -137,14 +147,7 @@ async fn creator_info_is_the_creators_and_needs_the_publish_scope() {
 async fn a_52_mb_upload_goes_up_in_planned_chunks_and_completes() {
     let (app, fake) = (live_app(), TikTokFake::new());
     let (user, account) = publisher(&app, json!({})).await;
-    let r = publish(
-        &app,
-        &user,
-        &account,
-        &direct_upload(&account, 52_428_800),
-        None,
-    )
-    .await;
+    let r = publish_direct(&app, &user, &account, 52_428_800).await;
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.body["status"], "PROCESSING_UPLOAD");
     let upload = &r.body["upload"];
@@ -208,14 +211,7 @@ async fn a_52_mb_upload_goes_up_in_planned_chunks_and_completes() {
 async fn small_videos_are_one_chunk_and_large_ones_end_in_a_larger_last_chunk() {
     let app = live_app();
     let (user, account) = publisher(&app, json!({})).await;
-    let small = publish(
-        &app,
-        &user,
-        &account,
-        &direct_upload(&account, 3_000_000),
-        None,
-    )
-    .await;
+    let small = publish_direct(&app, &user, &account, 3_000_000).await;
     assert_eq!(small.status, 201, "{}", small.body);
     assert_eq!(small.body["upload"]["total_chunk_count"], 1);
     assert_eq!(small.body["upload"]["chunk_size"], 3_000_000);
@@ -343,14 +339,7 @@ async fn tiktoks_posting_refusals_are_contract_errors_and_record_nothing() {
         json!({"privacy_level_options": ["SELF_ONLY"], "max_posts_per_day": 1}),
     )
     .await;
-    let r = publish(
-        &app,
-        &user,
-        &account,
-        &direct_upload(&account, 3_000_000),
-        None,
-    )
-    .await;
+    let r = publish_direct(&app, &user, &account, 3_000_000).await;
     r.assert_error(400, "invalid_privacy_level");
     let mut private = direct_upload(&account, 3_000_000);
     private["post_info"]["privacy_level"] = json!("SELF_ONLY");
@@ -507,14 +496,7 @@ async fn deliver_at(
 async fn webhooks_move_posts_on_and_posts_are_their_owners_alone() {
     let (app, fake) = (live_app(), TikTokFake::new());
     let (user, account) = publisher(&app, json!({})).await;
-    let r = publish(
-        &app,
-        &user,
-        &account,
-        &direct_upload(&account, 3_000_000),
-        None,
-    )
-    .await;
+    let r = publish_direct(&app, &user, &account, 3_000_000).await;
     let id = r.body["id"].as_str().unwrap().to_owned();
     let publish_id = r.body["publish_id"].as_str().unwrap().to_owned();
 
@@ -567,14 +549,7 @@ async fn webhooks_move_posts_on_and_posts_are_their_owners_alone() {
     );
 
     // A failure reported by TikTok's status call, on another post.
-    let r = publish(
-        &app,
-        &user,
-        &account,
-        &direct_upload(&account, 3_000_000),
-        None,
-    )
-    .await;
+    let r = publish_direct(&app, &user, &account, 3_000_000).await;
     let failed_id = r.body["id"].as_str().unwrap().to_owned();
     fake.set_publish(
         r.body["publish_id"].as_str().unwrap(),
@@ -655,14 +630,7 @@ async fn posts_stay_true_through_races_and_outages() {
     assert_eq!(status.body["public_post_ids"], json!([]), "{}", status.body);
 
     // TikTok busy or down when asked for a status: the post as last known, not an error.
-    let r = publish(
-        &app,
-        &user,
-        &account,
-        &direct_upload(&account, 3_000_000),
-        None,
-    )
-    .await;
+    let r = publish_direct(&app, &user, &account, 3_000_000).await;
     let id = r.body["id"].as_str().unwrap().to_owned();
     let limited = json!([{"status": 429, "headers": {"Retry-After": "30"},
         "body": {"data": {}, "error": {"code": "rate_limit_exceeded", "message": "x", "log_id": "x"}}}]);
