@@ -4,7 +4,8 @@ only; started by scripts/serve.sh).
 
 What a frontend can tell apart is the same as deployed (template.yaml's HttpApi):
 - the routes are the contract's (Cargo.toml's watch router, which tests/api_contract.py
-  keeps equal to template.yaml); any other path or method goes to the catch-all function
+  keeps equal to template.yaml), chosen by path and method together as API Gateway
+  does (see route_target); any other path or method goes to the catch-all function
   `route-not-found`, as the deployed `$default` route does, so the answer is the
   contract's error body (404 `route_not_found`, 405 `method_not_allowed`);
 - CORS as the HttpApi's CorsConfiguration: the allowed origins only (LOCAL_ALLOWED_ORIGINS,
@@ -42,13 +43,14 @@ HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrad
 
 
 def load_routes():
-    """[(compiled path pattern, {METHOD, ...})] from Cargo.toml's watch router."""
+    """[(compiled path pattern, path parameters, {METHOD: function})] from Cargo.toml's
+    watch router."""
     with open(ROOT / "Cargo.toml", "rb") as f:
         router = tomllib.load(f)["workspace"]["metadata"]["lambda"]["watch"]["router"]
     routes = []
     for path, targets in router.items():
         pattern = re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(path)) + "$")
-        routes.append((pattern, {t["method"].upper() for t in targets}))
+        routes.append((pattern, path.count("{"), {t["method"].upper(): t["function"] for t in targets}))
     return routes
 
 
@@ -57,9 +59,19 @@ ORIGINS = {o.strip() for o in os.environ.get(
     "LOCAL_ALLOWED_ORIGINS", "http://localhost:3000,http://localhost:8080").split(",") if o.strip()}
 
 
-def routed(method, path):
-    """True when a function serves this method and path."""
-    return any(pattern.match(path) and method in methods for pattern, methods in ROUTES)
+def route_target(method, path):
+    """Where this request goes, as API Gateway routes it: the most specific route with
+    this method. The watch router matches the path first, so where a more specific path
+    lacks the method (DELETE of an account whose open_id is `profile`), the function is
+    called by name instead. Anything unrouted: the catch-all, by name."""
+    matching = sorted((params, methods) for pattern, params, methods in ROUTES if pattern.match(path))
+    served = [(params, methods[method]) for params, methods in matching if method in methods]
+    if not served:
+        return f"/lambda-url/{CATCH_ALL}"
+    params, function = served[0]
+    if matching[0][0] < params:
+        return f"/lambda-url/{function}"
+    return ""
 
 
 class Api(http.server.BaseHTTPRequestHandler):
@@ -94,10 +106,8 @@ class Api(http.server.BaseHTTPRequestHandler):
         if (self.command == "OPTIONS" and self.headers.get("Origin")
                 and self.headers.get("Access-Control-Request-Method")):
             return self.preflight()
-        target = self.path
-        if not routed(self.command, url.path):
-            # The catch-all function sees the path as asked; its answer says what is wrong.
-            target = f"/lambda-url/{CATCH_ALL}{self.path}"
+        # A function called by name sees the path as asked.
+        target = route_target(self.command, url.path) + self.path
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else None
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}

@@ -154,6 +154,10 @@ def main():
     assert gone == {"success": True, "revoked": True}, gone
     expect("GET /api/v1/social-connections/tiktok/test without a token",
            call("GET", f"{BASE}/api/v1/social-connections/tiktok/test"), 401)
+    # An open_id that reads like a literal path: routed by method, as API Gateway does.
+    named = expect("DELETE /api/v1/social-connections/tiktok/profile (an open_id 'profile')",
+                   call("DELETE", f"{BASE}/api/v1/social-connections/tiktok/profile", token=token), 404)
+    assert named["code"] == "tiktok_not_connected", named
     # Any other path or method: the contract's error body, as deployed ($default route).
     missing = expect("GET of a path the API does not have",
                      call("GET", f"{BASE}/api/v1/social-connections/nothing/here/at-all"), 404)
