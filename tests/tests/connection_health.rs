@@ -248,3 +248,32 @@ async fn the_sweep_keeps_connections_alive_and_finds_dead_ones() {
         );
     }
 }
+
+#[tokio::test]
+async fn deliveries_are_kept_a_week_then_cleared() {
+    let app = live_app();
+    let key = unique("retention");
+    psql(&format!(
+        "insert into tiktok_webhook_events (event_key, event, received_at) values \
+         ('{key}-8d', 'test.old', now() - interval '8 days'), \
+         ('{key}-6d', 'test.recent', now() - interval '6 days')"
+    ));
+    let body = json!({"client_key": stack_var("TIKTOK_CLIENT_KEY"), "event": "test.unknown",
+                      "create_time": now(), "user_openid": key, "content": "{}"})
+    .to_string();
+    let secret = stack_var("TIKTOK_CLIENT_SECRET");
+    let r = send(
+        "tiktok-webhook",
+        &app,
+        delivery(&body, &secret, Some(now())),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let kept = |suffix: &str| {
+        psql(&format!(
+            "select count(*) from tiktok_webhook_events where event_key = '{key}-{suffix}'"
+        ))
+    };
+    assert_eq!(kept("8d"), "0", "a delivery older than a week is cleared");
+    assert_eq!(kept("6d"), "1", "a delivery of this week is kept");
+}
