@@ -213,7 +213,7 @@ pub async fn connect<P: Ports>(
         args.session_avatar_url = caller.picture.clone();
     }
 
-    let (prechecked, mut firebase_email_in_use) = match precheck {
+    let (prechecked, firebase_email_in_use) = match precheck {
         Some(Precheck {
             database: Ok(found),
             firebase_email_in_use,
@@ -232,7 +232,7 @@ pub async fn connect<P: Ports>(
         }
         let taken = match email {
             Some(_) if outcome.email_in_use => true,
-            Some(email) => match firebase_email_in_use.take() {
+            Some(email) => match firebase_email_in_use {
                 Some(EmailLookup::Done(found)) => found?,
                 Some(EmailLookup::Pending(lookup)) => lookup.await?,
                 None => app.identity.email_in_use(email).await?,

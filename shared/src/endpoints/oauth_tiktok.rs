@@ -122,7 +122,7 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
     let body: OAuthBody = json_body(req)?;
     let request = body.validate()?;
     // A malformed `Authorization` header is refused before TikTok is asked anything.
-    bearer_token(req)?;
+    let signing_in = bearer_token(req)?.is_none();
     // The proof and the session check are independent: one round trip's time for both.
     let tokens = app.tokens();
     // A linking session is checked for revocation while TikTok proves the token; without
@@ -140,14 +140,13 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
             linking
         )
     };
-    let ((proof, session), precheck) = match bearer_token(req)? {
-        None => {
-            let email = request.email.as_deref();
-            let (checked, precheck) =
-                Box::pin(Precheck::beside(app, &request.open_id, email, checks)).await;
-            (checked, Some(precheck))
-        }
-        Some(_) => (checks.await, None),
+    let ((proof, session), precheck) = if signing_in {
+        let email = request.email.as_deref();
+        let (checked, precheck) =
+            Box::pin(Precheck::beside(app, &request.open_id, email, checks)).await;
+        (checked, Some(precheck))
+    } else {
+        (checks.await, None)
     };
     let session = session?;
     let info = proof?;
