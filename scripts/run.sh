@@ -2,7 +2,7 @@
 # Sets up what is missing, starts the local stack, builds and serves every function as
 # API Gateway does (scripts/serve.sh) on http://localhost:9000 and the example connect
 # page on http://localhost:8080, until Ctrl-C. Prints "API ready on ..." when requests
-# answer, and writes .stack/env for a second shell (the stack's settings, cargo-lambda).
+# answer, and writes .stack/env for a second shell (the addresses, cargo-lambda on PATH).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
