@@ -50,22 +50,24 @@ def write(function, files):
         (folder / name).write_text(json.dumps(e, indent=2) + "\n")
 
 
-TEST = "/api/v1/social-connections/tiktok/test"
-write("tiktok-test", {
-    "ok.json": event("GET", TEST, name="tiktok-test"),
-    "account-id.json": event("GET", TEST, {"account_id": "REPLACE_WITH_OPEN_ID"}, name="tiktok-test"),
-    "no-auth.json": event("GET", TEST, auth=False, name="tiktok-test"),
-    "wrong-method.json": event("POST", TEST, body={}, name="tiktok-test"),
-})
+def account_reads(function, path, wrong_method, **more):
+    """The events of a GET that reads one of the user's TikTok accounts: the default
+    account, one named by account_id, no session, another method; plus `more`."""
+    write(function, {
+        "ok.json": event("GET", path, name=function),
+        "account-id.json": event("GET", path, {"account_id": "REPLACE_WITH_OPEN_ID"}, name=function),
+        "no-auth.json": event("GET", path, auth=False, name=function),
+        "wrong-method.json": event(wrong_method, path, body={} if wrong_method == "POST" else None,
+                                   name=function),
+        **{f"{name.replace('_', '-')}.json": e for name, e in more.items()},
+    })
+
+
+account_reads("tiktok-test", "/api/v1/social-connections/tiktok/test", "POST")
 
 PROFILE = "/api/v1/social-connections/tiktok/profile"
-write("tiktok-profile", {
-    "ok.json": event("GET", PROFILE, name="tiktok-profile"),
-    "force.json": event("GET", PROFILE, {"force": "true"}, name="tiktok-profile"),
-    "account-id.json": event("GET", PROFILE, {"account_id": "REPLACE_WITH_OPEN_ID"}, name="tiktok-profile"),
-    "no-auth.json": event("GET", PROFILE, auth=False, name="tiktok-profile"),
-    "wrong-method.json": event("DELETE", PROFILE, name="tiktok-profile"),
-})
+account_reads("tiktok-profile", PROFILE, "DELETE",
+              force=event("GET", PROFILE, {"force": "true"}, name="tiktok-profile"))
 
 STORE = "/api/v1/social-connections/store-token"
 good_store = {
@@ -207,13 +209,7 @@ write("tiktok-videos", {
     "wrong-method.json": event("POST", VIDEOS, body={}, name="tiktok-videos"),
 })
 
-CREATOR = "/api/v1/social-connections/tiktok/creator-info"
-write("tiktok-creator-info", {
-    "ok.json": event("GET", CREATOR, name="tiktok-creator-info"),
-    "account-id.json": event("GET", CREATOR, {"account_id": "REPLACE_WITH_OPEN_ID"}, name="tiktok-creator-info"),
-    "no-auth.json": event("GET", CREATOR, auth=False, name="tiktok-creator-info"),
-    "wrong-method.json": event("POST", CREATOR, body={}, name="tiktok-creator-info"),
-})
+account_reads("tiktok-creator-info", "/api/v1/social-connections/tiktok/creator-info", "POST")
 
 POSTS = "/api/v1/social-connections/tiktok/posts"
 DIRECT_INFO = {"title": "Weeknight pasta #cooking", "privacy_level": "SELF_ONLY", "disable_comment": True,

@@ -219,6 +219,14 @@ def utf16_len(text):
     return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
+def json_body(raw):
+    """A request body as JSON: {} when empty, None when it is not JSON."""
+    try:
+        return json.loads(raw) if raw.strip() else {}
+    except ValueError:
+        return None
+
+
 def envelope(data):
     return {"data": data, "error": {"code": "ok", "message": "", "log_id": log_id()}}
 
@@ -580,19 +588,30 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, {"ok": True})
         self.envelope_error(404, "invalid_params", "Unknown path")
 
-    def user_info(self, url):
+    def bearer_call(self, endpoint, record):
+        """Records a call made with a bearer access token, plays the account's fault for
+        the endpoint, and refuses an unknown or expired token. Returns the token and its
+        open_id, or None once an answer has been sent."""
         auth = self.headers.get("Authorization", "")
         token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
-        fields = parse_qs(url.query).get("fields", [""])[0]
         with LOCK:
             entry = ACCESS.get(token)
             open_id = entry[0] if entry else None
-            CALLS.append({"endpoint": "user_info", "open_id": open_id, "fields": fields})
-        if open_id and self.fault(open_id, "user_info"):
-            return
+            CALLS.append({"endpoint": endpoint, "open_id": open_id, **record})
+        if open_id and self.fault(open_id, endpoint):
+            return None
         if not entry or entry[1] <= time.time():
-            return self.envelope_error(401, "access_token_invalid",
-                                       "The access token is invalid or not found in the request.")
+            self.envelope_error(401, "access_token_invalid",
+                                "The access token is invalid or not found in the request.")
+            return None
+        return token, open_id
+
+    def user_info(self, url):
+        fields = parse_qs(url.query).get("fields", [""])[0]
+        called = self.bearer_call("user_info", {"fields": fields})
+        if called is None:
+            return
+        open_id = called[1]
         requested = [f.strip() for f in fields.split(",") if f.strip()]
         if not requested or any(f not in ALL_FIELDS for f in requested):
             return self.envelope_error(400, "invalid_params", "The fields parameter is missing or invalid.")
@@ -605,7 +624,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.envelope_error(401, "scope_not_authorized",
                                        "The user did not authorize the scope required for completing this request.")
         user = {f: profile.get(f) for f in requested if f in profile}
-        self.send(200, {"data": {"user": user}, "error": {"code": "ok", "message": "", "log_id": log_id()}})
+        self.send(200, envelope({"user": user}))
 
     def do_POST(self):
         url = urlparse(self.path)
@@ -655,22 +674,12 @@ class Handler(BaseHTTPRequestHandler):
     def videos(self, url, raw):
         """The account's videos: a list page or a query, with the fields asked for."""
         endpoint = "video_list" if url.path == "/v2/video/list/" else "video_query"
-        auth = self.headers.get("Authorization", "")
-        token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
         fields = [f.strip() for f in parse_qs(url.query).get("fields", [""])[0].split(",") if f.strip()]
-        try:
-            body = json.loads(raw or b"{}")
-        except ValueError:
-            body = None
-        with LOCK:
-            entry = ACCESS.get(token)
-            open_id = entry[0] if entry else None
-            CALLS.append({"endpoint": endpoint, "open_id": open_id, "body": body})
-        if open_id and self.fault(open_id, endpoint):
+        body = json_body(raw)
+        called = self.bearer_call(endpoint, {"body": body})
+        if called is None:
             return
-        if not entry or entry[1] <= time.time():
-            return self.envelope_error(401, "access_token_invalid",
-                                       "The access token is invalid or not found in the request.")
+        open_id = called[1]
         if not isinstance(body, dict) or not fields or any(f not in VIDEO_FIELDS for f in fields):
             return self.envelope_error(400, "invalid_params", "The fields parameter or the body is invalid.")
         with LOCK:
@@ -697,27 +706,17 @@ class Handler(BaseHTTPRequestHandler):
             next_cursor = page[-1]["create_time"] * 1000 if page else (cursor or int(time.time() * 1000))
             data = {"videos": [pick(v) for v in page], "cursor": next_cursor,
                     "has_more": len(before) > len(page)}
-        self.send(200, {"data": data, "error": {"code": "ok", "message": "", "log_id": log_id()}})
+        self.send(200, envelope(data))
 
     # -- Content Posting API ----------------------------------------------------------
     def posting(self, endpoint, raw):
         """The Content Posting API's JSON endpoints: faults, token, scope and rate limit,
         then the endpoint itself."""
-        auth = self.headers.get("Authorization", "")
-        token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
-        try:
-            body = json.loads(raw) if raw.strip() else {}
-        except ValueError:
-            body = None
-        with LOCK:
-            entry = ACCESS.get(token)
-            open_id = entry[0] if entry else None
-            CALLS.append({"endpoint": endpoint, "open_id": open_id, "body": body})
-        if open_id and self.fault(open_id, endpoint):
+        body = json_body(raw)
+        called = self.bearer_call(endpoint, {"body": body})
+        if called is None:
             return
-        if not entry or entry[1] <= time.time():
-            return self.envelope_error(401, "access_token_invalid",
-                                       "The access token is invalid or not found in the request.")
+        token, open_id = called
         if endpoint == "status_fetch":
             needed = {"video.publish", "video.upload"}
         elif endpoint == "inbox_init" or (endpoint == "content_init" and isinstance(body, dict)
