@@ -55,6 +55,8 @@ pub struct App<P: Ports> {
     pub authorization: AuthorizationConfig,
     /// The sweep refreshes connections not refreshed for this long.
     pub keepalive_interval: Duration,
+    /// Refreshes one sweep run makes at once.
+    pub sweep_workers: usize,
 }
 
 /// The production adapters: PostgREST, TikTok's API, Firebase Auth.
@@ -90,6 +92,7 @@ impl LiveApp {
             request_deadline: config.request_deadline,
             authorization: config.authorization.clone(),
             keepalive_interval: config.keepalive_interval,
+            sweep_workers: config.sweep_workers,
         })
     }
 

@@ -47,6 +47,7 @@ pub fn app(store: MemoryStore, tiktok: ScriptedTikTok, identity: FixedIdentity) 
         profile_cache_ttl: Duration::from_secs(3600),
         request_deadline: crate::app::REQUEST_DEADLINE,
         keepalive_interval: Duration::from_secs(24 * 3600),
+        sweep_workers: 4,
         authorization: AuthorizationConfig {
             client_key: "test-client-key".into(),
             redirect_uris: vec![TEST_REDIRECT_URI.to_owned()],

@@ -90,6 +90,8 @@ pub struct Config {
     /// `KEEPALIVE_INTERVAL_HOURS` (default 24): the sweep refreshes connections not
     /// refreshed for this long.
     pub keepalive_interval: Duration,
+    /// `SWEEP_WORKERS` (default 16, 1 to 64): refreshes one sweep run makes at once.
+    pub sweep_workers: usize,
     /// `REQUEST_DEADLINE_SECONDS` (default 18, at most 20: the functions time out at 25).
     pub request_deadline: Duration,
 }
@@ -129,6 +131,23 @@ impl Sources<'_> {
             .or_else(|| self.env.get(name))
             .map(|v| v.trim())
             .filter(|v| !v.is_empty())
+    }
+
+    /// A whole number within `range`, or `default` when unset.
+    fn number(
+        &self,
+        name: &'static str,
+        range: std::ops::RangeInclusive<u64>,
+        default: u64,
+    ) -> Result<u64, ConfigError> {
+        match self.get(name).map(str::parse::<u64>) {
+            None => Ok(default),
+            Some(Ok(n)) if range.contains(&n) => Ok(n),
+            Some(_) => Err(malformed(
+                name,
+                format!("a whole number from {} to {}", range.start(), range.end()),
+            )),
+        }
     }
 
     fn required(&self, name: &'static str) -> Result<&str, ConfigError> {
@@ -264,26 +283,21 @@ impl Config {
             None => DEFAULT_PROFILE_CACHE_TTL_SECONDS,
         };
 
-        let request_deadline = match src.get("REQUEST_DEADLINE_SECONDS") {
-            Some(v) => match v.parse::<u64>() {
-                Ok(secs @ 1..=20) => Duration::from_secs(secs),
-                _ => return Err(malformed("REQUEST_DEADLINE_SECONDS", "1 to 20 seconds")),
-            },
-            None => crate::app::REQUEST_DEADLINE,
-        };
+        let request_deadline = Duration::from_secs(src.number(
+            "REQUEST_DEADLINE_SECONDS",
+            1..=20,
+            crate::app::REQUEST_DEADLINE.as_secs(),
+        )?);
 
         let authorization = authorization_config(&src, needs)?;
-        let keepalive_interval = match src.get("KEEPALIVE_INTERVAL_HOURS") {
-            Some(v) => match v.parse::<u64>() {
-                Ok(hours @ 1..=2160) => Duration::from_secs(hours * 3600),
-                _ => return Err(malformed("KEEPALIVE_INTERVAL_HOURS", "1 to 2160 hours")),
-            },
-            None => Duration::from_secs(24 * 3600),
-        };
+        let keepalive_interval =
+            Duration::from_secs(src.number("KEEPALIVE_INTERVAL_HOURS", 1..=2160, 24)? * 3600);
+        let sweep_workers = src.number("SWEEP_WORKERS", 1..=64, 16)? as usize;
 
         Ok(Config {
             authorization,
             keepalive_interval,
+            sweep_workers,
             request_deadline,
             supabase_rest_url,
             supabase_service_key: SecretString::from(service_key),

@@ -1,4 +1,5 @@
 use super::*;
+use crate::pkce::ChallengeEncoding;
 
 fn base() -> HashMap<String, String> {
     [
@@ -81,15 +82,65 @@ fn malformed_settings_are_named() {
         ("PROFILE_CACHE_TTL_SECONDS", "-5"),
         ("TIKTOK_API_BASE_URL", "open.tiktokapis.com"),
         ("SUPABASE_SERVICE_KEY", "two words"),
+        ("KEEPALIVE_INTERVAL_HOURS", "0"),
+        ("SWEEP_WORKERS", "65"),
+        ("REQUEST_DEADLINE_SECONDS", "25"),
+        ("TIKTOK_SCOPES", "user.info.basic,user.email"),
+        ("TIKTOK_PKCE_CHALLENGE_ENCODING", "plain"),
     ] {
         let mut env = base();
         env.insert(name.into(), value.into());
         let err = Config::from_sources(&env, HashMap::new()).unwrap_err();
         assert!(err.to_string().contains(name), "{name}: {err}");
         assert!(
-            !err.to_string().contains(value) || name == "TIKTOK_API_BASE_URL",
+            // The value is never echoed (it may be a secret); numbers may match a bound.
+            !err.to_string().contains(value)
+                || name == "TIKTOK_API_BASE_URL"
+                || value.parse::<i64>().is_ok(),
             "{err}"
         );
+    }
+}
+
+#[test]
+fn the_sweep_and_the_authorization_flow_have_defaults() {
+    let config = Config::from_sources(&base(), HashMap::new()).unwrap();
+    assert_eq!(config.keepalive_interval, Duration::from_secs(24 * 3600));
+    assert_eq!(config.sweep_workers, 16);
+    let auth = &config.authorization;
+    assert_eq!(
+        auth.scopes.join(","),
+        "user.info.basic,user.info.profile,user.info.stats,video.list"
+    );
+    assert_eq!(auth.auth_base_url, "https://www.tiktok.com");
+    assert_eq!(auth.challenge_encoding, ChallengeEncoding::Base64Url);
+}
+
+#[test]
+fn the_authorization_functions_need_redirect_uris() {
+    for needs in [Needs::AUTHORIZE, Needs::CALLBACK] {
+        let err = Config::from_sources_for(needs, &base(), HashMap::new()).unwrap_err();
+        assert!(err.to_string().contains("TIKTOK_REDIRECT_URIS"), "{err}");
+    }
+    // Other functions start without them.
+    assert!(Config::from_sources_for(Needs::BOTH, &base(), HashMap::new()).is_ok());
+    let mut env = base();
+    env.insert(
+        "TIKTOK_REDIRECT_URIS".into(),
+        "https://app.example.com/connect/tiktok, https://staging.example.com/connect/tiktok".into(),
+    );
+    env.insert("TIKTOK_PKCE_CHALLENGE_ENCODING".into(), "hex".into());
+    let config = Config::from_sources_for(Needs::AUTHORIZE, &env, HashMap::new()).unwrap();
+    assert_eq!(config.authorization.redirect_uris.len(), 2);
+    assert_eq!(config.authorization.challenge_encoding, ChallengeEncoding::Hex);
+    for bad in [
+        "http://app.example.com/connect",
+        "https://app.example.com/connect?next=/",
+        "https://app.example.com/connect#x",
+    ] {
+        env.insert("TIKTOK_REDIRECT_URIS".into(), bad.into());
+        let err = Config::from_sources_for(Needs::AUTHORIZE, &env, HashMap::new()).unwrap_err();
+        assert!(err.to_string().contains("TIKTOK_REDIRECT_URIS"), "{bad}: {err}");
     }
 }
 

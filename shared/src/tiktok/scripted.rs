@@ -51,6 +51,7 @@ pub enum Call {
 }
 
 type Hook = Box<dyn FnOnce() + Send>;
+type RefreshRule = Box<dyn Fn(&str) -> Result<TokenGrant, TikTokError> + Send + Sync>;
 
 #[derive(Default)]
 pub struct ScriptedTikTok {
@@ -65,6 +66,8 @@ pub struct ScriptedTikTok {
     calls: Mutex<Vec<Call>>,
     /// Runs once, right after the next refresh call: a concurrent winner's write.
     after_refresh: Mutex<Option<Hook>>,
+    /// Answers unscripted refreshes, given the refresh token.
+    refresh_rule: Mutex<Option<RefreshRule>>,
 }
 
 impl ScriptedTikTok {
@@ -86,6 +89,16 @@ impl ScriptedTikTok {
     /// The next refresh answers this; unscripted refreshes are refused.
     pub fn then_refresh(&self, answer: Result<TokenGrant, TikTokError>) -> &Self {
         self.refresh.lock().unwrap().push_back(answer);
+        self
+    }
+
+    /// Unscripted refreshes answer what `rule` makes of the refresh token (rather than
+    /// being refused): for sweeps over many connections.
+    pub fn refresh_by(
+        &self,
+        rule: impl Fn(&str) -> Result<TokenGrant, TikTokError> + Send + Sync + 'static,
+    ) -> &Self {
+        *self.refresh_rule.lock().unwrap() = Some(Box::new(rule));
         self
     }
 
@@ -190,12 +203,11 @@ impl TikTokApi for ScriptedTikTok {
         self.record(Call::Refresh {
             refresh_token: refresh_token.into(),
         });
-        let answer = self
-            .refresh
-            .lock()
-            .unwrap()
-            .pop_front()
-            .unwrap_or(Err(TikTokError::RefreshRejected));
+        let scripted = self.refresh.lock().unwrap().pop_front();
+        let answer = scripted.unwrap_or_else(|| match &*self.refresh_rule.lock().unwrap() {
+            Some(rule) => rule(refresh_token),
+            None => Err(TikTokError::RefreshRejected),
+        });
         if let Some(hook) = self.after_refresh.lock().unwrap().take() {
             hook();
         }

@@ -67,7 +67,11 @@ impl HealthStore for MemoryStore {
             .filter(|c| is_due(c, stale_before, now))
             .filter(|c| !state.reauth_required.contains_key(&c.id))
             .filter(|c| state.claims.get(&c.id).is_none_or(|until| *until < now))
-            .cloned()
+            // As in SQL: a refresh needs no metadata, and a batch stays small.
+            .map(|c| Connection {
+                metadata: None,
+                ..c.clone()
+            })
             .collect();
         due.sort_by_key(|c| c.refreshed_at);
         due.truncate(usize::try_from(limit).unwrap_or(0));
