@@ -56,7 +56,11 @@ pub async fn run<P: Ports>(app: &App<P>, until: Instant) -> Result<Summary, ApiE
         .await
         .into_iter()
         .find_map(Result::err);
-    let mut summary = sweep.tally.into_inner().unwrap_or_else(|p| p.into_inner()).summary;
+    let mut summary = sweep
+        .tally
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .summary;
     let remaining = app.store.count_due_connections(stale_before).await;
     summary.remaining = remaining.as_ref().ok().copied();
     tracing::info!(

@@ -65,13 +65,18 @@ async fn the_workers_refresh_every_due_connection_exactly_once() {
     let app = due(3 * shared::sweep::BATCH + 7);
     let summary = shared::sweep::run(&app, in_a_minute()).await.unwrap();
     assert_eq!(summary.refreshed, 157, "{summary:?}");
-    assert_eq!((summary.failed, summary.remaining, summary.stopped), (0, Some(0), None));
+    assert_eq!(
+        (summary.failed, summary.remaining, summary.stopped),
+        (0, Some(0), None)
+    );
     let sent = refreshes(&app);
     assert_eq!(sent.len(), 157, "one refresh a connection");
     assert_eq!(sent.iter().collect::<HashSet<_>>().len(), 157, "none twice");
     let row = app.store.row(5).unwrap();
     assert_eq!(
-        app.cipher.decrypt(row.refresh_token.as_deref().unwrap()).unwrap(),
+        app.cipher
+            .decrypt(row.refresh_token.as_deref().unwrap())
+            .unwrap(),
         "r2-open-5",
         "the rotated pair is stored"
     );
@@ -100,8 +105,14 @@ async fn tiktoks_429_stops_every_worker() {
     let sent = refreshes(&app).len() as u64;
     assert!((1..=4).contains(&sent), "{sent} refreshes after a 429");
     assert_eq!(summary.failed, sent);
-    assert!(summary.remaining >= Some(100), "the rest waits: {summary:?}");
-    assert!(!app.store.is_marked_reauth(1), "a 429 says nothing of the grant");
+    assert!(
+        summary.remaining >= Some(100),
+        "the rest waits: {summary:?}"
+    );
+    assert!(
+        !app.store.is_marked_reauth(1),
+        "a 429 says nothing of the grant"
+    );
 }
 
 #[tokio::test]
@@ -117,7 +128,11 @@ async fn a_tiktok_outage_stops_the_run_and_changes_no_row() {
     let after = app.store.row(1).unwrap();
     assert_eq!(
         (after.access_token, after.refresh_token, after.refreshed_at),
-        (before.access_token, before.refresh_token, before.refreshed_at)
+        (
+            before.access_token,
+            before.refresh_token,
+            before.refreshed_at
+        )
     );
     assert!((1..=60).all(|id| !app.store.is_marked_reauth(id)));
 }

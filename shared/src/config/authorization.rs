@@ -21,8 +21,7 @@ pub struct AuthorizationConfig {
 
 /// Reading scopes only: posting (`video.publish`, `video.upload`) is asked for where the
 /// product posts, through `TIKTOK_SCOPES` or the authorize request's `scopes`.
-const DEFAULT_TIKTOK_SCOPES: &str =
-    "user.info.basic,user.info.profile,user.info.stats,video.list";
+const DEFAULT_TIKTOK_SCOPES: &str = "user.info.basic,user.info.profile,user.info.stats,video.list";
 const DEFAULT_TIKTOK_AUTH_BASE_URL: &str = "https://www.tiktok.com";
 
 pub(super) fn authorization_config(
