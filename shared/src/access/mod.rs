@@ -271,14 +271,11 @@ impl<'a, S: TokenStore, T: TikTokApi> TokenAccess<'a, S, T> {
         };
         // A grant is bound to its row: tokens of another TikTok account are never stored
         // on this connection (nor used for it).
-        if grant
-            .open_id
-            .as_deref()
-            .is_some_and(|id| id != conn.provider_account_id)
-        {
+        // An answer naming no account proves nothing either.
+        if grant.open_id.as_deref() != Some(conn.provider_account_id.as_str()) {
             tracing::error!(
                 connection_id = conn.id,
-                "TikTok's refresh answer is for another account; nothing stored, the connection needs a reconnect"
+                "TikTok's refresh answer is for another account (or names none); nothing stored, the connection needs a reconnect"
             );
             return Err(AccessError::ReauthRequired);
         }

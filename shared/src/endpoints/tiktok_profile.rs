@@ -22,6 +22,11 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
     require_method(req, &Method::GET)?;
     let connection = chosen_connection(app, req).await?;
     let force = query_flag(req, "force");
+    // The user removed the app at TikTok: the profile is no longer theirs to show from
+    // the cache either, until they connect again.
+    if connection.revoked_at.is_some() {
+        return Err(ApiError::TikTokReauthRequired);
+    }
 
     let now = OffsetDateTime::now_utc();
     if !force {
