@@ -327,7 +327,7 @@ fn malformed(name: &'static str, reason: impl ToString) -> ConfigError {
 
 /// An upstream base URL: `https://`, or `http://` to a loopback host only (the local
 /// stack), so no setting can send a key or a token in clear over a network.
-fn http_url(name: &'static str, value: &str) -> Result<String, ConfigError> {
+pub(crate) fn http_url(name: &'static str, value: &str) -> Result<String, ConfigError> {
     let value = value.trim_end_matches('/');
     let (rest, plain) = match value.strip_prefix("https://") {
         Some(rest) => (rest, false),

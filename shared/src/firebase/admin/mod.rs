@@ -152,12 +152,14 @@ impl Admin {
                     .map_err(|_| "FIREBASE_SERVICE_ACCOUNT is not a service-account JSON")?;
                 let key = EncodingKey::from_rsa_pem(account.private_key.as_bytes())
                     .map_err(|_| "FIREBASE_SERVICE_ACCOUNT private_key is not an RSA PEM key")?;
+                // The signed assertion goes there: https only (http on loopback).
+                let token_uri = account.token_uri.as_deref().unwrap_or(DEFAULT_TOKEN_URI);
+                let token_uri = crate::config::http_url("FIREBASE_SERVICE_ACCOUNT", token_uri)
+                    .map_err(|_| "FIREBASE_SERVICE_ACCOUNT token_uri must be an https URL")?;
                 Ok(Signer {
                     email: account.client_email,
                     key,
-                    token_uri: account
-                        .token_uri
-                        .unwrap_or_else(|| DEFAULT_TOKEN_URI.to_owned()),
+                    token_uri,
                 })
             })
             .as_ref()
