@@ -16,7 +16,8 @@ newer pages):
 - POST /v2/oauth/revoke/ (form: client_key, client_secret, token): ends the grant.
 - POST /v2/video/list/?fields=... (JSON {cursor, max_count}; scope video.list): the
   account's videos newest first; `cursor` is a Unix timestamp in milliseconds (videos
-  posted before it), `max_count` 1-20 (default 10; else invalid_params), `has_more`.
+  posted before it; not a non-negative integer: invalid_params), `max_count` an integer
+  1-20 (default 10; else, a boolean too, invalid_params), `has_more`.
 - POST /v2/video/query/?fields=... (JSON {filters: {video_ids}}, at most 20): those
   videos, cover URLs renewed.
 - The consent page: GET /v2/auth/authorize/?client_key&response_type=code&scope
@@ -78,7 +79,9 @@ newer pages):
 
 Test control under /_fake/ (JSON): create accounts, expire tokens, script faults per
 account and endpoint, read the calls each account received; set an account's posting
-settings (/_fake/creator), add verified URL prefixes, set a publish's state
+settings (/_fake/creator), add videos (/_fake/videos {open_id, count?, newest?, omit?,
+null?}: `omit` and `null` list the fields TikTok gives none of, absent or null), add
+verified URL prefixes, set a publish's state
 (/_fake/publish {publish_id, status?, fail_reason?, post_ids?}) and read it (GET
 /_fake/publishes/<publish_id>).
 Standard library only. Usage: tiktok_fake.py PORT CLIENT_KEY CLIENT_SECRET (and
@@ -692,18 +695,22 @@ class Handler(BaseHTTPRequestHandler):
             ids = (body.get("filters") or {}).get("video_ids")
             if not isinstance(ids, list) or not 1 <= len(ids) <= 20:
                 return self.envelope_error(400, "invalid_params", "video_ids must hold 1 to 20 ids.")
-            found = [dict(v, cover_image_url=v["cover_image_url"] + "?renewed=" + str(int(time.time())))
+            renewed = "?renewed=" + str(int(time.time()))
+            found = [dict(v, cover_image_url=v["cover_image_url"] + renewed) if v.get("cover_image_url") else v
                      for v in videos if v["id"] in ids]
             data = {"videos": [pick(v) for v in found]}
         else:
             max_count = body.get("max_count", 10)
             cursor = body.get("cursor")
-            if not isinstance(max_count, int) or not 1 <= max_count <= 20 \
-                    or (cursor is not None and not isinstance(cursor, int)):
-                return self.envelope_error(400, "invalid_params", "max_count must be 1 to 20.")
+            # is_int: JSON's true is no count (Python's bool is an int).
+            if not is_int(max_count) or not 1 <= max_count <= 20:
+                return self.envelope_error(400, "invalid_params", "max_count must be an integer from 1 to 20.")
+            if cursor is not None and not (is_int(cursor) and cursor >= 0):
+                return self.envelope_error(400, "invalid_params", "cursor must be a non-negative integer.")
             before = [v for v in videos if cursor is None or v["create_time"] * 1000 < cursor]
             page = before[:max_count]
-            next_cursor = page[-1]["create_time"] * 1000 if page else (cursor or int(time.time() * 1000))
+            next_cursor = page[-1]["create_time"] * 1000 if page \
+                else (int(time.time() * 1000) if cursor is None else cursor)
             data = {"videos": [pick(v) for v in page], "cursor": next_cursor,
                     "has_more": len(before) > len(page)}
         self.send(200, envelope(data))
@@ -1084,12 +1091,19 @@ class Handler(BaseHTTPRequestHandler):
                 FAULTS.setdefault((open_id, p["endpoint"]), []).extend(p["responses"])
                 return self.send(200, {})
             if path == "/_fake/videos":
-                # `count` videos, an hour apart, the newest `newest` (Unix seconds).
+                # `count` videos, an hour apart, the newest `newest` (Unix seconds). Fields
+                # TikTok gives none of: `omit` (left out of its answers) and `null` (answered
+                # as null); never id or create_time, which the fake pages by.
+                omit, null = p.get("omit") or [], p.get("null") or []
+                optional = VIDEO_FIELDS - {"id", "create_time"}
+                if not all(isinstance(x, list) and all(isinstance(f, str) and f in optional for f in x)
+                           for x in (omit, null)):
+                    return self.send(400, {"error": "omit and null must list video fields but id and create_time"})
                 newest = int(p.get("newest", time.time()))
                 made = []
                 for i in range(int(p.get("count", 1))):
                     vid = str(7300000000000000000 + secrets.randbelow(10 ** 15))
-                    made.append({
+                    video = {
                         "id": vid, "create_time": newest - 3600 * i, "title": f"Video {i}",
                         "video_description": f"Description {i}", "duration": 15 + i,
                         "cover_image_url": f"https://p16.tiktokcdn.com/cover/{vid}.jpeg",
@@ -1097,7 +1111,9 @@ class Handler(BaseHTTPRequestHandler):
                         "embed_link": f"https://www.tiktok.com/embed/v2/{vid}",
                         "embed_html": "<blockquote></blockquote>", "width": 1080, "height": 1920,
                         "like_count": 100 + i, "comment_count": 10 + i, "share_count": i, "view_count": 1000 + i,
-                    })
+                    }
+                    video.update({f: None for f in null})
+                    made.append({f: v for f, v in video.items() if f not in omit})
                 VIDEOS[open_id] = sorted(VIDEOS.get(open_id, []) + made, key=lambda v: -v["create_time"])
                 return self.send(200, {"videos": made})
             if path == "/_fake/creator":
