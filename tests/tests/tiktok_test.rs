@@ -196,6 +196,47 @@ async fn concurrent_refreshes_keep_a_refresh_token_tiktok_accepts() {
         fake.refresh_token_valid(&account.open_id, &refresh).await,
         "the stored refresh token still works"
     );
+    assert_eq!(
+        fake.count(&account.open_id, "token").await,
+        1,
+        "one refresh at TikTok: the other instance waited for its tokens"
+    );
+}
+
+#[tokio::test]
+async fn the_sweep_and_requests_never_refresh_one_connection_twice() {
+    let (db, fake) = (Db::new(), TikTokFake::new());
+    let (user, account, row) = given::user_with_row(&db, BASIC_SCOPE, -60).await;
+    let id = row["id"].as_i64().unwrap();
+    // Due for the sweep too: last refreshed two days ago.
+    psql(&format!(
+        "update social_connections set refreshed_at = now() - interval '2 days' where id = {id}"
+    ));
+    let (sweeper, a, b) = (live_app(), live_app(), live_app());
+    let until = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    let (summary, ra, rb) = tokio::join!(
+        shared::sweep::run(&sweeper, until),
+        call(&a, &user.id_token, None),
+        call(&b, &user.id_token, None)
+    );
+    // The sweep may also meet other suites' due rows: only this one is looked at.
+    summary.unwrap();
+    assert_eq!(ra.body["connected"], true, "{}", ra.body);
+    assert_eq!(rb.body["connected"], true, "{}", rb.body);
+    assert_eq!(
+        fake.count(&account.open_id, "token").await,
+        1,
+        "one refresh token sent once"
+    );
+    let stored = db.connection(id).await;
+    assert!(
+        stored["refreshing_until"].is_null(),
+        "the lease ended with the new tokens"
+    );
+    assert!(
+        fake.refresh_token_valid(&account.open_id, &decrypted(&stored, "refresh_token"))
+            .await
+    );
 }
 
 #[tokio::test]

@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 
 use crate::crypto::TokenCipher;
 use crate::error::{code, ApiError};
-use crate::store::{Connection, StoreError, SwapOutcome, TokenStore, TokenUpdate};
+use crate::store::{Connection, StoreError, TokenStore};
 use crate::tiktok::{TikTokApi, TikTokError, UserInfo, BASIC_FIELDS};
 
 /// Refresh when the access token expires within this.
@@ -22,11 +22,6 @@ pub const REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
 /// Storing a rotated pair gets this long even when the request's deadline is near:
 /// TikTok has already invalidated the previous refresh token.
 pub const ROTATION_GRACE: Duration = Duration::from_secs(4);
-/// Attempts to store rotated tokens before giving up (TikTok has already rotated them).
-const STORE_ATTEMPTS: u32 = 3;
-/// Pauses between re-reads of a row whose refresh token TikTok just refused (about 2 s
-/// in all: far above the time a winner needs to store its rotated pair).
-const RACE_REREAD_WAITS_MS: [u64; 5] = [0, 150, 300, 600, 900];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AccessError {
@@ -98,10 +93,6 @@ fn expires_soon(conn: &Connection, now: OffsetDateTime) -> bool {
         // Unknown expiry: try the token, TikTok's answer decides.
         None => false,
     }
-}
-
-fn seconds_from(now: OffsetDateTime, secs: i64) -> OffsetDateTime {
-    now + time::Duration::seconds(secs.clamp(0, 10 * 365 * 24 * 3600))
 }
 
 /// Using stored TikTok tokens: proving, decrypting, refreshing with the compare-and-swap,
@@ -249,143 +240,9 @@ impl<'a, S: TokenStore, T: TikTokApi> TokenAccess<'a, S, T> {
             }
         }
     }
-
-    /// Exchanges the stored refresh token and stores the rotated pair before use.
-    pub async fn refresh(&self, conn: &Connection) -> Result<LiveToken, AccessError> {
-        let stored_refresh = conn
-            .refresh_token
-            .as_deref()
-            .filter(|s| !s.is_empty())
-            .ok_or(AccessError::ReauthRequired)?;
-        let now = OffsetDateTime::now_utc();
-        if conn.refresh_expires_at.is_some_and(|at| at <= now) {
-            return Err(AccessError::ReauthRequired);
-        }
-        let refresh_token = self.decrypt(Some(stored_refresh))?;
-        let grant = match self.tiktok.refresh(&refresh_token).await {
-            Ok(grant) => grant,
-            Err(TikTokError::RefreshRejected) => {
-                return self.await_winner(conn.id, stored_refresh).await
-            }
-            Err(err) => return Err(AccessError::TikTok(err)),
-        };
-        // A grant is bound to its row: tokens of another TikTok account are never stored
-        // on this connection (nor used for it).
-        // An answer naming no account proves nothing either.
-        if grant.open_id.as_deref() != Some(conn.provider_account_id.as_str()) {
-            tracing::error!(
-                connection_id = conn.id,
-                "TikTok's refresh answer is for another account (or names none); nothing stored, the connection needs a reconnect"
-            );
-            return Err(AccessError::ReauthRequired);
-        }
-        let update = TokenUpdate {
-            access_token: self.cipher.encrypt(&grant.access_token),
-            refresh_token: Some(self.cipher.encrypt(&grant.refresh_token)),
-            expires_at: Some(seconds_from(now, grant.expires_in)),
-            refresh_expires_at: grant.refresh_expires_in.map(|s| seconds_from(now, s)),
-            scope: grant.scope.clone().filter(|s| !s.is_empty()),
-        };
-        let storing = self.store_rotated(conn, stored_refresh, &update);
-        let outcome = crate::outbound::with_at_least(ROTATION_GRACE, storing).await?;
-        if outcome.swapped {
-            let connection = outcome.connection.ok_or(AccessError::ReauthRequired)?;
-            tracing::info!(connection_id = conn.id, "TikTok token refreshed and stored");
-            return Ok(LiveToken {
-                connection,
-                access_token: grant.access_token,
-                refreshed: true,
-            });
-        }
-        tracing::info!(
-            connection_id = conn.id,
-            "lost a refresh race; using the stored tokens"
-        );
-        self.adopt_newer(outcome.connection, stored_refresh)
-    }
-
-    /// TikTok has rotated the token: storing it must not be given up lightly, since the
-    /// old refresh token no longer works.
-    async fn store_rotated(
-        &self,
-        conn: &Connection,
-        stored_refresh: &str,
-        update: &TokenUpdate,
-    ) -> Result<SwapOutcome, AccessError> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match self
-                .store
-                .swap_tokens(conn.id, stored_refresh, update)
-                .await
-            {
-                Ok(outcome) => return Ok(outcome),
-                Err(StoreError::Unavailable(reason)) if attempt < STORE_ATTEMPTS => {
-                    tracing::warn!(connection_id = conn.id, attempt, reason = %reason, "storing rotated tokens failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
-                }
-                Err(err) => {
-                    tracing::error!(
-                        connection_id = conn.id,
-                        provider_account_id = %conn.provider_account_id,
-                        error = %err,
-                        "TikTok rotated the refresh token but it could not be stored; the connection needs a reconnect"
-                    );
-                    return Err(AccessError::Store(err));
-                }
-            }
-        }
-    }
-
-    /// TikTok refused our refresh token: maybe another instance rotated it a moment ago
-    /// and is storing the new pair right now. Re-read the row until it holds something
-    /// newer, for a bounded time; only then is re-authorization needed.
-    async fn await_winner(&self, id: i64, stale_refresh: &str) -> Result<LiveToken, AccessError> {
-        for wait_ms in RACE_REREAD_WAITS_MS {
-            tokio::time::sleep(Duration::from_millis(wait_ms)).await;
-            let current = self
-                .store
-                .connection_by_id(id)
-                .await
-                .map_err(AccessError::Store)?;
-            match self.adopt_newer(current, stale_refresh) {
-                Err(AccessError::ReauthRequired) => continue,
-                other => return other,
-            }
-        }
-        // Nothing newer: TikTok refused the stored token itself. Recorded so the account
-        // pages can show it; the answer does not depend on it.
-        if let Err(err) = self.store.mark_reauth_required(id, stale_refresh).await {
-            tracing::warn!(connection_id = id, error = %err, "could not record reauth_required");
-        }
-        Err(AccessError::ReauthRequired)
-    }
-
-    /// Uses a row's tokens if they are newer than the refresh token this request held.
-    fn adopt_newer(
-        &self,
-        current: Option<Connection>,
-        stale_refresh: &str,
-    ) -> Result<LiveToken, AccessError> {
-        let Some(current) = current else {
-            return Err(AccessError::ReauthRequired);
-        };
-        let newer = current
-            .refresh_token
-            .as_deref()
-            .is_some_and(|rt| rt != stale_refresh);
-        if !newer {
-            return Err(AccessError::ReauthRequired);
-        }
-        let access_token = self.decrypt(current.access_token.as_deref())?;
-        Ok(LiveToken {
-            connection: current,
-            access_token,
-            refreshed: true,
-        })
-    }
 }
+
+mod refresh;
 
 #[cfg(test)]
 mod tests;

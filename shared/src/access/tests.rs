@@ -155,16 +155,23 @@ async fn storing_rotated_tokens_is_retried_then_reported() {
     let parts = Parts::new(&conn);
     parts.tiktok.then_refresh(Ok(grant("act.1", "rft.1", "o")));
     parts.tiktok.then_user_info(Ok(open_id("o")));
-    parts.store.fail_next(2);
+    // The database fails once TikTok has rotated the pair (the lease was taken before).
+    let store = parts.store.clone();
+    parts.tiktok.after_next_refresh(move || store.fail_next(2));
     parts.user_info(conn.clone()).await.unwrap();
     assert_eq!(parts.store.remaining_failures(), 0);
     assert_eq!(parts.stored_refresh(), "rft.1");
 
     let parts = Parts::new(&conn);
     parts.tiktok.then_refresh(Ok(grant("act.2", "rft.2", "o")));
-    parts.store.fail_next(5);
+    let store = parts.store.clone();
+    parts.tiktok.after_next_refresh(move || store.fail_next(5));
     let err = parts.user_info(conn).await.unwrap_err();
-    assert_eq!(parts.store.remaining_failures(), 2, "three attempts");
+    assert_eq!(
+        parts.store.remaining_failures(),
+        1,
+        "three attempts, then ending the lease"
+    );
     assert!(
         matches!(err, AccessError::Store(StoreError::Unavailable(_))),
         "{err:?}"
@@ -257,4 +264,65 @@ async fn a_refresh_answering_another_open_id_stores_nothing() {
     );
     assert_eq!(parts.stored_refresh(), "rft.0", "the row keeps its tokens");
     assert!(parts.tiktok.user_info_tokens().is_empty(), "never used");
+}
+
+fn refresh_calls(parts: &Parts) -> usize {
+    parts
+        .tiktok
+        .calls()
+        .iter()
+        .filter(|c| matches!(c, crate::tiktok::scripted::Call::Refresh { .. }))
+        .count()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refresh_in_flight_elsewhere_is_waited_for_not_repeated() {
+    let conn = row("act.0", "rft.0", -10);
+    let parts = Parts::new(&conn);
+    // The sweep (or another request) holds the lease and stores its pair 300 ms later.
+    let stored = conn.refresh_token.clone().unwrap();
+    assert!(parts.store.begin_refresh(1, &stored).await.unwrap());
+    let (store, winner) = (parts.store.clone(), row("act.9", "rft.9", 7200));
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        store.put(winner);
+    });
+    parts.tiktok.then_user_info(Ok(open_id("o")));
+    parts.user_info(conn).await.unwrap();
+    assert_eq!(parts.tiktok.user_info_tokens(), ["act.9"], "the holder's token");
+    assert_eq!(refresh_calls(&parts), 0, "TikTok saw one refresh, not two");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refresh_that_never_lands_elsewhere_is_tiktoks_slowness_not_a_dead_grant() {
+    let conn = row("act.0", "rft.0", -10);
+    let parts = Parts::new(&conn);
+    let stored = conn.refresh_token.clone().unwrap();
+    assert!(parts.store.begin_refresh(1, &stored).await.unwrap());
+    let err = parts.user_info(conn).await.unwrap_err();
+    assert!(
+        matches!(err, AccessError::TikTok(TikTokError::Unavailable(_))),
+        "{err:?}"
+    );
+    assert_eq!(refresh_calls(&parts), 0);
+    assert!(!parts.store.is_marked_reauth(1));
+}
+
+#[tokio::test]
+async fn a_failed_refresh_ends_its_lease_at_once() {
+    let conn = row("act.0", "rft.0", -10);
+    let parts = Parts::new(&conn);
+    parts
+        .tiktok
+        .then_refresh(Err(TikTokError::Unavailable("down".into())));
+    parts.user_info(conn.clone()).await.unwrap_err();
+    let stored = conn.refresh_token.clone().unwrap();
+    assert!(
+        parts.store.begin_refresh(1, &stored).await.unwrap(),
+        "the next refresh need not wait 30 seconds"
+    );
+    // A lease is taken only for the refresh token the row still holds.
+    parts.store.put(row("act.9", "rft.9", 7200));
+    parts.store.end_refresh(1, &stored).await.unwrap();
+    assert!(!parts.store.begin_refresh(1, &stored).await.unwrap());
 }

@@ -91,6 +91,22 @@ pub trait TokenStore: Send + Sync {
         update: &TokenUpdate,
     ) -> impl Future<Output = Result<SwapOutcome, StoreError>> + Send;
 
+    /// Takes the connection's refresh lease (one refresh in flight at a time, sweep and
+    /// requests alike) if its refresh token is still `refresh_token` and no one holds
+    /// the lease; `false` otherwise. New tokens end the lease.
+    fn begin_refresh(
+        &self,
+        id: i64,
+        refresh_token: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Ends the refresh lease taken with `refresh_token` (a refresh that stored nothing).
+    fn end_refresh(
+        &self,
+        id: i64,
+        refresh_token: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     /// Notes that TikTok refused this refresh token (unless newer tokens were stored since).
     fn mark_reauth_required(
         &self,

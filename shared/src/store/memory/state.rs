@@ -25,6 +25,8 @@ pub(super) struct State {
     pub(super) webhook_keys: std::collections::BTreeSet<String>,
     /// Sweep claims: connection id -> leased until.
     pub(super) claims: BTreeMap<i64, OffsetDateTime>,
+    /// Refresh leases: connection id -> held until.
+    pub(super) refreshing: BTreeMap<i64, OffsetDateTime>,
     /// Posts made (and reserved), oldest first.
     pub(super) posts: Vec<super::posts::MemPost>,
 }

@@ -119,8 +119,9 @@ struct Swap<'a> {
     update: &'a TokenUpdate,
 }
 
+/// A refresh token named by a call on its row (refused, or the refresh lease's).
 #[derive(Serialize)]
-struct RefusedToken<'a> {
+struct RowRefreshToken<'a> {
     #[serde(rename = "p_refresh_token")]
     refresh_token: &'a str,
 }
@@ -164,8 +165,18 @@ impl TokenStore for PostgrestStore {
             .await
     }
 
+    async fn begin_refresh(&self, id: i64, refresh_token: &str) -> Result<bool, StoreError> {
+        let args = RowRefreshToken { refresh_token };
+        self.rpc("begin_refresh", &ForRow { id, args }).await
+    }
+
+    async fn end_refresh(&self, id: i64, refresh_token: &str) -> Result<(), StoreError> {
+        let args = RowRefreshToken { refresh_token };
+        self.rpc_void("end_refresh", &ForRow { id, args }).await
+    }
+
     async fn mark_reauth_required(&self, id: i64, refresh_token: &str) -> Result<(), StoreError> {
-        let args = RefusedToken { refresh_token };
+        let args = RowRefreshToken { refresh_token };
         self.rpc_void("mark_reauth_required", &ForRow { id, args })
             .await
     }

@@ -1,0 +1,231 @@
+//! Refreshing a connection's tokens: one refresh in flight at a time (the refresh
+//! lease), the rotated pair stored with a compare-and-swap before use, and the loser of
+//! a race re-reading the winner's tokens.
+
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+use super::{AccessError, LiveToken, TokenAccess, ROTATION_GRACE};
+use crate::store::{Connection, StoreError, SwapOutcome, TokenStore, TokenUpdate};
+use crate::tiktok::{TikTokApi, TikTokError};
+
+/// Attempts to store rotated tokens before giving up (TikTok has already rotated them).
+const STORE_ATTEMPTS: u32 = 3;
+/// Pauses between re-reads of a row whose refresh token TikTok just refused (about 2 s
+/// in all: far above the time a winner needs to store its rotated pair).
+const RACE_REREAD_WAITS_MS: [u64; 5] = [0, 150, 300, 600, 900];
+/// Re-reads while another refresh of the connection is in flight (about 4.5 s in all:
+/// a refresh is one TikTok call and one write).
+const OTHER_REFRESH_WAITS_MS: [u64; 6] = [100, 200, 400, 800, 1000, 2000];
+
+fn seconds_from(now: OffsetDateTime, secs: i64) -> OffsetDateTime {
+    now + time::Duration::seconds(secs.clamp(0, 10 * 365 * 24 * 3600))
+}
+
+impl<S: TokenStore, T: TikTokApi> TokenAccess<'_, S, T> {
+    /// Exchanges the stored refresh token and stores the rotated pair before use.
+    pub async fn refresh(&self, conn: &Connection) -> Result<LiveToken, AccessError> {
+        let stored_refresh = conn
+            .refresh_token
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .ok_or(AccessError::ReauthRequired)?;
+        let now = OffsetDateTime::now_utc();
+        if conn.refresh_expires_at.is_some_and(|at| at <= now) {
+            return Err(AccessError::ReauthRequired);
+        }
+        let refresh_token = self.decrypt(Some(stored_refresh))?;
+        // One refresh of a connection in flight at a time, whoever asks (the sweep, a
+        // request): TikTok never sees one refresh token twice at once.
+        let leased = self
+            .store
+            .begin_refresh(conn.id, stored_refresh)
+            .await
+            .map_err(AccessError::Store)?;
+        if !leased {
+            return self.await_other_refresh(conn.id, stored_refresh).await;
+        }
+        let outcome = self
+            .refresh_leased(conn, stored_refresh, &refresh_token)
+            .await;
+        if outcome.is_err() {
+            // Nothing stored: the lease goes at once, not after its 30 seconds.
+            if let Err(err) = self.store.end_refresh(conn.id, stored_refresh).await {
+                tracing::warn!(connection_id = conn.id, error = %err, "could not end the refresh lease");
+            }
+        }
+        outcome
+    }
+
+    /// The refresh itself, under the connection's refresh lease.
+    async fn refresh_leased(
+        &self,
+        conn: &Connection,
+        stored_refresh: &str,
+        refresh_token: &str,
+    ) -> Result<LiveToken, AccessError> {
+        let now = OffsetDateTime::now_utc();
+        let grant = match self.tiktok.refresh(refresh_token).await {
+            Ok(grant) => grant,
+            Err(TikTokError::RefreshRejected) => {
+                return self.await_winner(conn.id, stored_refresh).await
+            }
+            Err(err) => return Err(AccessError::TikTok(err)),
+        };
+        // A grant is bound to its row: tokens of another TikTok account are never stored
+        // on this connection (nor used for it).
+        // An answer naming no account proves nothing either.
+        if grant.open_id.as_deref() != Some(conn.provider_account_id.as_str()) {
+            tracing::error!(
+                connection_id = conn.id,
+                "TikTok's refresh answer is for another account (or names none); nothing stored, the connection needs a reconnect"
+            );
+            return Err(AccessError::ReauthRequired);
+        }
+        let update = TokenUpdate {
+            access_token: self.cipher.encrypt(&grant.access_token),
+            refresh_token: Some(self.cipher.encrypt(&grant.refresh_token)),
+            expires_at: Some(seconds_from(now, grant.expires_in)),
+            refresh_expires_at: grant.refresh_expires_in.map(|s| seconds_from(now, s)),
+            scope: grant.scope.clone().filter(|s| !s.is_empty()),
+        };
+        let storing = self.store_rotated(conn, stored_refresh, &update);
+        let outcome = crate::outbound::with_at_least(ROTATION_GRACE, storing).await?;
+        if outcome.swapped {
+            let connection = outcome.connection.ok_or(AccessError::ReauthRequired)?;
+            tracing::info!(connection_id = conn.id, "TikTok token refreshed and stored");
+            return Ok(LiveToken {
+                connection,
+                access_token: grant.access_token,
+                refreshed: true,
+            });
+        }
+        tracing::info!(
+            connection_id = conn.id,
+            "lost a refresh race; using the stored tokens"
+        );
+        self.adopt_newer(outcome.connection, stored_refresh)
+    }
+
+    /// TikTok has rotated the token: storing it must not be given up lightly, since the
+    /// old refresh token no longer works.
+    async fn store_rotated(
+        &self,
+        conn: &Connection,
+        stored_refresh: &str,
+        update: &TokenUpdate,
+    ) -> Result<SwapOutcome, AccessError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self
+                .store
+                .swap_tokens(conn.id, stored_refresh, update)
+                .await
+            {
+                Ok(outcome) => return Ok(outcome),
+                Err(StoreError::Unavailable(reason)) if attempt < STORE_ATTEMPTS => {
+                    tracing::warn!(connection_id = conn.id, attempt, reason = %reason, "storing rotated tokens failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
+                }
+                Err(err) => {
+                    tracing::error!(
+                        connection_id = conn.id,
+                        provider_account_id = %conn.provider_account_id,
+                        error = %err,
+                        "TikTok rotated the refresh token but it could not be stored; the connection needs a reconnect"
+                    );
+                    return Err(AccessError::Store(err));
+                }
+            }
+        }
+    }
+
+    /// Someone else (the sweep, another request) is refreshing this connection right
+    /// now: the tokens it stores serve this request too. If none arrive in time, the
+    /// answer is TikTok's slowness, not a dead grant.
+    async fn await_other_refresh(
+        &self,
+        id: i64,
+        stale_refresh: &str,
+    ) -> Result<LiveToken, AccessError> {
+        if let Some(live) = self
+            .reread_for_newer(id, stale_refresh, &OTHER_REFRESH_WAITS_MS)
+            .await?
+        {
+            return Ok(live);
+        }
+        tracing::warn!(
+            connection_id = id,
+            "another refresh of this connection did not finish in time"
+        );
+        Err(AccessError::TikTok(TikTokError::Unavailable(
+            "a refresh of this connection is in progress".into(),
+        )))
+    }
+
+    /// TikTok refused our refresh token: maybe another instance rotated it a moment ago
+    /// and is storing the new pair right now. Re-read the row until it holds something
+    /// newer, for a bounded time; only then is re-authorization needed.
+    async fn await_winner(&self, id: i64, stale_refresh: &str) -> Result<LiveToken, AccessError> {
+        if let Some(live) = self
+            .reread_for_newer(id, stale_refresh, &RACE_REREAD_WAITS_MS)
+            .await?
+        {
+            return Ok(live);
+        }
+        // Nothing newer: TikTok refused the stored token itself. Recorded so the account
+        // pages can show it; the answer does not depend on it.
+        if let Err(err) = self.store.mark_reauth_required(id, stale_refresh).await {
+            tracing::warn!(connection_id = id, error = %err, "could not record reauth_required");
+        }
+        Err(AccessError::ReauthRequired)
+    }
+
+    /// Re-reads the row after each wait until it holds tokens newer than `stale_refresh`.
+    async fn reread_for_newer(
+        &self,
+        id: i64,
+        stale_refresh: &str,
+        waits_ms: &[u64],
+    ) -> Result<Option<LiveToken>, AccessError> {
+        for wait_ms in waits_ms {
+            tokio::time::sleep(Duration::from_millis(*wait_ms)).await;
+            let current = self
+                .store
+                .connection_by_id(id)
+                .await
+                .map_err(AccessError::Store)?;
+            match self.adopt_newer(current, stale_refresh) {
+                Err(AccessError::ReauthRequired) => continue,
+                other => return other.map(Some),
+            }
+        }
+        Ok(None)
+    }
+
+    /// Uses a row's tokens if they are newer than the refresh token this request held.
+    fn adopt_newer(
+        &self,
+        current: Option<Connection>,
+        stale_refresh: &str,
+    ) -> Result<LiveToken, AccessError> {
+        let Some(current) = current else {
+            return Err(AccessError::ReauthRequired);
+        };
+        let newer = current
+            .refresh_token
+            .as_deref()
+            .is_some_and(|rt| rt != stale_refresh);
+        if !newer {
+            return Err(AccessError::ReauthRequired);
+        }
+        let access_token = self.decrypt(current.access_token.as_deref())?;
+        Ok(LiveToken {
+            connection: current,
+            access_token,
+            refreshed: true,
+        })
+    }
+}
