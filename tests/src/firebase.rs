@@ -103,6 +103,19 @@ pub fn jwt_claims(token: &str) -> Value {
     .expect("claims")
 }
 
+/// An ID token of `user` (shaped as the emulator's) whose sign-in was `secs_ago` ago.
+pub fn session_signed_in(user: &FirebaseUser, secs_ago: i64) -> String {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let project = stack_var("FIREBASE_PROJECT_ID");
+    let token = unsigned_token(json!({
+        "aud": project, "iss": format!("https://securetoken.google.com/{project}"),
+        "sub": user.uid, "iat": now - 10, "exp": now + 3600, "auth_time": now - secs_ago,
+        "email": user.email, "email_verified": false
+    }));
+    record_secret(&token);
+    token
+}
+
 /// An unsigned token shaped like the emulator's, with claims of our choosing.
 pub fn unsigned_token(claims: Value) -> String {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -164,6 +164,8 @@ async fn no_user_reaches_another_users_connection() {
         ("store-tiktok-profile", "store-tiktok-profile/ok.json", 404),
         ("update-connection", "update-connection/ok.json", 404),
         ("disconnect-tiktok", "disconnect-tiktok/ok.json", 404),
+        // A page of Alice's videos (`account_id`, `cursor`, `max_count`).
+        ("tiktok-videos", "tiktok-videos/page.json", 404),
         // With Mallory's own (invalid) token for Alice's account: refused before anything.
         ("store-token", "store-token/ok.json", 400),
         ("oauth-tiktok", "oauth-tiktok/link.json", 401),
@@ -171,6 +173,10 @@ async fn no_user_reaches_another_users_connection() {
     for (function, file, status) in attempts {
         let r = send(function, &app, event(file, &m)).await;
         assert_eq!(r.status, status, "{function}: {}", r.body);
+        if function == "tiktok-videos" {
+            r.assert_error(404, "tiktok_not_connected");
+            assert!(r.body.get("videos").is_none(), "{}", r.body);
+        }
     }
     // Even holding Alice's real TikTok token, Mallory cannot take the account over.
     let with_real_token = [
@@ -219,4 +225,86 @@ async fn no_user_reaches_another_users_connection() {
         .filter(|c| c["endpoint"] == "revoke")
         .count();
     assert_eq!(revokes, 0, "nothing revoked on Alice's account");
+    let video_calls = fake
+        .calls(&account.open_id)
+        .await
+        .iter()
+        .skip(calls_before)
+        .filter(|c| c["endpoint"] == "video_list" || c["endpoint"] == "video_query")
+        .count();
+    assert_eq!(video_calls, 0, "none of Alice's videos asked for");
+}
+
+/// Alice's videos at the TikTok fake: `count`, an hour apart; their ids.
+async fn videos_at_fake(open_id: &str, count: usize) -> Vec<String> {
+    let response = http()
+        .post(format!("{}/_fake/videos", stack_var("STACK_TIKTOK_URL")))
+        .json(&json!({"open_id": open_id, "count": count}))
+        .send()
+        .await
+        .expect("fake");
+    assert!(response.status().is_success(), "{}", response.status());
+    let answer: serde_json::Value = response.json().await.expect("videos");
+    answer["videos"]
+        .as_array()
+        .expect("videos")
+        .iter()
+        .map(|v| v["id"].as_str().expect("id").to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn tiktok_videos_never_selects_another_users_account() {
+    let (app, fake) = (live_app(), TikTokFake::new());
+    let alice = given::connected_user(&app).await;
+    // Mallory has a TikTok account of her own (her primary), with nothing to hide.
+    let mallory = given::connected_user(&app).await;
+    let ids = videos_at_fake(&alice.account.open_id, 3).await;
+    let (alice_id, ids) = (alice.account.open_id.as_str(), ids.join(","));
+    let mallory_id = mallory.account.open_id.as_str();
+    let calls_before = [
+        fake.calls(alice_id).await.len(),
+        fake.calls(mallory_id).await.len(),
+    ];
+    let attempts: [(&str, Vec<(&str, &str)>); 3] = [
+        ("a page", vec![("account_id", alice_id)]),
+        (
+            "a later page",
+            vec![
+                ("account_id", alice_id),
+                ("cursor", "1795608000000"),
+                ("max_count", "5"),
+            ],
+        ),
+        ("her ids", vec![("account_id", alice_id), ("ids", &ids)]),
+    ];
+    for (case, query) in &attempts {
+        let req = with_query(
+            good_request("tiktok-videos", &mallory.user, &mallory.account),
+            query,
+        );
+        let r = send("tiktok-videos", &app, req).await;
+        assert_eq!(r.status, 404, "{case}: {}", r.body);
+        r.assert_error(404, "tiktok_not_connected");
+        assert!(r.body.get("videos").is_none(), "{case}: {}", r.body);
+    }
+    // Refused before any TikTok call, on either account.
+    for (open_id, before) in [alice_id, mallory_id].into_iter().zip(calls_before) {
+        let calls = fake.calls(open_id).await;
+        assert_eq!(calls.len(), before, "no TikTok call: {calls:?}");
+    }
+
+    // Alice herself gets them (the request is not refused for another reason).
+    let req = with_query(
+        good_request("tiktok-videos", &alice.user, &alice.account),
+        &attempts[0].1,
+    );
+    let r = send("tiktok-videos", &app, req).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.body["videos"].as_array().map(Vec::len),
+        Some(3),
+        "{}",
+        r.body
+    );
 }

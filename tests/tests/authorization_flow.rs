@@ -133,10 +133,9 @@ async fn assert_nothing_written(db: &Db, open_id: &str) {
     );
 }
 
-/// An ID token of `user` (shaped as the emulator's) whose sign-in was `secs_ago` ago,
-/// as tests/tests/sign_in_methods.rs makes one. The user's sessions are made valid
-/// since two hours ago, so it is old, not revoked.
-async fn session_signed_in(user: &FirebaseUser, secs_ago: i64) -> String {
+/// An ID token of `user` whose sign-in was `secs_ago` ago (`session_signed_in`), with the
+/// user's sessions made valid since two hours ago, so it is old, not revoked.
+async fn old_session(user: &FirebaseUser, secs_ago: i64) -> String {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let url = format!(
         "http://{}/identitytoolkit.googleapis.com/v1/projects/{}/accounts:update",
@@ -152,14 +151,7 @@ async fn session_signed_in(user: &FirebaseUser, secs_ago: i64) -> String {
         .expect("emulator")
         .status();
     assert!(status.is_success(), "accounts:update: {status}");
-    let project = stack_var("FIREBASE_PROJECT_ID");
-    let token = unsigned_token(json!({
-        "aud": project, "iss": format!("https://securetoken.google.com/{project}"),
-        "sub": user.uid, "iat": now - 10, "exp": now + 3600, "auth_time": now - secs_ago,
-        "email": user.email, "email_verified": false
-    }));
-    record_secret(&token);
-    token
+    session_signed_in(user, secs_ago)
 }
 
 /// The code TikTok gave is older than its 10 minutes (the fake's control call).
@@ -377,7 +369,7 @@ async fn an_old_session_links_for_posting_only() {
     let user = given::user().await;
     // A session that signed in an hour ago may connect an account to post with, but
     // not make it a way to sign in as this user (that needs a recent sign-in).
-    let hour_old = session_signed_in(&user, 3600).await;
+    let hour_old = old_session(&user, 3600).await;
     let started = authorize(&app, Some(&hour_old), REDIRECT).await;
     let (code, open_id) = consent(url_of(&started), None, &[]).await;
     let r = callback(&app, &code, state_of(&started), Some(&hour_old)).await;

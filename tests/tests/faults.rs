@@ -188,10 +188,13 @@ async fn tiktok_faults_are_502_or_429_and_a_retry_succeeds() {
         ("store-token", "user_info"),
         ("tiktok-profile", "user_info"),
         ("tiktok-test", "user_info"),
+        ("tiktok-videos", "video_list"),
         ("tiktok-creator-info", "creator_info"),
         ("tiktok-publish", "video_init"),
         ("disconnect-tiktok", "revoke"),
     ];
+    // tiktok-callback's steps (the code exchange, then the profile) need an
+    // authorization of their own each: the_code_exchange_failing_...
     let mut cases = 0;
     for (function, endpoint) in steps {
         for (name, response, status, code) in &faults {
@@ -236,6 +239,7 @@ async fn tiktok_faults_are_502_or_429_and_a_retry_succeeds() {
         "store-token",
         "tiktok-profile",
         "tiktok-test",
+        "tiktok-videos",
         "tiktok-creator-info",
         "tiktok-publish",
         "disconnect-tiktok",
@@ -256,6 +260,185 @@ async fn tiktok_faults_are_502_or_429_and_a_retry_succeeds() {
         );
     }
     println!("TikTok fault cases: {cases}");
+}
+
+/// A client address no other authorization of this run comes from: sign-in states are
+/// capped per address, so this suite never pushes another's out.
+fn fresh_address() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let pid = std::process::id();
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    format!("2001:db8:fa:{:x}:{:x}::{:x}", pid >> 16, pid & 0xffff, n)
+}
+
+/// Someone new signs in through the server-side flow: tiktok-authorize, then the
+/// consent at the TikTok fake as a new account: (state, code, open_id).
+async fn consented_sign_in(app: &shared::LiveApp) -> (String, String, String) {
+    let address = fresh_address();
+    let req = event(
+        "tiktok-authorize/sign-in.json",
+        &[
+            ("203.0.113.10", address.as_str()),
+            ("REPLACE_WITH_REDIRECT_URI", FIRST_REDIRECT_URI),
+        ],
+    );
+    let r = send("tiktok-authorize", app, req).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let url = r.body["authorize_url"].as_str().expect("authorize_url");
+    let (code, open_id) = TikTokFake::new().consent(url, None, &[]).await;
+    let state = r.body["state"].as_str().expect("state").to_owned();
+    (state, code, open_id)
+}
+
+fn callback_request(code: &str, state: &str) -> lambda_http::Request {
+    with_json_body(
+        event("tiktok-callback/sign-in.json", &[]),
+        &json!({"code": code, "state": state}),
+    )
+}
+
+/// Nothing was written for this TikTok account: no connection, and neither the `users`
+/// row nor the Firebase user a sign-in makes (with the uid derived from the open_id).
+async fn assert_nothing_written(db: &Db, open_id: &str, case: &str) {
+    assert!(
+        db.tiktok_rows(open_id).is_empty(),
+        "{case}: no connection of {open_id}"
+    );
+    let uid = shared::sign_in::derived_uid(open_id);
+    assert_eq!(
+        psql(&format!(
+            "select count(*) from users where firebase_uid = '{uid}'"
+        )),
+        "0",
+        "{case}: no users row"
+    );
+    assert!(
+        firebase_lookup(&uid).await.is_none(),
+        "{case}: no Firebase user"
+    );
+}
+
+#[tokio::test]
+async fn the_code_exchange_failing_is_tiktoks_error_the_state_is_used_up_and_nothing_written() {
+    let (app, db, fake) = (live_app(), Db::new(), TikTokFake::new());
+    // The fake plays no scripted faults on the code exchange: a proxy in front of it
+    // does, and a closed port plays TikTok down.
+    let proxy = FaultProxy::start(&stack_var("STACK_TIKTOK_URL")).await;
+    let through_proxy = app_with(&[("TIKTOK_API_BASE_URL", &proxy.url)]);
+    let down = app_with(&[("TIKTOK_API_BASE_URL", &closed_port_url())]);
+    let exchange = "=/v2/oauth/token/";
+    let faults = [
+        ("500", Some(Fault::Status(500)), 502, "tiktok_unavailable"),
+        ("429", Some(Fault::Status(429)), 429, "tiktok_rate_limited"),
+        ("garbage", Some(Fault::Garbage), 502, "tiktok_unavailable"),
+        ("dropped", Some(Fault::Drop), 502, "tiktok_unavailable"),
+        (
+            "slow",
+            Some(Fault::Slow(Duration::from_secs(7))),
+            502,
+            "tiktok_unavailable",
+        ),
+        ("port closed", None, 502, "tiktok_unavailable"),
+    ];
+    let mut cases = 0;
+    for (name, fault, status, code) in faults {
+        let (state, auth_code, open_id) = consented_sign_in(&app).await;
+        let failing = match &fault {
+            Some(fault) => {
+                proxy.fail(exchange, fault.clone());
+                &through_proxy
+            }
+            None => &down,
+        };
+        let r = send(
+            "tiktok-callback",
+            failing,
+            callback_request(&auth_code, &state),
+        )
+        .await;
+        proxy.heal();
+        outage("tiktok-callback exchange", name, &r, status, code);
+        assert!(r.body.get("firebase_token").is_none(), "{name}");
+        if !matches!(fault, Some(Fault::Slow(_))) {
+            // (A slow exchange reaches the fake after the client gave up.)
+            assert_eq!(
+                fake.count(&open_id, "token_code").await,
+                0,
+                "{name}: the code never reached TikTok"
+            );
+        }
+        // The state is used up: the same callback with TikTok back answers invalid_state.
+        let again = send(
+            "tiktok-callback",
+            &app,
+            callback_request(&auth_code, &state),
+        )
+        .await;
+        outage("tiktok-callback again", name, &again, 400, "invalid_state");
+        assert!(again.body.get("firebase_token").is_none(), "{name}");
+        assert_nothing_written(&db, &open_id, name).await;
+        cases += 1;
+    }
+
+    // The exchange went through, the profile call after it fails: the same.
+    let (state, auth_code, open_id) = consented_sign_in(&app).await;
+    fake.script(
+        &open_id,
+        "user_info",
+        json!([{"status": 500, "body": {"data": {}, "error": {"code": "internal_error", "message": "x", "log_id": "l"}}}]),
+    )
+    .await;
+    let r = send(
+        "tiktok-callback",
+        &app,
+        callback_request(&auth_code, &state),
+    )
+    .await;
+    outage(
+        "tiktok-callback profile",
+        "500",
+        &r,
+        502,
+        "tiktok_unavailable",
+    );
+    assert_eq!(fake.count(&open_id, "token_code").await, 1);
+    let again = send(
+        "tiktok-callback",
+        &app,
+        callback_request(&auth_code, &state),
+    )
+    .await;
+    outage(
+        "tiktok-callback profile again",
+        "500",
+        &again,
+        400,
+        "invalid_state",
+    );
+    assert_nothing_written(&db, &open_id, "profile 500").await;
+    cases += 1;
+
+    // Recovered: starting again signs in, through the same proxy.
+    let (state, auth_code, open_id) = consented_sign_in(&app).await;
+    let r = send(
+        "tiktok-callback",
+        &through_proxy,
+        callback_request(&auth_code, &state),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body["firebase_token"].is_string(), "{}", r.body);
+    let rows = db.tiktok_rows(&open_id);
+    assert_eq!(rows.len(), 1);
+    let refresh = decrypted(&rows[0], "refresh_token");
+    assert_eq!(
+        fake.account_state(&open_id).await["refresh_token"],
+        refresh.as_str(),
+        "the exchange's tokens, stored encrypted"
+    );
+    assert_ne!(rows[0]["refresh_token"], refresh.as_str());
+    println!("TikTok code exchange fault cases: {cases}");
 }
 
 #[tokio::test]

@@ -34,19 +34,6 @@ async fn revoke_sessions(uid: &str) {
     .await;
 }
 
-/// An ID token of `user` (shaped as the emulator's) whose sign-in was `secs_ago` ago.
-fn session_signed_in(user: &FirebaseUser, secs_ago: i64) -> String {
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let project = stack_var("FIREBASE_PROJECT_ID");
-    let token = unsigned_token(json!({
-        "aud": project, "iss": format!("https://securetoken.google.com/{project}"),
-        "sub": user.uid, "iat": now - 10, "exp": now + 3600, "auth_time": now - secs_ago,
-        "email": user.email, "email_verified": false
-    }));
-    record_secret(&token);
-    token
-}
-
 async fn sign_in_without_session(app: &shared::LiveApp, account: &TikTokAccount) -> Reply {
     send("oauth-tiktok", app, oauth_request(account, None, None)).await
 }
@@ -215,31 +202,148 @@ async fn a_disconnected_account_never_signs_back_in_and_the_last_method_stays() 
 }
 
 #[tokio::test]
-async fn a_refresh_answering_another_open_id_stores_nothing() {
+async fn a_tiktok_created_user_with_a_password_can_disconnect_their_only_tiktok_account() {
+    let (app, db, fake) = (live_app(), Db::new(), TikTokFake::new());
+    let x = fake.account(ALL_SCOPES).await;
+    let (user, _) = given::signed_in_through_oauth(&app, &x).await;
+    assert_eq!(
+        user.uid,
+        derived_uid(&x.open_id),
+        "created by TikTok sign-in"
+    );
+
+    // The user adds an email and password to their Firebase account (as the Admin SDK's
+    // updateUser does), then signs in with it: another way in.
+    let email = format!("{}@example.com", unique("password"));
+    emulator_admin(
+        "accounts:update",
+        json!({"localId": user.uid, "email": email, "password": "password-123"}),
+    )
+    .await;
+    let firebase = firebase_lookup(&user.uid).await.expect("Firebase user");
+    assert!(
+        firebase["providerUserInfo"]
+            .as_array()
+            .is_some_and(|p| p.iter().any(|p| p["providerId"] == "password")),
+        "{firebase}"
+    );
+    let url = format!(
+        "http://{}/identitytoolkit.googleapis.com/v1/accounts:signInWithPassword?key=local",
+        stack_var("FIREBASE_AUTH_EMULATOR_HOST")
+    );
+    let answer: Value = http()
+        .post(url)
+        .json(&json!({"email": email, "password": "password-123", "returnSecureToken": true}))
+        .send()
+        .await
+        .expect("emulator")
+        .json()
+        .await
+        .expect("answer");
+    let id_token = answer["idToken"].as_str().expect("idToken").to_owned();
+    record_secret(&id_token);
+    let with_password = FirebaseUser {
+        uid: user.uid.clone(),
+        id_token,
+        email,
+    };
+    assert_eq!(
+        listed(&app, &with_password.id_token, &x.open_id).await["sign_in_enabled"],
+        true
+    );
+
+    // Their only TikTok account, and their only sign-in-enabled one: it can go.
+    let r = send_good("disconnect-tiktok", &app, &with_password, &x).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.assert_body(json!({"success": true, "revoked": true}));
+    assert_eq!(fake.count(&x.open_id, "revoke").await, 1);
+    assert!(db.tiktok_rows(&x.open_id).is_empty());
+    // And it does not sign back in by itself.
+    let again = fake.reauthorize(&x).await;
+    assert_refused(
+        &sign_in_without_session(&app, &again).await,
+        409,
+        "tiktok_account_disconnected",
+    );
+}
+
+#[tokio::test]
+async fn a_refresh_answering_another_open_id_or_none_stores_nothing() {
     let (app, db, fake) = (live_app(), Db::new(), TikTokFake::new());
     let given::Connected { user, account, id } = given::connected_user(&app).await;
     given::access_expired(id, 60);
     let before = db.connection(id).await;
     let other = fake.account(ALL_SCOPES).await;
-    let grant = json!({"access_token": other.access_token, "refresh_token": other.refresh_token,
-                       "open_id": other.open_id, "expires_in": 7200, "refresh_expires_in": 86400,
-                       "scope": ALL_SCOPES, "token_type": "Bearer"});
-    fake.script(
-        &account.open_id,
-        "token",
-        json!([{"status": 200, "body": grant}]),
-    )
-    .await;
-    let r = send_good("tiktok-test", &app, &user, &account).await;
-    assert_eq!(r.body["code"], "tiktok_reauth_required", "{}", r.body);
-    let after = db.connection(id).await;
-    for column in ["access_token", "refresh_token", "expires_at"] {
-        assert_eq!(after[column], before[column], "{column} unchanged");
+    // A well-formed grant carrying another account's live tokens, naming that account,
+    // or naming none.
+    let grant = |open_id: Option<&str>| {
+        let mut grant = json!({"access_token": other.access_token, "refresh_token": other.refresh_token,
+                               "expires_in": 7200, "refresh_expires_in": 86400,
+                               "scope": ALL_SCOPES, "token_type": "Bearer"});
+        if let Some(open_id) = open_id {
+            grant["open_id"] = json!(open_id);
+        }
+        grant
+    };
+    let cases = [
+        ("another open_id", grant(Some(&other.open_id))),
+        ("no open_id", grant(None)),
+    ];
+    for (case, answer) in cases {
+        fake.script(
+            &account.open_id,
+            "token",
+            json!([{"status": 200, "body": answer}]),
+        )
+        .await;
+        let r = send_good("tiktok-test", &app, &user, &account).await;
+        assert_eq!(r.status, 200, "{case}: {}", r.body);
+        assert_eq!(
+            r.body["code"], "tiktok_reauth_required",
+            "{case}: {}",
+            r.body
+        );
+        assert_eq!(r.body["connected"], false, "{case}: {}", r.body);
+        let after = db.connection(id).await;
+        for column in [
+            "access_token",
+            "refresh_token",
+            "expires_at",
+            "refresh_expires_at",
+            "scope",
+            "updated_at",
+        ] {
+            assert!(before.get(column).is_some(), "{column} is a column");
+            assert_eq!(after[column], before[column], "{case}: {column} unchanged");
+        }
+        assert_eq!(after, before, "{case}: the whole row unchanged");
     }
+    assert_eq!(
+        fake.count(&account.open_id, "token").await,
+        2,
+        "one refresh each"
+    );
     assert_eq!(
         fake.count(&other.open_id, "user_info").await,
         0,
         "never used"
+    );
+
+    // The row still holds its own refresh token, which TikTok still honours: once
+    // TikTok answers for the right account, the refresh goes through.
+    assert!(
+        fake.refresh_token_valid(&account.open_id, &decrypted(&before, "refresh_token"))
+            .await
+    );
+    let r = send_good("tiktok-test", &app, &user, &account).await;
+    assert_eq!(r.body["connected"], true, "{}", r.body);
+    let after = db.connection(id).await;
+    assert_ne!(after["refresh_token"], before["refresh_token"], "rotated");
+    assert_eq!(
+        decrypted(&after, "refresh_token"),
+        fake.account_state(&account.open_id).await["refresh_token"]
+            .as_str()
+            .unwrap()
     );
 }
 
@@ -284,11 +388,108 @@ async fn metadata_and_connection_counts_are_bounded() {
 }
 
 #[tokio::test]
+async fn metadata_over_64_kib_is_refused_through_oauth_tiktok_and_store_tiktok_profile() {
+    let (app, db, fake) = (live_app(), Db::new(), TikTokFake::new());
+    let user = given::user().await;
+    let account = fake.account(ALL_SCOPES).await;
+    // A connection already holding 52 KiB of the client's metadata (under the bound).
+    let mut req = good_request("store-token", &user, &account);
+    let mut body = json_body(&req);
+    body["profile_metadata"] = json!({"first": "x".repeat(52 * 1024)});
+    req = with_json_body(req, &body);
+    let r = send("store-token", &app, req).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.body["id"].as_i64().expect("id");
+    let before = db.connection(id).await;
+    assert_eq!(before["sign_in_enabled"], true, "{before}");
+
+    // oauth-tiktok: 40 KiB more, linking with the owner's session and signing in without
+    // one; each request is well under the 64 KiB body limit, the merged metadata not.
+    let with_metadata = |session: Option<&str>| {
+        let req = oauth_request(&account, None, session);
+        let mut body = json_body(&req);
+        body["metadata"] = json!({"second": "y".repeat(40 * 1024)});
+        with_json_body(req, &body)
+    };
+    for (case, session) in [
+        ("linking", Some(user.id_token.as_str())),
+        ("signing in", None),
+    ] {
+        let r = send("oauth-tiktok", &app, with_metadata(session)).await;
+        assert_eq!(r.status, 413, "oauth-tiktok {case}: {}", r.body);
+        assert_refused(&r, 413, "payload_too_large");
+        assert_eq!(db.connection(id).await, before, "{case}: nothing changed");
+    }
+
+    // store-tiktok-profile: a profile of four 4 KiB texts (each within its own bound)
+    // would take the metadata past 64 KiB.
+    let text = "z".repeat(4096);
+    let profile = json!({"profile": {"open_id": account.open_id, "display_name": text,
+                                     "username": text, "avatar_url": text,
+                                     "bio_description": text}});
+    let req = with_json_body(
+        good_request("store-tiktok-profile", &user, &account),
+        &profile,
+    );
+    assert_refused(
+        &send("store-tiktok-profile", &app, req).await,
+        413,
+        "payload_too_large",
+    );
+    assert_eq!(db.connection(id).await, before, "nothing changed");
+    assert!(before["metadata"].get("profile").is_none());
+
+    // The same calls with small metadata go through: it was the bound that refused.
+    let r = send_good("store-tiktok-profile", &app, &user, &account).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let mut req = oauth_request(&account, None, Some(&user.id_token));
+    let mut body = json_body(&req);
+    body["metadata"] = json!({"second": "small"});
+    req = with_json_body(req, &body);
+    let r = send("oauth-tiktok", &app, req).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let metadata = &db.connection(id).await["metadata"];
+    assert_eq!(metadata["second"], "small");
+    assert_eq!(metadata["first"], before["metadata"]["first"]);
+}
+
+/// A valid TikTok `/v2/user/info/` answer for `open_id`, its `bio_description` padded
+/// so that the whole answer is `size` bytes.
+fn user_info_of_size(open_id: &str, size: usize) -> String {
+    let answer = |bio: &str| {
+        json!({"data": {"user": {"open_id": open_id, "display_name": "Padded",
+                                 "avatar_url": "https://p16.tiktokcdn.com/a.jpeg",
+                                 "bio_description": bio}},
+               "error": {"code": "ok", "message": "", "log_id": "x"}})
+        .to_string()
+    };
+    let bare = answer("").len();
+    assert!(size >= bare);
+    let text = answer(&"x".repeat(size - bare));
+    assert_eq!(text.len(), size);
+    text
+}
+
+#[tokio::test]
 async fn a_huge_answer_or_a_redirect_is_tiktoks_error() {
     let (app, db, fake) = (live_app(), Db::new(), TikTokFake::new());
     let given::Connected { user, account, id } = given::connected_user(&app).await;
+    let before = db.connection(id).await;
+    const MIB: usize = 1024 * 1024;
 
-    let huge = format!("{{\"data\": \"{}\"}}", "x".repeat(10 * 1024 * 1024));
+    // A valid user-info answer just under the cap is read (the control) ...
+    let just_under = user_info_of_size(&account.open_id, MIB - 1024);
+    fake.script(
+        &account.open_id,
+        "user_info",
+        json!([{"status": 200, "body": just_under}]),
+    )
+    .await;
+    let r = send_good("tiktok-test", &app, &user, &account).await;
+    assert_eq!(r.body["connected"], true, "{}", r.body);
+    assert_eq!(r.body["profile"]["display_name"], "Padded", "{}", r.body);
+    // ... the same answer at 10 MiB (with its Content-Length) is not.
+    let huge = user_info_of_size(&account.open_id, 10 * MIB);
     fake.script(
         &account.open_id,
         "user_info",
@@ -297,6 +498,30 @@ async fn a_huge_answer_or_a_redirect_is_tiktoks_error() {
     .await;
     let r = send_good("tiktok-test", &app, &user, &account).await;
     assert_refused(&r, 502, "tiktok_unavailable");
+    assert_eq!(db.connection(id).await, before, "nothing changed");
+
+    // Without a Content-Length the cap holds while the body streams in: chunked, or
+    // ending only when the connection closes. Each server first answers a small valid
+    // answer (the framing itself is read), then one just over 1 MiB.
+    for framing in [Framing::Chunked, Framing::UntilClose] {
+        let small =
+            StreamingServer::start(200, user_info_of_size(&account.open_id, 4096), framing).await;
+        let over =
+            StreamingServer::start(200, user_info_of_size(&account.open_id, MIB + 1), framing)
+                .await;
+        let through =
+            |server: &StreamingServer| app_with(&[("TIKTOK_API_BASE_URL", server.url.as_str())]);
+        let r = send_good("tiktok-test", &through(&small), &user, &account).await;
+        assert_eq!(r.body["connected"], true, "{framing:?}: {}", r.body);
+        let r = send_good("tiktok-test", &through(&over), &user, &account).await;
+        assert_refused(&r, 502, "tiktok_unavailable");
+        assert_eq!((small.hits(), over.hits()), (1, 1), "{framing:?}");
+        assert_eq!(
+            db.connection(id).await,
+            before,
+            "{framing:?}: nothing changed"
+        );
+    }
 
     // A 307 from the token endpoint must not re-post the client secret elsewhere.
     let elsewhere = StaticServer::start(200, vec![], "{}".into()).await;

@@ -238,3 +238,78 @@ impl StaticServer {
         self.requests.lock().map(|r| r.clone()).unwrap_or_default()
     }
 }
+
+/// How [`StreamingServer`] frames its answer: never with a `Content-Length`, so the
+/// client learns the body's size only by reading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+    /// No length at all: the body ends when the connection closes.
+    UntilClose,
+}
+
+/// Serves every request with the same answer, its body sent in pieces without a
+/// `Content-Length` (for a client's cap on what it reads while streaming), counting
+/// requests. HTTP/1.1, one request per connection.
+pub struct StreamingServer {
+    pub url: String,
+    hits: Arc<AtomicUsize>,
+}
+
+impl StreamingServer {
+    pub async fn start(status: u16, body: String, framing: Framing) -> StreamingServer {
+        use tokio::io::AsyncWriteExt;
+        const PIECE: usize = 16 * 1024;
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counter = hits.clone();
+        let body = Arc::new(body.into_bytes());
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let body = body.clone();
+                tokio::spawn(async move {
+                    if read_request(&mut socket, &mut Vec::new()).await.is_none() {
+                        return;
+                    }
+                    let mut head = format!(
+                        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nConnection: close\r\n"
+                    );
+                    if framing == Framing::Chunked {
+                        head.push_str("Transfer-Encoding: chunked\r\n");
+                    }
+                    head.push_str("\r\n");
+                    if socket.write_all(head.as_bytes()).await.is_err() {
+                        return;
+                    }
+                    for piece in body.chunks(PIECE) {
+                        let written = match framing {
+                            Framing::Chunked => {
+                                let mut framed = format!("{:x}\r\n", piece.len()).into_bytes();
+                                framed.extend_from_slice(piece);
+                                framed.extend_from_slice(b"\r\n");
+                                socket.write_all(&framed).await
+                            }
+                            Framing::UntilClose => socket.write_all(piece).await,
+                        };
+                        // The client stopped reading (a cap): nothing more to send.
+                        if written.is_err() {
+                            return;
+                        }
+                    }
+                    if framing == Framing::Chunked {
+                        let _ = socket.write_all(b"0\r\n\r\n").await;
+                    }
+                    let _ = socket.shutdown().await;
+                });
+            }
+        });
+        StreamingServer { url, hits }
+    }
+
+    pub fn hits(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
+    }
+}
