@@ -5,6 +5,12 @@ use integration_tests::*;
 use lambda_http::Body;
 use serde_json::{json, Value};
 
+/// [`send`] with its future on the heap: a test's own future then stays small enough
+/// for a test thread's stack in debug builds.
+async fn call(function: &str, app: &shared::LiveApp, req: lambda_http::Request) -> Reply {
+    Box::pin(send(function, app, req)).await
+}
+
 /// An `authorization.removed` that happened at `at` (Unix seconds).
 fn removal(open_id: &str, reason: u8, at: i64) -> String {
     json!({"client_key": stack_var("TIKTOK_CLIENT_KEY"), "event": "authorization.removed",
@@ -20,19 +26,77 @@ fn now() -> i64 {
 }
 
 async fn listed(app: &shared::LiveApp, user: &FirebaseUser, open_id: &str) -> Value {
-    listed_connection(app, &user.id_token, open_id).await
+    Box::pin(listed_connection(app, &user.id_token, open_id)).await
+}
+
+/// The tests of this file run one at a time: some count every call the TikTok fake
+/// received, whoever it was for.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Every call the TikTok fake has received, for any account or none (a call made with a
+/// cleared or unknown token is filed under no account).
+async fn all_fake_calls() -> Vec<Value> {
+    let answer: Value = http()
+        .get(format!("{}/_fake/calls", stack_var("STACK_TIKTOK_URL")))
+        .send()
+        .await
+        .expect("fake calls")
+        .json()
+        .await
+        .expect("calls answer");
+    answer["calls"].as_array().cloned().expect("calls")
+}
+
+/// The deliveries recorded for this open_id.
+fn deliveries_for(open_id: &str) -> String {
+    psql(&format!(
+        "select count(*) from tiktok_webhook_events where user_openid = '{open_id}'"
+    ))
+}
+
+/// `function`'s good request for the account, with these query parameters.
+fn asking(
+    function: &str,
+    user: &FirebaseUser,
+    account: &TikTokAccount,
+    query: &[(&str, &str)],
+) -> lambda_http::Request {
+    let mut params = vec![("account_id", account.open_id.as_str())];
+    params.extend_from_slice(query);
+    with_query(good_request(function, user, account), &params)
 }
 
 #[tokio::test]
 async fn a_signed_removal_revokes_once_and_forgeries_change_nothing() {
+    let _serial = SERIAL.lock().await;
     let (app, db, fake) = (live_app(), Db::new(), TikTokFake::new());
-    let given::Connected { user, account, id } = given::connected_user(&app).await;
+    let given::Connected { user, account, id } = Box::pin(given::connected_user(&app)).await;
     let secret = stack_var("TIKTOK_CLIENT_SECRET");
     let body = removal(&account.open_id, 1, now());
+    // The profile is cached (fresh) before the removal.
+    let profile = |force: bool| {
+        let query: &[(&str, &str)] = if force { &[("force", "true")] } else { &[] };
+        asking("tiktok-profile", &user, &account, query)
+    };
+    let r = call("tiktok-profile", &app, profile(false)).await;
+    assert_eq!(
+        (r.status, &r.body["cached"]),
+        (200, &json!(false)),
+        "{}",
+        r.body
+    );
+    let r = call("tiktok-profile", &app, profile(false)).await;
+    assert_eq!(
+        (r.status, &r.body["cached"]),
+        (200, &json!(true)),
+        "{}",
+        r.body
+    );
     let before = db.connection(id).await;
 
     // Forgeries: another secret, a changed body, a stale timestamp, no header.
     let changed = body.replace("\"reason\\\":1", "\"reason\\\":2");
+    assert_ne!(changed, body);
     for (name, req) in [
         (
             "wrong secret",
@@ -46,7 +110,7 @@ async fn a_signed_removal_revokes_once_and_forgeries_change_nothing() {
         ("6 minutes old", delivery(&body, &secret, Some(now() - 360))),
         ("no header", delivery(&body, &secret, None)),
     ] {
-        let r = send("tiktok-webhook", &app, req).await;
+        let r = call("tiktok-webhook", &app, req).await;
         assert_eq!(
             (r.status, r.body["code"].as_str()),
             (401, Some("invalid_signature")),
@@ -54,11 +118,12 @@ async fn a_signed_removal_revokes_once_and_forgeries_change_nothing() {
         );
     }
     assert_eq!(db.connection(id).await, before, "nothing changed");
+    assert_eq!(deliveries_for(&account.open_id), "0", "nothing recorded");
 
     // A removal older than the connection's grant (delivered late, after the user
     // authorized the app again): recorded, nothing revoked.
     let stale = removal(&account.open_id, 1, now() - 3 * 24 * 3600);
-    let r = send(
+    let r = call(
         "tiktok-webhook",
         &app,
         delivery(&stale, &secret, Some(now())),
@@ -71,7 +136,7 @@ async fn a_signed_removal_revokes_once_and_forgeries_change_nothing() {
     );
 
     // The real delivery: revoked, tokens cleared; the redelivery changes nothing.
-    let r = send(
+    let r = call(
         "tiktok-webhook",
         &app,
         delivery(&body, &secret, Some(now())),
@@ -90,7 +155,7 @@ async fn a_signed_removal_revokes_once_and_forgeries_change_nothing() {
         row["refresh_token"].is_null() && row["access_token"] == "",
         "{row}"
     );
-    let r = send(
+    let r = call(
         "tiktok-webhook",
         &app,
         delivery(&body, &secret, Some(now())),
@@ -103,45 +168,297 @@ async fn a_signed_removal_revokes_once_and_forgeries_change_nothing() {
         "the second delivery changed nothing"
     );
 
-    // Revoked: the list says so, profile and test answer reauth without calling TikTok.
+    // Revoked: the list says so; profile (cached or forced), test, videos and creator
+    // info answer reauth without any call at TikTok. The calls are counted over the
+    // whole fake: the revoked row has no token left, so a call would be filed under no
+    // account.
     let shown = listed(&app, &user, &account.open_id).await;
     assert_eq!(shown["status"], "revoked");
     assert_eq!(shown["revoked_reason"], "user_disconnected");
-    let calls = fake.calls(&account.open_id).await.len();
-    let profile = send_good("tiktok-profile", &app, &user, &account).await;
-    let mut forced = with_query(
-        good_request("tiktok-profile", &user, &account),
-        &[("force", "true")],
-    );
-    forced = with_authorization(forced, Some(&format!("Bearer {}", user.id_token)));
-    let forced = send("tiktok-profile", &app, forced).await;
+    let calls = all_fake_calls().await.len();
+    call("tiktok-profile", &app, profile(false))
+        .await
+        .assert_error(409, "tiktok_reauth_required");
+    call("tiktok-profile", &app, profile(true))
+        .await
+        .assert_error(409, "tiktok_reauth_required");
+    let test = call(
+        "tiktok-test",
+        &app,
+        asking("tiktok-test", &user, &account, &[]),
+    )
+    .await;
     assert_eq!(
-        profile.body["code"], "tiktok_reauth_required",
-        "not even from the cache: {}",
-        profile.body
-    );
-    assert_eq!(
-        forced.body["code"], "tiktok_reauth_required",
+        (
+            test.status,
+            &test.body["connected"],
+            test.body["code"].as_str()
+        ),
+        (200, &json!(false), Some("tiktok_reauth_required")),
         "{}",
-        forced.body
+        test.body
     );
-    let test = send_good("tiktok-test", &app, &user, &account).await;
-    assert_eq!(test.body["code"], "tiktok_reauth_required", "{}", test.body);
+    for function in ["tiktok-videos", "tiktok-creator-info"] {
+        let r = call(function, &app, asking(function, &user, &account, &[])).await;
+        assert_eq!(
+            (r.status, r.body["code"].as_str()),
+            (409, Some("tiktok_reauth_required")),
+            "{function}: {}",
+            r.body
+        );
+    }
+    let after = all_fake_calls().await;
     assert_eq!(
-        fake.calls(&account.open_id).await.len(),
+        after.len(),
         calls,
-        "no TikTok call"
+        "no TikTok call of any kind: {:?}",
+        after.get(calls..)
     );
+    assert_eq!(db.connection(id).await, row, "nothing written either");
 
-    // Connecting it again clears the revocation.
+    // Connecting it again through store-token clears the revocation.
     let renewed = fake.reauthorize(&account).await;
-    given::connection(&user, &renewed)
-        .through_store_token_again(&app)
-        .await;
+    Box::pin(given::connection(&user, &renewed).through_store_token_again(&app)).await;
+    let shown = listed(&app, &user, &account.open_id).await;
     assert_eq!(
-        listed(&app, &user, &account.open_id).await["status"],
-        "active"
+        (&shown["status"], &shown["revoked_reason"]),
+        (&json!("active"), &Value::Null),
+        "{shown}"
     );
+    let row = db.connection(id).await;
+    assert!(
+        row["revoked_at"].is_null() && row["revoked_reason"].is_null(),
+        "{row}"
+    );
+    assert_eq!(decrypted(&row, "access_token"), renewed.access_token);
+    assert_eq!(decrypted(&row, "refresh_token"), renewed.refresh_token);
+
+    // Removed again, then linked again through oauth-tiktok with a session: cleared too.
+    let again = removal(&account.open_id, 2, now());
+    let r = call(
+        "tiktok-webhook",
+        &app,
+        delivery(&again, &secret, Some(now())),
+    )
+    .await;
+    assert_eq!(
+        (r.status, &r.body["duplicate"]),
+        (200, &json!(false)),
+        "{}",
+        r.body
+    );
+    let shown = listed(&app, &user, &account.open_id).await;
+    assert_eq!(
+        (&shown["status"], &shown["revoked_reason"]),
+        (&json!("revoked"), &json!("account_deleted")),
+        "{shown}"
+    );
+    let renewed = fake.reauthorize(&account).await;
+    Box::pin(given::linked_through_oauth(&app, &user, &renewed)).await;
+    let shown = listed(&app, &user, &account.open_id).await;
+    assert_eq!(
+        (&shown["status"], &shown["revoked_reason"]),
+        (&json!("active"), &Value::Null),
+        "{shown}"
+    );
+    let row = db.connection(id).await;
+    assert!(
+        row["revoked_at"].is_null() && row["revoked_reason"].is_null(),
+        "{row}"
+    );
+    assert_eq!(decrypted(&row, "access_token"), renewed.access_token);
+    assert_eq!(decrypted(&row, "refresh_token"), renewed.refresh_token);
+
+    // And TikTok is called again (the count above sees calls).
+    let calls = all_fake_calls().await.len();
+    let r = call("tiktok-profile", &app, profile(true)).await;
+    assert_eq!(
+        (r.status, &r.body["cached"]),
+        (200, &json!(false)),
+        "{}",
+        r.body
+    );
+    assert!(
+        all_fake_calls().await.len() > calls,
+        "the profile came from TikTok"
+    );
+}
+
+/// A removal-shaped delivery of `event` for `open_id`, padded to exactly `len` bytes.
+fn padded(open_id: &str, event: &str, len: usize) -> String {
+    let bare = json!({"client_key": stack_var("TIKTOK_CLIENT_KEY"), "event": event,
+                      "create_time": now(), "user_openid": open_id,
+                      "content": json!({"reason": 1}).to_string(), "pad": ""})
+    .to_string();
+    let body = bare.replacen(
+        "\"pad\":\"\"",
+        &format!("\"pad\":\"{}\"", "a".repeat(len - bare.len())),
+        1,
+    );
+    assert_eq!(body.len(), len);
+    body
+}
+
+#[tokio::test]
+async fn oversized_foreign_and_future_deliveries_change_nothing() {
+    let _serial = SERIAL.lock().await;
+    let (app, db) = (live_app(), Db::new());
+    let given::Connected { user, account, id } = Box::pin(given::connected_user(&app)).await;
+    let secret = stack_var("TIKTOK_CLIENT_SECRET");
+    let key = stack_var("TIKTOK_CLIENT_KEY");
+    let before = db.connection(id).await;
+    let open_id = account.open_id.as_str();
+
+    // Correctly signed, but over 64 KiB: 413 before anything is read.
+    for len in [64 * 1024 + 1, 70 * 1024] {
+        let body = padded(open_id, "authorization.removed", len);
+        let r = call(
+            "tiktok-webhook",
+            &app,
+            delivery(&body, &secret, Some(now())),
+        )
+        .await;
+        r.assert_error(413, "payload_too_large");
+    }
+
+    // Correctly signed, for another app (or none): 401 invalid_signature.
+    // (`None`: no `client_key` field at all.)
+    let with_client_key = |client_key: Option<Value>| {
+        let mut envelope: Value = serde_json::from_str(&removal(open_id, 1, now())).unwrap();
+        let fields = envelope.as_object_mut().unwrap();
+        match client_key {
+            Some(value) => fields.insert("client_key".into(), value),
+            None => fields.remove("client_key"),
+        };
+        envelope.to_string()
+    };
+    for (name, body) in [
+        (
+            "another app's key",
+            with_client_key(Some(json!("another-apps-client-key"))),
+        ),
+        (
+            "our key with a space",
+            with_client_key(Some(json!(format!("{key} ")))),
+        ),
+        (
+            "our key's prefix",
+            with_client_key(Some(json!(&key[..key.len() - 1]))),
+        ),
+        ("a null key", with_client_key(Some(Value::Null))),
+        ("no key", with_client_key(None)),
+    ] {
+        let r = call(
+            "tiktok-webhook",
+            &app,
+            delivery(&body, &secret, Some(now())),
+        )
+        .await;
+        assert_eq!(
+            (r.status, r.body["code"].as_str()),
+            (401, Some("invalid_signature")),
+            "{name}: {}",
+            r.body
+        );
+    }
+
+    // Signed 6 minutes in the future: 401.
+    let body = removal(open_id, 1, now());
+    let r = call(
+        "tiktok-webhook",
+        &app,
+        delivery(&body, &secret, Some(now() + 360)),
+    )
+    .await;
+    r.assert_error(401, "invalid_signature");
+
+    assert_eq!(db.connection(id).await, before, "nothing changed");
+    assert_eq!(deliveries_for(open_id), "0", "nothing recorded");
+    assert_eq!(listed(&app, &user, open_id).await["status"], "active");
+
+    // The limits are where the contract puts them: exactly 64 KiB is read (an event
+    // this app only records), and a delivery signed 4 minutes ahead is accepted.
+    let body = padded(open_id, "test.padded", 64 * 1024);
+    let r = call(
+        "tiktok-webhook",
+        &app,
+        delivery(&body, &secret, Some(now())),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(deliveries_for(open_id), "1");
+    assert_eq!(db.connection(id).await["revoked_at"], Value::Null);
+    let r = call(
+        "tiktok-webhook",
+        &app,
+        delivery(
+            &padded(open_id, "authorization.removed", 64 * 1024),
+            &secret,
+            Some(now() + 240),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let shown = listed(&app, &user, open_id).await;
+    assert_eq!(
+        (&shown["status"], &shown["revoked_reason"]),
+        (&json!("revoked"), &json!("user_disconnected")),
+        "{shown}"
+    );
+}
+
+#[tokio::test]
+async fn each_removal_reason_is_named_in_the_list() {
+    let _serial = SERIAL.lock().await;
+    let (app, db, fake) = (live_app(), Db::new(), TikTokFake::new());
+    const NAMES: [&str; 6] = [
+        "unknown",
+        "user_disconnected",
+        "account_deleted",
+        "age_changed",
+        "account_banned",
+        "developer_revoked",
+    ];
+    let user = given::user().await;
+    let accounts = fake.accounts::<6>(ALL_SCOPES).await;
+    let mut ids = Vec::new();
+    for account in &accounts {
+        let row = given::connection(&user, account)
+            .not_primary()
+            .as_row(&db)
+            .await;
+        ids.push(row["id"].as_i64().unwrap());
+    }
+    let secret = stack_var("TIKTOK_CLIENT_SECRET");
+    for (reason, account) in accounts.iter().enumerate() {
+        let body = removal(&account.open_id, reason as u8, now());
+        let r = call(
+            "tiktok-webhook",
+            &app,
+            delivery(&body, &secret, Some(now())),
+        )
+        .await;
+        assert_eq!(
+            (r.status, &r.body["duplicate"]),
+            (200, &json!(false)),
+            "reason {reason}: {}",
+            r.body
+        );
+    }
+    for (reason, (account, id)) in accounts.iter().zip(&ids).enumerate() {
+        let shown = listed(&app, &user, &account.open_id).await;
+        assert_eq!(
+            (shown["status"].as_str(), shown["revoked_reason"].as_str()),
+            (Some("revoked"), Some(NAMES[reason])),
+            "reason {reason}: {shown}"
+        );
+        let row = db.connection(*id).await;
+        assert_eq!(row["revoked_reason"], reason, "{row}");
+        assert!(
+            row["refresh_token"].is_null() && row["access_token"] == "",
+            "{row}"
+        );
+    }
 }
 
 /// Backdates a connection's last refresh.
@@ -151,8 +468,16 @@ fn refreshed_hours_ago(id: i64, hours: i64) {
     ));
 }
 
+/// One connection's columns as `psql` reads them (`|` between them).
+fn columns(id: i64, sql: &str) -> String {
+    psql(&format!(
+        "select {sql} from social_connections where id = {id}"
+    ))
+}
+
 #[tokio::test]
 async fn the_sweep_keeps_connections_alive_and_finds_dead_ones() {
+    let _serial = SERIAL.lock().await;
     let (app, db, fake) = (live_app(), Db::new(), TikTokFake::new());
     let until = || tokio::time::Instant::now() + std::time::Duration::from_secs(120);
     let user = given::user().await;
@@ -169,24 +494,52 @@ async fn the_sweep_keeps_connections_alive_and_finds_dead_ones() {
     refreshed_hours_ago(ids[1], 1);
     refreshed_hours_ago(ids[2], 25);
     fake.invalidate_refresh(&dead.open_id).await;
+    // The due one's refresh token ends in 30 days: its rotation moves that to TikTok's
+    // new expiry (180 days).
+    psql(&format!(
+        "update social_connections set refresh_expires_at = now() + interval '30 days' where id = {}",
+        ids[0]
+    ));
     psql(&format!(
         "update social_connections set refresh_expires_at = now() + interval '10 days' where id = {}",
         ids[3]
     ));
+    let before = db.connection(ids[0]).await;
 
     let summary = shared::sweep::run(&app, until()).await.unwrap();
     assert!(
         summary.refreshed >= 1 && summary.reauth_required >= 1,
         "{summary:?}"
     );
-    // Refreshed and stored: the fake's current refresh token is the one stored.
+    // Refreshed and stored: both tokens rotated, the pair stored the fake's current one,
+    // the refresh token's expiry moved on.
     let row = db.connection(ids[0]).await;
-    let stored = config()
-        .cipher
-        .decrypt(row["refresh_token"].as_str().unwrap())
-        .unwrap();
-    assert!(fake.refresh_token_valid(&due.open_id, &stored).await);
-    assert_ne!(stored, due.refresh_token, "rotated");
+    let (access, refresh) = (
+        decrypted(&row, "access_token"),
+        decrypted(&row, "refresh_token"),
+    );
+    assert_ne!(access, due.access_token, "access token rotated");
+    assert_ne!(refresh, due.refresh_token, "refresh token rotated");
+    assert_ne!(row["access_token"], before["access_token"]);
+    assert_ne!(row["refresh_token"], before["refresh_token"]);
+    assert!(fake.refresh_token_valid(&due.open_id, &refresh).await);
+    let state = fake.account_state(&due.open_id).await;
+    assert!(
+        state["valid_access_tokens"]
+            .as_array()
+            .is_some_and(|live| live.contains(&json!(access))),
+        "the stored access token is live at TikTok"
+    );
+    assert_ne!(row["refresh_expires_at"], before["refresh_expires_at"]);
+    assert_eq!(
+        columns(
+            ids[0],
+            "refresh_expires_at > now() + interval '170 days', \
+             refreshed_at > now() - interval '10 minutes', reauth_required_at is null"
+        ),
+        "t|t|t",
+        "refresh expiry and refresh time moved on: {row}"
+    );
     assert_eq!(
         fake.count(&fresh.open_id, "token").await,
         0,
@@ -196,21 +549,84 @@ async fn the_sweep_keeps_connections_alive_and_finds_dead_ones() {
         listed(&app, &user, &dead.open_id).await["status"],
         "reauth_required"
     );
-    assert_eq!(
-        listed(&app, &user, &expiring.open_id).await["status"],
-        "expiring"
-    );
+    assert_eq!(columns(ids[2], "reauth_required_at is not null"), "t");
+    let shown = listed(&app, &user, &expiring.open_id).await;
+    assert_eq!(shown["status"], "expiring", "{shown}");
+    let ends = shown["refresh_expires_at"]
+        .as_str()
+        .and_then(shared::timestamp::parse)
+        .unwrap_or_else(|| panic!("refresh_expires_at shown: {shown}"));
+    let in_days = (ends - time::OffsetDateTime::now_utc()).whole_seconds() as f64 / 86_400.0;
+    assert!((9.9..=10.01).contains(&in_days), "{in_days} days: {shown}");
 
-    // TikTok down: nothing changes, the run ends cleanly.
+    // TikTok down (answering 503, then unreachable): the due row is attempted, nothing
+    // changes, it is not marked reauth_required, the run ends cleanly.
     refreshed_hours_ago(ids[0], 25);
     let before = db.connection(ids[0]).await;
-    let down = app_with(&[("TIKTOK_API_BASE_URL", &closed_port_url())]);
-    let summary = shared::sweep::run(&down, until()).await.unwrap();
-    assert_eq!(summary.refreshed, 0, "{summary:?}");
-    assert!(summary.failed >= 1, "{summary:?}");
-    let after = db.connection(ids[0]).await;
-    assert_eq!(after["refresh_token"], before["refresh_token"]);
-    assert_eq!(after["access_token"], before["access_token"]);
+    let stored_refresh = decrypted(&before, "refresh_token");
+    let unchanged = |after: &Value, when: &str| {
+        for column in [
+            "access_token",
+            "refresh_token",
+            "expires_at",
+            "refresh_expires_at",
+            "refreshed_at",
+            "reauth_required_at",
+            "revoked_at",
+            "scope",
+        ] {
+            assert_eq!(after[column], before[column], "{when}: {column}");
+        }
+        assert!(after["reauth_required_at"].is_null(), "{when}: {after}");
+    };
+    let failing = StaticServer::start(
+        503,
+        vec![],
+        json!({"error": "server_error", "error_description": "down"}).to_string(),
+    )
+    .await;
+    let down = [
+        ("answering 503", failing.url.clone()),
+        ("unreachable", closed_port_url()),
+    ];
+    for (when, url) in down {
+        // A failed refresh keeps its claim until the lease lapses: each run starts
+        // with the row unclaimed.
+        psql(&format!(
+            "update social_connections set refresh_claimed_until = null where id = {}",
+            ids[0]
+        ));
+        let hits = failing.hits();
+        let down = app_with(&[("TIKTOK_API_BASE_URL", &url)]);
+        let summary = shared::sweep::run(&down, until()).await.unwrap();
+        assert_eq!(
+            (summary.refreshed, summary.reauth_required),
+            (0, 0),
+            "{when}: {summary:?}"
+        );
+        assert!(summary.failed >= 1, "{when}: {summary:?}");
+        assert!(
+            summary.remaining.is_some_and(|n| n >= 1),
+            "{when}: still due: {summary:?}"
+        );
+        if url == failing.url {
+            assert!(failing.hits() > hits, "{when}: TikTok was called");
+            let refresh_form = format!("refresh_token={stored_refresh}");
+            assert!(
+                failing
+                    .requests()
+                    .iter()
+                    .any(|r| r.starts_with("POST /v2/oauth/token/") && r.contains(&refresh_form)),
+                "{when}: the due connection's refresh was attempted"
+            );
+        }
+        unchanged(&db.connection(ids[0]).await, when);
+        assert_eq!(
+            listed(&app, &user, &due.open_id).await["status"],
+            "active",
+            "{when}"
+        );
+    }
 
     // Two concurrent runs over 200 due connections: each refreshed exactly once.
     psql("update social_connections set refresh_claimed_until = null");
@@ -251,6 +667,7 @@ async fn the_sweep_keeps_connections_alive_and_finds_dead_ones() {
 
 #[tokio::test]
 async fn deliveries_are_kept_a_week_then_cleared() {
+    let _serial = SERIAL.lock().await;
     let app = live_app();
     let key = unique("retention");
     psql(&format!(
@@ -262,7 +679,7 @@ async fn deliveries_are_kept_a_week_then_cleared() {
                       "create_time": now(), "user_openid": key, "content": "{}"})
     .to_string();
     let secret = stack_var("TIKTOK_CLIENT_SECRET");
-    let r = send(
+    let r = call(
         "tiktok-webhook",
         &app,
         delivery(&body, &secret, Some(now())),

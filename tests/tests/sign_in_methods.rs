@@ -550,7 +550,8 @@ async fn the_slowest_path_answers_by_the_deadline_and_keeps_the_rotated_token() 
         .through_store_token(&app)
         .await;
     // TikTok is slow everywhere: user info refuses the token after 1.5 s, the refresh
-    // answers after 0.7 s, and user info with the new token would take 2 s.
+    // answers after 1.4 s (the rotated pair is stored with 0.1 s of the 3 s left), and
+    // user info with the new token would take 2 s.
     let rotated = fake.rotate(&account).await;
     let grant = json!({"access_token": rotated.access_token, "refresh_token": rotated.refresh_token,
                        "open_id": account.open_id, "expires_in": 7200, "refresh_expires_in": 86400,
@@ -566,7 +567,7 @@ async fn the_slowest_path_answers_by_the_deadline_and_keeps_the_rotated_token() 
     fake.script(
         &account.open_id,
         "token",
-        json!([{"status": 200, "body": grant, "delay_ms": 700}]),
+        json!([{"status": 200, "body": grant, "delay_ms": 1400}]),
     )
     .await;
     let started = std::time::Instant::now();
