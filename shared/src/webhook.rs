@@ -45,12 +45,21 @@ pub fn verify(
     let header = header.ok_or(SignatureError::Missing)?;
     let (mut timestamp, mut signature) = (None, None);
     for part in header.split(',') {
-        match part.trim().split_once('=') {
-            Some(("t", value)) => timestamp = value.trim().parse::<i64>().ok(),
-            Some(("s", value)) => signature = decode_hex(value.trim()),
-            _ => {}
+        let Some((key, value)) = part.trim().split_once('=') else {
+            continue;
+        };
+        let slot = match key {
+            "t" => &mut timestamp,
+            "s" => &mut signature,
+            _ => continue,
+        };
+        // Each part once: a repeated `t` or `s` is not a header TikTok sends.
+        if slot.replace(value.trim()).is_some() {
+            return Err(SignatureError::Malformed);
         }
     }
+    let timestamp = timestamp.and_then(|t| t.parse::<i64>().ok());
+    let signature = signature.and_then(decode_hex);
     let (timestamp, signature) = timestamp.zip(signature).ok_or(SignatureError::Malformed)?;
     if now.abs_diff(timestamp) > TOLERANCE_SECS.unsigned_abs() {
         return Err(SignatureError::Stale);
@@ -95,7 +104,16 @@ mod tests {
             verify(None, body, secret, now),
             Err(SignatureError::Missing)
         );
-        for bad in ["", "t=1", "s=00", "t=x,s=zz", "t=1,s=abc", "garbage"] {
+        let valid_s = header.split_once(",s=").unwrap().1;
+        let repeated = [
+            format!("t={now},s={},s={valid_s}", "0".repeat(64)),
+            format!("t=1,t={now},s={valid_s}"),
+            format!("{header},t={now}"),
+        ];
+        for bad in ["", "t=1", "s=00", "t=x,s=zz", "t=1,s=abc", "garbage"]
+            .into_iter()
+            .chain(repeated.iter().map(String::as_str))
+        {
             assert_eq!(
                 verify(Some(bad), body, secret, now),
                 Err(SignatureError::Malformed),

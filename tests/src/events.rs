@@ -308,7 +308,9 @@ pub async fn send<P: shared::Ports>(
     app: &shared::App<P>,
     req: lambda_http::Request,
 ) -> Reply {
-    reply(dispatch(function, app, req).await)
+    // Boxed: the dispatcher's future holds the largest endpoint's, and suites await many
+    // in one test (a 2 MiB test thread's stack in debug builds).
+    reply(Box::pin(dispatch(function, app, req)).await)
 }
 
 /// The function's [`good_request`] for this user and account, answered.
