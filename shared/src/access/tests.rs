@@ -289,7 +289,11 @@ async fn a_refresh_in_flight_elsewhere_is_waited_for_not_repeated() {
     });
     parts.tiktok.then_user_info(Ok(open_id("o")));
     parts.user_info(conn).await.unwrap();
-    assert_eq!(parts.tiktok.user_info_tokens(), ["act.9"], "the holder's token");
+    assert_eq!(
+        parts.tiktok.user_info_tokens(),
+        ["act.9"],
+        "the holder's token"
+    );
     assert_eq!(refresh_calls(&parts), 0, "TikTok saw one refresh, not two");
 }
 

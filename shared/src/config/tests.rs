@@ -132,7 +132,10 @@ fn the_authorization_functions_need_redirect_uris() {
     env.insert("TIKTOK_PKCE_CHALLENGE_ENCODING".into(), "hex".into());
     let config = Config::from_sources_for(Needs::AUTHORIZE, &env, HashMap::new()).unwrap();
     assert_eq!(config.authorization.redirect_uris.len(), 2);
-    assert_eq!(config.authorization.challenge_encoding, ChallengeEncoding::Hex);
+    assert_eq!(
+        config.authorization.challenge_encoding,
+        ChallengeEncoding::Hex
+    );
     for bad in [
         "http://app.example.com/connect",
         "https://app.example.com/connect?next=/",
@@ -140,7 +143,10 @@ fn the_authorization_functions_need_redirect_uris() {
     ] {
         env.insert("TIKTOK_REDIRECT_URIS".into(), bad.into());
         let err = Config::from_sources_for(Needs::AUTHORIZE, &env, HashMap::new()).unwrap_err();
-        assert!(err.to_string().contains("TIKTOK_REDIRECT_URIS"), "{bad}: {err}");
+        assert!(
+            err.to_string().contains("TIKTOK_REDIRECT_URIS"),
+            "{bad}: {err}"
+        );
     }
 }
 
