@@ -33,18 +33,32 @@ async fn listed(app: &shared::LiveApp, user: &FirebaseUser, open_id: &str) -> Va
 /// received, whoever it was for.
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// Every call the TikTok fake has received, for any account or none (a call made with a
-/// cleared or unknown token is filed under no account).
+/// The connection is active again, holds the new grant and no revocation.
+async fn assert_reconnected(
+    app: &shared::LiveApp,
+    db: &Db,
+    user: &FirebaseUser,
+    id: i64,
+    renewed: &TikTokAccount,
+) {
+    let shown = listed(app, user, &renewed.open_id).await;
+    assert_eq!(
+        (&shown["status"], &shown["revoked_reason"]),
+        (&json!("active"), &Value::Null),
+        "{shown}"
+    );
+    let row = db.connection(id).await;
+    assert!(
+        row["revoked_at"].is_null() && row["revoked_reason"].is_null(),
+        "{row}"
+    );
+    assert_eq!(decrypted(&row, "access_token"), renewed.access_token);
+    assert_eq!(decrypted(&row, "refresh_token"), renewed.refresh_token);
+}
+
+/// Every call the TikTok fake has received, for any account or none.
 async fn all_fake_calls() -> Vec<Value> {
-    let answer: Value = http()
-        .get(format!("{}/_fake/calls", stack_var("STACK_TIKTOK_URL")))
-        .send()
-        .await
-        .expect("fake calls")
-        .json()
-        .await
-        .expect("calls answer");
-    answer["calls"].as_array().cloned().expect("calls")
+    TikTokFake::new().all_calls().await
 }
 
 /// The deliveries recorded for this open_id.
@@ -219,19 +233,7 @@ async fn a_signed_removal_revokes_once_and_forgeries_change_nothing() {
     // Connecting it again through store-token clears the revocation.
     let renewed = fake.reauthorize(&account).await;
     Box::pin(given::connection(&user, &renewed).through_store_token_again(&app)).await;
-    let shown = listed(&app, &user, &account.open_id).await;
-    assert_eq!(
-        (&shown["status"], &shown["revoked_reason"]),
-        (&json!("active"), &Value::Null),
-        "{shown}"
-    );
-    let row = db.connection(id).await;
-    assert!(
-        row["revoked_at"].is_null() && row["revoked_reason"].is_null(),
-        "{row}"
-    );
-    assert_eq!(decrypted(&row, "access_token"), renewed.access_token);
-    assert_eq!(decrypted(&row, "refresh_token"), renewed.refresh_token);
+    assert_reconnected(&app, &db, &user, id, &renewed).await;
 
     // Removed again, then linked again through oauth-tiktok with a session: cleared too.
     let again = removal(&account.open_id, 2, now());
@@ -255,19 +257,7 @@ async fn a_signed_removal_revokes_once_and_forgeries_change_nothing() {
     );
     let renewed = fake.reauthorize(&account).await;
     Box::pin(given::linked_through_oauth(&app, &user, &renewed)).await;
-    let shown = listed(&app, &user, &account.open_id).await;
-    assert_eq!(
-        (&shown["status"], &shown["revoked_reason"]),
-        (&json!("active"), &Value::Null),
-        "{shown}"
-    );
-    let row = db.connection(id).await;
-    assert!(
-        row["revoked_at"].is_null() && row["revoked_reason"].is_null(),
-        "{row}"
-    );
-    assert_eq!(decrypted(&row, "access_token"), renewed.access_token);
-    assert_eq!(decrypted(&row, "refresh_token"), renewed.refresh_token);
+    assert_reconnected(&app, &db, &user, id, &renewed).await;
 
     // And TikTok is called again (the count above sees calls).
     let calls = all_fake_calls().await.len();
@@ -411,14 +401,11 @@ async fn oversized_foreign_and_future_deliveries_change_nothing() {
 async fn each_removal_reason_is_named_in_the_list() {
     let _serial = SERIAL.lock().await;
     let (app, db, fake) = (live_app(), Db::new(), TikTokFake::new());
-    const NAMES: [&str; 6] = [
-        "unknown",
-        "user_disconnected",
-        "account_deleted",
-        "age_changed",
-        "account_banned",
-        "developer_revoked",
-    ];
+    // The contract's names for TikTok's reasons 0-5, in order.
+    let names: Vec<&str> =
+        "unknown user_disconnected account_deleted age_changed account_banned developer_revoked"
+            .split(' ')
+            .collect();
     let user = given::user().await;
     let accounts = fake.accounts::<6>(ALL_SCOPES).await;
     let mut ids = Vec::new();
@@ -449,7 +436,7 @@ async fn each_removal_reason_is_named_in_the_list() {
         let shown = listed(&app, &user, &account.open_id).await;
         assert_eq!(
             (shown["status"].as_str(), shown["revoked_reason"].as_str()),
-            (Some("revoked"), Some(NAMES[reason])),
+            (Some("revoked"), Some(names[reason])),
             "reason {reason}: {shown}"
         );
         let row = db.connection(*id).await;

@@ -33,15 +33,7 @@ static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// How many calls the TikTok fake has received, for any account or none.
 async fn fake_calls() -> usize {
-    let answer: Value = http()
-        .get(format!("{}/_fake/calls", stack_var("STACK_TIKTOK_URL")))
-        .send()
-        .await
-        .expect("fake calls")
-        .json()
-        .await
-        .expect("calls answer");
-    answer["calls"].as_array().expect("calls").len()
+    TikTokFake::new().all_calls().await.len()
 }
 
 struct Fixture {

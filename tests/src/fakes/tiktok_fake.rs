@@ -246,10 +246,20 @@ impl TikTokFake {
 
     /// Calls the account received, by endpoint name.
     pub async fn calls(&self, open_id: &str) -> Vec<Value> {
+        self.calls_where(&[("open_id", open_id)]).await
+    }
+
+    /// Every call the fake received, for any account or none (a call made with a
+    /// cleared or unknown token is filed under no account).
+    pub async fn all_calls(&self) -> Vec<Value> {
+        self.calls_where(&[]).await
+    }
+
+    async fn calls_where(&self, query: &[(&str, &str)]) -> Vec<Value> {
         let answer: Value = self
             .http
             .get(format!("{}/_fake/calls", self.base))
-            .query(&[("open_id", open_id)])
+            .query(query)
             .send()
             .await
             .expect("fake calls")
