@@ -884,7 +884,7 @@ export interface operations {
                 account_id?: components["parameters"]["AccountId"];
                 cursor?: number;
                 max_count?: number;
-                /** @description Comma-separated video ids (at most 20) */
+                /** @description Comma-separated video ids (at most 20); not together with cursor or max_count */
                 ids?: string;
             };
             header?: never;
