@@ -5,7 +5,9 @@
   router (Cargo.toml), and vice versa;
 - the good-request bodies in events/ validate against openapi.yaml's request schemas,
   and the bad ones that are about the body's shape do not;
-- openapi.yaml is a valid OpenAPI 3.1 document.
+- openapi.yaml is a valid OpenAPI 3.1 document;
+- each function in template.yaml is granted (policy and secret id) exactly the secrets
+  its code's `Needs` reads.
 
 Run by scripts/test.sh with the project's Python environment (PyYAML, jsonschema,
 openapi-spec-validator). Exits non-zero on the first disagreement.
@@ -84,6 +86,40 @@ def router_routes():
     return {(r["method"].upper(), path): r["function"] for path, rs in router.items() for r in rs}
 
 
+# What each `Needs` of shared/src/config lets a function read: (TikTok client secret,
+# Firebase service account).
+NEEDS = {"NOTHING_SECRET": (False, False), "TIKTOK_CLIENT_SECRET": (True, False),
+         "FIREBASE_ADMIN": (False, True), "BOTH": (True, True), "AUTHORIZE": (False, False),
+         "CALLBACK": (True, True)}
+
+
+def check_secrets():
+    """Each function is granted, and told of, exactly the secrets its code reads."""
+    template = yaml.load((ROOT / "template.yaml").read_text(), Loader=CfnLoader)
+    checked = 0
+    for name, resource in template["Resources"].items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        binary = resource["Metadata"]["BuildProperties"]["Binary"]
+        main_rs = (ROOT / "functions" / binary / "src" / "main.rs").read_text()
+        found = re.search(r"Needs::([A-Z_]+)", main_rs)
+        # serve_plain: no configuration at all, so no secret.
+        needs = found.group(1) if found else "NOTHING_SECRET" if "serve_plain" in main_rs else None
+        if needs not in NEEDS:
+            fail(f"functions/{binary}: no known Needs")
+        tiktok, firebase = NEEDS[needs]
+        props = resource["Properties"]
+        policies = set(props.get("Policies", []))
+        env = props.get("Environment", {}).get("Variables", {})
+        granted = ("ReadTikTokClientSecretPolicy" in policies, "ReadFirebaseServiceAccountPolicy" in policies)
+        told = ("TIKTOK_SECRET_ID" in env, "FIREBASE_SECRET_ID" in env)
+        if granted != (tiktok, firebase) or told != (tiktok, firebase):
+            fail(f"{name} ({binary}, Needs::{needs}): secret policies {granted} and "
+                 f"ids {told}, but its code reads (TikTok, Firebase) = {(tiktok, firebase)}")
+        checked += 1
+    return checked
+
+
 def main():
     spec = yaml.safe_load((ROOT / "openapi.yaml").read_text())
     validate_openapi(spec)
@@ -148,8 +184,10 @@ def main():
         if path.name in BAD_BODY and not errors:
             fail(f"{path.relative_to(ROOT)} should not match the spec")
         checked += 1
+    functions = check_secrets()
     print(f"api contract: {len(template)} routes agree across template.yaml, openapi.yaml, "
-          f"shared/src/routes.rs and the watch router; {checked} event bodies checked against the spec")
+          f"shared/src/routes.rs and the watch router; {checked} event bodies checked against the spec; "
+          f"{functions} functions granted exactly the secrets they read")
 
 
 if __name__ == "__main__":

@@ -82,7 +82,13 @@ pub struct Connected {
     pub connection: Option<ConnectionSummary>,
 }
 
-/// The answer of the sign-in endpoints. No `Debug`: it holds the custom token.
+/// The answer of the sign-in endpoints. No `Debug`: it holds the custom token, and a
+/// `{:?}` in a log line must not compile:
+///
+/// ```compile_fail
+/// fn loggable<T: std::fmt::Debug>() {}
+/// loggable::<shared::sign_in::SignedIn>();
+/// ```
 #[derive(Serialize)]
 pub struct SignedIn {
     pub firebase_uid: String,
