@@ -5,8 +5,12 @@
 //! requests, binary and zip sizes, warm latency, CPU time and upstream round trips per
 //! request. Writes `bench/results/bench.json`, `bench.md` and `cold-start.svg`.
 //!
+//! Also one scheduled run of the keep-alive sweep over a few hundred due connections
+//! (`sweep.rs`).
+//!
 //! `--check`: exit non-zero when a function's cold-start ratio to the floor passes 1.5x
-//! its target (3x) or its peak memory passes 32 MiB.
+//! its target (3x) or its peak memory passes 32 MiB, or when the sweep leaves a due
+//! connection unrefreshed or refreshes one twice.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -15,6 +19,8 @@ use std::time::{Duration, Instant};
 
 use integration_tests::*;
 use serde_json::{json, Value};
+
+mod sweep;
 
 const COLD_RUNS: usize = 11;
 const WARM_REQUESTS: usize = 200;
@@ -694,6 +700,30 @@ async fn main() {
          PostgREST / {:.1} TikTok / {:.1} Firebase calls per request, {} in sequence.\n",
         signup.postgrest, signup.tiktok, signup.firebase, signup.sequential
     ));
+    let sweep = sweep::measure(&binary("refresh-connections"), |runtime| {
+        function_lambda_env(&env_config(), runtime, "refresh-connections")
+    })
+    .await;
+    failures.extend(sweep.failures());
+    if sweep.peak_rss_kib > MEMORY_TARGET_KIB {
+        failures.push(format!(
+            "refresh-connections: peak memory {:.1} MiB (limit 32 MiB)",
+            sweep.peak_rss_kib as f64 / 1024.0
+        ));
+    }
+    md.push_str(&format!(
+        "\nKeep-alive sweep (refresh-connections, one scheduled run, its default workers): {} due \
+         connections refreshed in {:.0} ms after a {:.1} ms cold start, {:.0} a second, {:.2} \
+         TikTok refreshes per connection, peak RSS {:.1} MiB (TikTok here is the local fake, \
+         which answers in about a millisecond: against TikTok each refresh waits for its \
+         round trip, and the workers overlap those waits).\n",
+        sweep.due,
+        sweep.run_ms,
+        sweep.ready_ms,
+        sweep.per_second,
+        sweep.tiktok_calls_per_connection,
+        sweep.peak_rss_kib as f64 / 1024.0
+    ));
     md.push_str(&format!(
         "\nThe secret's share: from the benchmark's own process (medians of {COLD_RUNS}, a fresh \
          client each time) building the Secrets Manager client takes {:.1} ms and one \
@@ -707,7 +737,8 @@ async fn main() {
                         "new_user_sign_in": {"postgrest_calls_per_request": signup.postgrest,
                             "tiktok_calls_per_request": signup.tiktok,
                             "firebase_calls_per_request": signup.firebase,
-                            "sequential_round_trips": signup.sequential}});
+                            "sequential_round_trips": signup.sequential},
+                        "keep_alive_sweep": sweep.json()});
     std::fs::write(
         out.join("bench.json"),
         serde_json::to_string_pretty(&report).unwrap_or_default(),
