@@ -76,6 +76,10 @@ CASES = [
      "select swap_connection_tokens(:c, 'not-the-token', 'a', 'r', now() + interval '2 hours');"),
     ("mark_reauth_required", "token refresh refused",
      "select mark_reauth_required(:c, 'not-the-token');"),
+    ("begin_refresh", "token refresh (the lease)",
+     "select begin_refresh(:c, 'not-the-token');"),
+    ("end_refresh", "token refresh that stored nothing",
+     "select end_refresh(:c, 'not-the-token');"),
     ("create_oauth_state", "tiktok-authorize",
      "select create_oauth_state(md5(:n || 's'), 'sign_in', 'https://app.example.com/cb',"
      " 'user.info.basic', 'verifier', null, '10.0.' || (:n % 250) || '.1');"),

@@ -56,6 +56,21 @@ async fn assert_reconnected(
     assert_eq!(decrypted(&row, "refresh_token"), renewed.refresh_token);
 }
 
+/// A delivery signed now with the app's secret, answered by tiktok-webhook.
+async fn deliver(app: &shared::LiveApp, body: &str, secret: &str) -> Reply {
+    call("tiktok-webhook", app, delivery(body, secret, Some(now()))).await
+}
+
+/// Acknowledged and recorded: not a duplicate.
+fn assert_first_delivery(r: &Reply) {
+    assert_eq!(
+        (r.status, &r.body["duplicate"]),
+        (200, &json!(false)),
+        "{}",
+        r.body
+    );
+}
+
 /// Every call the TikTok fake has received, for any account or none.
 async fn all_fake_calls() -> Vec<Value> {
     TikTokFake::new().all_calls().await
@@ -137,12 +152,7 @@ async fn a_signed_removal_revokes_once_and_forgeries_change_nothing() {
     // A removal older than the connection's grant (delivered late, after the user
     // authorized the app again): recorded, nothing revoked.
     let stale = removal(&account.open_id, 1, now() - 3 * 24 * 3600);
-    let r = call(
-        "tiktok-webhook",
-        &app,
-        delivery(&stale, &secret, Some(now())),
-    )
-    .await;
+    let r = deliver(&app, &stale, &secret).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(
         db.connection(id).await["revoked_at"].is_null(),
@@ -150,18 +160,8 @@ async fn a_signed_removal_revokes_once_and_forgeries_change_nothing() {
     );
 
     // The real delivery: revoked, tokens cleared; the redelivery changes nothing.
-    let r = call(
-        "tiktok-webhook",
-        &app,
-        delivery(&body, &secret, Some(now())),
-    )
-    .await;
-    assert_eq!(
-        (r.status, &r.body["duplicate"]),
-        (200, &json!(false)),
-        "{}",
-        r.body
-    );
+    let r = deliver(&app, &body, &secret).await;
+    assert_first_delivery(&r);
     let row = db.connection(id).await;
     assert!(row["revoked_at"].is_string());
     assert_eq!(row["revoked_reason"], 1);
@@ -169,12 +169,7 @@ async fn a_signed_removal_revokes_once_and_forgeries_change_nothing() {
         row["refresh_token"].is_null() && row["access_token"] == "",
         "{row}"
     );
-    let r = call(
-        "tiktok-webhook",
-        &app,
-        delivery(&body, &secret, Some(now())),
-    )
-    .await;
+    let r = deliver(&app, &body, &secret).await;
     assert_eq!(r.body["duplicate"], true);
     assert_eq!(
         db.connection(id).await,
@@ -237,18 +232,8 @@ async fn a_signed_removal_revokes_once_and_forgeries_change_nothing() {
 
     // Removed again, then linked again through oauth-tiktok with a session: cleared too.
     let again = removal(&account.open_id, 2, now());
-    let r = call(
-        "tiktok-webhook",
-        &app,
-        delivery(&again, &secret, Some(now())),
-    )
-    .await;
-    assert_eq!(
-        (r.status, &r.body["duplicate"]),
-        (200, &json!(false)),
-        "{}",
-        r.body
-    );
+    let r = deliver(&app, &again, &secret).await;
+    assert_first_delivery(&r);
     let shown = listed(&app, &user, &account.open_id).await;
     assert_eq!(
         (&shown["status"], &shown["revoked_reason"]),
@@ -302,12 +287,7 @@ async fn oversized_foreign_and_future_deliveries_change_nothing() {
     // Correctly signed, but over 64 KiB: 413 before anything is read.
     for len in [64 * 1024 + 1, 70 * 1024] {
         let body = padded(open_id, "authorization.removed", len);
-        let r = call(
-            "tiktok-webhook",
-            &app,
-            delivery(&body, &secret, Some(now())),
-        )
-        .await;
+        let r = deliver(&app, &body, &secret).await;
         r.assert_error(413, "payload_too_large");
     }
 
@@ -338,12 +318,7 @@ async fn oversized_foreign_and_future_deliveries_change_nothing() {
         ("a null key", with_client_key(Some(Value::Null))),
         ("no key", with_client_key(None)),
     ] {
-        let r = call(
-            "tiktok-webhook",
-            &app,
-            delivery(&body, &secret, Some(now())),
-        )
-        .await;
+        let r = deliver(&app, &body, &secret).await;
         assert_eq!(
             (r.status, r.body["code"].as_str()),
             (401, Some("invalid_signature")),
@@ -369,12 +344,7 @@ async fn oversized_foreign_and_future_deliveries_change_nothing() {
     // The limits are where the contract puts them: exactly 64 KiB is read (an event
     // this app only records), and a delivery signed 4 minutes ahead is accepted.
     let body = padded(open_id, "test.padded", 64 * 1024);
-    let r = call(
-        "tiktok-webhook",
-        &app,
-        delivery(&body, &secret, Some(now())),
-    )
-    .await;
+    let r = deliver(&app, &body, &secret).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(deliveries_for(open_id), "1");
     assert_eq!(db.connection(id).await["revoked_at"], Value::Null);
@@ -419,12 +389,7 @@ async fn each_removal_reason_is_named_in_the_list() {
     let secret = stack_var("TIKTOK_CLIENT_SECRET");
     for (reason, account) in accounts.iter().enumerate() {
         let body = removal(&account.open_id, reason as u8, now());
-        let r = call(
-            "tiktok-webhook",
-            &app,
-            delivery(&body, &secret, Some(now())),
-        )
-        .await;
+        let r = deliver(&app, &body, &secret).await;
         assert_eq!(
             (r.status, &r.body["duplicate"]),
             (200, &json!(false)),
@@ -666,12 +631,7 @@ async fn deliveries_are_kept_a_week_then_cleared() {
                       "create_time": now(), "user_openid": key, "content": "{}"})
     .to_string();
     let secret = stack_var("TIKTOK_CLIENT_SECRET");
-    let r = call(
-        "tiktok-webhook",
-        &app,
-        delivery(&body, &secret, Some(now())),
-    )
-    .await;
+    let r = deliver(&app, &body, &secret).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let kept = |suffix: &str| {
         psql(&format!(
