@@ -34,6 +34,9 @@ pub struct Summary {
     pub refreshed: u64,
     pub reauth_required: u64,
     pub failed: u64,
+    /// Connections another refresher (a user's request) held for longer than the run
+    /// waited: left to it, and to the next run.
+    pub skipped: u64,
     /// Connections still due when the run ended, counted up to 100 (`None` when the
     /// database could not say).
     pub remaining: Option<i64>,
@@ -67,6 +70,7 @@ pub async fn run<P: Ports>(app: &App<P>, until: Instant) -> Result<Summary, ApiE
         refreshed = summary.refreshed,
         reauth_required = summary.reauth_required,
         failed = summary.failed,
+        skipped = summary.skipped,
         remaining = summary.remaining,
         stopped = summary.stopped,
         "keep-alive sweep done"
@@ -146,6 +150,8 @@ impl<P: Ports> Sweep<'_, P> {
                 tally.outages = 0;
             }
             Err(err) if err.is_reauth() => tally.summary.reauth_required += 1,
+            // Someone else is refreshing it: no outage, nothing to count against TikTok.
+            Err(AccessError::RefreshInProgress) => tally.summary.skipped += 1,
             Err(AccessError::TikTok(TikTokError::RateLimited { .. })) => {
                 tally.summary.failed += 1;
                 tally.summary.stopped.get_or_insert("tiktok_rate_limited");

@@ -33,6 +33,10 @@ pub enum AccessError {
     Store(StoreError),
     #[error("a stored token does not decrypt with the configured keys")]
     Undecryptable,
+    /// Another refresh of the connection (the sweep, another request) held its lease
+    /// for longer than this request could wait.
+    #[error("a refresh of this connection is in progress")]
+    RefreshInProgress,
 }
 
 impl AccessError {

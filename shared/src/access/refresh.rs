@@ -18,6 +18,8 @@ const RACE_REREAD_WAITS_MS: [u64; 5] = [0, 150, 300, 600, 900];
 /// Re-reads while another refresh of the connection is in flight (about 4.5 s in all:
 /// a refresh is one TikTok call and one write).
 const OTHER_REFRESH_WAITS_MS: [u64; 6] = [100, 200, 400, 800, 1000, 2000];
+/// Time given to ending a lease even when the request's deadline has come.
+const LEASE_RELEASE_TIME: Duration = Duration::from_secs(1);
 
 fn seconds_from(now: OffsetDateTime, secs: i64) -> OffsetDateTime {
     now + time::Duration::seconds(secs.clamp(0, 10 * 365 * 24 * 3600))
@@ -37,21 +39,59 @@ impl<S: TokenStore, T: TikTokApi> TokenAccess<'_, S, T> {
         }
         let refresh_token = self.decrypt(Some(stored_refresh))?;
         // One refresh of a connection in flight at a time, whoever asks (the sweep, a
-        // request): TikTok never sees one refresh token twice at once.
-        let leased = self
-            .store
-            .begin_refresh(conn.id, stored_refresh)
-            .await
-            .map_err(AccessError::Store)?;
-        if !leased {
-            return self.await_other_refresh(conn.id, stored_refresh).await;
+        // request): TikTok never sees one refresh token twice at once. Whoever holds
+        // the lease, this request waits for its tokens, or for the lease to be free.
+        for wait_ms in std::iter::once(0).chain(OTHER_REFRESH_WAITS_MS) {
+            if wait_ms > 0 {
+                tokio::time::sleep(Duration::from_millis(wait_ms)).await;
+                let current = self
+                    .store
+                    .connection_by_id(conn.id)
+                    .await
+                    .map_err(AccessError::Store)?;
+                match current {
+                    // Revoked (tokens cleared) or disconnected meanwhile.
+                    None => return Err(AccessError::ReauthRequired),
+                    Some(c) if c.revoked_at.is_some() => return Err(AccessError::ReauthRequired),
+                    Some(c) if c.refresh_token.as_deref() != Some(stored_refresh) => {
+                        return self.adopt_newer(Some(c), stored_refresh)
+                    }
+                    Some(_) => {}
+                }
+            }
+            let leased = self
+                .store
+                .begin_refresh(conn.id, stored_refresh)
+                .await
+                .map_err(AccessError::Store)?;
+            if leased {
+                // Boxed: the refresh is rare, and its future would otherwise enlarge
+                // every future that may refresh.
+                return Box::pin(self.refresh_then_release(conn, stored_refresh, &refresh_token))
+                    .await;
+            }
         }
+        tracing::warn!(
+            connection_id = conn.id,
+            "another refresh of this connection did not finish in time"
+        );
+        Err(AccessError::RefreshInProgress)
+    }
+
+    /// The refresh under the lease; a refresh that stored nothing ends the lease at once
+    /// (not after its 30 seconds), with a moment of its own past the request's deadline.
+    async fn refresh_then_release(
+        &self,
+        conn: &Connection,
+        stored_refresh: &str,
+        refresh_token: &str,
+    ) -> Result<LiveToken, AccessError> {
         let outcome = self
-            .refresh_leased(conn, stored_refresh, &refresh_token)
+            .refresh_leased(conn, stored_refresh, refresh_token)
             .await;
         if outcome.is_err() {
-            // Nothing stored: the lease goes at once, not after its 30 seconds.
-            if let Err(err) = self.store.end_refresh(conn.id, stored_refresh).await {
+            let release = self.store.end_refresh(conn.id, stored_refresh);
+            if let Err(err) = crate::outbound::with_at_least(LEASE_RELEASE_TIME, release).await {
                 tracing::warn!(connection_id = conn.id, error = %err, "could not end the refresh lease");
             }
         }
@@ -140,29 +180,6 @@ impl<S: TokenStore, T: TikTokApi> TokenAccess<'_, S, T> {
                 }
             }
         }
-    }
-
-    /// Someone else (the sweep, another request) is refreshing this connection right
-    /// now: the tokens it stores serve this request too. If none arrive in time, the
-    /// answer is TikTok's slowness, not a dead grant.
-    async fn await_other_refresh(
-        &self,
-        id: i64,
-        stale_refresh: &str,
-    ) -> Result<LiveToken, AccessError> {
-        if let Some(live) = self
-            .reread_for_newer(id, stale_refresh, &OTHER_REFRESH_WAITS_MS)
-            .await?
-        {
-            return Ok(live);
-        }
-        tracing::warn!(
-            connection_id = id,
-            "another refresh of this connection did not finish in time"
-        );
-        Err(AccessError::TikTok(TikTokError::Unavailable(
-            "a refresh of this connection is in progress".into(),
-        )))
     }
 
     /// TikTok refused our refresh token: maybe another instance rotated it a moment ago

@@ -304,12 +304,49 @@ async fn a_refresh_that_never_lands_elsewhere_is_tiktoks_slowness_not_a_dead_gra
     let stored = conn.refresh_token.clone().unwrap();
     assert!(parts.store.begin_refresh(1, &stored).await.unwrap());
     let err = parts.user_info(conn).await.unwrap_err();
-    assert!(
-        matches!(err, AccessError::TikTok(TikTokError::Unavailable(_))),
-        "{err:?}"
+    assert_eq!(err, AccessError::RefreshInProgress);
+    assert_eq!(
+        ApiError::from(err),
+        ApiError::TikTokUnavailable,
+        "try again"
     );
     assert_eq!(refresh_calls(&parts), 0);
     assert!(!parts.store.is_marked_reauth(1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lease_its_holder_gives_up_is_taken_and_the_refresh_made() {
+    let conn = row("act.0", "rft.0", -10);
+    let parts = Parts::new(&conn);
+    // The holder's TikTok call fails 250 ms in: it ends the lease, storing nothing.
+    let stored = conn.refresh_token.clone().unwrap();
+    assert!(parts.store.begin_refresh(1, &stored).await.unwrap());
+    let store = parts.store.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        store.end_refresh(1, &stored).await.unwrap();
+    });
+    parts.tiktok.then_refresh(Ok(grant("act.1", "rft.1", "o")));
+    parts.tiktok.then_user_info(Ok(open_id("o")));
+    parts.user_info(conn).await.unwrap();
+    assert_eq!(refresh_calls(&parts), 1, "this request refreshed, once");
+    assert_eq!(parts.stored_refresh(), "rft.1");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_connection_revoked_while_waiting_needs_a_reconnect() {
+    let conn = row("act.0", "rft.0", -10);
+    let parts = Parts::new(&conn);
+    let stored = conn.refresh_token.clone().unwrap();
+    assert!(parts.store.begin_refresh(1, &stored).await.unwrap());
+    // TikTok's webhook: the user removed the app; the tokens are cleared.
+    let mut revoked = conn.clone();
+    (revoked.access_token, revoked.refresh_token) = (Some(String::new()), None);
+    revoked.revoked_at = Some(OffsetDateTime::now_utc());
+    parts.store.put(revoked);
+    let err = parts.user_info(conn).await.unwrap_err();
+    assert_eq!(err, AccessError::ReauthRequired);
+    assert_eq!(refresh_calls(&parts), 0);
 }
 
 #[tokio::test]

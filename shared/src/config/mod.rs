@@ -338,7 +338,13 @@ pub(crate) fn http_url(name: &'static str, value: &str) -> Result<String, Config
             true,
         ),
     };
-    if rest.is_empty() || rest.starts_with('/') || rest.chars().any(char::is_whitespace) {
+    // No userinfo (`user@host`): `http://localhost:1@evil.example` names evil.example.
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if rest.is_empty()
+        || rest.starts_with('/')
+        || rest.chars().any(char::is_whitespace)
+        || authority.contains('@')
+    {
         return Err(malformed(name, "expected an https URL"));
     }
     if plain && !is_loopback(rest.split('/').next().unwrap_or_default()) {

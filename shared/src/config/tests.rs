@@ -32,6 +32,8 @@ fn upstreams_are_https_except_on_loopback() {
         "http://api.example.com",
         "http://10.0.0.1:3000",
         "http://127.0.0.1.evil.com",
+        "http://localhost:1@evil.example/token",
+        "https://user@api.example.com",
         "ftp://x",
         "http://",
     ] {

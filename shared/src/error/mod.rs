@@ -337,6 +337,8 @@ impl From<AccessError> for ApiError {
             AccessError::ReauthRequired => ApiError::TikTokReauthRequired,
             AccessError::TikTok(err) => err.into(),
             AccessError::Store(err) => err.into(),
+            // TikTok is slow for whoever holds the lease: try again shortly.
+            AccessError::RefreshInProgress => ApiError::TikTokUnavailable,
             AccessError::Undecryptable => {
                 tracing::error!("stored token does not decrypt: check ENCRYPTION_KEY");
                 ApiError::Internal

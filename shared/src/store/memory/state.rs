@@ -168,6 +168,7 @@ impl State {
         c.revoked_reason = None;
         c.refreshed_at = Some(now);
         self.claims.remove(&id);
+        self.refreshing.remove(&id);
         self.reauth_required.remove(&id);
         Ok(())
     }
