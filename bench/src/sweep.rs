@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use integration_tests::*;
 
-use crate::Env;
+use crate::{ms, proc_stat, spawn, Env};
 use serde_json::{json, Value};
 
 /// Due connections the run refreshes (over several users: a user connects at most 50).
@@ -93,31 +93,19 @@ pub async fn measure(binary: &Path, env: impl Fn(&str) -> Env) -> SweepRun {
             .expect("scheduled event");
     let id = runtime.invoke(&event);
     let started = Instant::now();
-    let mut child = tokio::process::Command::new(binary)
-        .env_clear()
-        .envs(env(&runtime.address))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn refresh-connections");
+    let mut child = spawn(binary, &env(&runtime.address));
     let pid = child.id().expect("pid");
     assert!(runtime.wait_ready(Duration::from_secs(30)).await);
     let ready_ms = runtime
         .first_next()
-        .map(|t| (t - started).as_secs_f64() * 1000.0)
+        .map(|t| ms(t - started))
         .unwrap_or(f64::NAN);
     let summary = runtime
         .response(&id, Duration::from_secs(300))
         .await
         .expect("the run's summary");
-    let run_ms = started.elapsed().as_secs_f64() * 1000.0 - ready_ms;
-    let peak_rss_kib = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0);
+    let run_ms = ms(started.elapsed()) - ready_ms;
+    let (_, peak_rss_kib) = proc_stat(pid);
     let _ = child.kill().await;
     let calls = token_calls(&fake).await - calls_before;
     let refreshed = summary["refreshed"].as_f64().unwrap_or(0.0);

@@ -186,29 +186,8 @@ impl<S: TokenStore, T: TikTokApi> TokenAccess<'_, S, T> {
     /// and is storing the new pair right now. Re-read the row until it holds something
     /// newer, for a bounded time; only then is re-authorization needed.
     async fn await_winner(&self, id: i64, stale_refresh: &str) -> Result<LiveToken, AccessError> {
-        if let Some(live) = self
-            .reread_for_newer(id, stale_refresh, &RACE_REREAD_WAITS_MS)
-            .await?
-        {
-            return Ok(live);
-        }
-        // Nothing newer: TikTok refused the stored token itself. Recorded so the account
-        // pages can show it; the answer does not depend on it.
-        if let Err(err) = self.store.mark_reauth_required(id, stale_refresh).await {
-            tracing::warn!(connection_id = id, error = %err, "could not record reauth_required");
-        }
-        Err(AccessError::ReauthRequired)
-    }
-
-    /// Re-reads the row after each wait until it holds tokens newer than `stale_refresh`.
-    async fn reread_for_newer(
-        &self,
-        id: i64,
-        stale_refresh: &str,
-        waits_ms: &[u64],
-    ) -> Result<Option<LiveToken>, AccessError> {
-        for wait_ms in waits_ms {
-            tokio::time::sleep(Duration::from_millis(*wait_ms)).await;
+        for wait_ms in RACE_REREAD_WAITS_MS {
+            tokio::time::sleep(Duration::from_millis(wait_ms)).await;
             let current = self
                 .store
                 .connection_by_id(id)
@@ -216,10 +195,15 @@ impl<S: TokenStore, T: TikTokApi> TokenAccess<'_, S, T> {
                 .map_err(AccessError::Store)?;
             match self.adopt_newer(current, stale_refresh) {
                 Err(AccessError::ReauthRequired) => continue,
-                other => return other.map(Some),
+                other => return other,
             }
         }
-        Ok(None)
+        // Nothing newer: TikTok refused the stored token itself. Recorded so the account
+        // pages can show it; the answer does not depend on it.
+        if let Err(err) = self.store.mark_reauth_required(id, stale_refresh).await {
+            tracing::warn!(connection_id = id, error = %err, "could not record reauth_required");
+        }
+        Err(AccessError::ReauthRequired)
     }
 
     /// Uses a row's tokens if they are newer than the refresh token this request held.
