@@ -5,12 +5,6 @@ use integration_tests::*;
 use lambda_http::Body;
 use serde_json::{json, Value};
 
-/// [`send`] with its future on the heap: a test's own future then stays small enough
-/// for a test thread's stack in debug builds.
-async fn call(function: &str, app: &shared::LiveApp, req: lambda_http::Request) -> Reply {
-    Box::pin(send(function, app, req)).await
-}
-
 /// An `authorization.removed` that happened at `at` (Unix seconds).
 fn removal(open_id: &str, reason: u8, at: i64) -> String {
     json!({"client_key": stack_var("TIKTOK_CLIENT_KEY"), "event": "authorization.removed",
@@ -58,7 +52,7 @@ async fn assert_reconnected(
 
 /// A delivery signed now with the app's secret, answered by tiktok-webhook.
 async fn deliver(app: &shared::LiveApp, body: &str, secret: &str) -> Reply {
-    call("tiktok-webhook", app, delivery(body, secret, Some(now()))).await
+    send("tiktok-webhook", app, delivery(body, secret, Some(now()))).await
 }
 
 /// Acknowledged and recorded: not a duplicate.
@@ -107,14 +101,14 @@ async fn a_signed_removal_revokes_once_and_forgeries_change_nothing() {
         let query: &[(&str, &str)] = if force { &[("force", "true")] } else { &[] };
         asking("tiktok-profile", &user, &account, query)
     };
-    let r = call("tiktok-profile", &app, profile(false)).await;
+    let r = send("tiktok-profile", &app, profile(false)).await;
     assert_eq!(
         (r.status, &r.body["cached"]),
         (200, &json!(false)),
         "{}",
         r.body
     );
-    let r = call("tiktok-profile", &app, profile(false)).await;
+    let r = send("tiktok-profile", &app, profile(false)).await;
     assert_eq!(
         (r.status, &r.body["cached"]),
         (200, &json!(true)),
@@ -139,7 +133,7 @@ async fn a_signed_removal_revokes_once_and_forgeries_change_nothing() {
         ("6 minutes old", delivery(&body, &secret, Some(now() - 360))),
         ("no header", delivery(&body, &secret, None)),
     ] {
-        let r = call("tiktok-webhook", &app, req).await;
+        let r = send("tiktok-webhook", &app, req).await;
         assert_eq!(
             (r.status, r.body["code"].as_str()),
             (401, Some("invalid_signature")),
@@ -185,13 +179,13 @@ async fn a_signed_removal_revokes_once_and_forgeries_change_nothing() {
     assert_eq!(shown["status"], "revoked");
     assert_eq!(shown["revoked_reason"], "user_disconnected");
     let calls = all_fake_calls().await.len();
-    call("tiktok-profile", &app, profile(false))
+    send("tiktok-profile", &app, profile(false))
         .await
         .assert_error(409, "tiktok_reauth_required");
-    call("tiktok-profile", &app, profile(true))
+    send("tiktok-profile", &app, profile(true))
         .await
         .assert_error(409, "tiktok_reauth_required");
-    let test = call(
+    let test = send(
         "tiktok-test",
         &app,
         asking("tiktok-test", &user, &account, &[]),
@@ -208,7 +202,7 @@ async fn a_signed_removal_revokes_once_and_forgeries_change_nothing() {
         test.body
     );
     for function in ["tiktok-videos", "tiktok-creator-info"] {
-        let r = call(function, &app, asking(function, &user, &account, &[])).await;
+        let r = send(function, &app, asking(function, &user, &account, &[])).await;
         assert_eq!(
             (r.status, r.body["code"].as_str()),
             (409, Some("tiktok_reauth_required")),
@@ -246,7 +240,7 @@ async fn a_signed_removal_revokes_once_and_forgeries_change_nothing() {
 
     // And TikTok is called again (the count above sees calls).
     let calls = all_fake_calls().await.len();
-    let r = call("tiktok-profile", &app, profile(true)).await;
+    let r = send("tiktok-profile", &app, profile(true)).await;
     assert_eq!(
         (r.status, &r.body["cached"]),
         (200, &json!(false)),
@@ -329,7 +323,7 @@ async fn oversized_foreign_and_future_deliveries_change_nothing() {
 
     // Signed 6 minutes in the future: 401.
     let body = removal(open_id, 1, now());
-    let r = call(
+    let r = send(
         "tiktok-webhook",
         &app,
         delivery(&body, &secret, Some(now() + 360)),
@@ -348,7 +342,7 @@ async fn oversized_foreign_and_future_deliveries_change_nothing() {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(deliveries_for(open_id), "1");
     assert_eq!(db.connection(id).await["revoked_at"], Value::Null);
-    let r = call(
+    let r = send(
         "tiktok-webhook",
         &app,
         delivery(

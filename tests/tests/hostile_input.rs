@@ -8,12 +8,6 @@ use lambda_http::http::HeaderValue;
 use lambda_http::Body;
 use serde_json::{json, Value};
 
-/// [`send`] with its future on the heap: a test's own future then stays small enough
-/// for a test thread's stack in debug builds.
-async fn call(function: &str, app: &shared::LiveApp, req: lambda_http::Request) -> Reply {
-    Box::pin(send(function, app, req)).await
-}
-
 /// Ids that would be PostgREST filter syntax, SQL, or control characters if they ever
 /// reached a query string.
 const HOSTILE_IDS: [&str; 8] = [
@@ -254,7 +248,7 @@ async fn hostile_input_is_refused_with_4xx_and_changes_nothing() {
         // Bodies: for GET and DELETE they are ignored, so only the methods that read one.
         if served == "POST" || served == "PATCH" {
             for (case, body) in body_cases(function) {
-                let r = call(function, &f.app, with_raw_body(base(), body)).await;
+                let r = send(function, &f.app, with_raw_body(base(), body)).await;
                 check(function, &case, &r);
                 n += 1;
             }
@@ -288,7 +282,7 @@ async fn hostile_input_is_refused_with_4xx_and_changes_nothing() {
                 }
                 _ => continue,
             };
-            let r = call(function, &f.app, req).await;
+            let r = send(function, &f.app, req).await;
             check(function, &format!("id {id:?}"), &r);
             n += 1;
         }
@@ -297,7 +291,7 @@ async fn hostile_input_is_refused_with_4xx_and_changes_nothing() {
             if method == served {
                 continue;
             }
-            let r = call(function, &f.app, with_method(base(), method)).await;
+            let r = send(function, &f.app, with_method(base(), method)).await;
             assert_eq!(r.status, 405, "{function} {method}");
             check(function, method, &r);
             n += 1;
@@ -347,7 +341,7 @@ async fn hostile_input_is_refused_with_4xx_and_changes_nothing() {
                 &[("account_id", &account.open_id), ("utm_source", "x")],
             );
         }
-        let r = call(function, &f.app, req).await;
+        let r = send(function, &f.app, req).await;
         assert!(
             r.status == 200 || r.status == 201,
             "{function} after the hostile cases: {} {}",
@@ -536,7 +530,7 @@ async fn the_webhook_answers_signed_hostile_bodies_and_bad_headers_by_the_contra
     }
     let state = webhook_state();
     for (case, body, status, code) in refused {
-        let r = call("tiktok-webhook", &app, signed(body)).await;
+        let r = send("tiktok-webhook", &app, signed(body)).await;
         check("tiktok-webhook", &case, &r);
         assert_eq!(
             (r.status, r.body["code"].as_str()),
@@ -608,7 +602,7 @@ async fn the_webhook_answers_signed_hostile_bodies_and_bad_headers_by_the_contra
     let (recorded, revoked) = webhook_state();
     let n = acknowledged.len() as i64;
     for (case, body) in acknowledged {
-        let r = call("tiktok-webhook", &app, signed(body)).await;
+        let r = send("tiktok-webhook", &app, signed(body)).await;
         assert_eq!(
             (r.status, &r.body),
             (200, &json!({"received": true, "duplicate": false})),
@@ -645,7 +639,7 @@ async fn the_webhook_answers_signed_hostile_bodies_and_bad_headers_by_the_contra
             .not_primary()
             .as_row(&db)
             .await;
-        let r = call(
+        let r = send(
             "tiktok-webhook",
             &app,
             signed(envelope(
@@ -753,7 +747,7 @@ async fn the_webhook_answers_signed_hostile_bodies_and_bad_headers_by_the_contra
     ];
     let state = webhook_state();
     for (case, signatures) in headers {
-        let r = call(
+        let r = send(
             "tiktok-webhook",
             &app,
             delivery_with(removal.clone(), signatures),
@@ -772,7 +766,7 @@ async fn the_webhook_answers_signed_hostile_bodies_and_bad_headers_by_the_contra
 
     // The same removal with its good header revokes the fixture's connection (so the
     // cases above were refused for their header alone).
-    let r = call(
+    let r = send(
         "tiktok-webhook",
         &app,
         delivery_with(removal.clone(), vec![header(&good)]),
@@ -874,7 +868,7 @@ async fn tiktok_videos_refuses_hostile_query_values_without_calling_tiktok() {
     for params in &cases {
         let query: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let req = with_query(good_request("tiktok-videos", &user, &account), &query);
-        let r = call("tiktok-videos", &app, req).await;
+        let r = send("tiktok-videos", &app, req).await;
         let case = format!(
             "{:?}",
             query
@@ -903,7 +897,7 @@ async fn tiktok_videos_refuses_hostile_query_values_without_calling_tiktok() {
         good_request("tiktok-videos", &user, &account),
         &[("account_id", own), ("max_count", "5")],
     );
-    let r = call("tiktok-videos", &app, req).await;
+    let r = send("tiktok-videos", &app, req).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(fake_calls().await > calls, "TikTok was called");
 }
