@@ -100,6 +100,7 @@ import socket
 import sys
 import threading
 import time
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlparse
 
@@ -131,8 +132,13 @@ VIDEO_FIELDS = {"id", "create_time", "cover_image_url", "share_url", "video_desc
 # -- Content Posting API ------------------------------------------------------------------
 MB = 1024 * 1024  # TikTok's "MB" in the media transfer guide (binary: an assumption)
 PRIVACY_LEVELS = ["PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CREATOR", "SELF_ONLY"]
+# What TikTok offers when the options are not set: a public account no
+# FOLLOWER_OF_CREATOR, a private one no PUBLIC_TO_EVERYONE.
+PUBLIC_OPTIONS = ["PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "SELF_ONLY"]
+PRIVATE_OPTIONS = ["FOLLOWER_OF_CREATOR", "MUTUAL_FOLLOW_FRIENDS", "SELF_ONLY"]
 CREATOR_DEFAULTS = {  # an account's posting settings (override with "creator" on /_fake/accounts)
-    "privacy_level_options": PRIVACY_LEVELS, "comment_disabled": False, "duet_disabled": False,
+    # None: as TikTok offers them (PUBLIC_OPTIONS or PRIVATE_OPTIONS, by private_account)
+    "privacy_level_options": None, "comment_disabled": False, "duet_disabled": False,
     "stitch_disabled": False, "max_video_post_duration_sec": 600, "private_account": False,
     "app_unaudited": False, "max_posts_per_day": 15,
     # False: TikTok's per-token posting rate limits are not applied (the benchmark's load).
@@ -167,6 +173,49 @@ def log_id():
     return time.strftime("%Y%m%d%H%M%S") + secrets.token_hex(8).upper()
 
 
+def new_open_id():
+    """An open_id as TikTok's: `-` or `_`, `000`, then 32 URL-safe characters (which may
+    hold `-` and `_`), e.g. -000sr6ziSORMWi9D4IFqm6ADJtH4KS3gO6e."""
+    return secrets.choice("-_") + "000" + secrets.token_urlsafe(24)
+
+
+def new_token(kind):
+    """An access (`act`) or refresh (`rft`) token as TikTok's: act.<...>!5096.va; the `!`
+    and the dots are part of the token."""
+    return f"{kind}.{secrets.token_urlsafe(45)}!{secrets.randbelow(9000) + 1000}.va"
+
+
+def new_publish_id(mode, media, source):
+    """A publish_id as TikTok's, by kind: v_pub_file~v2-1.<n> (direct upload),
+    v_inbox_file~v2.<n> (inbox), v_pub_url~v2-1.<n> (direct from a URL), p_pub_url~v2.<n>
+    (photos); the `~` is part of it."""
+    n = str(7600000000000000000 + secrets.randbelow(10 ** 17))
+    if media == "photo":
+        return "p_pub_url~v2." + n
+    if mode == "inbox":
+        return ("v_inbox_file~v2." if source == "FILE_UPLOAD" else "v_inbox_url~v2.") + n
+    return ("v_pub_file~v2-1." if source == "FILE_UPLOAD" else "v_pub_url~v2-1.") + n
+
+
+def new_post_id():
+    """A public post id: an int64 above 2^53 (TikTok documents list<int64>)."""
+    return 7600000000000000000 + secrets.randbelow(10 ** 17)
+
+
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "tiktok")
+
+
+def fixture(name):
+    """A recorded answer shape (tests/fixtures/tiktok/<name>.json) as a scripted response:
+    its status, headers and body (kept as the file has it, numbers digit for digit)."""
+    if not re.fullmatch(r"[a-z0-9_-]+", name or ""):
+        raise ValueError("fixture names are lowercase words")
+    with open(os.path.join(FIXTURES, name + ".json")) as f:
+        shape = json.load(f)
+    answer = shape["answer"]
+    return {"status": answer["status"], "headers": answer.get("headers") or {}, "body": answer["body"]}
+
+
 def retire_refresh(open_id):
     for old in [t for t, oid in REFRESH.items() if oid == open_id]:
         RETIRED[old] = REFRESH.pop(old)
@@ -177,21 +226,31 @@ def new_account(open_id, p):
     token lifetimes, profile fields and posting settings ("creator")."""
     return {
         "open_id": open_id,
-        "creator": {**CREATOR_DEFAULTS, "privacy_level_options": list(PRIVACY_LEVELS), **(p.get("creator") or {})},
+        "creator": {**CREATOR_DEFAULTS, **(p.get("creator") or {})},
+        # The HTTP status of this account's OAuth errors: TikTok answers them with 400 and
+        # with 200 alike (an error at 200 is still an error).
+        "oauth_error_status": int(p.get("oauth_error_status", 400)),
         "scope": p.get("scope", "user.info.basic,user.info.profile,user.info.stats"),
         "access_ttl": int(p.get("access_ttl", 7200)),
         "refresh_ttl": int(p.get("refresh_ttl", 15552000)),
         "profile": {
-            "open_id": open_id, "union_id": "u" + open_id,
+            "open_id": open_id, "union_id": str(uuid.uuid4()),
             "display_name": "Creator " + open_id[:6],
             "avatar_url": "https://p16.tiktokcdn.com/avatar/" + open_id + ".jpeg",
             "avatar_url_100": None, "avatar_large_url": None,
-            "username": "creator_" + open_id[:6].strip("-"), "bio_description": "Hello",
+            "username": "creator_" + open_id[4:10].strip("-_"), "bio_description": "Hello",
             "profile_deep_link": "https://www.tiktok.com/@x", "is_verified": False,
             "follower_count": 1200, "following_count": 30, "likes_count": 45000, "video_count": 12,
             **p.get("profile", {}),
         },
     }
+
+
+def privacy_options(creator):
+    """The privacy levels a creator is offered."""
+    if creator["privacy_level_options"] is not None:
+        return list(creator["privacy_level_options"])
+    return list(PRIVATE_OPTIONS if creator["private_account"] else PUBLIC_OPTIONS)
 
 
 def creator_problem(creator):
@@ -204,8 +263,8 @@ def creator_problem(creator):
         if key not in CREATOR_DEFAULTS:
             return "unknown creator setting " + key
         if key == "privacy_level_options":
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                return "privacy_level_options must be a list of strings"
+            if value is not None and (not isinstance(value, list) or not all(isinstance(v, str) for v in value)):
+                return "privacy_level_options must be a list of strings or null"
         elif isinstance(CREATOR_DEFAULTS[key], bool):
             if not isinstance(value, bool):
                 return key + " must be a boolean"
@@ -320,9 +379,26 @@ def arrive(record):
     if record["mode"] == "direct":
         record["status"] = "PUBLISH_COMPLETE"
         if record["privacy_level"] == "PUBLIC_TO_EVERYONE" and not record["post_ids"]:
-            record["post_ids"] = [str(7300000000000000000 + secrets.randbelow(10 ** 15))]
+            record["post_ids"] = [new_post_id()]
     else:
         record["status"] = "SEND_TO_USER_INBOX"
+
+
+def status_data(record):
+    """A status fetch's data as TikTok's: only the keys that apply (a PROCESSING_UPLOAD
+    answer holds status and uploaded_bytes). Post ids as TikTok documents them (int64
+    numbers), or as /_fake/publish set them (numbers or strings). Called with LOCK held."""
+    status = record["status"]
+    data = {"status": status}
+    if status == "FAILED":
+        data["fail_reason"] = record["fail_reason"] or "internal"
+    if record["source"] == "FILE_UPLOAD" and status != "FAILED":
+        data["uploaded_bytes"] = record["uploaded_bytes"]
+    elif status != "FAILED" and record["downloaded_bytes"]:
+        data["downloaded_bytes"] = record["downloaded_bytes"]
+    if status == "PUBLISH_COMPLETE" and record["post_ids"]:
+        data["publicaly_available_post_id"] = list(record["post_ids"])
+    return data
 
 
 def take_rate(token, bucket, now):
@@ -336,10 +412,20 @@ def take_rate(token, bucket, now):
     return 0
 
 
-def s256(verifier):
-    """The S256 challenge of a verifier, in both encodings TikTok's guides name."""
+# How TikTok compares the S256 challenge: the lowercase hex of SHA-256(verifier) (its Login
+# Kit guide; integrations report a base64url challenge, as RFC 7636 writes it, refused at
+# the exchange). TIKTOK_FAKE_PKCE_ENCODING=base64url, or "pkce_encoding" on /_fake/consent
+# for one authorization, plays a TikTok that follows the RFC.
+PKCE_ENCODINGS = ("hex", "base64url")
+PKCE_ENCODING = os.environ.get("TIKTOK_FAKE_PKCE_ENCODING", "hex")
+
+
+def s256(verifier, encoding):
+    """The S256 challenge of a verifier, in `encoding` (hex or base64url)."""
     digest = hashlib.sha256(verifier.encode()).digest()
-    return {base64.urlsafe_b64encode(digest).rstrip(b"=").decode(), digest.hex()}
+    if encoding == "base64url":
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    return digest.hex()
 
 
 SCOPE_TEXT = {  # what the consent page says each scope lets the app do
@@ -380,14 +466,18 @@ def grant_consent(q, p):
     problem = authorize_problem(q)
     if problem:
         return problem, None
-    open_id = p.get("open_id") or "-" + secrets.token_hex(16)
+    encoding = p.get("pkce_encoding") or PKCE_ENCODING
+    if encoding not in PKCE_ENCODINGS:
+        return "pkce_encoding must be hex or base64url", None
+    open_id = p.get("open_id") or new_open_id()
     if open_id not in ACCOUNTS:
         ACCOUNTS[open_id] = new_account(open_id, p)
         ACCOUNTS[open_id]["refresh_token"] = None
         ACCOUNTS[open_id]["refresh_expires_at"] = 0
     code = "code." + secrets.token_urlsafe(24)
     CODES[code] = {"client_key": q["client_key"], "redirect_uri": q["redirect_uri"],
-                   "challenge": q["code_challenge"], "scope": q.get("scope", "user.info.basic"),
+                   "challenge": q["code_challenge"], "pkce_encoding": encoding,
+                   "scope": q.get("scope", "user.info.basic"),
                    "open_id": open_id, "expires_at": time.time() + CODE_TTL, "used": False}
     ISSUED.append(code)
     redirect = with_query(q["redirect_uri"], {"code": code, "scopes": q.get("scope", ""), "state": q["state"]})
@@ -464,8 +554,8 @@ def error_page(problem):
 
 def issue_tokens(account):
     now = time.time()
-    access = "act." + secrets.token_urlsafe(24)
-    refresh = "rft." + secrets.token_urlsafe(24)
+    access = new_token("act")
+    refresh = new_token("rft")
     ACCESS[access] = (account["open_id"], now + account["access_ttl"])
     ISSUED.extend([access, refresh])
     retire_refresh(account["open_id"])
@@ -517,6 +607,8 @@ class Handler(BaseHTTPRequestHandler):
             response = queue.pop(0) if queue else None
         if response is None:
             return False
+        if "fixture" in response:  # a recorded answer shape of tests/fixtures/tiktok/
+            response = {**fixture(response["fixture"]), **{k: v for k, v in response.items() if k != "fixture"}}
         time.sleep(response.get("delay_ms", 0) / 1000)
         if response.get("drop"):
             self.close_connection = True
@@ -547,14 +639,25 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
 
     def envelope_error(self, status, code, message):
-        self.send(status, {"data": {}, "error": {"code": code, "message": message, "log_id": log_id()}})
+        # Error bodies as TikTok's often are: no "data" key.
+        self.send(status, {"error": {"code": code, "message": message, "log_id": log_id()}})
 
     def oauth_error(self, status, error, description):
         self.send(status, {"error": error, "error_description": description, "log_id": log_id()})
 
+    def oauth_refusal(self, open_id, error, description):
+        """An OAuth error about an account's grant, at the status that account's errors
+        come with (400, or 200 as TikTok also answers them: see new_account)."""
+        with LOCK:
+            account = ACCOUNTS.get(open_id) if open_id else None
+            status = account["oauth_error_status"] if account else 400
+        self.oauth_error(status, error, description)
+
     # -- TikTok -----------------------------------------------------------------------
     def do_GET(self):
         url = urlparse(self.path)
+        if self.server.uploads:  # the upload host serves uploads only
+            return self.envelope_error(404, "invalid_params", "Unknown path")
         if url.path == "/v2/user/info/":
             return self.user_info(url)
         if url.path == "/v2/auth/authorize/":
@@ -623,15 +726,20 @@ class Handler(BaseHTTPRequestHandler):
             granted = [s.strip() for s in account["scope"].split(",")]
             allowed = {f for s in granted for f in SCOPE_FIELDS.get(s, [])}
             profile = dict(account["profile"])
-        if any(f not in allowed for f in requested):
+        if "user.info.basic" not in granted:
             return self.envelope_error(401, "scope_not_authorized",
                                        "The user did not authorize the scope required for completing this request.")
+        if any(f not in allowed for f in requested):
+            # As TikTok answers fields outside the grant (recorded): 400, not 401.
+            return self.envelope_error(400, "scope_permission_missed", "some fields need additional scopes")
         user = {f: profile.get(f) for f in requested if f in profile}
         self.send(200, envelope({"user": user}))
 
     def do_POST(self):
         url = urlparse(self.path)
         raw = self.body()
+        if self.server.uploads:  # the upload host serves uploads only
+            return self.envelope_error(404, "invalid_params", "Unknown path")
         if url.path in ("/v2/oauth/token/", "/v2/oauth/revoke/"):
             form = {k: v[0] for k, v in parse_qs(raw.decode("utf-8", "replace")).items()}
             if form.get("client_key") != CLIENT_KEY or form.get("client_secret") != CLIENT_SECRET:
@@ -671,7 +779,7 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 grant = issue_tokens(account)
         if grant is None:
-            return self.oauth_error(400, "invalid_grant", "Refresh token is invalid or expired.")
+            return self.oauth_refusal(open_id, "invalid_grant", "Refresh token is invalid or expired.")
         self.send(200, grant)
 
     def videos(self, url, raw):
@@ -697,7 +805,7 @@ class Handler(BaseHTTPRequestHandler):
                 return self.envelope_error(400, "invalid_params", "video_ids must hold 1 to 20 ids.")
             renewed = "?renewed=" + str(int(time.time()))
             found = [dict(v, cover_image_url=v["cover_image_url"] + renewed) if v.get("cover_image_url") else v
-                     for v in videos if v["id"] in ids]
+                     for v in videos if str(v["id"]) in [str(i) for i in ids]]
             data = {"videos": [pick(v) for v in found]}
         else:
             max_count = body.get("max_count", 10)
@@ -709,8 +817,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self.envelope_error(400, "invalid_params", "cursor must be a non-negative integer.")
             before = [v for v in videos if cursor is None or v["create_time"] * 1000 < cursor]
             page = before[:max_count]
-            next_cursor = page[-1]["create_time"] * 1000 if page \
-                else (int(time.time() * 1000) if cursor is None else cursor)
+            # An empty page answers cursor 0, as TikTok's does.
+            next_cursor = page[-1]["create_time"] * 1000 if page else 0
             data = {"videos": [pick(v) for v in page], "cursor": next_cursor,
                     "has_more": len(before) > len(page)}
         self.send(200, envelope(data))
@@ -740,9 +848,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.envelope_error(401, "scope_not_authorized",
                                        "The user did not authorize the scope required for completing this request.")
         if retry:
-            return self.send(429, {"data": {}, "error": {
-                "code": "rate_limit_exceeded", "message": "API rate limit was exceeded, please retry later.",
-                "log_id": log_id()}}, {"Retry-After": str(retry)})
+            # TikTok sends no Retry-After, only the documented one-minute sliding window.
+            return self.envelope_error(429, "rate_limit_exceeded", "API rate limit was exceeded, please retry later.")
         if not isinstance(body, dict):
             return self.envelope_error(400, "invalid_params", "The request body is not a JSON object.")
         if endpoint == "creator_info":
@@ -759,7 +866,7 @@ class Handler(BaseHTTPRequestHandler):
                 "creator_avatar_url": profile.get("avatar_url"),
                 "creator_username": profile.get("username"),
                 "creator_nickname": profile.get("display_name"),
-                "privacy_level_options": list(creator["privacy_level_options"]),
+                "privacy_level_options": privacy_options(creator),
                 **{k: creator[k] for k in ("comment_disabled", "duet_disabled", "stitch_disabled",
                                            "max_video_post_duration_sec")},
             }
@@ -793,8 +900,8 @@ class Handler(BaseHTTPRequestHandler):
                    if r["open_id"] == open_id and r["mode"] == mode and r["created"] > now - 86400]
             refusal = None
             if mode == "direct":
-                if not isinstance(privacy, str) or privacy not in creator["privacy_level_options"]:
-                    refusal = (400, "privacy_level_option_mismatch",
+                if not isinstance(privacy, str) or privacy not in privacy_options(creator):
+                    refusal = (403, "privacy_level_option_mismatch",
                                "privacy_level is missing or not one of the creator's privacy_level_options.")
                 elif creator["app_unaudited"] and not creator["private_account"]:
                     refusal = (403, "unaudited_client_can_only_post_to_private_accounts",
@@ -809,7 +916,7 @@ class Handler(BaseHTTPRequestHandler):
                 refusal = (403, "url_ownership_unverified",
                            "The domain or URL prefix of the media URL is not verified for this app.")
             if refusal is None:
-                publish_id = "v_pub_" + secrets.token_hex(10)
+                publish_id = new_publish_id(mode, media, plan["source"])
                 upload_id, upload_token = secrets.token_hex(12), secrets.token_urlsafe(24)
                 if upload:
                     ISSUED.append(upload_token)  # a capability: the log leak check looks for it
@@ -829,29 +936,32 @@ class Handler(BaseHTTPRequestHandler):
             return self.envelope_error(*refusal)
         data = {"publish_id": publish_id}
         if upload:
-            host = self.headers.get("Host") or f"127.0.0.1:{self.server.server_port}"
-            data["upload_url"] = f"http://{host}/upload/?upload_id={upload_id}&upload_token={upload_token}"
+            # As TikTok's (open-upload-<region>.tiktokapis.com), on another host than the
+            # API: the fake's upload listener (UPLOAD_HOST).
+            data["upload_url"] = f"http://{UPLOAD_HOST}/upload/?upload_id={upload_id}&upload_token={upload_token}"
         self.send(200, envelope(data))
 
     def status_fetch(self, open_id, body):
         publish_id = body.get("publish_id")
         with LOCK:
             record = PUBLISHES.get(publish_id) if isinstance(publish_id, str) else None
-            if record is not None and record["open_id"] == open_id:
+            if record is None:
+                data = None
+                refusal = (400, "invalid_publish_id", "The publish_id does not exist.")
+            elif record["open_id"] != open_id:
+                data = None
+                refusal = (400, "token_not_authorized_for_specified_publish_id",
+                           "The access token is not authorized for the specified publish_id.")
+            else:
                 if record["moves_on_fetch"]:  # PULL_FROM_URL and photos: downloaded by the first fetch
                     record["moves_on_fetch"] = False
                     plan = record["plan"]
                     record["downloaded_bytes"] = (PULLED_PHOTO_BYTES * len(plan["photo_images"])
                                                   if record["media"] == "photo" else PULLED_VIDEO_BYTES)
                     arrive(record)
-                data = {"status": record["status"], "publicaly_available_post_id": list(record["post_ids"]),
-                        "uploaded_bytes": record["uploaded_bytes"], "downloaded_bytes": record["downloaded_bytes"]}
-                if record["status"] == "FAILED":
-                    data["fail_reason"] = record["fail_reason"] or "internal"
-            else:
-                data = None
+                data = status_data(record)
         if data is None:
-            return self.envelope_error(400, "invalid_params", "publish_id is invalid.")
+            return self.envelope_error(*refusal)
         self.send(200, envelope(data))
 
     def drain(self, length):
@@ -874,7 +984,7 @@ class Handler(BaseHTTPRequestHandler):
         """A chunk of a FILE_UPLOAD video, sent to the upload URL (no bearer: the URL is the
         capability)."""
         url = urlparse(self.path)
-        if url.path != "/upload/":  # the body is left unread: the connection closes
+        if url.path != "/upload/" or not self.server.uploads:  # the body is left unread: the connection closes
             return self.send(404, {"data": {}, "error": {"code": "invalid_params", "message": "Unknown path",
                                                          "log_id": log_id()}}, {"Connection": "close"})
         query = parse_qs(url.query)
@@ -940,7 +1050,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_OPTIONS(self):
         """A browser's CORS preflight before it PUTs a chunk to the upload URL."""
-        if urlparse(self.path).path != "/upload/":
+        if urlparse(self.path).path != "/upload/" or not self.server.uploads:
             return self.envelope_error(404, "invalid_params", "Unknown path")
         self.send_response(204)
         self.send_header("Access-Control-Allow-Origin", "*")
@@ -976,7 +1086,8 @@ class Handler(BaseHTTPRequestHandler):
         with LOCK:
             entry = CODES.get(code)
             open_id = entry["open_id"] if entry else None
-            verifier_ok = bool(entry) and entry["challenge"] in s256(form.get("code_verifier", ""))
+            verifier_ok = bool(entry) and secrets.compare_digest(
+                entry["challenge"].encode(), s256(form.get("code_verifier", ""), entry["pkce_encoding"]).encode())
             CALLS.append({"endpoint": "token_code", "open_id": open_id, "verifier_ok": verifier_ok,
                           "redirect_uri": form.get("redirect_uri")})
             if entry is None or entry["used"] or entry["expires_at"] <= time.time() \
@@ -991,9 +1102,9 @@ class Handler(BaseHTTPRequestHandler):
                 account["scope"] = entry["scope"]
                 grant = issue_tokens(account)
         if grant == "invalid_grant":
-            return self.oauth_error(400, "invalid_grant", "Authorization code is expired or invalid.")
+            return self.oauth_refusal(open_id, "invalid_grant", "Authorization code is expired or invalid.")
         if grant == "invalid_verifier":
-            return self.oauth_error(400, "invalid_request", "Code verifier or code challenge is invalid.")
+            return self.oauth_refusal(open_id, "invalid_request", "Code verifier or code challenge is invalid.")
         self.send(200, grant)
 
     def revoke(self, form):
@@ -1005,7 +1116,7 @@ class Handler(BaseHTTPRequestHandler):
         if open_id and self.fault(open_id, "revoke"):
             return
         if open_id is None or entry[1] <= time.time():
-            return self.oauth_error(400, "invalid_request", "Access token is invalid.")
+            return self.oauth_refusal(open_id, "invalid_request", "Access token is invalid.")
         with LOCK:
             for t in [t for t, (oid, _) in ACCESS.items() if oid == open_id]:
                 del ACCESS[t]
@@ -1044,7 +1155,7 @@ class Handler(BaseHTTPRequestHandler):
         if "fail_reason" in p:
             record["fail_reason"] = p["fail_reason"]
         if post_ids is not None:
-            record["post_ids"] = [str(x) for x in post_ids]
+            record["post_ids"] = list(post_ids)
         return self.send(200, dict(record))
 
     def admin(self, path, p):
@@ -1062,7 +1173,7 @@ class Handler(BaseHTTPRequestHandler):
             if path == "/_fake/publish":
                 return self.set_publish(p)
             if path == "/_fake/accounts":
-                open_id = p.get("open_id") or "-" + secrets.token_hex(16)
+                open_id = p.get("open_id") or new_open_id()
                 account = new_account(open_id, p)
                 if open_id in ACCOUNTS and p.get("creator") is None:
                     account["creator"] = ACCOUNTS[open_id]["creator"]  # a new grant keeps the user's settings
@@ -1088,6 +1199,12 @@ class Handler(BaseHTTPRequestHandler):
                 retire_refresh(open_id)
                 return self.send(200, {})
             if path == "/_fake/faults":
+                try:
+                    for response in p["responses"]:
+                        if "fixture" in response:
+                            fixture(response["fixture"])
+                except (OSError, ValueError, KeyError) as e:
+                    return self.send(400, {"error": f"fixture: {e}"})
                 FAULTS.setdefault((open_id, p["endpoint"]), []).extend(p["responses"])
                 return self.send(200, {})
             if path == "/_fake/videos":
@@ -1095,6 +1212,8 @@ class Handler(BaseHTTPRequestHandler):
                 # TikTok gives none of: `omit` (left out of its answers) and `null` (answered
                 # as null); never id or create_time, which the fake pages by.
                 omit, null = p.get("omit") or [], p.get("null") or []
+                # "number": ids as JSON numbers, as other TikTok APIs send them.
+                numeric = p.get("id_type") == "number"
                 optional = VIDEO_FIELDS - {"id", "create_time"}
                 if not all(isinstance(x, list) and all(isinstance(f, str) and f in optional for f in x)
                            for x in (omit, null)):
@@ -1113,6 +1232,8 @@ class Handler(BaseHTTPRequestHandler):
                         "like_count": 100 + i, "comment_count": 10 + i, "share_count": i, "view_count": 1000 + i,
                     }
                     video.update({f: None for f in null})
+                    if numeric:
+                        video["id"] = int(vid)
                     made.append({f: v for f, v in video.items() if f not in omit})
                 VIDEOS[open_id] = sorted(VIDEOS.get(open_id, []) + made, key=lambda v: -v["create_time"])
                 return self.send(200, {"videos": made})
@@ -1127,9 +1248,20 @@ class Handler(BaseHTTPRequestHandler):
         return self.send(404, {"error": "unknown control path"})
 
 
-if __name__ == "__main__":
-    port, CLIENT_KEY, CLIENT_SECRET = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+def serve(port, uploads):
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     server.daemon_threads = True
-    print(f"tiktok fake on 127.0.0.1:{port}", flush=True)
+    server.uploads = uploads
+    return server
+
+
+if __name__ == "__main__":
+    port, CLIENT_KEY, CLIENT_SECRET = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+    server = serve(port, uploads=False)
+    # TikTok's upload URLs are on another host than its API: a listener of their own
+    # (TIKTOK_FAKE_UPLOAD_PORT, else any free port), serving nothing but PUT /upload/.
+    upload_server = serve(int(os.environ.get("TIKTOK_FAKE_UPLOAD_PORT", "0")), uploads=True)
+    UPLOAD_HOST = "localhost:%d" % upload_server.server_port
+    threading.Thread(target=upload_server.serve_forever, daemon=True).start()
+    print(f"tiktok fake on 127.0.0.1:{port}, uploads on {UPLOAD_HOST}", flush=True)
     server.serve_forever()

@@ -6,8 +6,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
-/// How the S256 challenge is written: RFC 7636's base64url without padding, or the
-/// lowercase hex TikTok's desktop documentation asks for.
+/// How the S256 challenge is written: the lowercase hex of the SHA-256 that TikTok's
+/// Login Kit compares (a base64url challenge is refused at the code exchange with
+/// `invalid_request`), or RFC 7636's base64url without padding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChallengeEncoding {
     Base64Url,

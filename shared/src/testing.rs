@@ -53,7 +53,7 @@ pub fn app(store: MemoryStore, tiktok: ScriptedTikTok, identity: FixedIdentity) 
             redirect_uris: vec![TEST_REDIRECT_URI.to_owned()],
             scopes: vec!["user.info.basic".into(), "video.list".into()],
             auth_base_url: "https://www.tiktok.com".into(),
-            challenge_encoding: ChallengeEncoding::Base64Url,
+            challenge_encoding: ChallengeEncoding::Hex,
         },
     }
 }

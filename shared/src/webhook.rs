@@ -1,12 +1,34 @@
 //! TikTok's webhook signatures: `TikTok-Signature: t=<unix seconds>,s=<hex>`, where `s`
 //! is HMAC-SHA256 keyed with the app's client secret over `"<t>.<raw body>"`. Compared
-//! in constant time; a timestamp more than 5 minutes from now is refused.
+//! in constant time. TikTok retries a failed delivery with backoff for up to 72 hours,
+//! and does not document whether a retry is signed anew: a signature up to 72 hours old
+//! (and 5 minutes of clock skew) is accepted, one more than 5 minutes in the future is
+//! not. A replayed delivery is caught by its body's hash, which the webhook keeps a
+//! week.
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-/// How far the signature's timestamp may be from now.
+/// How far the signature's timestamp may be ahead of our clock (skew).
 pub const TOLERANCE_SECS: i64 = 5 * 60;
+/// How old a signature may be: TikTok's 72 hours of retries, and the skew.
+pub const MAX_AGE_SECS: i64 = 72 * 3600 + TOLERANCE_SECS;
+
+/// A webhook's `create_time` in Unix seconds, before any ordering rule uses it: TikTok
+/// sends seconds, but one event was seen in milliseconds (a value above 10^11, which in
+/// seconds is the year 5138). A number or numeric text; anything else is no time.
+pub fn create_time_seconds(value: &serde_json::Value) -> Option<i64> {
+    let raw = match value {
+        serde_json::Value::Number(n) => n.as_i64()?,
+        serde_json::Value::String(s) => s.trim().parse::<i64>().ok()?,
+        _ => return None,
+    };
+    Some(if raw > 100_000_000_000 {
+        raw / 1000
+    } else {
+        raw
+    })
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
@@ -61,7 +83,8 @@ pub fn verify(
     let timestamp = timestamp.and_then(|t| t.parse::<i64>().ok());
     let signature = signature.and_then(decode_hex);
     let (timestamp, signature) = timestamp.zip(signature).ok_or(SignatureError::Malformed)?;
-    if now.abs_diff(timestamp) > TOLERANCE_SECS.unsigned_abs() {
+    let age = now.saturating_sub(timestamp);
+    if !(-TOLERANCE_SECS..=MAX_AGE_SECS).contains(&age) {
         return Err(SignatureError::Stale);
     }
     mac(secret, timestamp, body)
@@ -84,6 +107,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn create_times_in_milliseconds_become_seconds() {
+        use serde_json::json;
+        assert_eq!(
+            create_time_seconds(&json!(1_765_000_000)),
+            Some(1_765_000_000)
+        );
+        assert_eq!(
+            create_time_seconds(&json!(1_765_000_000_123_i64)),
+            Some(1_765_000_000)
+        );
+        assert_eq!(
+            create_time_seconds(&json!("1765000000123")),
+            Some(1_765_000_000)
+        );
+        for no_time in [
+            json!(null),
+            json!(1.5),
+            json!("soon"),
+            json!({}),
+            json!(u64::MAX),
+        ] {
+            assert_eq!(create_time_seconds(&no_time), None, "{no_time}");
+        }
+    }
+
+    #[test]
     fn a_signed_body_verifies_and_nothing_else_does() {
         let (secret, body, now) = (b"client-secret", br#"{"event":"x"}"#, 1_800_000_000);
         let header = sign(secret, now, body);
@@ -96,8 +145,17 @@ mod tests {
             verify(Some(&header), body, b"other-secret", now),
             Err(SignatureError::Mismatch)
         );
+        // TikTok's retries come for 72 hours, maybe with the first signature.
+        assert_eq!(verify(Some(&header), body, secret, now + 3600), Ok(()));
+        assert_eq!(verify(Some(&header), body, secret, now + 72 * 3600), Ok(()));
         assert_eq!(
-            verify(Some(&header), body, secret, now + 6 * 60),
+            verify(Some(&header), body, secret, now + 73 * 3600),
+            Err(SignatureError::Stale)
+        );
+        // Ahead of our clock: 5 minutes of skew, no more.
+        assert_eq!(verify(Some(&header), body, secret, now - 4 * 60), Ok(()));
+        assert_eq!(
+            verify(Some(&header), body, secret, now - 6 * 60),
             Err(SignatureError::Stale)
         );
         assert_eq!(

@@ -451,8 +451,10 @@ async fn the_authorization_flow_binds_the_verifier_to_the_challenge() {
             _ => None,
         })
         .unwrap();
-    let challenge = shared::pkce::challenge(&verifier, shared::pkce::ChallengeEncoding::Base64Url);
+    // Lowercase hex by default, as TikTok compares it.
+    let challenge = shared::pkce::challenge(&verifier, shared::pkce::ChallengeEncoding::Hex);
     assert_eq!(query["code_challenge"], challenge);
+    assert_eq!(challenge.len(), 64);
 }
 
 #[tokio::test]

@@ -15,7 +15,7 @@ pub struct AuthorizationConfig {
     pub scopes: Vec<String>,
     /// `TIKTOK_AUTH_BASE_URL`: where the consent page is.
     pub auth_base_url: String,
-    /// `TIKTOK_PKCE_CHALLENGE_ENCODING`.
+    /// `TIKTOK_PKCE_CHALLENGE_ENCODING`: `hex` by default, as TikTok compares it.
     pub challenge_encoding: ChallengeEncoding,
 }
 
@@ -68,7 +68,9 @@ pub(super) fn authorization_config(
     let challenge_encoding = match src.get("TIKTOK_PKCE_CHALLENGE_ENCODING") {
         Some(v) => ChallengeEncoding::parse(v)
             .ok_or_else(|| malformed("TIKTOK_PKCE_CHALLENGE_ENCODING", "base64url or hex"))?,
-        None => ChallengeEncoding::Base64Url,
+        // TikTok compares a hex challenge (its Login Kit guide; base64url, as RFC 7636
+        // writes it, is refused at the code exchange).
+        None => ChallengeEncoding::Hex,
     };
     Ok(AuthorizationConfig {
         client_key: src.required("TIKTOK_CLIENT_KEY")?.to_owned(),

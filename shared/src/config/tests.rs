@@ -115,7 +115,8 @@ fn the_sweep_and_the_authorization_flow_have_defaults() {
         "user.info.basic,user.info.profile,user.info.stats,video.list"
     );
     assert_eq!(auth.auth_base_url, "https://www.tiktok.com");
-    assert_eq!(auth.challenge_encoding, ChallengeEncoding::Base64Url);
+    // TikTok compares a lowercase hex challenge, not RFC 7636's base64url.
+    assert_eq!(auth.challenge_encoding, ChallengeEncoding::Hex);
 }
 
 #[test]
@@ -131,12 +132,13 @@ fn the_authorization_functions_need_redirect_uris() {
         "TIKTOK_REDIRECT_URIS".into(),
         "https://app.example.com/connect/tiktok, https://staging.example.com/connect/tiktok".into(),
     );
-    env.insert("TIKTOK_PKCE_CHALLENGE_ENCODING".into(), "hex".into());
+    // base64url stays selectable, for the day TikTok follows the RFC.
+    env.insert("TIKTOK_PKCE_CHALLENGE_ENCODING".into(), "base64url".into());
     let config = Config::from_sources_for(Needs::AUTHORIZE, &env, HashMap::new()).unwrap();
     assert_eq!(config.authorization.redirect_uris.len(), 2);
     assert_eq!(
         config.authorization.challenge_encoding,
-        ChallengeEncoding::Hex
+        ChallengeEncoding::Base64Url
     );
     for bad in [
         "http://app.example.com/connect",

@@ -68,15 +68,6 @@ fn post_id(req: &Request) -> Result<String, ApiError> {
     }
 }
 
-/// TikTok's post ids are 64-bit numbers: as strings, so JavaScript keeps every digit.
-fn id_text(id: serde_json::Value) -> Option<String> {
-    match id {
-        serde_json::Value::String(s) if !s.is_empty() => Some(s),
-        serde_json::Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
 /// The use case: parse, authorise, act, answer.
 pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
     require_method(req, &Method::GET)?;
@@ -113,17 +104,24 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
                 tracing::info!(error = %err, "post status from the database: TikTok did not answer");
                 return Ok(json_response(StatusCode::OK, &PostView::from(post)));
             }
+            // TikTok does not know the publish id (yet, or for this token): no outage.
+            // The post as last known; a day after it was made nothing is asked any more.
+            Err(AccessError::TikTok(TikTokError::PublishIdRefused(tiktok_code))) => {
+                tracing::warn!(
+                    tiktok_code,
+                    post = %post.id,
+                    "TikTok refused the post's publish id; answered as last known"
+                );
+                return Ok(json_response(StatusCode::OK, &PostView::from(post)));
+            }
             Err(err) => return Err(STATUS_SCOPE.refused(err)),
         };
         let update = PostStatusUpdate {
             id: post.id.clone(),
             status: status.status,
             fail_reason: status.fail_reason,
-            public_post_ids: status
-                .public_post_ids
-                .into_iter()
-                .filter_map(id_text)
-                .collect(),
+            // 64-bit numbers as exact decimal strings, so JavaScript keeps every digit.
+            public_post_ids: status.public_post_ids,
             uploaded_bytes: status.uploaded_bytes,
         };
         if let Some(row) = app.store.set_post_status(&update).await? {

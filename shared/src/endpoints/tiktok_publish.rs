@@ -16,9 +16,6 @@ use crate::tiktok::TikTokError;
 mod request;
 use request::{Mode, Publish};
 
-/// TikTok's posting limits are per minute: without its own Retry-After, a minute.
-const POSTING_RETRY_AFTER: u64 = 60;
-
 /// Longest Idempotency-Key.
 const MAX_KEY_LEN: usize = 255;
 
@@ -164,14 +161,7 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
                     tracing::warn!(error = %release, "reservation not released; it lapses in a minute");
                 }
             }
-            return Err(match err {
-                AccessError::TikTok(TikTokError::RateLimited { retry_after }) => {
-                    ApiError::TikTokRateLimited {
-                        retry_after: retry_after.or(Some(POSTING_RETRY_AFTER)),
-                    }
-                }
-                other => scope.refused(other),
-            });
+            return Err(scope.refused(err));
         }
     };
     let upload = match (publish.source.plan(), &answer.upload_url) {

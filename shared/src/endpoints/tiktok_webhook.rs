@@ -2,7 +2,8 @@
 //! `TikTok-Signature` header (no Firebase session). Each delivery is recorded and acted
 //! on once (its key is the SHA-256 of the raw body; TikTok delivers at least once, for
 //! 72 hours): `authorization.removed` revokes every connection of that open_id and
-//! clears its tokens. A database outage answers 503, so TikTok retries.
+//! clears its tokens. A database outage answers 503, so TikTok retries (a retry is
+//! accepted for 72 hours, see [`crate::webhook`]).
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -28,8 +29,10 @@ const KNOWN_EVENTS: [&str; 8] = [
 struct Envelope {
     client_key: Option<String>,
     event: Option<String>,
-    create_time: Option<i64>,
     user_openid: Option<String>,
+    /// Seconds, or milliseconds in some events: see [`crate::webhook::create_time_seconds`].
+    #[serde(default)]
+    create_time: Option<serde_json::Value>,
     content: Option<serde_json::Value>,
 }
 
@@ -82,7 +85,11 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
             .collect(),
         event: event.clone(),
         user_openid,
-        create_time: envelope.create_time,
+        // In seconds before any ordering rule compares it.
+        create_time: envelope
+            .create_time
+            .as_ref()
+            .and_then(crate::webhook::create_time_seconds),
         content: content_of(envelope.content),
     };
     let outcome = app.store.record_tiktok_webhook(&delivery).await?;

@@ -144,6 +144,11 @@ pub enum ApiError {
     Internal,
 }
 
+/// TikTok's rate limits count requests in a sliding minute.
+pub const TIKTOK_RATE_WINDOW_SECS: u64 = 60;
+/// What a 429 for one of TikTok's daily caps asks the client to wait.
+pub const DAILY_CAP_RETRY_SECS: u64 = 3600;
+
 impl ApiError {
     pub fn invalid_request(detail: impl Into<String>) -> Self {
         ApiError::InvalidRequest(detail.into())
@@ -238,11 +243,14 @@ impl ApiError {
     pub fn headers(&self) -> Vec<(&'static str, String)> {
         match self {
             ApiError::Unauthorized => vec![("www-authenticate", "Bearer".to_owned())],
-            ApiError::TikTokRateLimited {
-                retry_after: Some(secs),
-            } => {
+            // TikTok's own Retry-After when it sent one; it documents none, only a
+            // one-minute sliding window: a minute.
+            ApiError::TikTokRateLimited { retry_after } => {
+                let secs = retry_after.unwrap_or(TIKTOK_RATE_WINDOW_SECS);
                 vec![("retry-after", secs.to_string())]
             }
+            // A daily cap moves as its 24-hour window does: try again in an hour.
+            ApiError::Limited { .. } => vec![("retry-after", DAILY_CAP_RETRY_SECS.to_string())],
             ApiError::DatabaseUnavailable | ApiError::IdentityUnavailable => {
                 vec![("retry-after", "1".to_owned())]
             }

@@ -97,4 +97,14 @@ fn unauthorized_and_unavailable_carry_their_headers() {
         .headers(),
         vec![("retry-after", "30".to_owned())]
     );
+    // TikTok documents no Retry-After: every 429 still carries one.
+    assert_eq!(
+        ApiError::TikTokRateLimited { retry_after: None }.headers(),
+        vec![("retry-after", "60".to_owned())]
+    );
+    let daily = ApiError::Limited {
+        code: code::TIKTOK_POST_LIMIT,
+        detail: "cap".into(),
+    };
+    assert_eq!(daily.headers(), vec![("retry-after", "3600".to_owned())]);
 }

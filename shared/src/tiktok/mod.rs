@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 mod client;
+pub mod ids;
 mod parse;
 pub mod posting;
 #[cfg(any(test, feature = "testing"))]
@@ -35,8 +36,8 @@ pub const STATS_FIELDS: [&str; 4] = [
 ];
 
 /// The fields the granted scopes allow (comma-separated, as TikTok's token response
-/// gives them). Unknown scope: all fields (the caller falls back to basic on
-/// `scope_not_authorized`).
+/// gives them). Unknown scope: all fields (the caller falls back to basic when TikTok
+/// answers `scope_permission_missed`).
 pub fn fields_for_scope(scope: Option<&str>) -> Vec<&'static str> {
     let mut fields = BASIC_FIELDS.to_vec();
     let Some(scope) = scope.map(str::trim).filter(|s| !s.is_empty()) else {
@@ -98,7 +99,8 @@ pub enum TikTokError {
     /// `access_token_invalid`: expired or revoked access token.
     #[error("access token invalid")]
     TokenInvalid,
-    /// `scope_not_authorized`: a field was asked for that the granted scopes do not allow.
+    /// `scope_not_authorized` (the token lacks the endpoint's scope) or
+    /// `scope_permission_missed` (fields outside the grant were asked for).
     #[error("scope not authorized")]
     ScopeNotAuthorized,
     /// The refresh token was refused (`invalid_grant`): expired, revoked or rotated away.
@@ -111,6 +113,11 @@ pub enum TikTokError {
     /// A post TikTok refuses for a reason the user or the app must change.
     #[error("post refused: {0:?}")]
     PostRefused(posting::PostRefusal),
+    /// A status fetch TikTok refuses for this publish id (400 `invalid_publish_id`, or
+    /// `token_not_authorized_for_specified_publish_id`): not an outage; the post is as
+    /// last known.
+    #[error("publish id refused: {0}")]
+    PublishIdRefused(&'static str),
     /// HTTP 429 / `rate_limit_exceeded`.
     #[error("rate limited")]
     RateLimited { retry_after: Option<u64> },

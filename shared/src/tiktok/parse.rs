@@ -47,7 +47,21 @@ pub(super) fn envelope_error(
             Err(TikTokError::RateLimited { retry_after: retry })
         }
         (_, "access_token_invalid") => Err(TikTokError::TokenInvalid),
-        (_, "scope_not_authorized") => Err(TikTokError::ScopeNotAuthorized),
+        // `scope_not_authorized` (401): the token lacks the endpoint's scope;
+        // `scope_permission_missed` (400): `/v2/user/info/` was asked for fields outside
+        // the grant. The same to us: a scope the user did not grant.
+        (_, "scope_not_authorized" | "scope_permission_missed") => {
+            Err(TikTokError::ScopeNotAuthorized)
+        }
+        (_, code @ ("invalid_publish_id" | "token_not_authorized_for_specified_publish_id")) => {
+            Err(TikTokError::PublishIdRefused(
+                if code == "invalid_publish_id" {
+                    "invalid_publish_id"
+                } else {
+                    "token_not_authorized_for_specified_publish_id"
+                },
+            ))
+        }
         (401, _) => Err(TikTokError::TokenInvalid),
         (s, c) => Err(match PostRefusal::from_code(c) {
             Some(refusal) => TikTokError::PostRefused(refusal),
@@ -119,14 +133,18 @@ fn parse_grant(
         #[serde(default)]
         log_id: Option<String>,
     }
-    if (200..300).contains(&status) {
+    // TikTok answers OAuth errors with HTTP 200 as well as 4xx: the body decides. An
+    // answer naming an error is never a grant, whatever its status or other fields.
+    let error = serde_json::from_slice::<OAuthError>(body)
+        .ok()
+        .filter(|e| !e.error.is_empty());
+    if (200..300).contains(&status) && error.is_none() {
         if let Ok(grant) = serde_json::from_slice::<TokenGrant>(body) {
             if !grant.access_token.is_empty() && !grant.refresh_token.is_empty() {
                 return Ok(grant);
             }
         }
     }
-    let error = serde_json::from_slice::<OAuthError>(body).ok();
     if let Some(e) = &error {
         tracing::info!(tiktok_error = %e.error, tiktok_log_id = ?e.log_id, status, ?kind, "TikTok refused the grant");
     }

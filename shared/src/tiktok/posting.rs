@@ -74,17 +74,49 @@ impl std::fmt::Debug for InitAnswer {
     }
 }
 
-/// `/v2/post/publish/status/fetch/`'s answer.
+/// `/v2/post/publish/status/fetch/`'s answer. TikTok leaves out the keys that do not
+/// apply (`{"status": "PROCESSING_UPLOAD", "uploaded_bytes": 0}`).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(from = "StatusData")]
 pub struct PublishStatus {
     pub status: String,
-    #[serde(default)]
     pub fail_reason: Option<String>,
-    /// TikTok's spelling.
-    #[serde(default, rename = "publicaly_available_post_id")]
-    pub public_post_ids: Vec<serde_json::Value>,
-    #[serde(default)]
+    /// The public post ids as exact decimal text, from either spelling.
+    pub public_post_ids: Vec<String>,
     pub uploaded_bytes: Option<i64>,
+}
+
+/// The answer as sent: TikTok spells the post ids `publicaly_available_post_id`
+/// (documented as `list<int64>`, seen as strings, single values, `null` or absent);
+/// some answers use the correct spelling. Both are read.
+#[derive(Deserialize)]
+struct StatusData {
+    status: String,
+    #[serde(default)]
+    fail_reason: Option<String>,
+    #[serde(default, deserialize_with = "super::ids::list")]
+    publicaly_available_post_id: Vec<String>,
+    #[serde(default, deserialize_with = "super::ids::list")]
+    publicly_available_post_id: Vec<String>,
+    #[serde(default)]
+    uploaded_bytes: Option<i64>,
+}
+
+impl From<StatusData> for PublishStatus {
+    fn from(d: StatusData) -> Self {
+        let mut ids = d.publicaly_available_post_id;
+        for id in d.publicly_available_post_id {
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        PublishStatus {
+            status: d.status,
+            fail_reason: d.fail_reason.filter(|r| !r.is_empty()),
+            public_post_ids: ids,
+            uploaded_bytes: d.uploaded_bytes,
+        }
+    }
 }
 
 /// A posting refusal TikTok names: what the user or the app must change.

@@ -31,6 +31,8 @@ pub const MAX_VIDEOS: u32 = 20;
 /// A video as TikTok answers it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Video {
+    /// A string in the Display API, a number elsewhere: kept as its exact digits.
+    #[serde(default, deserialize_with = "super::ids::one")]
     pub id: Option<String>,
     pub create_time: Option<i64>,
     pub cover_image_url: Option<String>,
