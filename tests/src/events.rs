@@ -87,7 +87,10 @@ pub fn request_json(
 ) -> String {
     let expires = from_now(7200);
     let client_key = crate::stack::stack_var("TIKTOK_CLIENT_KEY");
-    let email = format!("{}@example.com", account.open_id.trim_start_matches('-'));
+    let email = format!(
+        "{}@example.com",
+        account.open_id.trim_start_matches(['-', '_'])
+    );
     let mut replacements = vec![
         ("REPLACE_WITH_FIREBASE_ID_TOKEN", user.id_token.as_str()),
         ("REPLACE_WITH_OPEN_ID", account.open_id.as_str()),

@@ -129,6 +129,24 @@ pub fn http() -> reqwest::Client {
 }
 
 /// A name no other test, process or run uses.
+/// A new open_id in TikTok's format: `-` or `_`, `000`, then 32 URL-safe characters
+/// with `-` and `_` among them (like `-000sr6ziSORMWi9D4IFqm6ADJtH4KS3gO6e`). Every
+/// account of the tests has one, so every route that takes an open_id is tested with
+/// ids that start with `-` or `_`.
+pub fn tiktok_open_id() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let lead = if n % 2 == 0 { '-' } else { '_' };
+    let id = format!("{lead}000{:0>10}-{nanos:0>10}_{n:0>10}", std::process::id());
+    debug_assert_eq!(id.len(), 36);
+    id
+}
+
 pub fn unique(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);

@@ -233,18 +233,18 @@ async fn the_state_is_stored_as_a_hash_and_the_verifier_encrypted_for_ten_minute
     let state = state_of(&started);
     let q = query(url_of(&started));
 
-    // The default challenge: S256, RFC 7636's base64url of the 32-byte digest, no
-    // padding (43 characters).
+    // The default challenge: S256 as TikTok compares it, the lowercase hex of the
+    // 32-byte digest (64 characters), not RFC 7636's base64url.
     let challenge = q["code_challenge"].as_str().unwrap();
     assert_eq!(q["code_challenge_method"], "S256");
     assert_eq!(q["response_type"], "code");
     assert_eq!(q["redirect_uri"], REDIRECT);
-    assert_eq!(challenge.len(), 43, "{challenge}");
+    assert_eq!(challenge.len(), 64, "{challenge}");
     assert!(
         challenge
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
-        "base64url without padding: {challenge}"
+            .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)),
+        "lowercase hex: {challenge}"
     );
 
     // A leaked row cannot be replayed: the state is in no column, only its hash.
@@ -276,7 +276,7 @@ async fn the_state_is_stored_as_a_hash_and_the_verifier_encrypted_for_ten_minute
         "the verifier is stored encrypted only"
     );
     assert_eq!(
-        shared::pkce::challenge(&verifier, shared::pkce::ChallengeEncoding::Base64Url),
+        shared::pkce::challenge(&verifier, shared::pkce::ChallengeEncoding::Hex),
         challenge
     );
 
@@ -480,7 +480,7 @@ async fn replayed_expired_and_mismatched_authorizations_are_refused() {
     let started = authorize(&app, None, REDIRECT).await;
     let other = shared::pkce::challenge(
         "another-verifier-0123456789-0123456789-0123456789",
-        shared::pkce::ChallengeEncoding::Base64Url,
+        shared::pkce::ChallengeEncoding::Hex,
     );
     let (code, open_id) = consent(url_of(&started), None, &[("code_challenge", &other)]).await;
     expect(
@@ -519,23 +519,62 @@ async fn replayed_expired_and_mismatched_authorizations_are_refused() {
     assert_eq!(sign_in_states_from(&address), 0, "no state row");
 }
 
+/// The code exchange's record at the fake: whether the verifier matched the challenge.
+async fn verifier_matched(open_id: &str) -> Option<bool> {
+    let calls = TikTokFake::new().calls(open_id).await;
+    calls
+        .iter()
+        .find(|c| c["endpoint"] == "token_code")
+        .and_then(|c| c["verifier_ok"].as_bool())
+}
+
 #[tokio::test]
-async fn a_hex_challenge_is_verified_by_the_fake() {
-    let app = app_with(&[("TIKTOK_PKCE_CHALLENGE_ENCODING", "hex")]);
+async fn the_default_hex_challenge_signs_in_and_base64url_is_refused_as_tiktok_refuses_it() {
+    // The default: a hex challenge, which TikTok (and the fake, by default) compares.
+    let app = live_app();
     let started = authorize(&app, None, REDIRECT).await;
-    let url = url_of(&started);
-    let challenge = query(url)["code_challenge"].as_str().unwrap().to_owned();
-    assert_eq!(challenge.len(), 64);
-    assert!(challenge
-        .chars()
-        .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
-    let (code, open_id) = consent(url, None, &[]).await;
+    let (code, open_id) = consent(url_of(&started), None, &[]).await;
     let r = callback(&app, &code, state_of(&started), None).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let calls = TikTokFake::new().calls(&open_id).await;
-    assert!(calls
-        .iter()
-        .any(|c| c["endpoint"] == "token_code" && c["verifier_ok"] == true));
+    assert_eq!(verifier_matched(&open_id).await, Some(true));
+
+    // RFC 7636's base64url challenge, against TikTok as it is: refused at the exchange
+    // (invalid_request "Code verifier or code challenge is invalid."), nothing written.
+    let rfc = app_with(&[("TIKTOK_PKCE_CHALLENGE_ENCODING", "base64url")]);
+    let started = authorize(&rfc, None, REDIRECT).await;
+    let challenge = query(url_of(&started))["code_challenge"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        challenge.len(),
+        43,
+        "base64url without padding: {challenge}"
+    );
+    let (code, open_id) = consent(url_of(&started), None, &[]).await;
+    let r = callback(&rfc, &code, state_of(&started), None).await;
+    assert_eq!(
+        (r.status, r.body["code"].as_str()),
+        (400, Some("invalid_code")),
+        "{}",
+        r.body
+    );
+    assert_eq!(verifier_matched(&open_id).await, Some(false));
+    assert_nothing_written(&Db::new(), &open_id).await;
+
+    // The setting stays for a TikTok that follows the RFC (the fake plays one).
+    let started = authorize(&rfc, None, REDIRECT).await;
+    let (code, open_id) = TikTokFake::new()
+        .consent_with(
+            url_of(&started),
+            None,
+            &[],
+            json!({"pkce_encoding": "base64url"}),
+        )
+        .await;
+    let r = callback(&rfc, &code, state_of(&started), None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(verifier_matched(&open_id).await, Some(true));
 }
 
 #[tokio::test]

@@ -117,7 +117,8 @@ async fn a_signed_removal_revokes_once_and_forgeries_change_nothing() {
     );
     let before = db.connection(id).await;
 
-    // Forgeries: another secret, a changed body, a stale timestamp, no header.
+    // Forgeries: another secret, a changed body, a signature older than TikTok's 72
+    // hours of retries or more than 5 minutes ahead of our clock, no header.
     let changed = body.replace("\"reason\\\":1", "\"reason\\\":2");
     assert_ne!(changed, body);
     for (name, req) in [
@@ -130,7 +131,14 @@ async fn a_signed_removal_revokes_once_and_forgeries_change_nothing() {
             *req.body_mut() = Body::Text(changed.clone());
             req
         }),
-        ("6 minutes old", delivery(&body, &secret, Some(now() - 360))),
+        (
+            "73 hours old",
+            delivery(&body, &secret, Some(now() - 73 * 3600)),
+        ),
+        (
+            "6 minutes ahead",
+            delivery(&body, &secret, Some(now() + 360)),
+        ),
         ("no header", delivery(&body, &secret, None)),
     ] {
         let r = send("tiktok-webhook", &app, req).await;
@@ -557,7 +565,15 @@ async fn the_sweep_keeps_connections_alive_and_finds_dead_ones() {
         );
         if url == failing.url {
             assert!(failing.hits() > hits, "{when}: TikTok was called");
-            let refresh_form = format!("refresh_token={stored_refresh}");
+            // The token travels form-encoded (TikTok's have a `!`: %21), whole.
+            let refresh_form = reqwest::Url::parse_with_params(
+                "http://form.invalid/",
+                &[("refresh_token", &stored_refresh)],
+            )
+            .unwrap()
+            .query()
+            .unwrap()
+            .to_owned();
             assert!(
                 failing
                     .requests()
@@ -634,4 +650,71 @@ async fn deliveries_are_kept_a_week_then_cleared() {
     };
     assert_eq!(kept("8d"), "0", "a delivery older than a week is cleared");
     assert_eq!(kept("6d"), "1", "a delivery of this week is kept");
+}
+
+#[tokio::test]
+async fn a_removal_retried_an_hour_after_a_503_still_revokes_once() {
+    let _serial = SERIAL.lock().await;
+    let (app, db) = (live_app(), Db::new());
+    let given::Connected { account, id, .. } = Box::pin(given::connected_user(&app)).await;
+    let secret = stack_var("TIKTOK_CLIENT_SECRET");
+    // The connection was made before the user removed the app, an hour ago.
+    psql(&format!(
+        "update social_connections set created_at = now() - interval '2 hours', \
+         updated_at = now() - interval '2 hours', refreshed_at = now() - interval '2 hours' \
+         where id = {id}"
+    ));
+    let sent_at = now() - 3600;
+    let body = removal(&account.open_id, 1, sent_at);
+    // The first delivery meets a database outage: 503, so TikTok retries.
+    let down = app_with(&[("SUPABASE_REST_URL", &closed_port_url())]);
+    let first = delivery(&body, &secret, Some(sent_at));
+    send("tiktok-webhook", &down, first)
+        .await
+        .assert_error(503, "database_unavailable");
+    assert!(db.connection(id).await["revoked_at"].is_null());
+    // The retry comes an hour later, with the first signature (whether TikTok signs a
+    // retry anew is not documented): accepted, revoked, once.
+    let retry = || delivery(&body, &secret, Some(sent_at));
+    let r = send("tiktok-webhook", &app, retry()).await;
+    assert_first_delivery(&r);
+    let row = db.connection(id).await;
+    assert!(row["revoked_at"].is_string(), "{row}");
+    let r = send("tiktok-webhook", &app, retry()).await;
+    assert_eq!(r.body["duplicate"], true, "{}", r.body);
+    // Signed anew, the same event is the same delivery.
+    let r = deliver(&app, &body, &secret).await;
+    assert_eq!(r.body["duplicate"], true, "{}", r.body);
+    assert_eq!(db.connection(id).await, row);
+}
+
+#[tokio::test]
+async fn create_times_in_milliseconds_are_ordered_as_seconds() {
+    let _serial = SERIAL.lock().await;
+    let (app, db) = (live_app(), Db::new());
+    let given::Connected { account, id, .. } = Box::pin(given::connected_user(&app)).await;
+    let secret = stack_var("TIKTOK_CLIENT_SECRET");
+    // A removal from three days ago, before this grant, in milliseconds: read as
+    // milliseconds it would be far in the future and revoke the newer grant.
+    let stale = removal(&account.open_id, 1, (now() - 3 * 24 * 3600) * 1000);
+    let r = deliver(&app, &stale, &secret).await;
+    assert_first_delivery(&r);
+    assert!(
+        db.connection(id).await["revoked_at"].is_null(),
+        "a newer grant stays"
+    );
+    let recorded = psql(&format!(
+        "select create_time from tiktok_webhook_events where user_openid = '{}'",
+        account.open_id
+    ));
+    let seconds: i64 = recorded.trim().parse().expect("a create_time");
+    assert!(
+        (seconds - (now() - 3 * 24 * 3600)).abs() < 60,
+        "recorded in seconds: {seconds}"
+    );
+    // A current one in milliseconds revokes.
+    let current = removal(&account.open_id, 1, now() * 1000);
+    let r = deliver(&app, &current, &secret).await;
+    assert_first_delivery(&r);
+    assert!(db.connection(id).await["revoked_at"].is_string());
 }

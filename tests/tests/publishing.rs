@@ -679,3 +679,216 @@ async fn another_users_account_is_never_posted_with() {
     assert_eq!(fake.count(&account.open_id, "video_init").await, 0);
     assert_eq!(fake.count(&account.open_id, "creator_info").await, 0);
 }
+
+/// The post's status answer after one status fetch that TikTok answers with the
+/// recorded shape `fixture`.
+async fn status_answered_with(fixture: &str) -> Reply {
+    let (app, fake) = (live_app(), TikTokFake::new());
+    let (user, account) = publisher(&app, json!({})).await;
+    let r = publish_direct(&app, &user, &account, 3_000_000).await;
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    fake.script(
+        &account.open_id,
+        "status_fetch",
+        json!([{ "fixture": fixture }]),
+    )
+    .await;
+    let status = post_status(&app, &user, &account, &id).await;
+    assert_eq!(
+        fake.count(&account.open_id, "status_fetch").await,
+        1,
+        "{fixture}"
+    );
+    status
+}
+
+#[tokio::test]
+async fn post_ids_are_exact_text_in_every_shape_tiktok_sends_them() {
+    for fixture in [
+        "status-complete-numbers",
+        "status-complete-strings",
+        "status-complete-single",
+        "status-complete-correct-spelling",
+    ] {
+        let status = Box::pin(status_answered_with(fixture)).await;
+        assert_eq!(
+            (status.status, &status.body["status"]),
+            (200, &json!("PUBLISH_COMPLETE")),
+            "{fixture}: {}",
+            status.body
+        );
+        // Above 2^53: through a float it would end ...123000.
+        assert_eq!(
+            status.body["public_post_ids"],
+            json!(["7602997517160123666"]),
+            "{fixture}"
+        );
+    }
+    // A private post's ids as null, and an upload's status with only the keys that apply.
+    let status = Box::pin(status_answered_with("status-complete-null")).await;
+    assert_eq!(
+        (&status.body["status"], &status.body["public_post_ids"]),
+        (&json!("PUBLISH_COMPLETE"), &json!([])),
+        "{}",
+        status.body
+    );
+    let status = Box::pin(status_answered_with("status-processing-upload")).await;
+    assert_eq!(
+        (&status.body["status"], &status.body["uploaded_bytes"]),
+        (&json!("PROCESSING_UPLOAD"), &json!(0)),
+        "{}",
+        status.body
+    );
+}
+
+#[tokio::test]
+async fn publish_ids_tiktok_refuses_are_answered_as_last_known_and_old_posts_are_not_asked() {
+    let (app, fake) = (live_app(), TikTokFake::new());
+    let (user, account) = publisher(&app, json!({})).await;
+    let url = json!({"account_id": account.open_id, "mode": "direct",
+                     "source": {"type": "url", "video_url": format!("{VERIFIED_PREFIX}a.mp4")},
+                     "post_info": {"privacy_level": "SELF_ONLY"}});
+    // A publish id TikTok does not know (400 invalid_publish_id, as the fake answers
+    // one it never made), and another token's (400
+    // token_not_authorized_for_specified_publish_id, the recorded shape).
+    let unknown = format!(
+        "v_pub_url~v2-1.{}",
+        7_600_000_000_000_000_000u64 + u64::from(std::process::id()) * 1000 + 1
+    );
+    for (publish_id, refusal) in [
+        (unknown, None),
+        (
+            unique("v_pub_url~v2-1.other"),
+            Some("status-token-not-authorized"),
+        ),
+    ] {
+        fake.script(&account.open_id, "video_init", init_answer(&publish_id))
+            .await;
+        let r = publish(&app, &user, &account, &url, None).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let id = r.body["id"].as_str().unwrap().to_owned();
+        if let Some(fixture) = refusal {
+            fake.script(
+                &account.open_id,
+                "status_fetch",
+                json!([{ "fixture": fixture }]),
+            )
+            .await;
+        }
+        let refusal = refusal.unwrap_or("invalid_publish_id");
+        let status = post_status(&app, &user, &account, &id).await;
+        assert_eq!(
+            (status.status, &status.body["status"]),
+            (200, &json!("PROCESSING_DOWNLOAD")),
+            "{refusal}: as last known, not 502: {}",
+            status.body
+        );
+        assert!(
+            fake.count(&account.open_id, "status_fetch").await >= 1,
+            "{refusal}: asked"
+        );
+        // A day later nothing is asked any more.
+        psql(&format!(
+            "update tiktok_posts set created_at = now() - interval '25 hours' where id = '{id}'"
+        ));
+        let calls = fake.count(&account.open_id, "status_fetch").await;
+        let status = post_status(&app, &user, &account, &id).await;
+        assert_eq!(status.status, 200, "{}", status.body);
+        assert_eq!(fake.count(&account.open_id, "status_fetch").await, calls);
+    }
+}
+
+#[tokio::test]
+async fn publish_ids_and_upload_urls_have_tiktoks_formats() {
+    let (app, fake) = (live_app(), TikTokFake::new());
+    let (user, account) = publisher(&app, json!({})).await;
+    let direct = publish_direct(&app, &user, &account, 3_000_000).await;
+    let publish_id = direct.body["publish_id"].as_str().unwrap();
+    assert!(publish_id.starts_with("v_pub_file~v2-1."), "{publish_id}");
+    // The upload URL is on another host than the API: used as TikTok gives it.
+    let upload_url =
+        reqwest::Url::parse(direct.body["upload"]["upload_url"].as_str().unwrap()).unwrap();
+    let api = reqwest::Url::parse(&stack_var("STACK_TIKTOK_URL")).unwrap();
+    assert_ne!(
+        (upload_url.host_str(), upload_url.port()),
+        (api.host_str(), api.port())
+    );
+    assert_eq!(upload_every_chunk(&direct.body["upload"]).await, [201]);
+    let id = direct.body["id"].as_str().unwrap();
+    let status = post_status(&app, &user, &account, id).await;
+    assert_eq!(status.body["status"], "PUBLISH_COMPLETE", "{}", status.body);
+    // The public post id TikTok sends as an int64 number, as its exact digits.
+    let state = fake.publish_state(publish_id).await;
+    let number = state["post_ids"][0].as_u64().expect("a number");
+    assert!(number > 1 << 53);
+    assert_eq!(status.body["public_post_ids"], json!([number.to_string()]));
+
+    let inbox = json!({"account_id": account.open_id, "mode": "inbox",
+                       "source": {"type": "upload", "video_size": 1_000_000}});
+    let r = publish(&app, &user, &account, &inbox, None).await;
+    let inbox_id = r.body["publish_id"].as_str().unwrap();
+    assert!(inbox_id.starts_with("v_inbox_file~v2."), "{inbox_id}");
+    let photos = json!({"account_id": account.open_id, "mode": "direct",
+                        "source": {"type": "photos", "photo_cover_index": 0,
+                                   "photo_urls": [format!("{VERIFIED_PREFIX}1.jpg")]},
+                        "post_info": {"privacy_level": "SELF_ONLY"}});
+    let r = publish(&app, &user, &account, &photos, None).await;
+    let photo_id = r.body["publish_id"].as_str().unwrap();
+    assert!(photo_id.starts_with("p_pub_url~v2."), "{photo_id}");
+    // The `~` survives the route and the JSON: the status is read by it.
+    let status = post_status(&app, &user, &account, r.body["id"].as_str().unwrap()).await;
+    assert_eq!(status.body["publish_id"], photo_id);
+}
+
+#[tokio::test]
+async fn privacy_options_are_tiktoks_and_a_mismatch_is_refused() {
+    let app = live_app();
+    // A public account is offered no FOLLOWER_OF_CREATOR; a private one no PUBLIC_TO_EVERYONE.
+    for (private, options) in [
+        (
+            false,
+            json!(["PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "SELF_ONLY"]),
+        ),
+        (
+            true,
+            json!(["FOLLOWER_OF_CREATOR", "MUTUAL_FOLLOW_FRIENDS", "SELF_ONLY"]),
+        ),
+    ] {
+        let (user, account) = publisher(&app, json!({"private_account": private})).await;
+        let req = request("tiktok-creator-info/account-id.json", &user, &account, &[]);
+        let r = send("tiktok-creator-info", &app, req).await;
+        assert_eq!(r.body["privacy_level_options"], options, "{}", r.body);
+        let wrong = if private {
+            "PUBLIC_TO_EVERYONE"
+        } else {
+            "FOLLOWER_OF_CREATOR"
+        };
+        let mut body = direct_upload(&account, 3_000_000);
+        body["post_info"]["privacy_level"] = json!(wrong);
+        // Refused before TikTok (the options are read first) or by TikTok's 403: the
+        // same contract error, nothing recorded.
+        let before = posts_of(&user);
+        publish(&app, &user, &account, &body, None)
+            .await
+            .assert_error(400, "invalid_privacy_level");
+        assert_eq!(posts_of(&user), before);
+    }
+    // TikTok's own refusal, 403 as recorded.
+    let (user, account) = publisher(&app, json!({})).await;
+    TikTokFake::new()
+        .script(
+            &account.open_id,
+            "video_init",
+            json!([{"fixture": "init-privacy-level-mismatch"}]),
+        )
+        .await;
+    publish(
+        &app,
+        &user,
+        &account,
+        &direct_upload(&account, 3_000_000),
+        None,
+    )
+    .await
+    .assert_error(400, "invalid_privacy_level");
+}

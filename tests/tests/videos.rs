@@ -552,3 +552,39 @@ async fn the_fake_refuses_a_bad_cursor_or_max_count_as_tiktok_does() {
         .unwrap();
     assert_eq!(response.status().as_u16(), 400);
 }
+
+#[tokio::test]
+async fn ids_tiktok_sends_as_numbers_keep_every_digit_and_an_empty_list_answers_cursor_0() {
+    let app = live_app();
+    let given::Connected { user, account, .. } = given::connected_user(&app).await;
+    // No videos yet: TikTok answers cursor 0 and no more.
+    let r = videos(&app, &user, &account, &[]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        (&r.body["videos"], &r.body["cursor"], &r.body["has_more"]),
+        (&json!([]), &json!(0), &json!(false)),
+        "{}",
+        r.body
+    );
+    // Ids as JSON numbers above 2^53 (as TikTok's other APIs send them): answered as
+    // strings, digit for digit, and found again by `ids`.
+    let made =
+        videos_at_fake_with(&account.open_id, json!({"count": 3, "id_type": "number"})).await;
+    let numbers: Vec<u64> = made
+        .iter()
+        .map(|v| v["id"].as_u64().expect("a number"))
+        .collect();
+    assert!(numbers.iter().all(|n| *n > 1 << 53));
+    let r = videos(&app, &user, &account, &[]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let mut want: Vec<String> = numbers.iter().map(u64::to_string).collect();
+    let mut got = ids_of(&r.body);
+    want.sort();
+    got.sort();
+    assert_eq!(got, want);
+    let r = videos(&app, &user, &account, &[("ids", &want.join(","))]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let mut found = ids_of(&r.body);
+    found.sort();
+    assert_eq!(found, want);
+}

@@ -31,8 +31,7 @@ struct Envelope {
     event: Option<String>,
     user_openid: Option<String>,
     /// Seconds, or milliseconds in some events: see [`crate::webhook::create_time_seconds`].
-    #[serde(default)]
-    create_time: Option<serde_json::Value>,
+    create_time: Option<i64>,
     content: Option<serde_json::Value>,
 }
 
@@ -88,8 +87,7 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
         // In seconds before any ordering rule compares it.
         create_time: envelope
             .create_time
-            .as_ref()
-            .and_then(crate::webhook::create_time_seconds),
+            .map(crate::webhook::create_time_seconds),
         content: content_of(envelope.content),
     };
     let outcome = app.store.record_tiktok_webhook(&delivery).await?;

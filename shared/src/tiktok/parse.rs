@@ -346,5 +346,16 @@ mod tests {
             parse_token_grant(401, None, client),
             Err(TikTokError::Unavailable(_))
         ));
+        // The body decides at any status: an answer naming an error is never a grant,
+        // even at 200 and even with token-shaped fields beside it.
+        let both = br#"{"error":"invalid_grant","access_token":"act.x","refresh_token":"rft.x","expires_in":1}"#;
+        assert_eq!(
+            parse_token_grant(200, None, both).unwrap_err(),
+            TikTokError::RefreshRejected
+        );
+        assert_eq!(
+            parse_code_grant(200, None, both).unwrap_err(),
+            TikTokError::CodeRejected
+        );
     }
 }

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::stack::{http, stack_var, unique};
+use crate::stack::{http, stack_var, tiktok_open_id};
 
 /// Every scope the app asks for.
 pub const ALL_SCOPES: &str =
@@ -83,7 +83,7 @@ impl TikTokFake {
 
     /// A new TikTok user who authorised the app with `scope`.
     pub async fn account(&self, scope: &str) -> TikTokAccount {
-        self.authorize(&unique("-000open"), scope).await
+        self.authorize(&tiktok_open_id(), scope).await
     }
 
     /// A new TikTok user who authorised the app with `scope`, with these posting settings
@@ -91,13 +91,30 @@ impl TikTokFake {
     /// `stitch_disabled`, `max_video_post_duration_sec`, `private_account`,
     /// `app_unaudited`, `max_posts_per_day`; the rest keep the fake's defaults).
     pub async fn account_with(&self, scope: &str, creator: Value) -> TikTokAccount {
-        let open_id = unique("-000open");
+        let open_id = tiktok_open_id();
         let grant = self
             .post(
                 "/_fake/accounts",
                 json!({"open_id": open_id, "scope": scope, "creator": creator}),
             )
             .await;
+        TikTokAccount::with_grant(&open_id, scope, &grant)
+    }
+
+    /// A new TikTok user who authorised the app with `scope`, the account made with
+    /// these settings of `/_fake/accounts` (`oauth_error_status`: 200 answers this
+    /// account's OAuth errors with HTTP 200, as TikTok also does).
+    pub async fn account_with_settings(
+        &self,
+        scope: &str,
+        settings: serde_json::Value,
+    ) -> TikTokAccount {
+        let open_id = tiktok_open_id();
+        let mut body = json!({"open_id": open_id, "scope": scope});
+        for (k, v) in settings.as_object().into_iter().flatten() {
+            body[k] = v.clone();
+        }
+        let grant = self.post("/_fake/accounts", body).await;
         TikTokAccount::with_grant(&open_id, scope, &grant)
     }
 
@@ -169,6 +186,19 @@ impl TikTokFake {
         open_id: Option<&str>,
         edit: &[(&str, &str)],
     ) -> (String, String) {
+        self.consent_with(authorize_url, open_id, edit, json!({}))
+            .await
+    }
+
+    /// As [`TikTokFake::consent`], with more settings of the consent (`pkce_encoding`:
+    /// `base64url` plays a TikTok that compares RFC 7636's challenge, not hex).
+    pub async fn consent_with(
+        &self,
+        authorize_url: &str,
+        open_id: Option<&str>,
+        edit: &[(&str, &str)],
+        settings: Value,
+    ) -> (String, String) {
         let url = reqwest::Url::parse(authorize_url).expect("authorize URL");
         let mut query: serde_json::Map<String, Value> = url
             .query_pairs()
@@ -177,12 +207,11 @@ impl TikTokFake {
         for (k, v) in edit {
             query.insert((*k).into(), json!(v));
         }
-        let answer = self
-            .post(
-                "/_fake/consent",
-                json!({"query": query, "open_id": open_id}),
-            )
-            .await;
+        let mut body = json!({"query": query, "open_id": open_id});
+        for (k, v) in settings.as_object().into_iter().flatten() {
+            body[k] = v.clone();
+        }
+        let answer = self.post("/_fake/consent", body).await;
         let code = answer["code"].as_str().expect("a code").to_owned();
         crate::stack::record_secret(&code);
         (
