@@ -1,15 +1,19 @@
 #!/usr/bin/env python3
 """A TikTok API v2 fake for the local stack (TikTok has no emulator).
 
-Follows TikTok's documented v2 contract where it is documented, and says where it
-assumes (no status is documented for OAuth errors: 400 for invalid_grant, 401 for
-invalid_client are assumptions; revoke errors are undocumented: 400 invalid_request for
-an unknown or expired token is an assumption; refresh tokens always rotate, per the
-newer pages):
+Behaves as the real TikTok answers: recorded live answers first (tests/fixtures/tiktok/
+holds each shape, which /_fake/faults can serve as {"fixture": name}), then TikTok's
+documents, and says where it assumes (OAuth errors at 400, 401 for invalid_client,
+unless the account was made with "oauth_error_status": 200, as TikTok also answers
+them; revoke errors are undocumented: invalid_request for an unknown or expired token is
+an assumption; refresh tokens always rotate, per the newer pages). As TikTok's: open_ids
+like -000sr6ziSORMWi9D4IFqm6ADJtH4KS3gO6e, union_ids UUIDs, tokens act.<...>!5096.va /
+rft.<...>!5132.va, error bodies without "data", no Retry-After on 429:
 - GET /v2/user/info/?fields=...  with `Authorization: Bearer <access token>`; answers the
   envelope {"data": {"user": {...}}, "error": {"code", "message", "log_id"}}; error codes
-  and statuses: access_token_invalid 401, scope_not_authorized 401, invalid_params 400,
-  rate_limit_exceeded 429, internal_error 500. Only the fields the granted scopes allow.
+  and statuses: access_token_invalid 401, scope_not_authorized 401 (no user.info.basic),
+  scope_permission_missed 400 (fields outside the grant, as recorded), invalid_params
+  400, rate_limit_exceeded 429, internal_error 500.
 - POST /v2/oauth/token/ (form: client_key, client_secret, grant_type=refresh_token,
   refresh_token): rotates the refresh token; the previous one stops working at once.
   Errors: {"error", "error_description", "log_id"} (invalid_grant, invalid_client, ...).
@@ -17,7 +21,8 @@ newer pages):
 - POST /v2/video/list/?fields=... (JSON {cursor, max_count}; scope video.list): the
   account's videos newest first; `cursor` is a Unix timestamp in milliseconds (videos
   posted before it; not a non-negative integer: invalid_params), `max_count` an integer
-  1-20 (default 10; else, a boolean too, invalid_params), `has_more`.
+  1-20 (default 10; else, a boolean too, invalid_params), `has_more`; an empty page
+  answers cursor 0. Ids are strings, or numbers for videos made with id_type "number".
 - POST /v2/video/query/?fields=... (JSON {filters: {video_ids}}, at most 20): those
   videos, cover URLs renewed.
 - The consent page: GET /v2/auth/authorize/?client_key&response_type=code&scope
@@ -35,8 +40,9 @@ newer pages):
   user's consent (the page above, or the control call /_fake/consent, given the authorize
   URL's parameters, which answers {code, open_id, redirect} as JSON and 400 {error} where
   the page would); each is bound to the client key, the redirect URI and the S256 challenge
-  (base64url as RFC 7636 writes it, or hex as TikTok's desktop guide asks), used once,
-  and expires after 10 minutes. A used, unknown or expired code, or another redirect
+  (compared as TikTok does, the lowercase hex of SHA-256(verifier); base64url as RFC 7636
+  writes it only for a consent with "pkce_encoding": "base64url", or with
+  TIKTOK_FAKE_PKCE_ENCODING=base64url), used once, and expires after 10 minutes. A used, unknown or expired code, or another redirect
   URI: invalid_grant; a verifier that does not match the challenge: invalid_request
   "Code verifier or code challenge is invalid." (as seen from TikTok).
 - The Content Posting API (bearer token, JSON bodies, the envelope; fault and CALLS names
@@ -49,19 +55,23 @@ newer pages):
   POST /v2/post/publish/video/init/ (direct post, video.publish), .../inbox/video/init/
   (video.upload) and .../content/init/ (photos: DIRECT_POST needs video.publish,
   MEDIA_UPLOAD video.upload): 6 a minute per token, counted together; over a limit: 429
-  rate_limit_exceeded with Retry-After, the seconds until the sliding minute frees a slot
-  (an assumption). source_info FILE_UPLOAD follows the media transfer guide's chunk rules
+  rate_limit_exceeded, without Retry-After (as TikTok: a one-minute sliding window). source_info FILE_UPLOAD follows the media transfer guide's chunk rules
   (MB = 1024*1024, an assumption) else invalid_params; PULL_FROM_URL video_url and photo
   URLs must start with a verified prefix (/_fake/verified_prefixes adds some) else 403
   url_ownership_unverified. Direct posts are checked in this order: the body's shape
-  (invalid_params), privacy_level among the options (400 privacy_level_option_mismatch),
+  (invalid_params), privacy_level among the options (403 privacy_level_option_mismatch,
+  as recorded; unset options are TikTok's: a public account gets no FOLLOWER_OF_CREATOR,
+  a private one no PUBLIC_TO_EVERYONE),
   unaudited app and public account (403 unaudited_client_can_only_post_to_private_accounts),
   max_posts_per_day direct inits in 24 h (403 spam_risk_too_many_posts); inbox shares: 5
   pending ones (not PUBLISH_COMPLETE or FAILED) in 24 h (403
   spam_risk_too_many_pending_share); then the URL prefix. The 403 statuses, and checking the
   URL prefix last, are assumptions; reached_active_user_cap and
-  spam_risk_user_banned_from_posting are left to scripted faults. The answer: publish_id,
-  and for FILE_UPLOAD an upload_url on this fake (from the Host header) valid for an hour.
+  spam_risk_user_banned_from_posting are left to scripted faults. The answer: publish_id
+  in TikTok's formats (v_pub_file~v2-1.<n>, v_inbox_file~v2.<n>, v_pub_url~v2-1.<n>,
+  p_pub_url~v2.<n>), and for FILE_UPLOAD an upload_url valid for an hour on another host
+  than the API (as TikTok's open-upload-<region>.tiktokapis.com): a second listener,
+  localhost:<TIKTOK_FAKE_UPLOAD_PORT or a free port>, which serves only the uploads.
   PUT /upload/?upload_id&upload_token (no bearer): one chunk of the declared plan, in
   order: Content-Type video/mp4, video/quicktime or video/webm, Content-Range bytes
   FIRST-LAST/TOTAL exactly the next chunk (else 416, an assumption), Content-Length its
@@ -71,11 +81,13 @@ newer pages):
   OPTIONS /upload/ answers a browser's CORS preflight. PULL_FROM_URL and photo publishes
   start PROCESSING_DOWNLOAD and are downloaded by the first status fetch (which answers
   the new state; downloaded_bytes a made-up size: an assumption). A public
-  (PUBLIC_TO_EVERYONE) direct post gets one post id (a numeric string).
+  (PUBLIC_TO_EVERYONE) direct post gets one post id (an int64 number, as documented).
   POST /v2/post/publish/status/fetch/ {publish_id} (video.publish or video.upload; 30 a
-  minute per token): status, fail_reason (when FAILED; "internal" unless set, an
-  assumption), publicaly_available_post_id (TikTok's spelling), uploaded_bytes,
-  downloaded_bytes; an unknown publish_id or another account's: 400 invalid_params.
+  minute per token): status and only the keys that apply (as recorded): fail_reason
+  (when FAILED; "internal" unless set, an assumption), publicaly_available_post_id
+  (TikTok's spelling; when there are ids), uploaded_bytes (uploads) or downloaded_bytes;
+  an unknown publish_id: 400 invalid_publish_id; another account's: 400
+  token_not_authorized_for_specified_publish_id.
 
 Test control under /_fake/ (JSON): create accounts, expire tokens, script faults per
 account and endpoint, read the calls each account received; set an account's posting

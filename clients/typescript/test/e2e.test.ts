@@ -351,6 +351,9 @@ async function authorizeAtTikTok() {
   const authorizeUrl = new URL(started.authorize_url);
   assert.equal(authorizeUrl.searchParams.get("redirect_uri"), redirectUri);
   assert.equal(authorizeUrl.searchParams.get("code_challenge_method"), "S256");
+  // The default challenge is TikTok's: lowercase hex of the SHA-256 (the fake, like
+  // TikTok, compares hex only).
+  assert.match(authorizeUrl.searchParams.get("code_challenge") ?? "", /^[0-9a-f]{64}$/);
   const consent = await fake<FakeConsent>("/_fake/consent", {
     authorize_url: started.authorize_url,
     profile: { display_name: "E2E Consent" },

@@ -84,6 +84,11 @@ async function run(page, consoleErrors) {
   if (consentUrl.pathname !== '/v2/auth/authorize/') {
     throw new Failure(`expected the TikTok consent page, landed on ${consentUrl.origin}${consentUrl.pathname}`);
   }
+  // TikTok compares a lowercase hex challenge (the fake too, by default).
+  const challenge = consentUrl.searchParams.get('code_challenge') ?? '';
+  if (!/^[0-9a-f]{64}$/.test(challenge)) {
+    throw new Failure(`the PKCE challenge is not TikTok's lowercase hex: ${challenge}`);
+  }
   const scopes = await page.$$eval('#scopes code', (items) => items.map((i) => i.textContent));
   step(`on the consent page at ${consentUrl.origin} (scopes: ${scopes.join(', ') || 'none shown'})`);
 
