@@ -26,10 +26,6 @@ pub enum SessionAge {
     Older,
 }
 
-/// Every request answers within this (below the functions' 25 s timeout, leaving room
-/// for [`crate::access::ROTATION_GRACE`]): each upstream call gets what is left.
-pub const REQUEST_DEADLINE: Duration = Duration::from_secs(18);
-
 /// PostgREST answers within this or the request counts as a database outage.
 const STORE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -49,7 +45,7 @@ pub struct App<P: Ports> {
     pub identity: P::Identity,
     pub cipher: TokenCipher,
     pub profile_cache_ttl: Duration,
-    /// How long a request may take in all (see [`REQUEST_DEADLINE`]).
+    /// How long a request may take in all (see [`crate::config::REQUEST_DEADLINE`]).
     pub request_deadline: Duration,
     /// The server-side authorization flow's settings.
     pub authorization: AuthorizationConfig,

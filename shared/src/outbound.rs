@@ -147,6 +147,47 @@ async fn read(mut response: reqwest::Response) -> Result<Answer, Transport> {
     })
 }
 
+/// An upstream base URL: `https://`, or `http://` to a loopback host only (the local
+/// stack), so no setting can send a key or a token in clear over a network. The URL
+/// without a trailing slash, or what is wrong with it.
+pub fn upstream_url(value: &str) -> Result<String, &'static str> {
+    let value = value.trim_end_matches('/');
+    let (rest, plain) = match value.strip_prefix("https://") {
+        Some(rest) => (rest, false),
+        None => (
+            value
+                .strip_prefix("http://")
+                .ok_or("expected an https URL")?,
+            true,
+        ),
+    };
+    // No userinfo (`user@host`): `http://localhost:1@evil.example` names evil.example.
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if rest.is_empty()
+        || rest.starts_with('/')
+        || rest.chars().any(char::is_whitespace)
+        || authority.contains('@')
+    {
+        return Err("expected an https URL");
+    }
+    if plain && !is_loopback(rest.split('/').next().unwrap_or_default()) {
+        return Err("must be https (http only for 127.0.0.1, ::1 or localhost)");
+    }
+    Ok(value.to_owned())
+}
+
+/// `authority` (host[:port]) names the local machine.
+fn is_loopback(authority: &str) -> bool {
+    let host = match authority.strip_prefix('[') {
+        Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

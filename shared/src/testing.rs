@@ -45,7 +45,7 @@ pub fn app(store: MemoryStore, tiktok: ScriptedTikTok, identity: FixedIdentity) 
         identity,
         cipher: TokenCipher::from_keys(TEST_KEY).expect("test key"),
         profile_cache_ttl: Duration::from_secs(3600),
-        request_deadline: crate::app::REQUEST_DEADLINE,
+        request_deadline: crate::config::REQUEST_DEADLINE,
         keepalive_interval: Duration::from_secs(24 * 3600),
         sweep_workers: 4,
         authorization: AuthorizationConfig {

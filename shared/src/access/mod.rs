@@ -13,7 +13,6 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use crate::crypto::TokenCipher;
-use crate::error::{code, ApiError};
 use crate::store::{Connection, StoreError, TokenStore};
 use crate::tiktok::{TikTokApi, TikTokError, UserInfo, BASIC_FIELDS};
 
@@ -49,13 +48,16 @@ impl AccessError {
     }
 }
 
-/// Who presents a TikTok token to be proved, which decides how a refusal is answered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Presenter {
-    /// Signing in: the TikTok credentials are the authentication (401).
-    SignIn,
-    /// A signed-in user storing tokens: the session is fine, the body is not (400).
-    SignedInUser,
+/// Why a presented TikTok token was not proved (how that is answered is the endpoint's:
+/// see `endpoints::Presenter`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProofError {
+    #[error("the token belongs to another TikTok account")]
+    Mismatch,
+    #[error("TikTok did not accept the token")]
+    Refused,
+    #[error("TikTok: {0}")]
+    TikTok(TikTokError),
 }
 
 /// What to do when TikTok says a field is not allowed by the granted scopes.
@@ -118,46 +120,21 @@ impl<'a, S: TokenStore, T: TikTokApi> TokenAccess<'a, S, T> {
 
     /// Proves that `access_token` is a live TikTok token of `open_id`, before anything
     /// is written.
-    pub async fn prove(
-        &self,
-        access_token: &str,
-        open_id: &str,
-        presenter: Presenter,
-    ) -> Result<UserInfo, ApiError> {
-        let refuse = |code: &'static str, detail: &str| match presenter {
-            Presenter::SignIn => ApiError::TikTokCredentials {
-                code,
-                detail: detail.into(),
-            },
-            Presenter::SignedInUser => ApiError::bad_request(code, detail),
-        };
+    pub async fn prove(&self, access_token: &str, open_id: &str) -> Result<UserInfo, ProofError> {
         match self.tiktok.user_info(access_token, &BASIC_FIELDS).await {
             Ok(info) if info.open_id.as_deref() == Some(open_id) => Ok(info),
-            Ok(_) => Err(refuse(
-                code::TIKTOK_ACCOUNT_MISMATCH,
-                "The TikTok token belongs to a different account",
-            )),
-            Err(TikTokError::TokenInvalid | TikTokError::ScopeNotAuthorized) => Err(refuse(
-                code::TIKTOK_TOKEN_INVALID,
-                "TikTok did not accept the access token",
-            )),
-            Err(err) => Err(err.into()),
+            Ok(_) => Err(ProofError::Mismatch),
+            Err(TikTokError::TokenInvalid | TikTokError::ScopeNotAuthorized) => {
+                Err(ProofError::Refused)
+            }
+            Err(err) => Err(ProofError::TikTok(err)),
         }
     }
 
     /// Ends the app's access at TikTok. `Ok(false)`: TikTok already considered the token
     /// invalid.
-    pub async fn revoke(&self, token: &LiveToken) -> Result<bool, ApiError> {
-        match self.tiktok.revoke(&token.access_token).await {
-            Ok(revoked) => Ok(revoked),
-            Err(TikTokError::RateLimited { retry_after }) => {
-                Err(ApiError::TikTokRateLimited { retry_after })
-            }
-            Err(err) => {
-                tracing::warn!(error = %err, "revoking at TikTok failed; the connection is kept");
-                Err(ApiError::TikTokUnavailable)
-            }
-        }
+    pub async fn revoke(&self, token: &LiveToken) -> Result<bool, TikTokError> {
+        self.tiktok.revoke(&token.access_token).await
     }
 
     fn decrypt(&self, stored: Option<&str>) -> Result<String, AccessError> {

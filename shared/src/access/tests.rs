@@ -4,6 +4,8 @@
 use std::sync::Arc;
 
 use super::*;
+use crate::endpoints::Presenter;
+use crate::error::{code, ApiError};
 use crate::store::memory::MemoryStore;
 use crate::tiktok::scripted::{grant, ScriptedTikTok};
 
@@ -235,20 +237,21 @@ async fn a_token_is_proved_against_its_open_id() {
         .then_user_info(Err(TikTokError::TokenInvalid))
         .then_user_info(Ok(open_id("o")));
     let access = parts.access();
-    let mismatch = access.prove("t", "o", Presenter::SignIn).await.unwrap_err();
+    let mismatch = access.prove("t", "o").await.unwrap_err();
+    assert_eq!(mismatch, ProofError::Mismatch);
+    let mismatch = Presenter::SignIn.refused(mismatch);
     assert_eq!(
         (mismatch.status_code().as_u16(), mismatch.code()),
         (401, code::TIKTOK_ACCOUNT_MISMATCH)
     );
-    let invalid = access
-        .prove("t", "o", Presenter::SignedInUser)
-        .await
-        .unwrap_err();
+    let invalid = access.prove("t", "o").await.unwrap_err();
+    assert_eq!(invalid, ProofError::Refused);
+    let invalid = Presenter::SignedInUser.refused(invalid);
     assert_eq!(
         (invalid.status_code().as_u16(), invalid.code()),
         (400, code::TIKTOK_TOKEN_INVALID)
     );
-    assert!(access.prove("t", "o", Presenter::SignIn).await.is_ok());
+    assert!(access.prove("t", "o").await.is_ok());
 }
 
 #[tokio::test]

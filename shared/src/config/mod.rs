@@ -20,6 +20,11 @@ const DEFAULT_FIREBASE_CERTS_URL: &str =
     "https://www.googleapis.com/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com";
 const DEFAULT_PROFILE_CACHE_TTL_SECONDS: u64 = 3600;
 
+/// Every request answers within this by default (`REQUEST_DEADLINE_SECONDS`; below the
+/// functions' 25 s timeout, leaving room for storing a rotated refresh token): each
+/// upstream call gets what is left.
+pub const REQUEST_DEADLINE: Duration = Duration::from_secs(18);
+
 /// The secrets a function reads: each reads only what it needs, so a function that
 /// never refreshes holds no TikTok client secret, and one that never mints tokens or
 /// calls Firebase's admin API holds no service account.
@@ -96,23 +101,9 @@ pub struct Config {
     pub request_deadline: Duration,
 }
 
-#[derive(Debug, Clone)]
-pub struct TikTokConfig {
-    pub api_base_url: String,
-    pub client_key: SecretString,
-    /// Only for functions that refresh or revoke ([`Needs::tiktok_client_secret`]).
-    pub client_secret: Option<SecretString>,
-}
-
-#[derive(Debug, Clone)]
-pub struct FirebaseConfig {
-    pub project_id: String,
-    /// `host:port` of the Auth emulator; only ever set for a `demo-` project.
-    pub emulator_host: Option<String>,
-    pub certs_url: String,
-    /// Service-account JSON, needed to mint custom tokens and administer users.
-    pub service_account: Option<SecretString>,
-}
+// The settings of the TikTok and Firebase adapters are their own types, read here.
+pub use crate::firebase::FirebaseConfig;
+pub use crate::tiktok::TikTokConfig;
 
 /// Where settings are looked up: the environment, overlaid with the app secret.
 pub struct Sources<'a> {
@@ -286,7 +277,7 @@ impl Config {
         let request_deadline = Duration::from_secs(src.number(
             "REQUEST_DEADLINE_SECONDS",
             1..=20,
-            crate::app::REQUEST_DEADLINE.as_secs(),
+            REQUEST_DEADLINE.as_secs(),
         )?);
 
         let authorization = authorization_config(&src, needs)?;
@@ -325,47 +316,10 @@ fn malformed(name: &'static str, reason: impl ToString) -> ConfigError {
     }
 }
 
-/// An upstream base URL: `https://`, or `http://` to a loopback host only (the local
-/// stack), so no setting can send a key or a token in clear over a network.
+/// An upstream base URL setting (see [`crate::outbound::upstream_url`]), its problem
+/// named with the setting.
 pub(crate) fn http_url(name: &'static str, value: &str) -> Result<String, ConfigError> {
-    let value = value.trim_end_matches('/');
-    let (rest, plain) = match value.strip_prefix("https://") {
-        Some(rest) => (rest, false),
-        None => (
-            value
-                .strip_prefix("http://")
-                .ok_or_else(|| malformed(name, "expected an https URL"))?,
-            true,
-        ),
-    };
-    // No userinfo (`user@host`): `http://localhost:1@evil.example` names evil.example.
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    if rest.is_empty()
-        || rest.starts_with('/')
-        || rest.chars().any(char::is_whitespace)
-        || authority.contains('@')
-    {
-        return Err(malformed(name, "expected an https URL"));
-    }
-    if plain && !is_loopback(rest.split('/').next().unwrap_or_default()) {
-        return Err(malformed(
-            name,
-            "must be https (http only for 127.0.0.1, ::1 or localhost)",
-        ));
-    }
-    Ok(value.to_owned())
-}
-
-/// `authority` (host[:port]) names the local machine.
-fn is_loopback(authority: &str) -> bool {
-    let host = match authority.strip_prefix('[') {
-        Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
-        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
-    };
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+    crate::outbound::upstream_url(value).map_err(|reason| malformed(name, reason))
 }
 
 #[cfg(test)]

@@ -12,6 +12,18 @@ use super::prelude::*;
 use crate::access::AccessError;
 use crate::firebase::IdentityAdmin;
 use crate::store::OtherSignIn;
+use crate::tiktok::TikTokError;
+
+/// A revoke TikTok did not complete: the connection is kept, so retrying works.
+fn revoke_failed(err: TikTokError) -> ApiError {
+    match err {
+        TikTokError::RateLimited { retry_after } => ApiError::TikTokRateLimited { retry_after },
+        err => {
+            tracing::warn!(error = %err, "revoking at TikTok failed; the connection is kept");
+            ApiError::TikTokUnavailable
+        }
+    }
+}
 
 /// The use case: parse, authorise, act, answer.
 pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
@@ -37,12 +49,12 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
     let tokens = app.tokens();
 
     let revoked = match tokens.live_token(connection).await {
-        Ok(token) => match tokens.revoke(&token).await? {
+        Ok(token) => match tokens.revoke(&token).await.map_err(revoke_failed)? {
             // A stored access token TikTok no longer knows, while the refresh token may
             // still grant access: refresh once and revoke what that gives.
             false if !token.refreshed && token.connection.refresh_token.is_some() => {
                 match tokens.refresh(&token.connection).await {
-                    Ok(fresh) => tokens.revoke(&fresh).await?,
+                    Ok(fresh) => tokens.revoke(&fresh).await.map_err(revoke_failed)?,
                     Err(err) if err.is_reauth() => false,
                     Err(err) => return Err(err.into()),
                 }

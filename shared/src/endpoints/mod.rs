@@ -136,6 +136,40 @@ pub fn valid_account_id(id: &str, name: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Who presents a TikTok token to be proved, which decides how a refusal is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presenter {
+    /// Signing in: the TikTok credentials are the authentication (401).
+    SignIn,
+    /// A signed-in user storing tokens: the session is fine, the body is not (400).
+    SignedInUser,
+}
+
+impl Presenter {
+    /// A token TikTok did not prove, as this presenter is answered.
+    pub fn refused(self, err: crate::access::ProofError) -> ApiError {
+        use crate::access::ProofError;
+        let (code, detail) = match err {
+            ProofError::Mismatch => (
+                code::TIKTOK_ACCOUNT_MISMATCH,
+                "The TikTok token belongs to a different account",
+            ),
+            ProofError::Refused => (
+                code::TIKTOK_TOKEN_INVALID,
+                "TikTok did not accept the access token",
+            ),
+            ProofError::TikTok(err) => return err.into(),
+        };
+        match self {
+            Presenter::SignIn => ApiError::TikTokCredentials {
+                code,
+                detail: detail.into(),
+            },
+            Presenter::SignedInUser => ApiError::bad_request(code, detail),
+        }
+    }
+}
+
 /// A TikTok scope the use case needs, and what the user is told to grant when it is missing.
 pub struct NeededScope {
     pub scope: &'static str,

@@ -7,9 +7,9 @@
 //! account connected to one user is never moved to another.
 
 use super::prelude::*;
+use super::Presenter;
 use serde::Deserialize;
 
-use crate::access::Presenter;
 use crate::firebase::IdentityAdmin;
 use crate::sign_in::{self, NewUser, NewUserEmail, Precheck, ProvedGrant, SignedIn};
 
@@ -136,7 +136,7 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
     };
     let checks = async {
         tokio::join!(
-            tokens.prove(&request.access_token, &request.open_id, Presenter::SignIn),
+            tokens.prove(&request.access_token, &request.open_id),
             linking
         )
     };
@@ -149,7 +149,7 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
         (checks.await, None)
     };
     let session = session?;
-    let info = proof?;
+    let info = proof.map_err(|refused| Presenter::SignIn.refused(refused))?;
 
     let grant = ProvedGrant {
         open_id: &request.open_id,

@@ -3,9 +3,9 @@
 //! belongs to one user.
 
 use super::prelude::*;
+use super::Presenter;
 use serde::Deserialize;
 
-use crate::access::Presenter;
 use crate::app::SessionAge;
 use crate::store::{NewConnection, NewTokens};
 
@@ -115,14 +115,10 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
     let sign_in = if request.provider == "tiktok" {
         let tokens = app.tokens();
         let (proof, age) = tokio::join!(
-            tokens.prove(
-                &request.access_token,
-                &request.provider_account_id,
-                Presenter::SignedInUser,
-            ),
+            tokens.prove(&request.access_token, &request.provider_account_id),
             app.linking_session(&caller)
         );
-        proof?;
+        proof.map_err(|refused| Presenter::SignedInUser.refused(refused))?;
         age? == SessionAge::Recent
     } else {
         false

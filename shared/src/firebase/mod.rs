@@ -15,7 +15,6 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use tokio::sync::Mutex;
 
-use crate::config::FirebaseConfig;
 use crate::store::Caller;
 
 pub mod admin;
@@ -24,6 +23,17 @@ pub mod fixed;
 pub use admin::{AccountState, AdminError, IdentityAdmin, NewFirebaseUser};
 #[cfg(any(test, feature = "testing"))]
 pub use fixed::FixedIdentity;
+
+/// The Firebase adapters' settings (read by `config`).
+#[derive(Debug, Clone)]
+pub struct FirebaseConfig {
+    pub project_id: String,
+    /// `host:port` of the Auth emulator; only ever set for a `demo-` project.
+    pub emulator_host: Option<String>,
+    pub certs_url: String,
+    /// Service-account JSON, needed to mint custom tokens and administer users.
+    pub service_account: Option<secrecy::SecretString>,
+}
 
 /// Firebase's limit on a uid's length.
 pub const MAX_UID_LEN: usize = 128;

@@ -8,8 +8,7 @@ use super::posting::{
     parse_creator_info, parse_init, parse_status, CreatorInfo, InitAnswer, PostInit, PublishStatus,
 };
 use super::videos::{parse_videos, VideoPage, VIDEO_FIELDS};
-use super::{TikTokApi, TikTokError, TokenGrant, UserInfo};
-use crate::config::TikTokConfig;
+use super::{TikTokApi, TikTokConfig, TikTokError, TokenGrant, UserInfo};
 use crate::outbound::{self, Answer};
 
 pub struct TikTokClient {

@@ -15,6 +15,15 @@ pub mod videos;
 pub use client::TikTokClient;
 pub use parse::{parse_code_grant, parse_revoke, parse_token_grant, parse_user_info};
 
+/// The TikTok adapter's settings (read by `config`).
+#[derive(Debug, Clone)]
+pub struct TikTokConfig {
+    pub api_base_url: String,
+    pub client_key: secrecy::SecretString,
+    /// Only for functions that refresh or revoke (`config::Needs::tiktok_client_secret`).
+    pub client_secret: Option<secrecy::SecretString>,
+}
+
 /// The scopes an authorization may ask for.
 pub const KNOWN_SCOPES: [&str; 6] = [
     "user.info.basic",

@@ -14,7 +14,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
-use crate::config::FirebaseConfig;
+use super::FirebaseConfig;
 
 mod port;
 use crate::outbound::{self, Answer};
@@ -154,7 +154,7 @@ impl Admin {
                     .map_err(|_| "FIREBASE_SERVICE_ACCOUNT private_key is not an RSA PEM key")?;
                 // The signed assertion goes there: https only (http on loopback).
                 let token_uri = account.token_uri.as_deref().unwrap_or(DEFAULT_TOKEN_URI);
-                let token_uri = crate::config::http_url("FIREBASE_SERVICE_ACCOUNT", token_uri)
+                let token_uri = outbound::upstream_url(token_uri)
                     .map_err(|_| "FIREBASE_SERVICE_ACCOUNT token_uri must be an https URL")?;
                 Ok(Signer {
                     email: account.client_email,
