@@ -14,6 +14,7 @@ pub mod endpoints;
 pub mod error;
 pub mod firebase;
 pub mod http;
+pub mod jobs;
 pub mod outbound;
 pub mod pkce;
 pub mod profile;

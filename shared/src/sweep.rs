@@ -3,13 +3,12 @@
 //! compare-and-swap as on-demand refresh, so refresh tokens keep rotating and dead
 //! grants are found (and marked `reauth_required`) before a user meets them.
 //!
-//! Work is claimed in batches (`FOR UPDATE SKIP LOCKED` and a lease), never looped over:
-//! a run's `SWEEP_WORKERS` workers each claim their own batches, and any number of
-//! concurrent runs share the work the same way. A run stops claiming before its
-//! deadline, and early on TikTok's 429 or when TikTok is down (the rest waits for the
-//! next run). Whatever ends it, the run logs one summary line.
-
-use std::sync::Mutex;
+//! Work is claimed in batches (`FOR UPDATE SKIP LOCKED` and a lease), never looped over,
+//! by the job runner ([`crate::jobs`]): a run's `SWEEP_WORKERS` workers each claim their
+//! own batches, and any number of concurrent runs share the work the same way. A run
+//! stops claiming before its deadline, and early on TikTok's 429 or when TikTok is down
+//! (three outages in a row; the rest waits for the next run). Whatever ends it, the run
+//! logs one summary line.
 
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -18,7 +17,8 @@ use tokio::time::Instant;
 use crate::access::{AccessError, TokenAccess};
 use crate::app::{App, Ports};
 use crate::error::ApiError;
-use crate::store::{Connection, HealthStore};
+use crate::jobs::{self, Counted, Job, Limits};
+use crate::store::{Connection, HealthStore, StoreError};
 use crate::tiktok::TikTokError;
 
 /// Connections one worker claims at a time.
@@ -46,130 +46,77 @@ pub struct Summary {
 
 /// Refreshes due connections until none is left or `until` comes.
 pub async fn run<P: Ports>(app: &App<P>, until: Instant) -> Result<Summary, ApiError> {
-    let stale_before = OffsetDateTime::now_utc() - app.keepalive_interval;
-    let sweep = Sweep {
+    let sweep = KeepAlive {
         app,
         tokens: app.tokens(),
-        stale_before,
-        until,
-        tally: Mutex::new(Tally::default()),
+        stale_before: OffsetDateTime::now_utc() - app.keepalive_interval,
     };
-    let workers = (0..app.sweep_workers.max(1)).map(|_| sweep.worker());
-    let failure = futures_util::future::join_all(workers)
-        .await
-        .into_iter()
-        .find_map(Result::err);
-    let mut summary = sweep
-        .tally
-        .into_inner()
-        .unwrap_or_else(|p| p.into_inner())
-        .summary;
-    let remaining = app.store.count_due_connections(stale_before).await;
-    summary.remaining = remaining.as_ref().ok().copied();
-    tracing::info!(
-        refreshed = summary.refreshed,
-        reauth_required = summary.reauth_required,
-        failed = summary.failed,
-        skipped = summary.skipped,
-        remaining = summary.remaining,
-        stopped = summary.stopped,
-        "keep-alive sweep done"
-    );
-    match failure {
+    let limits = Limits {
+        workers: app.sweep_workers,
+        until,
+        outages_to_stop: OUTAGES_TO_STOP,
+    };
+    let run = jobs::run(&sweep, limits).await;
+    let summary = Summary {
+        refreshed: run.count("refreshed"),
+        reauth_required: run.count("reauth_required"),
+        failed: run.count("failed"),
+        skipped: run.count("skipped"),
+        remaining: run.remaining.as_ref().ok().copied(),
+        stopped: run.stopped,
+    };
+    match run.failure {
         Some(err) => Err(err.into()),
-        None => remaining.map(|_| summary).map_err(ApiError::from),
+        None => run.remaining.map(|_| summary).map_err(ApiError::from),
     }
 }
 
-/// One run: what its workers share.
-struct Sweep<'a, P: Ports> {
+/// The keep-alive sweep as a job: claim due connections, refresh each.
+struct KeepAlive<'a, P: Ports> {
     app: &'a App<P>,
     tokens: TokenAccess<'a, P::Store, P::TikTok>,
     stale_before: OffsetDateTime,
-    until: Instant,
-    tally: Mutex<Tally>,
 }
 
-#[derive(Default)]
-struct Tally {
-    summary: Summary,
-    /// TikTok outages in a row, over all workers.
-    outages: u32,
-}
+impl<P: Ports> Job for KeepAlive<'_, P> {
+    type Item = Connection;
+    type Error = StoreError;
+    const NAME: &'static str = "keep-alive sweep";
 
-impl<P: Ports> Sweep<'_, P> {
-    /// Claims and refreshes batches until the work, the time or TikTok runs out.
-    async fn worker(&self) -> Result<(), crate::store::StoreError> {
-        loop {
-            if !self.going_on() {
-                return Ok(());
-            }
-            let batch = self
-                .app
-                .store
-                .claim_due_connections(BATCH, self.stale_before, LEASE_SECONDS)
-                .await
-                .inspect_err(|_| self.stop("database_unavailable"))?;
-            if batch.is_empty() {
-                return Ok(());
-            }
-            for connection in batch {
-                // What is left of the batch stays claimed until the lease lapses.
-                if !self.going_on() {
-                    return Ok(());
-                }
-                let outcome = self.tokens.refresh(&connection).await;
-                self.count(&connection, outcome.map(drop));
-            }
-        }
+    async fn claim(&self) -> Result<Vec<Connection>, StoreError> {
+        self.app
+            .store
+            .claim_due_connections(BATCH, self.stale_before, LEASE_SECONDS)
+            .await
     }
 
-    /// False once the run has stopped (or its deadline has come: it stops then).
-    fn going_on(&self) -> bool {
-        let mut tally = self.tally();
-        if tally.summary.stopped.is_none() && Instant::now() >= self.until {
-            tally.summary.stopped = Some("deadline");
-        }
-        tally.summary.stopped.is_none()
-    }
-
-    fn stop(&self, why: &'static str) {
-        self.tally().summary.stopped.get_or_insert(why);
-    }
-
-    fn tally(&self) -> std::sync::MutexGuard<'_, Tally> {
-        self.tally.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn count(&self, connection: &Connection, outcome: Result<(), AccessError>) {
-        let mut tally = self.tally();
-        let tally = &mut *tally;
+    async fn work(&self, connection: Connection) -> Counted {
+        let outcome = self.tokens.refresh(&connection).await;
         match outcome {
-            Ok(()) => {
-                tally.summary.refreshed += 1;
-                tally.outages = 0;
-            }
-            Err(err) if err.is_reauth() => tally.summary.reauth_required += 1,
+            Ok(_) => Counted::healthy("refreshed"),
+            Err(err) if err.is_reauth() => Counted::neutral("reauth_required"),
             // Someone else is refreshing it: no outage, nothing to count against TikTok.
-            Err(AccessError::RefreshInProgress) => tally.summary.skipped += 1,
+            Err(AccessError::RefreshInProgress) => Counted::neutral("skipped"),
             Err(AccessError::TikTok(TikTokError::RateLimited { .. })) => {
-                tally.summary.failed += 1;
-                tally.summary.stopped.get_or_insert("tiktok_rate_limited");
+                Counted::stop("failed", "tiktok_rate_limited")
             }
             Err(err @ AccessError::TikTok(_)) => {
                 tracing::warn!(connection_id = connection.id, error = %err, "keep-alive refresh failed");
-                tally.summary.failed += 1;
-                tally.outages += 1;
-                if tally.outages >= OUTAGES_TO_STOP {
-                    tally.summary.stopped.get_or_insert("tiktok_unavailable");
-                }
+                Counted::outage("failed", "tiktok_unavailable")
             }
             // A row of its own that cannot be refreshed (tokens no key decrypts, a
             // store error): counted, and the next connection goes on.
             Err(err) => {
                 tracing::warn!(connection_id = connection.id, error = %err, "keep-alive refresh failed");
-                tally.summary.failed += 1;
+                Counted::neutral("failed")
             }
         }
+    }
+
+    async fn remaining(&self) -> Result<i64, StoreError> {
+        self.app
+            .store
+            .count_due_connections(self.stale_before)
+            .await
     }
 }
