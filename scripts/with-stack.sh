@@ -110,7 +110,7 @@ PIDS+=($!)
 # From the run directory: moto's request recorder (the benchmark's) writes its file there.
 (cd "$RUN" && exec "$VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT") >"$RUN/moto.log" 2>&1 &
 PIDS+=($!)
-TIKTOK_FAKE_REDIRECT_URIS="$REDIRECT_URIS" python3 "$ROOT/scripts/tiktok_fake.py" "$TIKTOK_PORT" "$TIKTOK_CLIENT_KEY_VALUE" "$TIKTOK_CLIENT_SECRET_VALUE" \
+TIKTOK_FAKE_REDIRECT_URIS="$REDIRECT_URIS" python3 "$ROOT/scripts/tiktok_fake" "$TIKTOK_PORT" "$TIKTOK_CLIENT_KEY_VALUE" "$TIKTOK_CLIENT_SECRET_VALUE" \
   >"$RUN/tiktok.log" 2>&1 &
 PIDS+=($!)
 

@@ -1,4 +1,4 @@
-//! The TikTok fake (`scripts/tiktok_fake.py`, started by the stack): its accounts, and
+//! The TikTok fake (`scripts/tiktok_fake/`, started by the stack): its accounts, and
 //! its control endpoints that script faults and report the calls it received.
 
 use serde_json::{json, Value};
