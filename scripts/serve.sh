@@ -57,6 +57,11 @@ for _ in $(seq 1 240); do
   sleep 0.5
 done
 [ "$status" = 401 ] || { tail -n 40 "$STACK_DIR/logs/watch.log" >&2; log "the API did not answer"; exit 1; }
+# TikTok's webhooks (the fake's sender) go to the API, as TikTok's go to the registered
+# callback URL: a removal in TikTok's settings, a post moving on.
+curl -sf -o /dev/null -X POST "$STACK_TIKTOK_URL/_fake/webhooks/target" \
+  -d "{\"url\": \"$LOCAL_API_URL/api/v1/webhooks/tiktok\"}" \
+  || { log "the TikTok fake did not take the webhook URL"; exit 1; }
 
 # For a second shell (run.sh only): cargo-lambda on PATH and the addresses the scripts
 # and examples use. Not the stack's keys or its fake AWS credentials, which would follow

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use integration_tests::*;
 
-use crate::{ms, proc_stat, spawn, Env};
+use crate::process::{ms, proc_stat, spawn, Env};
 use serde_json::{json, Value};
 
 /// Due connections the run refreshes (over several users: a user connects at most 50).

@@ -12,7 +12,7 @@ pub mod given;
 pub mod secrets;
 pub mod stack;
 
-pub use fakes::{fault_proxy, runtime_api, tiktok_fake};
+pub use fakes::{fault_proxy, runtime_api, tiktok_fake, webhook_receiver};
 
 pub use database::*;
 pub use events::*;
@@ -22,3 +22,4 @@ pub use runtime_api::*;
 pub use secrets::*;
 pub use stack::*;
 pub use tiktok_fake::*;
+pub use webhook_receiver::*;

@@ -268,6 +268,22 @@ step("disconnect one; one is left", async () => {
   await rejectsWith(api.disconnectTikTok(one.open_id), 404, "tiktok_not_connected");
 });
 
+step("a removal in TikTok's settings arrives as TikTok's signed webhook", async () => {
+  // The fake delivers TikTok's events to the API's webhook route (scripts/serve.sh sets
+  // the callback URL), signed with the client secret: nothing here signs anything.
+  await fake("/_fake/deauthorize", { open_id: two.open_id });
+  let status = "";
+  for (let i = 0; i < 50 && status !== "revoked"; i++) {
+    const { connections } = await api.listConnections();
+    status = connections.find((c) => c.provider_account_id === two.open_id)?.status ?? "";
+    if (status !== "revoked") await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.equal(status, "revoked");
+  const { deliveries } = await fake<{ deliveries: { event: string; attempts: unknown[] }[] }>(
+    `/_fake/webhooks?open_id=${encodeURIComponent(two.open_id)}`, undefined, "GET");
+  assert.deepEqual(deliveries.map((d) => [d.event, d.attempts]), [["authorization.removed", [200]]]);
+});
+
 step("publishing: creator info, an upload (idempotent), its status", async () => {
   const poster = await newTikTokAccount("E2E Poster", `${READ_SCOPES},video.publish,video.upload`);
   await api.storeToken({

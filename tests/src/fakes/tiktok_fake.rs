@@ -273,6 +273,56 @@ impl TikTokFake {
         self.post("/_fake/publish", body).await;
     }
 
+    /// The account's TikTok webhooks go to `url` (the app's callback URL), as TikTok's go
+    /// to the one registered for the app.
+    pub async fn send_webhooks_to(&self, open_id: &str, url: &str) {
+        self.post(
+            "/_fake/webhooks/target",
+            json!({"open_id": open_id, "url": url}),
+        )
+        .await;
+    }
+
+    /// TikTok sends `event` about the account now (to its webhook target).
+    pub async fn send_webhook(
+        &self,
+        open_id: &str,
+        event: &str,
+        content: Value,
+        create_time: Option<i64>,
+    ) {
+        self.post(
+            "/_fake/webhooks/send",
+            json!({"open_id": open_id, "event": event, "content": content, "create_time": create_time}),
+        )
+        .await;
+    }
+
+    /// The account's webhook deliveries, once every one has ended (answered 200, or
+    /// every retry spent), or after `wait`: each `{event, attempts: [status...],
+    /// delivered}`.
+    pub async fn webhook_deliveries(&self, open_id: &str, wait: std::time::Duration) -> Vec<Value> {
+        let until = std::time::Instant::now() + wait;
+        loop {
+            let answer: Value = self
+                .http
+                .get(format!("{}/_fake/webhooks", self.base))
+                .query(&[("open_id", open_id)])
+                .send()
+                .await
+                .expect("fake webhooks")
+                .json()
+                .await
+                .expect("webhooks answer");
+            let deliveries = answer["deliveries"].as_array().cloned().unwrap_or_default();
+            let settled = deliveries.iter().all(|d| d["delivered"] == true);
+            if (settled && !deliveries.is_empty()) || std::time::Instant::now() >= until {
+                return deliveries;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
     /// Calls the account received, by endpoint name.
     pub async fn calls(&self, open_id: &str) -> Vec<Value> {
         self.calls_where(&[("open_id", open_id)]).await

@@ -1,0 +1,154 @@
+//! The requests each function's main path is measured with, and their setup (users,
+//! TikTok accounts, connections, posts) at the local stack.
+
+use integration_tests::*;
+use serde_json::{json, Value};
+
+use crate::ALL;
+
+/// The requests of a function's main path, one per warm request, and their setup.
+pub(crate) struct Workload {
+    pub(crate) events: Vec<String>,
+}
+
+pub(crate) async fn workload(function: &str, n: usize) -> Workload {
+    let app = live_app();
+    let fake = TikTokFake::new();
+    let user = firebase_user().await;
+    let account = fake.account(ALL).await;
+    let connect = |account: TikTokAccount| {
+        let (app, user) = (&app, &user);
+        async move {
+            let r = reply(
+                dispatch(
+                    "store-token",
+                    app,
+                    good_request("store-token", user, &account),
+                )
+                .await,
+            );
+            assert!(r.status == 201 || r.status == 200, "{}", r.body);
+        }
+    };
+    let events = match function {
+        "oauth-tiktok" => {
+            // A returning user signing in: the TikTok proof, the database's precheck and
+            // write, and a Firebase email lookup it does not wait for.
+            let event = sign_in_event(&account, &format!("{}@example.com", unique("bench")));
+            let first = reply(
+                dispatch(
+                    "oauth-tiktok",
+                    &app,
+                    lambda_http::request::from_str(&event).unwrap(),
+                )
+                .await,
+            );
+            assert_eq!(first.status, 200, "{}", first.body);
+            vec![event; n]
+        }
+        "disconnect-tiktok" => {
+            // Each request disconnects another account (40 per user: a user connects at
+            // most 50).
+            let mut events = Vec::with_capacity(n);
+            let mut owner = firebase_user().await;
+            for i in 0..n {
+                if i > 0 && i % 40 == 0 {
+                    owner = firebase_user().await;
+                }
+                let account = fake.account(ALL).await;
+                let stored = good_request("store-token", &owner, &account);
+                let r = reply(dispatch("store-token", &app, stored).await);
+                assert_eq!(r.status, 201, "{}", r.body);
+                events.push(good_request_json(function, &owner, &account));
+            }
+            events
+        }
+        "floor" => vec![event_json("tiktok-test/no-auth.json", &[]); n],
+        CATCH_ALL => vec![event_json("route-not-found/unknown-path.json", &[]); n],
+        "tiktok-authorize" => {
+            let redirect = [("REPLACE_WITH_REDIRECT_URI", FIRST_REDIRECT_URI)];
+            vec![event_json("tiktok-authorize/sign-in.json", &redirect); n]
+        }
+        "tiktok-callback" => {
+            // A returning user signing in through the server-side flow: each request
+            // finishes its own authorization (started, consented at the fake).
+            // Each from its own address: sign-in states are limited per client address.
+            let mut events = Vec::with_capacity(n + 1);
+            for i in 0..=n {
+                let redirect = [("REPLACE_WITH_REDIRECT_URI", FIRST_REDIRECT_URI)];
+                let mut start: Value =
+                    serde_json::from_str(&event_json("tiktok-authorize/sign-in.json", &redirect))
+                        .unwrap();
+                start["requestContext"]["http"]["sourceIp"] =
+                    Value::String(format!("10.{}.{}.1", i / 250, i % 250));
+                let start = lambda_http::request::from_str(&start.to_string()).unwrap();
+                let started = reply(dispatch("tiktok-authorize", &app, start).await);
+                let url = started.body["authorize_url"].as_str().expect("url");
+                let (code, _) = fake.consent(url, Some(&account.open_id), &[]).await;
+                let state = started.body["state"].as_str().expect("state").to_owned();
+                let fill = [
+                    ("REPLACE_WITH_CODE", code.as_str()),
+                    ("REPLACE_WITH_STATE", &state),
+                ];
+                events.push(event_json("tiktok-callback/sign-in.json", &fill));
+            }
+            // The first one signs the account up, so the measured ones are returning.
+            let first = lambda_http::request::from_str(&events.remove(0)).unwrap();
+            let signed_up = reply(dispatch("tiktok-callback", &app, first).await);
+            assert_eq!(signed_up.status, 200, "{}", signed_up.body);
+            events
+        }
+        "tiktok-creator-info" | "tiktok-publish" | "tiktok-post-status" => {
+            // TikTok's per-user posting limits (6 inits a minute, 15 posts a day) are off
+            // for this account: the load is the benchmark's, not one creator's.
+            let creator = json!({"rate_limited": false, "max_posts_per_day": 1_000_000});
+            let account = fake.account_with(ALL, creator).await;
+            connect(account.clone()).await;
+            if function != "tiktok-post-status" {
+                // Creator info fresh from TikTok; a new direct post (upload) each time.
+                vec![good_request_json(function, &user, &account); n]
+            } else {
+                // A post TikTok is still processing: each read asks TikTok, then updates it.
+                let posted = good_request("tiktok-publish", &user, &account);
+                let r = reply(dispatch("tiktok-publish", &app, posted).await);
+                assert_eq!(r.status, 201, "{}", r.body);
+                let id = r.body["id"].as_str().expect("post id");
+                let post = [("REPLACE_WITH_POST_ID", id)];
+                vec![request_json("tiktok-post-status/ok.json", &user, &account, &post); n]
+            }
+        }
+        _ => {
+            connect(account.clone()).await;
+            if function == "tiktok-profile" {
+                // Warm the cache: the main path is the cached profile.
+                let _ = dispatch(function, &app, good_request(function, &user, &account)).await;
+            }
+            vec![good_request_json(function, &user, &account); n]
+        }
+    };
+    Workload { events }
+}
+
+/// An oauth-tiktok sign-in (no session) with this account's tokens and contact email.
+pub(crate) fn sign_in_event(account: &TikTokAccount, email: &str) -> String {
+    let body = json!({"provider": "tiktok", "provider_account_id": account.open_id,
+        "access_token": account.access_token, "refresh_token": account.refresh_token,
+        "expires_in": 7200, "email": email});
+    let mut event: Value =
+        serde_json::from_str(&event_json("oauth-tiktok/no-email.json", &[])).unwrap();
+    event["body"] = Value::String(body.to_string());
+    event.to_string()
+}
+
+/// New users signing up with TikTok (oauth-tiktok): each request a new TikTok account
+/// and email, so every one creates its user.
+pub(crate) async fn sign_up_workload(n: usize) -> Workload {
+    let fake = TikTokFake::new();
+    let mut events = Vec::with_capacity(n);
+    for _ in 0..n {
+        let account = fake.account(ALL).await;
+        let email = format!("{}@example.com", unique("signup"));
+        events.push(sign_in_event(&account, &email));
+    }
+    Workload { events }
+}
