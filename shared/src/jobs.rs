@@ -26,6 +26,9 @@ pub trait Job: Sync {
     type Error: std::fmt::Display + Send;
     /// The job's name in its summary line.
     const NAME: &'static str;
+    /// Its summary's counters, every one in the line even at 0 ([`Counted::counter`]
+    /// names one of these).
+    const COUNTERS: &'static [&'static str];
 
     /// Claims the next batch for one worker; empty when no work is left.
     fn claim(&self) -> impl Future<Output = Result<Vec<Self::Item>, Self::Error>> + Send;
@@ -133,10 +136,14 @@ struct Line<'a> {
 /// runs out, and logs its summary line.
 pub async fn run<J: Job>(job: &J, limits: Limits) -> Run<J::Error> {
     let started = Instant::now();
+    let tally = Tally {
+        counts: J::COUNTERS.iter().map(|c| (*c, 0)).collect(),
+        ..Tally::default()
+    };
     let shared = Shared {
         job,
         limits,
-        tally: Mutex::new(Tally::default()),
+        tally: Mutex::new(tally),
     };
     let workers = (0..limits.workers.max(1)).map(|_| shared.worker());
     let failure = futures_util::future::join_all(workers)

@@ -82,6 +82,8 @@ impl<P: Ports> Job for KeepAlive<'_, P> {
     type Item = Connection;
     type Error = StoreError;
     const NAME: &'static str = "keep-alive sweep";
+    const COUNTERS: &'static [&'static str] =
+        &["refreshed", "reauth_required", "failed", "skipped"];
 
     async fn claim(&self) -> Result<Vec<Connection>, StoreError> {
         self.app

@@ -37,6 +37,7 @@ impl Job for Numbers {
     type Item = u32;
     type Error = String;
     const NAME: &'static str = "numbers";
+    const COUNTERS: &'static [&'static str] = &["ok", "failed", "skipped", "limited"];
 
     async fn claim(&self) -> Result<Vec<u32>, String> {
         let claim = {
@@ -81,6 +82,8 @@ async fn every_item_is_worked_once_by_workers_claiming_their_own_batches() {
     assert_eq!(done.len(), 157);
     assert_eq!(done.iter().collect::<HashSet<_>>().len(), 157, "none twice");
     assert_eq!(ran.count("ok"), 157);
+    // Every counter the job names is in the summary, at 0 too.
+    assert_eq!(ran.counts.get("failed"), Some(&0));
     assert_eq!((ran.stopped, ran.remaining), (None, Ok(0)));
     assert!(ran.failure.is_none());
     assert!(*job.claims.lock().unwrap() >= 16 + 4, "each worker claimed");
