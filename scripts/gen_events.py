@@ -163,7 +163,7 @@ write("tiktok-authorize", {
 })
 
 CALLBACK = "/api/v1/auth/tiktok/callback"
-good_callback = {"code": "REPLACE_WITH_CODE", "state": "REPLACE_WITH_STATE"}
+good_callback = {"code": "REPLACE_WITH_CODE", "state": "REPLACE_WITH_STATE", "binding": "REPLACE_WITH_BINDING"}
 write("tiktok-callback", {
     "sign-in.json": event("POST", CALLBACK, auth=False, body=good_callback, name="tiktok-callback"),
     "link.json": event("POST", CALLBACK, body=good_callback, name="tiktok-callback"),

@@ -147,9 +147,9 @@ def main():
                    for (m, p), f in template.items()):
             fail(f"router route {method} {path} -> {function} is not in the template")
 
-    # One list of error codes: the library's (shared/src/error/mod.rs) is the spec's.
+    # One list of error codes: the library's (shared/src/error/code.rs) is the spec's.
     error_codes = re.findall(r'pub const [A-Z_]+: &str = "([a-z_]+)";',
-                             (ROOT / "shared" / "src" / "error" / "mod.rs").read_text())
+                             (ROOT / "shared" / "src" / "error" / "code.rs").read_text())
     spec_codes = spec["components"]["schemas"]["Error"]["properties"]["code"]["enum"]
     if sorted(error_codes) != sorted(spec_codes):
         fail(f"error codes: only in the library {set(error_codes) - set(spec_codes)}, "

@@ -66,8 +66,17 @@ pub(crate) async fn workload(function: &str, n: usize) -> Workload {
         "floor" => vec![event_json("tiktok-test/no-auth.json", &[]); n],
         CATCH_ALL => vec![event_json("route-not-found/unknown-path.json", &[]); n],
         "tiktok-authorize" => {
-            let redirect = [("REPLACE_WITH_REDIRECT_URI", FIRST_REDIRECT_URI)];
-            vec![event_json("tiktok-authorize/sign-in.json", &redirect); n]
+            // Each from its own address: a client address has 20 sign-ins in progress at most.
+            (0..n)
+                .map(|i| {
+                    let address = format!("10.{}.{}.2", i / 250, i % 250);
+                    let fill = [
+                        ("REPLACE_WITH_REDIRECT_URI", FIRST_REDIRECT_URI),
+                        ("203.0.113.10", &address),
+                    ];
+                    event_json("tiktok-authorize/sign-in.json", &fill)
+                })
+                .collect()
         }
         "tiktok-callback" => {
             // A returning user signing in through the server-side flow: each request
@@ -86,9 +95,14 @@ pub(crate) async fn workload(function: &str, n: usize) -> Workload {
                 let url = started.body["authorize_url"].as_str().expect("url");
                 let (code, _) = fake.consent(url, Some(&account.open_id), &[]).await;
                 let state = started.body["state"].as_str().expect("state").to_owned();
+                let binding = started.body["binding"]
+                    .as_str()
+                    .expect("binding")
+                    .to_owned();
                 let fill = [
                     ("REPLACE_WITH_CODE", code.as_str()),
                     ("REPLACE_WITH_STATE", &state),
+                    ("REPLACE_WITH_BINDING", &binding),
                 ];
                 events.push(event_json("tiktok-callback/sign-in.json", &fill));
             }

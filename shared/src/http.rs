@@ -36,6 +36,24 @@ pub fn client_address(req: &Request) -> Option<String> {
     ip.filter(|ip| !ip.is_empty() && ip.len() <= 64)
 }
 
+/// The group a client address is counted in: an IPv4 address itself, an IPv6 address by
+/// its /64 (one subscriber's whole prefix: a client changes addresses inside it at
+/// will). Anything else as given.
+pub fn client_group(address: &str) -> String {
+    match address.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                let prefix = std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
+                format!("{prefix}/64")
+            }
+        },
+        Ok(ip) => ip.to_string(),
+        Err(_) => address.to_owned(),
+    }
+}
+
 /// Refuses methods the route does not serve.
 pub fn require_method(req: &Request, allowed: &Method) -> Result<(), ApiError> {
     if req.method() == allowed {

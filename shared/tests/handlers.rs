@@ -178,8 +178,9 @@ fn event_with(name: &str, more: &[(&str, &str)]) -> Request {
     lambda_http::request::from_str(&value.to_string()).expect(name)
 }
 
-/// The app as `given` leaves it, and the state of an authorization it started (if any).
-async fn app(given: Given) -> (TestApp, String) {
+/// The app as `given` leaves it, and the state and binding of an authorization it
+/// started (if any; a post's id for `Posted`).
+async fn app(given: Given) -> (TestApp, String, String) {
     let ana = Caller {
         firebase_uid: UID.into(),
         email: Some("ana@example.org".into()),
@@ -205,10 +206,12 @@ async fn app(given: Given) -> (TestApp, String) {
         let started = testing::dispatch("tiktok-authorize", &app, &event(file))
             .await
             .unwrap();
-        let state = json(&started)["state"].as_str().unwrap().to_owned();
+        let started = json(&started);
+        let state = started["state"].as_str().unwrap().to_owned();
+        let binding = started["binding"].as_str().unwrap().to_owned();
         app.tiktok
             .then_exchange(Ok(testing::grant(ACCESS_TOKEN, "rft.ana", OPEN_ID)));
-        return (app, state);
+        return (app, state, binding);
     }
     if let Given::Connected | Given::Posted = given {
         let new = NewConnection {
@@ -228,9 +231,9 @@ async fn app(given: Given) -> (TestApp, String) {
             .await
             .unwrap();
         let id = json(&posted)["id"].as_str().unwrap().to_owned();
-        return (app, id);
+        return (app, id, String::new());
     }
-    (app, String::new())
+    (app, String::new(), String::new())
 }
 
 fn json(response: &Response<Body>) -> Value {
@@ -244,11 +247,12 @@ fn function_of(name: &str) -> &str {
 #[tokio::test]
 async fn every_event_gets_the_contract_answer() {
     for (name, given, status, code) in CASES {
-        let (app, state) = app(given).await;
+        let (app, state, binding) = app(given).await;
         let req = event_with(
             name,
             &[
                 ("REPLACE_WITH_STATE", &state),
+                ("REPLACE_WITH_BINDING", &binding),
                 ("REPLACE_WITH_POST_ID", &state),
             ],
         );
@@ -308,7 +312,7 @@ async fn every_events_file_is_covered() {
 #[tokio::test]
 async fn the_good_events_act_on_the_ports() {
     // Sign-in: a new user gets a custom token for the uid derived from the open_id.
-    let (app, _) = app(Given::Nothing).await;
+    let (app, _, _) = app(Given::Nothing).await;
     let signed = testing::dispatch("oauth-tiktok", &app, &event("oauth-tiktok/new-user.json"))
         .await
         .unwrap();
@@ -328,14 +332,14 @@ async fn the_good_events_act_on_the_ports() {
     assert_ne!(row.access_token.as_deref(), Some(ACCESS_TOKEN));
 
     // Linking: the session's user gets the account.
-    let (app, _) = self::app(Given::Nothing).await;
+    let (app, _, _) = self::app(Given::Nothing).await;
     let linked = testing::dispatch("oauth-tiktok", &app, &event("oauth-tiktok/link.json"))
         .await
         .unwrap();
     assert_eq!(json(&linked)["firebase_uid"], UID);
 
     // Disconnect revokes at TikTok, then removes the row.
-    let (app, _) = self::app(Given::Connected).await;
+    let (app, _, _) = self::app(Given::Connected).await;
     testing::dispatch(
         "disconnect-tiktok",
         &app,
@@ -349,7 +353,7 @@ async fn the_good_events_act_on_the_ports() {
     }));
 
     // The profile comes from TikTok, then from the cache.
-    let (app, _) = self::app(Given::Connected).await;
+    let (app, _, _) = self::app(Given::Connected).await;
     let first = testing::dispatch("tiktok-profile", &app, &event("tiktok-profile/ok.json"))
         .await
         .unwrap();
@@ -368,7 +372,7 @@ async fn the_good_events_act_on_the_ports() {
 
 #[tokio::test]
 async fn outages_are_the_contracts_503() {
-    let (app, _) = app(Given::Connected).await;
+    let (app, _, _) = app(Given::Connected).await;
     app.store.fail_next(1);
     let response = testing::dispatch("tiktok-test", &app, &event("tiktok-test/ok.json"))
         .await
@@ -385,11 +389,31 @@ async fn outages_are_the_contracts_503() {
 
 #[tokio::test]
 async fn the_authorization_flow_binds_the_verifier_to_the_challenge() {
-    let (app, state) = app(Given::SignInStarted).await;
+    let (app, state, binding) = app(Given::SignInStarted).await;
     assert_eq!(app.store.open_oauth_states(), 1);
+    // Login CSRF: the code and state posted without the browser's binding, or with
+    // another, sign no one in and leave the state for its own browser.
+    for wrong in ["", "another-browsers-binding"] {
+        let req = event_with(
+            "tiktok-callback/sign-in.json",
+            &[
+                ("REPLACE_WITH_STATE", &state),
+                ("REPLACE_WITH_BINDING", wrong),
+            ],
+        );
+        let refused = testing::dispatch("tiktok-callback", &app, &req)
+            .await
+            .unwrap();
+        assert_eq!(json(&refused)["code"], "invalid_state", "binding {wrong:?}");
+        assert_eq!(app.store.open_oauth_states(), 1, "not used up");
+    }
+    assert!(app.tiktok.calls().is_empty(), "no code exchange");
     let req = event_with(
         "tiktok-callback/sign-in.json",
-        &[("REPLACE_WITH_STATE", &state)],
+        &[
+            ("REPLACE_WITH_STATE", &state),
+            ("REPLACE_WITH_BINDING", &binding),
+        ],
     );
     let signed = testing::dispatch("tiktok-callback", &app, &req)
         .await
@@ -407,7 +431,7 @@ async fn the_authorization_flow_binds_the_verifier_to_the_challenge() {
     assert_eq!(json(&again)["code"], "invalid_state", "used once");
 
     // The authorize URL's challenge is the S256 of the verifier the exchange sent.
-    let (app, _) = self::app(Given::Nothing).await;
+    let (app, _, _) = self::app(Given::Nothing).await;
     let started = testing::dispatch(
         "tiktok-authorize",
         &app,
@@ -459,7 +483,7 @@ async fn the_authorization_flow_binds_the_verifier_to_the_challenge() {
 
 #[tokio::test]
 async fn a_webhook_revokes_once_and_the_sweep_refreshes_what_is_due() {
-    let (app, _) = app(Given::Connected).await;
+    let (app, _, _) = app(Given::Connected).await;
     let removed = event("tiktok-webhook/authorization-removed.json");
     let first = json(
         &testing::dispatch("tiktok-webhook", &app, &removed)
@@ -497,7 +521,7 @@ async fn a_webhook_revokes_once_and_the_sweep_refreshes_what_is_due() {
     let scheduled =
         std::fs::read_to_string(events_dir().join("refresh-connections/scheduled.json")).unwrap();
     let _: Value = serde_json::from_str(&scheduled).expect("EventBridge JSON");
-    let (app, _) = self::app(Given::Connected).await;
+    let (app, _, _) = self::app(Given::Connected).await;
     let mut row = app.store.tiktok_rows(OPEN_ID)[0].clone();
     row.refreshed_at = Some(time::OffsetDateTime::now_utc() - time::Duration::hours(25));
     app.store.put(row);
@@ -516,7 +540,7 @@ async fn a_webhook_revokes_once_and_the_sweep_refreshes_what_is_due() {
 
 #[tokio::test]
 async fn the_catch_all_names_the_methods_a_path_has() {
-    let (app, _) = app(Given::Nothing).await;
+    let (app, _, _) = app(Given::Nothing).await;
     let wrong = testing::dispatch(
         testing::CATCH_ALL,
         &app,
@@ -534,4 +558,40 @@ async fn the_catch_all_names_the_methods_a_path_has() {
     .await
     .unwrap();
     assert!(unknown.headers().get("allow").is_none());
+}
+
+#[tokio::test]
+async fn a_client_address_gets_twenty_sign_ins_in_progress_and_then_a_429() {
+    let (app, _, _) = app(Given::Nothing).await;
+    let authorize = |address: &'static str| {
+        let req = event_with(
+            "tiktok-authorize/sign-in.json",
+            &[("203.0.113.10", address)],
+        );
+        let app = &app;
+        async move {
+            testing::dispatch("tiktok-authorize", app, &req)
+                .await
+                .unwrap()
+        }
+    };
+    // An IPv6 client counts by its /64: these are one client.
+    let same_client = ["2001:db8:7:1::1", "2001:db8:7:1::2", "2001:db8:7:1:ffff::9"];
+    for i in 0..20 {
+        let started = authorize(same_client[i % 3]).await;
+        assert_eq!(started.status().as_u16(), 200, "{}", json(&started));
+    }
+    let refused = authorize("2001:db8:7:1:abcd::1").await;
+    assert_eq!(refused.status().as_u16(), 429);
+    assert_eq!(json(&refused)["code"], "too_many_pending_authorizations");
+    assert_eq!(refused.headers()["retry-after"], "600");
+    assert_eq!(
+        app.store.open_oauth_states(),
+        20,
+        "none evicted, none added"
+    );
+    // Another /64, or an IPv4 client, is another client.
+    for other in ["2001:db8:7:2::1", "203.0.113.77"] {
+        assert_eq!(authorize(other).await.status().as_u16(), 200, "{other}");
+    }
 }

@@ -105,6 +105,7 @@ pub fn request_json(
         // the TikTok fake's consent: tests/tests/authorization_flow.rs).
         ("REPLACE_WITH_CODE", "code-never-issued"),
         ("REPLACE_WITH_STATE", "state-never-issued"),
+        ("REPLACE_WITH_BINDING", "binding-never-issued"),
         ("REPLACE_WITH_CLIENT_KEY", client_key.as_str()),
     ];
     replacements.extend_from_slice(extra);
@@ -344,4 +345,28 @@ pub async fn listed_connection<P: shared::Ports>(
         .and_then(|all| all.iter().find(|c| c["provider_account_id"] == open_id))
         .cloned()
         .unwrap_or(Value::Null)
+}
+
+/// The bindings tiktok-authorize answered, by state: the browser's `sessionStorage`, for
+/// the suites that carry only the state from the authorization to its callback.
+static BINDINGS: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
+
+/// Keeps the binding of tiktok-authorize's answer `started`, as the browser would.
+pub fn keep_binding(started: &Value) {
+    if let (Some(state), Some(binding)) = (started["state"].as_str(), started["binding"].as_str()) {
+        BINDINGS
+            .lock()
+            .unwrap()
+            .push((state.to_owned(), binding.to_owned()));
+    }
+}
+
+/// The binding kept for `state`, if its authorization was started here.
+pub fn binding_for(state: &str) -> Option<String> {
+    BINDINGS
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|(s, _)| s == state)
+        .map(|(_, b)| b.clone())
 }

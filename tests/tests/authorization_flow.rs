@@ -18,7 +18,8 @@ fn fresh_address() -> String {
     static N: AtomicU32 = AtomicU32::new(0);
     let pid = std::process::id();
     let n = N.fetch_add(1, Ordering::Relaxed);
-    format!("2001:db8:{:x}:{:x}::{:x}", pid >> 16, pid & 0xffff, n)
+    // Each its own /64: an IPv6 client is counted by its /64.
+    format!("2001:db8:{:x}:{:x}::1", pid & 0xffff, n)
 }
 
 async fn authorize(app: &shared::LiveApp, session: Option<&str>, redirect_uri: &str) -> Value {
@@ -41,6 +42,7 @@ async fn authorize_from(
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
+    keep_binding(&r.body);
     r.body
 }
 
@@ -77,8 +79,10 @@ async fn consent(
         .await
 }
 
+/// The callback as the browser that started the authorization sends it (its binding).
 async fn callback(app: &shared::LiveApp, code: &str, state: &str, session: Option<&str>) -> Reply {
-    callback_with(app, json!({"code": code, "state": state}), session).await
+    let body = json!({"code": code, "state": state, "binding": binding_for(state)});
+    callback_with(app, body, session).await
 }
 
 /// The callback with this body (`code`, `state`, and `email` if any).
@@ -101,10 +105,11 @@ fn state_row(state: &str) -> Value {
     serde_json::from_str(&text).expect("row")
 }
 
-/// How many sign-in states from `address` are stored.
+/// How many sign-in states from `address` (its group: an IPv6 address's /64) are stored.
 fn sign_in_states_from(address: &str) -> i64 {
+    let group = shared::http::client_group(address);
     psql(&format!(
-        "select count(*) from oauth_states where client_address = '{address}' and firebase_uid is null"
+        "select count(*) from oauth_states where client_address = '{group}' and firebase_uid is null"
     ))
     .parse()
     .expect("count")
@@ -260,7 +265,20 @@ async fn the_state_is_stored_as_a_hash_and_the_verifier_encrypted_for_ten_minute
         row["scopes"],
         "user.info.basic,user.info.profile,user.info.stats"
     );
-    assert_eq!(row["client_address"], address.as_str());
+    // An IPv6 client is counted by its /64.
+    assert_eq!(
+        row["client_address"],
+        shared::http::client_group(&address).as_str()
+    );
+    assert!(row["client_address"].as_str().unwrap().ends_with("::/64"));
+    // The binding (login CSRF) is kept by the browser, stored only as its hash.
+    let binding = started["binding"].as_str().unwrap();
+    assert_eq!(binding.len(), 43);
+    assert!(!text.contains(binding), "{text}");
+    assert_eq!(
+        row["binding_hash"],
+        shared::pkce::state_hash(binding).as_str()
+    );
 
     // The verifier is Fernet ciphertext under the tokens' key; decrypted, it is an RFC
     // 7636 verifier (43-128 unreserved characters) whose challenge is the URL's.
@@ -398,7 +416,8 @@ async fn a_new_user_gets_the_optional_email_as_contact_email() {
     let address = format!("{}@example.com", unique("contact"));
     let started = authorize(&app, None, REDIRECT).await;
     let (code, open_id) = consent(url_of(&started), None, &[]).await;
-    let body = json!({"code": code, "state": state_of(&started), "email": address});
+    let body = json!({"code": code, "state": state_of(&started), "email": address,
+                      "binding": started["binding"]});
     let r = callback_with(&app, body, None).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["email"], address.as_str());
@@ -602,7 +621,7 @@ async fn open_states_are_bounded_per_user() {
 }
 
 #[tokio::test]
-async fn open_sign_in_states_are_bounded_per_client_address() {
+async fn a_client_address_gets_twenty_sign_ins_in_progress_then_429_evicting_none() {
     let app = live_app();
     let (crowded, elsewhere) = (fresh_address(), fresh_address());
     // Started before the flood: a sign-in from another address, and a link state from
@@ -611,24 +630,34 @@ async fn open_sign_in_states_are_bounded_per_client_address() {
     let user = given::user().await;
     let link = authorize_from(&app, Some(&user.id_token), REDIRECT, &crowded).await;
 
+    // The same /64 is the same client, whichever address in it.
+    let prefix = crowded.trim_end_matches("::1");
     let mut states = Vec::new();
-    for _ in 0..22 {
-        states.push(authorize_from(&app, None, REDIRECT, &crowded).await);
+    for i in 0..20 {
+        let address = format!("{prefix}::{:x}", i + 1);
+        states.push(authorize_from(&app, None, REDIRECT, &address).await);
     }
     assert_eq!(sign_in_states_from(&crowded), 20);
-    // The two oldest went, the third is still there.
-    assert!(state_row(state_of(&states[0])).is_null());
-    assert!(state_row(state_of(&states[1])).is_null());
-    assert!(state_row(state_of(&states[2])).is_object());
+    let refused = send(
+        "tiktok-authorize",
+        &app,
+        authorize_request(
+            None,
+            &json!({"redirect_uri": REDIRECT}),
+            &format!("{prefix}:ab::9"),
+        ),
+    )
+    .await;
+    refused.assert_error(429, "too_many_pending_authorizations");
+    assert_eq!(refused.headers["retry-after"], "600");
+    assert_eq!(sign_in_states_from(&crowded), 20, "nothing added");
+    // Nobody's sign-in was cancelled: the oldest still finishes.
     let oldest = &states[0];
-    let (code, open_id) = consent(url_of(oldest), None, &[]).await;
+    let (code, _) = consent(url_of(oldest), None, &[]).await;
     let r = callback(&app, &code, state_of(oldest), None).await;
-    r.assert_error(400, "invalid_state");
-    assert_nothing_written(&Db::new(), &open_id).await;
-    let newest = &states[21];
-    let (code, _) = consent(url_of(newest), None, &[]).await;
-    let r = callback(&app, &code, state_of(newest), None).await;
     assert_eq!(r.status, 200, "{}", r.body);
+    // With one used, there is room again.
+    authorize_from(&app, None, REDIRECT, &crowded).await;
 
     // The other address and the link state are untouched.
     assert!(state_row(state_of(&link)).is_object());
@@ -636,6 +665,28 @@ async fn open_sign_in_states_are_bounded_per_client_address() {
     let (code, _) = consent(url_of(&other_address), None, &[]).await;
     let r = callback(&app, &code, state_of(&other_address), None).await;
     assert_eq!(r.status, 200, "{}", r.body);
+}
+
+#[tokio::test]
+async fn the_cap_holds_under_concurrent_authorizations() {
+    let app = live_app();
+    let address = fresh_address();
+    let body = json!({"redirect_uri": REDIRECT});
+    let attempts = (0..30).map(|_| {
+        send(
+            "tiktok-authorize",
+            &app,
+            authorize_request(None, &body, &address),
+        )
+    });
+    let answers = futures_util::future::join_all(attempts).await;
+    let ok = answers.iter().filter(|r| r.status == 200).count();
+    let refused = answers
+        .iter()
+        .filter(|r| r.status == 429 && r.body["code"] == "too_many_pending_authorizations")
+        .count();
+    assert_eq!((ok, refused), (20, 10));
+    assert_eq!(sign_in_states_from(&address), 20);
 }
 
 #[tokio::test]
@@ -687,4 +738,38 @@ async fn expired_states_are_removed_by_the_next_authorization() {
     psql(&format!(
         "delete from oauth_states where state_hash = '{tag}-new'"
     ));
+}
+
+#[tokio::test]
+async fn a_sign_in_code_posted_without_its_browsers_binding_signs_no_one_in() {
+    // Login CSRF: the attacker starts a sign-in, consents with their own TikTok account,
+    // and has a victim's browser post the code and state. Without the binding (or with
+    // another browser's) nothing happens, and the state stays for its own browser.
+    let (app, db) = (live_app(), Db::new());
+    let started = authorize(&app, None, REDIRECT).await;
+    let (code, open_id) = consent(url_of(&started), None, &[]).await;
+    let other = authorize(&app, None, REDIRECT).await;
+    for binding in [
+        json!(null),
+        json!("not-the-binding"),
+        other["binding"].clone(),
+    ] {
+        let body = json!({"code": code, "state": state_of(&started), "binding": binding});
+        callback_with(&app, body, None)
+            .await
+            .assert_error(400, "invalid_state");
+        assert!(
+            state_row(state_of(&started)).is_object(),
+            "not used up by {binding}"
+        );
+    }
+    assert_eq!(
+        TikTokFake::new().count(&open_id, "token_code").await,
+        0,
+        "the code never went to TikTok"
+    );
+    assert_nothing_written(&db, &open_id).await;
+    // Its own browser finishes it.
+    let r = callback(&app, &code, state_of(&started), None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
 }

@@ -285,7 +285,8 @@ fn fresh_address() -> String {
     static N: AtomicU32 = AtomicU32::new(0);
     let pid = std::process::id();
     let n = N.fetch_add(1, Ordering::Relaxed);
-    format!("2001:db8:fa:{:x}:{:x}::{:x}", pid >> 16, pid & 0xffff, n)
+    // Each its own /64: an IPv6 client is counted by its /64.
+    format!("2001:db9:{:x}:{:x}::1", pid & 0xffff, n)
 }
 
 /// Someone new signs in through the server-side flow: tiktok-authorize, then the
@@ -304,13 +305,14 @@ async fn consented_sign_in(app: &shared::LiveApp) -> (String, String, String) {
     let url = r.body["authorize_url"].as_str().expect("authorize_url");
     let (code, open_id) = TikTokFake::new().consent(url, None, &[]).await;
     let state = r.body["state"].as_str().expect("state").to_owned();
+    keep_binding(&r.body);
     (state, code, open_id)
 }
 
 fn callback_request(code: &str, state: &str) -> lambda_http::Request {
     with_json_body(
         event("tiktok-callback/sign-in.json", &[]),
-        &json!({"code": code, "state": state}),
+        &json!({"code": code, "state": state, "binding": binding_for(state)}),
     )
 }
 

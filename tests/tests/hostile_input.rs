@@ -100,7 +100,7 @@ fn body_cases(function: &str) -> Vec<(String, Body)> {
         "store-tiktok-profile" => &["profile"],
         "update-connection" => &["account_label", "account_type", "is_primary"],
         "tiktok-authorize" => &["redirect_uri", "scopes"],
-        "tiktok-callback" => &["code", "state", "email"],
+        "tiktok-callback" => &["code", "state", "binding", "email"],
         _ => &[],
     };
     if !fields.is_empty() {

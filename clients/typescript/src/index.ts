@@ -16,6 +16,38 @@ export type {
   paths,
 };
 
+/** Where a browser keeps an authorization between tiktok-authorize and its callback. */
+export interface AuthorizationStorage {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+  removeItem(key: string): void;
+}
+
+const AUTHORIZATION_KEY = "tiktok-authorization";
+
+/**
+ * Keeps a started authorization's `state` and `binding` (the binding never goes in a
+ * URL) until its callback: `storage` is the browser's `sessionStorage`.
+ */
+export function keepAuthorization(
+  started: { state: string; binding: string },
+  storage: AuthorizationStorage,
+): void {
+  storage.setItem(AUTHORIZATION_KEY, JSON.stringify({ state: started.state, binding: started.binding }));
+}
+
+/**
+ * The binding of the authorization this browser started, if TikTok's redirect carries
+ * its state (anything else is not this browser's: refuse it), used once.
+ */
+export function takeAuthorization(state: string | null, storage: AuthorizationStorage): string | null {
+  const kept = storage.getItem(AUTHORIZATION_KEY);
+  storage.removeItem(AUTHORIZATION_KEY);
+  if (!kept || !state) return null;
+  const { state: expected, binding } = JSON.parse(kept) as { state: string; binding: string };
+  return expected === state ? binding : null;
+}
+
 export interface ClientOptions {
   /** The API's root, e.g. http://localhost:9000 or the stack's ApiUrl. */
   baseUrl: string;
@@ -101,7 +133,10 @@ export function createTikTokConnectionsClient({ baseUrl, getIdToken, fetch }: Cl
     startTikTokAuthorization: (body: Schemas["AuthorizeRequest"]) =>
       unwrap(http.POST("/api/v1/auth/tiktok/authorize", { body })),
 
-    /** Finish it with the `code` and `state` TikTok put on the redirect. */
+    /**
+     * Finish it with the `code` and `state` TikTok put on the redirect, and the `binding`
+     * kept by {@link keepAuthorization} (see {@link takeAuthorization}).
+     */
     finishTikTokAuthorization: (body: Schemas["CallbackRequest"]) =>
       unwrap(http.POST("/api/v1/auth/tiktok/callback", { body })),
 

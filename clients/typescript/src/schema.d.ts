@@ -35,7 +35,7 @@ export interface paths {
         put?: never;
         /**
          * Start TikTok's authorization on the server (PKCE); TikTok tokens never reach the browser
-         * @description With a Firebase ID token the flow links the TikTok account to that user; without one it signs in. Answers the URL of TikTok's consent page and the state the frontend keeps (sessionStorage) and checks on the redirect. The state and the PKCE verifier stay on the server for 10 minutes.
+         * @description With a Firebase ID token the flow links the TikTok account to that user; without one it signs in. Answers the URL of TikTok's consent page, the state the frontend keeps (sessionStorage) and checks on the redirect, and a `binding` it keeps beside it (never in a URL) and sends with the callback. The state and the PKCE verifier stay on the server for 10 minutes. A client address (an IPv6 client by its /64) has at most 20 sign-ins in progress: the next is 429 `too_many_pending_authorizations` with Retry-After.
          */
         post: operations["startTikTokAuthorization"];
         delete?: never;
@@ -55,7 +55,7 @@ export interface paths {
         put?: never;
         /**
          * Finish TikTok's authorization with the code and state TikTok put on the redirect
-         * @description The state is used once (400 `invalid_state` when unknown, used or expired). A link state needs the same user's session (401 without one, 403 `state_mismatch` with another user's). The code is exchanged with the stored verifier (400 `invalid_code` when TikTok refuses it); then oauth-tiktok's linking rules apply, except that a new user needs no email.
+         * @description The state is used once (400 `invalid_state` when unknown, used or expired; a sign-in state also without the `binding` its authorization answered, or with another: then it is not used up). A link state needs the same user's session (401 without one, 403 `state_mismatch` with another user's). The code is exchanged with the stored verifier (400 `invalid_code` when TikTok refuses it); then oauth-tiktok's linking rules apply, except that a new user needs no email.
          */
         post: operations["finishTikTokAuthorization"];
         delete?: never;
@@ -301,7 +301,7 @@ export interface components {
              * @description Stable, for the frontend
              * @enum {string}
              */
-            code: "invalid_json" | "invalid_request" | "email_required" | "open_id_required" | "access_token_required" | "unsupported_provider" | "unauthorized" | "tiktok_token_invalid" | "tiktok_account_mismatch" | "tiktok_not_connected" | "method_not_allowed" | "account_exists" | "tiktok_account_in_use" | "tiktok_reauth_required" | "payload_too_large" | "tiktok_rate_limited" | "tiktok_unavailable" | "database_unavailable" | "identity_unavailable" | "internal_error" | "tiktok_sign_in_not_enabled" | "tiktok_account_disconnected" | "last_sign_in_method" | "too_many_connections" | "invalid_redirect_uri" | "invalid_state" | "invalid_code" | "state_mismatch" | "invalid_signature" | "tiktok_scope_missing" | "invalid_privacy_level" | "tiktok_post_limit" | "tiktok_posting_blocked" | "tiktok_app_unaudited" | "video_url_not_verified" | "idempotency_key_reused" | "idempotency_key_in_progress" | "post_not_found" | "route_not_found";
+            code: "invalid_json" | "invalid_request" | "email_required" | "open_id_required" | "access_token_required" | "unsupported_provider" | "unauthorized" | "tiktok_token_invalid" | "tiktok_account_mismatch" | "tiktok_not_connected" | "method_not_allowed" | "account_exists" | "tiktok_account_in_use" | "tiktok_reauth_required" | "payload_too_large" | "tiktok_rate_limited" | "tiktok_unavailable" | "database_unavailable" | "identity_unavailable" | "internal_error" | "tiktok_sign_in_not_enabled" | "tiktok_account_disconnected" | "last_sign_in_method" | "too_many_connections" | "invalid_redirect_uri" | "invalid_state" | "invalid_code" | "state_mismatch" | "invalid_signature" | "tiktok_scope_missing" | "invalid_privacy_level" | "tiktok_post_limit" | "tiktok_posting_blocked" | "tiktok_app_unaudited" | "video_url_not_verified" | "idempotency_key_reused" | "idempotency_key_in_progress" | "post_not_found" | "route_not_found" | "too_many_pending_authorizations";
             request_id: string;
         };
         /**
@@ -481,11 +481,15 @@ export interface components {
             /** Format: uri */
             authorize_url: string;
             state: string;
+            /** @description Kept by the browser (sessionStorage, never in a URL) and sent with the callback */
+            binding: string;
             expires_at: components["schemas"]["Timestamp"];
         };
         CallbackRequest: {
             code: string;
             state: string;
+            /** @description The authorization's binding (required to sign in) */
+            binding?: string;
             /** @description A contact email for a new user (unverified) */
             email?: string;
         };
@@ -696,7 +700,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description tiktok_rate_limited (Retry-After), or on publishing tiktok_post_limit */
+        /** @description tiktok_rate_limited (Retry-After: TikTok's, else 60), on publishing tiktok_post_limit (Retry-After 3600), on authorize too_many_pending_authorizations (Retry-After 600) */
         RateLimited: {
             headers: {
                 "Retry-After"?: number;
@@ -792,6 +796,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["RateLimited"];
             503: components["responses"]["Unavailable"];
         };
     };

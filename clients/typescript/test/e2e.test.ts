@@ -15,7 +15,13 @@ import {
   signInWithEmailAndPassword,
   signOut,
 } from "firebase/auth";
-import { createTikTokConnectionsClient, TikTokConnectionsError, type ErrorCode } from "../src/index.js";
+import {
+  createTikTokConnectionsClient,
+  keepAuthorization,
+  takeAuthorization,
+  TikTokConnectionsError,
+  type ErrorCode,
+} from "../src/index.js";
 import { Spec } from "./spec.js";
 
 // -- settings ---------------------------------------------------------------------------
@@ -360,9 +366,20 @@ step("sign in with TikTok (oauth-tiktok) without a session", async () => {
   );
 });
 
+/** The browser's sessionStorage, as Node has none. */
+const storage = (() => {
+  const items = new Map<string, string>();
+  return {
+    getItem: (key: string) => items.get(key) ?? null,
+    setItem: (key: string, value: string) => void items.set(key, value),
+    removeItem: (key: string) => void items.delete(key),
+  };
+})();
+
 /** Starts TikTok's authorization, consents at the fake, and parses the redirect. */
 async function authorizeAtTikTok() {
   const started = await api.startTikTokAuthorization({ redirect_uri: redirectUri });
+  keepAuthorization(started, storage);
   assert.ok(Date.parse(started.expires_at) > Date.now());
   const authorizeUrl = new URL(started.authorize_url);
   assert.equal(authorizeUrl.searchParams.get("redirect_uri"), redirectUri);
@@ -380,13 +397,20 @@ async function authorizeAtTikTok() {
   const state = redirect.searchParams.get("state");
   assert.equal(code, consent.code);
   assert.equal(state, started.state, "the state comes back on the redirect");
-  return { code: code ?? "", state: state ?? "", openId: consent.open_id };
+  // The browser kept the state and the binding in sessionStorage; the redirect's state
+  // gives the binding back, once.
+  const binding = takeAuthorization(state, storage);
+  assert.ok(binding, "this browser's authorization");
+  return { code: code ?? "", state: state ?? "", binding, openId: consent.open_id };
 }
 
 step("sign in with TikTok on the server (authorize, consent, callback)", async () => {
   await signOut(auth);
-  const { code, state, openId } = await authorizeAtTikTok();
-  const result = await api.finishTikTokAuthorization({ code, state });
+  const { code, state, binding, openId } = await authorizeAtTikTok();
+  // Without the binding (another browser posting this code and state): refused, and the
+  // state stays for its own browser.
+  await rejectsWith(api.finishTikTokAuthorization({ code, state }), 400, "invalid_state");
+  const result = await api.finishTikTokAuthorization({ code, state, binding });
   assert.ok(result.firebase_token, "signed in: a custom token");
   assert.equal(result.connection.provider_account_id, openId);
   assert.equal(result.connection.sign_in_enabled, true);
@@ -395,13 +419,14 @@ step("sign in with TikTok on the server (authorize, consent, callback)", async (
   assert.equal(auth.currentUser?.uid, result.firebase_uid);
 
   // A state is used once.
-  await rejectsWith(api.finishTikTokAuthorization({ code, state }), 400, "invalid_state");
+  await rejectsWith(api.finishTikTokAuthorization({ code, state, binding }), 400, "invalid_state");
 });
 
 step("link TikTok on the server with a session (callback answers no token)", async () => {
   await signInWithEmailAndPassword(auth, user.email, user.password);
-  const { code, state, openId } = await authorizeAtTikTok();
-  const result = await api.finishTikTokAuthorization({ code, state });
+  // A link state is bound to the user's session (its binding is sent all the same).
+  const { code, state, binding, openId } = await authorizeAtTikTok();
+  const result = await api.finishTikTokAuthorization({ code, state, binding });
   assert.equal(result.firebase_token, null, "linked, not signed in");
   assert.equal(result.firebase_uid, user.uid);
   assert.equal(result.connection.provider_account_id, openId);

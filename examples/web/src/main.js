@@ -11,7 +11,9 @@ import {
   signOut,
 } from 'firebase/auth';
 
-const STATE_KEY = 'tiktok-connect-state'; // sessionStorage: the state the redirect must bring back
+// sessionStorage: the state the redirect must bring back, and the binding the callback
+// must carry (never in a URL: it proves this browser started the authorization).
+const STATE_KEY = 'tiktok-connect-state';
 const $ = (id) => document.getElementById(id);
 
 let config; // /config.json: apiBaseUrl, authEmulatorUrl, projectId, apiKey
@@ -86,7 +88,7 @@ async function connectTikTok() {
     const started = await api('POST', '/api/v1/auth/tiktok/authorize', {
       redirect_uri: location.origin + location.pathname, // must be one of the app's redirect URIs
     });
-    sessionStorage.setItem(STATE_KEY, started.state);
+    sessionStorage.setItem(STATE_KEY, JSON.stringify({ state: started.state, binding: started.binding }));
     location.assign(started.authorize_url);
   } catch (err) {
     showError(err);
@@ -96,7 +98,8 @@ async function connectTikTok() {
 
 // TikTok sent the browser back with ?code&scopes&state, or ?error&error_description&state.
 async function finishRedirect(params, user) {
-  const expected = sessionStorage.getItem(STATE_KEY);
+  const kept = JSON.parse(sessionStorage.getItem(STATE_KEY) || 'null');
+  const expected = kept && kept.state;
   // A state is good for one redirect (a forged one ends it too: connect again).
   sessionStorage.removeItem(STATE_KEY);
   try {
@@ -113,6 +116,7 @@ async function finishRedirect(params, user) {
     const result = await api('POST', '/api/v1/auth/tiktok/callback', {
       code: params.get('code'),
       state: params.get('state'),
+      binding: kept.binding,
     });
     const c = result.connection;
     setStatus(`Connected ${c.display_name || c.provider_account_id}.`);

@@ -2,13 +2,16 @@
 //! server, with PKCE. With a Firebase session it links the TikTok account to that user;
 //! without one it signs in. The state and the code verifier stay here (the verifier
 //! encrypted, the state only as its hash) for 10 minutes; the frontend gets the URL of
-//! TikTok's consent page and the state to check on the redirect.
+//! TikTok's consent page, the state to check on the redirect, and a `binding` secret to
+//! keep (never in a URL) and send with the callback: a sign-in state is consumed only
+//! with it, so an attacker's code posted from a victim's browser signs no one in. A
+//! client address (an IPv6 client by its /64) has at most 20 sign-ins in progress.
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::prelude::*;
-use crate::http::client_address;
+use crate::http::{client_address, client_group};
 use crate::pkce;
 use crate::store::{NewOAuthState, OAuthIntent, OAuthStateStore};
 use crate::tiktok::KNOWN_SCOPES;
@@ -23,6 +26,7 @@ struct AuthorizeBody {
 struct Authorization {
     authorize_url: String,
     state: String,
+    binding: String,
     #[serde(with = "crate::timestamp::option")]
     expires_at: Option<OffsetDateTime>,
 }
@@ -78,6 +82,7 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
     let scopes = scopes(body.scopes, &settings.scopes)?.join(",");
     let state = random("state", pkce::new_state())?;
     let verifier = random("code verifier", pkce::new_verifier())?;
+    let binding = random("binding", pkce::new_state())?;
     let challenge = pkce::challenge(&verifier, settings.challenge_encoding);
     let (intent, firebase_uid) = match caller {
         Some(caller) => (OAuthIntent::Link, Some(caller.firebase_uid)),
@@ -90,7 +95,8 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
         redirect_uri: redirect_uri.clone(),
         scopes: scopes.clone(),
         code_verifier: app.cipher.encrypt(&verifier),
-        client_address: client_address(req),
+        client_address: client_address(req).map(|a| client_group(&a)),
+        binding_hash: Some(pkce::state_hash(&binding)),
     };
     let created = app.store.create_oauth_state(&stored).await?;
     let mut url = reqwest::Url::parse(&format!("{}/v2/auth/authorize/", settings.auth_base_url))
@@ -108,6 +114,7 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
         &Authorization {
             authorize_url: url.into(),
             state,
+            binding,
             expires_at: created.expires_at,
         },
     ))

@@ -1,5 +1,6 @@
 //! `POST /api/v1/auth/tiktok/callback`: finishes TikTok's authorization-code flow. The
-//! state is consumed exactly once; a link state needs the same user's session; the code
+//! state is consumed exactly once: a sign-in state only with the `binding` its browser
+//! kept (a wrong one leaves it unused), a link state with the same user's session; the code
 //! is exchanged with the stored PKCE verifier and redirect URI; the open_id is TikTok's
 //! own answer. Then the linking rules of oauth-tiktok apply (a new user needs no
 //! email). No TikTok token ever leaves this function.
@@ -21,6 +22,8 @@ const MAX_CODE_LEN: usize = 2048;
 struct CallbackBody {
     code: Option<String>,
     state: Option<String>,
+    /// The binding tiktok-authorize answered (required for a sign-in state).
+    binding: Option<String>,
     email: Option<String>,
 }
 
@@ -83,11 +86,13 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
         .ok_or_else(|| ApiError::invalid_request("code is required"))?;
     let state = optional_text(body.state, "state", MAX_CODE_LEN)?
         .ok_or_else(|| ApiError::invalid_request("state is required"))?;
+    let binding = optional_text(body.binding, "binding", MAX_CODE_LEN)?;
     let email = optional_email(body.email, "email")?;
 
+    let binding_hash = binding.as_deref().map(pkce::state_hash);
     let stored = app
         .store
-        .consume_oauth_state(&pkce::state_hash(&state))
+        .consume_oauth_state(&pkce::state_hash(&state), binding_hash.as_deref())
         .await?
         .ok_or_else(invalid_state)?;
     let session = session_for(app, &stored, caller).await?;

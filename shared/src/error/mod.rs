@@ -10,92 +10,7 @@ use crate::firebase::{AdminError, AuthError};
 use crate::store::StoreError;
 use crate::tiktok::TikTokError;
 
-/// Every `code` the API answers with: the one list the frontend, the OpenAPI spec and
-/// the tests read.
-pub mod code {
-    pub const INVALID_JSON: &str = "invalid_json";
-    pub const INVALID_REQUEST: &str = "invalid_request";
-    pub const EMAIL_REQUIRED: &str = "email_required";
-    pub const OPEN_ID_REQUIRED: &str = "open_id_required";
-    pub const ACCESS_TOKEN_REQUIRED: &str = "access_token_required";
-    pub const UNSUPPORTED_PROVIDER: &str = "unsupported_provider";
-    pub const UNAUTHORIZED: &str = "unauthorized";
-    pub const TIKTOK_TOKEN_INVALID: &str = "tiktok_token_invalid";
-    pub const TIKTOK_ACCOUNT_MISMATCH: &str = "tiktok_account_mismatch";
-    pub const TIKTOK_NOT_CONNECTED: &str = "tiktok_not_connected";
-    pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
-    pub const ACCOUNT_EXISTS: &str = "account_exists";
-    pub const TIKTOK_ACCOUNT_IN_USE: &str = "tiktok_account_in_use";
-    pub const TIKTOK_REAUTH_REQUIRED: &str = "tiktok_reauth_required";
-    pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
-    pub const TIKTOK_RATE_LIMITED: &str = "tiktok_rate_limited";
-    pub const TIKTOK_UNAVAILABLE: &str = "tiktok_unavailable";
-    pub const DATABASE_UNAVAILABLE: &str = "database_unavailable";
-    pub const IDENTITY_UNAVAILABLE: &str = "identity_unavailable";
-    pub const INTERNAL_ERROR: &str = "internal_error";
-    pub const TIKTOK_SIGN_IN_NOT_ENABLED: &str = "tiktok_sign_in_not_enabled";
-    pub const TIKTOK_ACCOUNT_DISCONNECTED: &str = "tiktok_account_disconnected";
-    pub const LAST_SIGN_IN_METHOD: &str = "last_sign_in_method";
-    pub const TOO_MANY_CONNECTIONS: &str = "too_many_connections";
-    pub const INVALID_REDIRECT_URI: &str = "invalid_redirect_uri";
-    pub const INVALID_STATE: &str = "invalid_state";
-    pub const INVALID_CODE: &str = "invalid_code";
-    pub const STATE_MISMATCH: &str = "state_mismatch";
-    pub const INVALID_SIGNATURE: &str = "invalid_signature";
-    pub const TIKTOK_SCOPE_MISSING: &str = "tiktok_scope_missing";
-    pub const INVALID_PRIVACY_LEVEL: &str = "invalid_privacy_level";
-    pub const TIKTOK_POST_LIMIT: &str = "tiktok_post_limit";
-    pub const TIKTOK_POSTING_BLOCKED: &str = "tiktok_posting_blocked";
-    pub const TIKTOK_APP_UNAUDITED: &str = "tiktok_app_unaudited";
-    pub const VIDEO_URL_NOT_VERIFIED: &str = "video_url_not_verified";
-    pub const IDEMPOTENCY_KEY_REUSED: &str = "idempotency_key_reused";
-    pub const IDEMPOTENCY_KEY_IN_PROGRESS: &str = "idempotency_key_in_progress";
-    pub const POST_NOT_FOUND: &str = "post_not_found";
-    pub const ROUTE_NOT_FOUND: &str = "route_not_found";
-
-    /// All of them, in the order of the contract's error table.
-    pub const ALL: [&str; 39] = [
-        INVALID_JSON,
-        INVALID_REQUEST,
-        EMAIL_REQUIRED,
-        OPEN_ID_REQUIRED,
-        ACCESS_TOKEN_REQUIRED,
-        UNSUPPORTED_PROVIDER,
-        UNAUTHORIZED,
-        TIKTOK_TOKEN_INVALID,
-        TIKTOK_ACCOUNT_MISMATCH,
-        TIKTOK_NOT_CONNECTED,
-        METHOD_NOT_ALLOWED,
-        ACCOUNT_EXISTS,
-        TIKTOK_ACCOUNT_IN_USE,
-        TIKTOK_REAUTH_REQUIRED,
-        PAYLOAD_TOO_LARGE,
-        TIKTOK_RATE_LIMITED,
-        TIKTOK_UNAVAILABLE,
-        DATABASE_UNAVAILABLE,
-        IDENTITY_UNAVAILABLE,
-        INTERNAL_ERROR,
-        TIKTOK_SIGN_IN_NOT_ENABLED,
-        TIKTOK_ACCOUNT_DISCONNECTED,
-        LAST_SIGN_IN_METHOD,
-        TOO_MANY_CONNECTIONS,
-        INVALID_REDIRECT_URI,
-        INVALID_STATE,
-        INVALID_CODE,
-        STATE_MISMATCH,
-        INVALID_SIGNATURE,
-        TIKTOK_SCOPE_MISSING,
-        INVALID_PRIVACY_LEVEL,
-        TIKTOK_POST_LIMIT,
-        TIKTOK_POSTING_BLOCKED,
-        TIKTOK_APP_UNAUDITED,
-        VIDEO_URL_NOT_VERIFIED,
-        IDEMPOTENCY_KEY_REUSED,
-        IDEMPOTENCY_KEY_IN_PROGRESS,
-        POST_NOT_FOUND,
-        ROUTE_NOT_FOUND,
-    ];
-}
+pub mod code;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ApiError {
@@ -121,9 +36,14 @@ pub enum ApiError {
     /// A 404 with its own code (`post_not_found`, `route_not_found`).
     #[error("{detail}")]
     NotFound { code: &'static str, detail: String },
-    /// A 429 that waiting a minute does not end (TikTok's daily posting caps).
+    /// A 429 of ours or one that waiting a minute does not end (TikTok's daily posting
+    /// caps), with the seconds to wait.
     #[error("{detail}")]
-    Limited { code: &'static str, detail: String },
+    Limited {
+        code: &'static str,
+        detail: String,
+        retry_after: u64,
+    },
     #[error("Method not allowed")]
     MethodNotAllowed,
     #[error("{detail}")]
@@ -146,8 +66,11 @@ pub enum ApiError {
 
 /// TikTok's rate limits count requests in a sliding minute.
 pub const TIKTOK_RATE_WINDOW_SECS: u64 = 60;
-/// What a 429 for one of TikTok's daily caps asks the client to wait.
+/// What a 429 for one of TikTok's daily caps asks the client to wait: the cap moves as
+/// its 24-hour window does.
 pub const DAILY_CAP_RETRY_SECS: u64 = 3600;
+/// What `too_many_pending_authorizations` asks the client to wait: a state's lifetime.
+pub const PENDING_AUTHORIZATION_RETRY_SECS: u64 = 600;
 
 impl ApiError {
     pub fn invalid_request(detail: impl Into<String>) -> Self {
@@ -249,8 +172,7 @@ impl ApiError {
                 let secs = retry_after.unwrap_or(TIKTOK_RATE_WINDOW_SECS);
                 vec![("retry-after", secs.to_string())]
             }
-            // A daily cap moves as its 24-hour window does: try again in an hour.
-            ApiError::Limited { .. } => vec![("retry-after", DAILY_CAP_RETRY_SECS.to_string())],
+            ApiError::Limited { retry_after, .. } => vec![("retry-after", retry_after.to_string())],
             ApiError::DatabaseUnavailable | ApiError::IdentityUnavailable => {
                 vec![("retry-after", "1".to_owned())]
             }
@@ -278,6 +200,16 @@ impl From<StoreError> for ApiError {
                 }
             }
             StoreError::Rejected { code, .. } if code == "PT413" => ApiError::PayloadTooLarge,
+            StoreError::Limited { message } if message == code::TOO_MANY_PENDING_AUTHORIZATIONS => {
+                ApiError::Limited {
+                    code: code::TOO_MANY_PENDING_AUTHORIZATIONS,
+                    detail: "This address has 20 sign-ins in progress; finish one, or try again \
+                             when they expire (10 minutes)"
+                        .into(),
+                    // A state lives 10 minutes: by then one has expired.
+                    retry_after: PENDING_AUTHORIZATION_RETRY_SECS,
+                }
+            }
             other => {
                 tracing::error!(error = %other, "unexpected database answer");
                 ApiError::Internal

@@ -8,6 +8,7 @@ pub(super) fn refused(refusal: PostRefusal) -> ApiError {
     let limited = |detail: &str| ApiError::Limited {
         code: code::TIKTOK_POST_LIMIT,
         detail: detail.to_owned(),
+        retry_after: super::DAILY_CAP_RETRY_SECS,
     };
     match refusal {
         PostRefusal::PrivacyLevelMismatch => ApiError::bad_request(

@@ -105,6 +105,7 @@ fn unauthorized_and_unavailable_carry_their_headers() {
     let daily = ApiError::Limited {
         code: code::TIKTOK_POST_LIMIT,
         detail: "cap".into(),
+        retry_after: DAILY_CAP_RETRY_SECS,
     };
     assert_eq!(daily.headers(), vec![("retry-after", "3600".to_owned())]);
 }

@@ -24,6 +24,9 @@ pub enum StoreError {
     /// A uniqueness or other conflict (23505, 23503, PT409 -> 409).
     #[error("conflict {code}: {message}")]
     Conflict { code: String, message: String },
+    /// A limit of ours the database enforces (`PT429`, the code as the message).
+    #[error("limited: {message}")]
+    Limited { message: String },
     /// A single row was asked for and there is none.
     #[error("not found")]
     NotFound,
@@ -50,6 +53,7 @@ impl StoreError {
         let code = parsed.code.unwrap_or_default();
         let message = parsed.message.unwrap_or_default();
         match (status, code.as_str()) {
+            (_, "PT429") => StoreError::Limited { message },
             (_, "23505" | "23503" | "PT409") | (409, _) => StoreError::Conflict { code, message },
             (406, "PGRST116") => StoreError::NotFound,
             // Throttled by the platform in front of PostgREST: an outage to retry.
@@ -117,18 +121,21 @@ pub trait TokenStore: Send + Sync {
 
 /// The server-side authorization flow's states (PKCE verifier, intent), each used once.
 pub trait OAuthStateStore: Send + Sync {
-    /// Stores a new state (removing expired ones, and the oldest beyond 20 open per user
-    /// and per client address); answers when it expires.
+    /// Stores a new state (removing expired ones, and a user's oldest beyond 20 open);
+    /// answers when it expires. A client address with 20 open sign-in states is refused
+    /// (`Limited`), atomically.
     fn create_oauth_state(
         &self,
         state: &NewOAuthState,
     ) -> impl Future<Output = Result<CreatedOAuthState, StoreError>> + Send;
 
-    /// Removes and returns the state with this hash, if it exists and has not expired:
-    /// a state is consumed exactly once.
+    /// Removes and returns the state with this hash, if it exists, has not expired and,
+    /// for a sign-in state, is bound to `binding_hash` (else it stays): a state is
+    /// consumed exactly once, by the browser that started it.
     fn consume_oauth_state(
         &self,
         state_hash: &str,
+        binding_hash: Option<&str>,
     ) -> impl Future<Output = Result<Option<OAuthState>, StoreError>> + Send;
 }
 

@@ -204,6 +204,9 @@ pub struct NewOAuthState {
     pub code_verifier: String,
     #[serde(rename = "p_client_address", skip_serializing_if = "Option::is_none")]
     pub client_address: Option<String>,
+    /// The SHA-256 of the binding secret the authorizing browser keeps.
+    #[serde(rename = "p_binding_hash", skip_serializing_if = "Option::is_none")]
+    pub binding_hash: Option<String>,
 }
 
 /// `create_oauth_state`'s answer.

@@ -1,6 +1,7 @@
 //! The in-memory authorization states, with `create_oauth_state`'s and
-//! `consume_oauth_state`'s rules: 10 minutes, used once, at most 20 open per user (and
-//! sign-in states, which have no user, per client address).
+//! `consume_oauth_state`'s rules: 10 minutes, used once (a sign-in state only with its
+//! binding), at most 20 open per user (the oldest go) and 20 sign-in states per client
+//! address (the next is refused).
 
 use time::{Duration, OffsetDateTime};
 
@@ -21,20 +22,30 @@ impl OAuthStateStore for MemoryStore {
         let now = OffsetDateTime::now_utc();
         let states = &mut guard.oauth_states;
         states.retain(|(_, _, expires)| *expires > now);
-        let same = |a: &Option<String>, b: &Option<String>| a.is_some() && a == b;
-        // A user's states by user; sign-in states (no user) by client address.
-        for key in [
-            |s: &NewOAuthState| s.firebase_uid.clone(),
-            |s: &NewOAuthState| {
-                s.client_address
-                    .clone()
-                    .filter(|_| s.firebase_uid.is_none())
-            },
-        ] {
-            let mine = key(state);
-            while states.iter().filter(|(s, ..)| same(&key(s), &mine)).count() >= OPEN_STATES {
-                let oldest = states.iter().position(|(s, ..)| same(&key(s), &mine));
+        // A user's own oldest go; a client address's sign-in states are refused at the cap.
+        if let Some(uid) = &state.firebase_uid {
+            while states
+                .iter()
+                .filter(|(s, ..)| s.firebase_uid.as_ref() == Some(uid))
+                .count()
+                >= OPEN_STATES
+            {
+                let oldest = states
+                    .iter()
+                    .position(|(s, ..)| s.firebase_uid.as_ref() == Some(uid));
                 oldest.map(|i| states.remove(i));
+            }
+        } else if let Some(address) = &state.client_address {
+            let open = states
+                .iter()
+                .filter(|(s, ..)| {
+                    s.firebase_uid.is_none() && s.client_address.as_ref() == Some(address)
+                })
+                .count();
+            if open >= OPEN_STATES {
+                return Err(StoreError::Limited {
+                    message: "too_many_pending_authorizations".into(),
+                });
             }
         }
         let expires = now + STATE_TTL;
@@ -47,11 +58,20 @@ impl OAuthStateStore for MemoryStore {
     async fn consume_oauth_state(
         &self,
         state_hash: &str,
+        binding_hash: Option<&str>,
     ) -> Result<Option<OAuthState>, StoreError> {
         let mut guard = self.state()?;
         let now = OffsetDateTime::now_utc();
         let states = &mut guard.oauth_states;
-        let Some(i) = states.iter().position(|(s, ..)| s.state_hash == state_hash) else {
+        // A sign-in state only with its binding; a wrong one leaves it for its browser.
+        let bound = |s: &NewOAuthState| {
+            s.intent == OAuthIntent::Link
+                || (s.binding_hash.is_some() && s.binding_hash.as_deref() == binding_hash)
+        };
+        let Some(i) = states
+            .iter()
+            .position(|(s, ..)| s.state_hash == state_hash && bound(s))
+        else {
             return Ok(None);
         };
         let (state, _, expires) = states.remove(i);

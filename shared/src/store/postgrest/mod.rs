@@ -183,9 +183,11 @@ impl TokenStore for PostgrestStore {
 }
 
 #[derive(Serialize)]
-struct StateHash<'a> {
+struct ConsumeArgs<'a> {
     #[serde(rename = "p_state_hash")]
     state_hash: &'a str,
+    #[serde(rename = "p_binding_hash", skip_serializing_if = "Option::is_none")]
+    binding_hash: Option<&'a str>,
 }
 
 impl OAuthStateStore for PostgrestStore {
@@ -199,9 +201,13 @@ impl OAuthStateStore for PostgrestStore {
     async fn consume_oauth_state(
         &self,
         state_hash: &str,
+        binding_hash: Option<&str>,
     ) -> Result<Option<OAuthState>, StoreError> {
-        self.rpc("consume_oauth_state", &StateHash { state_hash })
-            .await
+        let args = ConsumeArgs {
+            state_hash,
+            binding_hash,
+        };
+        self.rpc("consume_oauth_state", &args).await
     }
 }
 
