@@ -79,6 +79,8 @@ good_store = {
 write("store-token", {
     "ok.json": event("POST", STORE, body=good_store, name="store-token"),
     "unsupported-provider.json": event("POST", STORE, body={**good_store, "provider": "myspace"}, name="store-token"),
+    "other-provider.json": event("POST", STORE, body={**good_store, "provider": "youtube",
+                                                      "provider_account_id": "UC-channel-1"}, name="store-token"),
     "bad-expires-at.json": event("POST", STORE, body={**good_store, "expires_at": "next tuesday"}, name="store-token"),
     "not-json.json": event("POST", STORE, body="provider=tiktok", name="store-token"),
     "no-auth.json": event("POST", STORE, auth=False, body=good_store, name="store-token"),

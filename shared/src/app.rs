@@ -1,12 +1,14 @@
 //! The state a function builds once per cold start and hands to every request.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use crate::access::TokenAccess;
 use crate::config::{AuthorizationConfig, Config, ConfigError, Needs};
 use crate::crypto::TokenCipher;
 use crate::error::ApiError;
-use crate::firebase::{FirebaseAuth, IdTokenVerifier, IdentityAdmin};
+use crate::firebase::{AccountState, FirebaseAuth, IdTokenVerifier, IdentityAdmin};
 use crate::http::bearer_token;
 use crate::store::{
     Caller, ConnectionStore, HealthStore, OAuthStateStore, PostStore, PostgrestStore,
@@ -53,6 +55,36 @@ pub struct App<P: Ports> {
     pub keepalive_interval: Duration,
     /// Refreshes one sweep run makes at once.
     pub sweep_workers: usize,
+    /// Firebase account states read for the writes' session checks.
+    pub account_states: AccountStates,
+}
+
+/// How long a write's session check may use an account state read before (per
+/// container): a revoked session or a disabled user is refused within this.
+pub const SESSION_CHECK_TTL: Duration = Duration::from_secs(60);
+/// Account states kept at most (then the cache starts over).
+const CACHED_ACCOUNT_STATES: usize = 1024;
+
+/// Firebase account states by uid, each with when it was read.
+#[derive(Default)]
+pub struct AccountStates(Mutex<HashMap<String, (Instant, Option<AccountState>)>>);
+
+impl AccountStates {
+    fn get(&self, uid: &str) -> Option<Option<AccountState>> {
+        let cache = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        cache
+            .get(uid)
+            .filter(|(at, _)| at.elapsed() < SESSION_CHECK_TTL)
+            .map(|(_, state)| state.clone())
+    }
+
+    fn put(&self, uid: &str, state: Option<AccountState>) {
+        let mut cache = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= CACHED_ACCOUNT_STATES {
+            cache.clear();
+        }
+        cache.insert(uid.to_owned(), (Instant::now(), state));
+    }
 }
 
 /// The production adapters: PostgREST, TikTok's API, Firebase Auth.
@@ -89,6 +121,7 @@ impl LiveApp {
             authorization: config.authorization.clone(),
             keepalive_interval: config.keepalive_interval,
             sweep_workers: config.sweep_workers,
+            account_states: AccountStates::default(),
         })
     }
 
@@ -125,26 +158,40 @@ impl<P: Ports> App<P> {
         }
     }
 
+    /// The caller of a request that changes something on the user's behalf (a post, a
+    /// disconnect, stored tokens or profile, a relabel): authenticated, and the session
+    /// checked as linking checks it ([`App::linking_session`]), with an account state
+    /// read at most [`SESSION_CHECK_TTL`] ago. Reads skip the check.
+    pub async fn authenticate_writer(
+        &self,
+        req: &lambda_http::Request,
+    ) -> Result<Caller, ApiError> {
+        let caller = self.authenticate(req).await?;
+        self.writer_session(&caller).await?;
+        Ok(caller)
+    }
+
+    /// The session check of [`App::authenticate_writer`], for a caller already known.
+    pub async fn writer_session(&self, caller: &Caller) -> Result<(), ApiError> {
+        let state = match self.account_states.get(&caller.firebase_uid) {
+            Some(state) => state,
+            None => {
+                let state = self.identity.account_state(&caller.firebase_uid).await?;
+                self.account_states.put(&caller.firebase_uid, state.clone());
+                state
+            }
+        };
+        session_age(caller, state).map(drop)
+    }
+
     /// Checks a session that links an account as the Admin SDKs'
     /// `verifyIdToken(token, checkRevoked)` does: the user exists and is not disabled,
-    /// and the session signed in after the user's tokens were last revoked. Only
-    /// linking pays this Firebase round trip.
+    /// and the session signed in after the user's tokens were last revoked. Always read
+    /// fresh from Firebase.
     pub async fn linking_session(&self, caller: &Caller) -> Result<SessionAge, ApiError> {
         let state = self.identity.account_state(&caller.firebase_uid).await?;
-        let auth_time = caller.auth_time.ok_or_else(|| refused("no auth_time"))?;
-        let state = state.ok_or_else(|| refused("no such Firebase user"))?;
-        if state.disabled {
-            return Err(refused("user disabled"));
-        }
-        if state.valid_since.is_some_and(|since| auth_time < since) {
-            return Err(refused("session revoked"));
-        }
-        let age = time::OffsetDateTime::now_utc().unix_timestamp() - auth_time;
-        Ok(if age <= RECENT_SIGN_IN {
-            SessionAge::Recent
-        } else {
-            SessionAge::Older
-        })
+        self.account_states.put(&caller.firebase_uid, state.clone());
+        session_age(caller, state)
     }
 
     /// Access to stored TikTok tokens: proving, refreshing, revoking.
@@ -153,8 +200,27 @@ impl<P: Ports> App<P> {
     }
 }
 
+/// A session's age, or a refusal: the user is gone or disabled, or the session signed in
+/// before the user's tokens were last revoked.
+fn session_age(caller: &Caller, state: Option<AccountState>) -> Result<SessionAge, ApiError> {
+    let auth_time = caller.auth_time.ok_or_else(|| refused("no auth_time"))?;
+    let state = state.ok_or_else(|| refused("no such Firebase user"))?;
+    if state.disabled {
+        return Err(refused("user disabled"));
+    }
+    if state.valid_since.is_some_and(|since| auth_time < since) {
+        return Err(refused("session revoked"));
+    }
+    let age = time::OffsetDateTime::now_utc().unix_timestamp() - auth_time;
+    Ok(if age <= RECENT_SIGN_IN {
+        SessionAge::Recent
+    } else {
+        SessionAge::Older
+    })
+}
+
 /// A session refused at the revocation check: one `Unauthorized`, the reason at debug.
 fn refused(reason: &'static str) -> ApiError {
-    tracing::debug!(reason, "session refused for linking");
+    tracing::debug!(reason, "session refused");
     ApiError::Unauthorized
 }

@@ -36,7 +36,7 @@ enum Given {
 
 /// Every events/ file: what it is given and what it must answer.
 #[rustfmt::skip]
-const CASES: [(&str, Given, u16, Option<&str>); 82] = [
+const CASES: [(&str, Given, u16, Option<&str>); 83] = [
     ("disconnect-tiktok/no-auth.json", Given::Connected, 401, Some("unauthorized")),
     ("disconnect-tiktok/ok.json", Given::Connected, 200, None),
     ("disconnect-tiktok/wrong-method.json", Given::Connected, 405, Some("method_not_allowed")),
@@ -59,6 +59,7 @@ const CASES: [(&str, Given, u16, Option<&str>); 82] = [
     ("store-token/no-auth.json", Given::Nothing, 401, Some("unauthorized")),
     ("store-token/not-json.json", Given::Nothing, 400, Some("invalid_json")),
     ("store-token/ok.json", Given::Nothing, 201, None),
+    ("store-token/other-provider.json", Given::Nothing, 201, None),
     ("store-token/unsupported-provider.json", Given::Nothing, 400, Some("unsupported_provider")),
     ("store-token/wrong-method.json", Given::Nothing, 405, Some("method_not_allowed")),
     ("tiktok-profile/account-id.json", Given::Connected, 200, None),
@@ -593,5 +594,61 @@ async fn a_client_address_gets_twenty_sign_ins_in_progress_and_then_a_429() {
     // Another /64, or an IPv4 client, is another client.
     for other in ["2001:db8:7:2::1", "203.0.113.77"] {
         assert_eq!(authorize(other).await.status().as_u16(), 200, "{other}");
+    }
+}
+
+/// The functions that change something on the user's behalf, with a request each.
+const WRITES: [&str; 6] = [
+    "tiktok-publish/ok.json",
+    "disconnect-tiktok/ok.json",
+    "store-token/ok.json",
+    "store-token/other-provider.json",
+    "store-tiktok-profile/ok.json",
+    "update-connection/relabel.json",
+];
+
+#[tokio::test]
+async fn a_disabled_user_or_a_revoked_session_cannot_write_but_can_read() {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    for (why, state) in [
+        (
+            "disabled",
+            shared::firebase::AccountState {
+                disabled: true,
+                ..Default::default()
+            },
+        ),
+        (
+            "signed in before the tokens were revoked",
+            shared::firebase::AccountState {
+                valid_since: Some(now + 60),
+                ..Default::default()
+            },
+        ),
+    ] {
+        for write in WRITES {
+            let (app, _, _) = app(Given::Connected).await;
+            app.identity.set_account_state(UID, state.clone());
+            let before = app.store.tiktok_rows(OPEN_ID);
+            let answer = testing::dispatch(function_of(write), &app, &event(write))
+                .await
+                .unwrap();
+            assert_eq!(
+                (answer.status().as_u16(), json(&answer)["code"].as_str()),
+                (401, Some("unauthorized")),
+                "{write}, {why}"
+            );
+            assert_eq!(
+                app.store.tiktok_rows(OPEN_ID),
+                before,
+                "{write}: nothing changed"
+            );
+            // Reads skip the check.
+            let read =
+                testing::dispatch("list-connections", &app, &event("list-connections/ok.json"))
+                    .await
+                    .unwrap();
+            assert_eq!(read.status().as_u16(), 200, "{why}");
+        }
     }
 }

@@ -623,3 +623,60 @@ fn the_migration_makes_only_a_tiktok_users_first_account_a_sign_in_method() {
     );
     psql(&format!("drop database {db}"));
 }
+
+#[tokio::test]
+async fn a_revoked_session_or_a_disabled_user_cannot_write_on_the_users_behalf() {
+    let fake = TikTokFake::new();
+    // A connected user, their session revoked ("sign out of all devices") after it
+    // signed in; another connected user, then disabled.
+    let app = live_app();
+    let given::Connected { user, account, .. } = Box::pin(given::connected_user(&app)).await;
+    let old_session = session_signed_in(&user, 30);
+    revoke_sessions(&user.uid).await;
+    let disabled = Box::pin(given::connected_user(&app)).await;
+    emulator_admin(
+        "accounts:update",
+        json!({"localId": disabled.user.uid, "disableUser": true}),
+    )
+    .await;
+    let writes = [
+        "tiktok-publish",
+        "disconnect-tiktok",
+        "store-token",
+        "store-tiktok-profile",
+        "update-connection",
+    ];
+    for (who, token, account) in [
+        ("revoked", old_session.as_str(), &account),
+        (
+            "disabled",
+            disabled.user.id_token.as_str(),
+            &disabled.account,
+        ),
+    ] {
+        // A new container: no account state read before the change.
+        let app = live_app();
+        for function in writes {
+            let req = with_authorization(
+                good_request(function, &user, account),
+                Some(&format!("Bearer {token}")),
+            );
+            assert_refused(&send(function, &app, req).await, 401, "unauthorized");
+        }
+        // Reads skip the check.
+        let req = with_authorization(
+            good_request("list-connections", &user, account),
+            Some(&format!("Bearer {token}")),
+        );
+        assert_eq!(
+            send("list-connections", &app, req).await.status,
+            200,
+            "{who}"
+        );
+    }
+    assert_eq!(
+        fake.count(&disabled.account.open_id, "revoke").await,
+        0,
+        "never disconnected"
+    );
+}

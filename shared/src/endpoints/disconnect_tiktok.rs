@@ -28,7 +28,7 @@ fn revoke_failed(err: TikTokError) -> ApiError {
 /// The use case: parse, authorise, act, answer.
 pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
     require_method(req, &Method::DELETE)?;
-    let caller = app.authenticate(req).await?;
+    let caller = app.authenticate_writer(req).await?;
     let open_id = path_param(req, "open_id", 1)
         .ok_or_else(|| ApiError::invalid_request("the path must end with /tiktok/{open_id}"))?;
     valid_account_id(&open_id, "open_id")?;

@@ -21,7 +21,7 @@ struct Stored {
 /// The use case: parse, authorise, act, answer.
 pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
     require_method(req, &Method::POST)?;
-    let caller = app.authenticate(req).await?;
+    let caller = app.authenticate_writer(req).await?;
     let body: StoreProfileBody = json_body(req)?;
     let value = body
         .profile

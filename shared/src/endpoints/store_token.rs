@@ -111,7 +111,8 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
     let body: StoreTokenBody = json_body(req)?;
     let request = body.validate()?;
     // A TikTok account is proved with TikTok while the session is checked for
-    // revocation (linking); a recent sign-in makes it a sign-in method.
+    // revocation (linking); a recent sign-in makes it a sign-in method. Another
+    // provider's tokens get a writer's session check.
     let sign_in = if request.provider == "tiktok" {
         let tokens = app.tokens();
         let (proof, age) = tokio::join!(
@@ -121,6 +122,7 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
         proof.map_err(|refused| Presenter::SignedInUser.refused(refused))?;
         age? == SessionAge::Recent
     } else {
+        app.writer_session(&caller).await?;
         false
     };
     let new = NewConnection {

@@ -94,7 +94,7 @@ fn created<P: Ports>(app: &App<P>, post: &PostRow) -> Result<Created, ApiError> 
 /// The use case: parse, authorise, act, answer.
 pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
     require_method(req, &Method::POST)?;
-    let caller = app.authenticate(req).await?;
+    let caller = app.authenticate_writer(req).await?;
     let publish: Publish = json_body(req)?;
     publish.validate()?;
     let key = idempotency_key(req)?;

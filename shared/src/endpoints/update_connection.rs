@@ -28,7 +28,7 @@ fn label(value: Option<String>, name: &str) -> Result<Option<String>, ApiError> 
 /// The use case: parse, authorise, act, answer.
 pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
     require_method(req, &Method::PATCH)?;
-    let caller = app.authenticate(req).await?;
+    let caller = app.authenticate_writer(req).await?;
     let (provider, account_id) = path_param(req, "provider", 2)
         .zip(path_param(req, "account_id", 1))
         .ok_or_else(|| {
