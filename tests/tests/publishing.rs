@@ -652,7 +652,8 @@ async fn posts_stay_true_through_races_and_outages() {
     r.assert_error(400, "invalid_request");
     assert_eq!(posts_of(&user), before);
 
-    // TikTok's answer lost (5xx): the key stays taken, so a quick retry cannot post twice.
+    // TikTok's answer lost (5xx): it may have made the post, so no retry with the key
+    // posts (409 idempotency_outcome_unknown), not even after the first minute.
     let key = unique("lost");
     let down = json!([{"status": 500,
         "body": {"data": {}, "error": {"code": "internal_error", "message": "x", "log_id": "x"}}}]);
@@ -660,7 +661,60 @@ async fn posts_stay_true_through_races_and_outages() {
     let r = publish(&app, &user, &account, &url, Some(&key)).await;
     r.assert_error(502, "tiktok_unavailable");
     let r = publish(&app, &user, &account, &url, Some(&key)).await;
-    r.assert_error(409, "idempotency_key_in_progress");
+    r.assert_error(409, "idempotency_outcome_unknown");
+    let inits = fake.count(&account.open_id, "video_init").await;
+    psql(&format!(
+        "update tiktok_posts set created_at = now() - interval '61 seconds' \
+         where idempotency_key = '{key}'"
+    ));
+    let r = publish(&app, &user, &account, &url, Some(&key)).await;
+    r.assert_error(409, "idempotency_outcome_unknown");
+    assert_eq!(
+        fake.count(&account.open_id, "video_init").await,
+        inits,
+        "no second init"
+    );
+}
+
+#[tokio::test]
+async fn a_lost_init_is_answered_by_the_post_tiktok_tells_of_later() {
+    let (app, fake) = (live_app(), TikTokFake::new());
+    let (user, account) = publisher(&app, json!({})).await;
+    let url = json!({"account_id": account.open_id, "mode": "direct",
+                     "source": {"type": "url", "video_url": format!("{VERIFIED_PREFIX}a.mp4")},
+                     "post_info": {"privacy_level": "SELF_ONLY"}});
+    // The init reached TikTok, which made the post, but its answer was lost.
+    let key = unique("told-later");
+    let lost = json!([{"status": 200, "delay_ms": 7000,
+        "body": {"data": {"publish_id": "v_pub_url~v2-1.1"}, "error": {"code": "ok", "message": "", "log_id": "x"}}}]);
+    fake.script(&account.open_id, "video_init", lost).await;
+    let r = publish(&app, &user, &account, &url, Some(&key)).await;
+    r.assert_error(502, "tiktok_unavailable");
+    publish(&app, &user, &account, &url, Some(&key))
+        .await
+        .assert_error(409, "idempotency_outcome_unknown");
+    // TikTok tells of the post: the key answers it.
+    let publish_id = format!(
+        "v_pub_url~v2-1.{}",
+        7_600_000_000_000_000_000u64 + u64::from(std::process::id())
+    );
+    deliver(
+        &app,
+        "post.publish.complete",
+        &account.open_id,
+        json!({"publish_id": publish_id, "publish_type": "DIRECT_PUBLISH"}),
+    )
+    .await;
+    let r = publish(&app, &user, &account, &url, Some(&key)).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.headers["idempotent-replayed"], "true");
+    assert_eq!(r.body["publish_id"], publish_id.as_str());
+    assert_eq!(r.body["status"], "PUBLISH_COMPLETE");
+    assert_eq!(
+        fake.count(&account.open_id, "video_init").await,
+        1,
+        "one init"
+    );
 }
 
 #[tokio::test]

@@ -301,7 +301,7 @@ export interface components {
              * @description Stable, for the frontend
              * @enum {string}
              */
-            code: "invalid_json" | "invalid_request" | "email_required" | "open_id_required" | "access_token_required" | "unsupported_provider" | "unauthorized" | "tiktok_token_invalid" | "tiktok_account_mismatch" | "tiktok_not_connected" | "method_not_allowed" | "account_exists" | "tiktok_account_in_use" | "tiktok_reauth_required" | "payload_too_large" | "tiktok_rate_limited" | "tiktok_unavailable" | "database_unavailable" | "identity_unavailable" | "internal_error" | "tiktok_sign_in_not_enabled" | "tiktok_account_disconnected" | "last_sign_in_method" | "too_many_connections" | "invalid_redirect_uri" | "invalid_state" | "invalid_code" | "state_mismatch" | "invalid_signature" | "tiktok_scope_missing" | "invalid_privacy_level" | "tiktok_post_limit" | "tiktok_posting_blocked" | "tiktok_app_unaudited" | "video_url_not_verified" | "idempotency_key_reused" | "idempotency_key_in_progress" | "post_not_found" | "route_not_found" | "too_many_pending_authorizations";
+            code: "invalid_json" | "invalid_request" | "email_required" | "open_id_required" | "access_token_required" | "unsupported_provider" | "unauthorized" | "tiktok_token_invalid" | "tiktok_account_mismatch" | "tiktok_not_connected" | "method_not_allowed" | "account_exists" | "tiktok_account_in_use" | "tiktok_reauth_required" | "payload_too_large" | "tiktok_rate_limited" | "tiktok_unavailable" | "database_unavailable" | "identity_unavailable" | "internal_error" | "tiktok_sign_in_not_enabled" | "tiktok_account_disconnected" | "last_sign_in_method" | "too_many_connections" | "invalid_redirect_uri" | "invalid_state" | "invalid_code" | "state_mismatch" | "invalid_signature" | "tiktok_scope_missing" | "invalid_privacy_level" | "tiktok_post_limit" | "tiktok_posting_blocked" | "tiktok_app_unaudited" | "video_url_not_verified" | "idempotency_key_reused" | "idempotency_key_in_progress" | "post_not_found" | "route_not_found" | "too_many_pending_authorizations" | "idempotency_outcome_unknown";
             request_id: string;
         };
         /**
@@ -662,7 +662,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description account_exists, tiktok_account_in_use, tiktok_reauth_required; on sign-in tiktok_sign_in_not_enabled (a connected account that is not a sign-in method) and tiktok_account_disconnected; too_many_connections (more than 50 of one provider); on disconnect last_sign_in_method; tiktok_scope_missing; on publishing tiktok_app_unaudited, idempotency_key_reused and idempotency_key_in_progress */
+        /** @description account_exists, tiktok_account_in_use, tiktok_reauth_required; on sign-in tiktok_sign_in_not_enabled (a connected account that is not a sign-in method) and tiktok_account_disconnected; too_many_connections (more than 50 of one provider); on disconnect last_sign_in_method; tiktok_scope_missing; on publishing tiktok_app_unaudited, idempotency_key_reused, idempotency_key_in_progress and idempotency_outcome_unknown */
         Conflict: {
             headers: {
                 [name: string]: unknown;
@@ -950,7 +950,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Makes a retry safe: the same user and key within 24 hours answer the same post (header `Idempotent-Replayed: true`) without a second init; another body with the key is 409 `idempotency_key_reused`; while the first request runs, 409 `idempotency_key_in_progress`. */
+                /** @description Makes a retry safe: the same user and key within 24 hours answer the same post (header `Idempotent-Replayed: true`) without a second init; another body with the key is 409 `idempotency_key_reused`; while the first request runs, 409 `idempotency_key_in_progress`; when TikTok's answer to its init was lost (it may have made the post), 409 `idempotency_outcome_unknown` for the key's 24 hours, unless TikTok tells of the post meanwhile (then the key answers it). */
                 "Idempotency-Key"?: string;
             };
             path?: never;

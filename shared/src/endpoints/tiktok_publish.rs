@@ -91,6 +91,15 @@ fn created<P: Ports>(app: &App<P>, post: &PostRow) -> Result<Created, ApiError> 
     })
 }
 
+/// 409 `idempotency_outcome_unknown`: the key's init may have made a post at TikTok.
+fn outcome_unknown() -> ApiError {
+    ApiError::conflict(
+        code::IDEMPOTENCY_OUTCOME_UNKNOWN,
+        "TikTok did not answer this Idempotency-Key's post, and may have made it: check \
+         the account before posting again, with a new Idempotency-Key",
+    )
+}
+
 /// The use case: parse, authorise, act, answer.
 pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
     require_method(req, &Method::POST)?;
@@ -137,6 +146,7 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
                     "A request with this Idempotency-Key is still in progress: retry shortly",
                 ))
             }
+            Begun::Unknown => return Err(outcome_unknown()),
         },
         None => None,
     };
@@ -153,14 +163,21 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
         Err(err) => {
             // Nothing is recorded for a refused init, and the key is free for a retry. When
             // TikTok's answer is unknown (timeout, 5xx) it may have made the post: the
-            // reservation stays, so an immediate retry cannot make a second one (after a
-            // minute it lapses).
-            let refused = !matches!(err, AccessError::TikTok(TikTokError::Unavailable(_)));
-            if let (Some(id), true) = (&reservation, refused) {
-                if let Err(release) = app.store.release_post(id, new.user_id).await {
-                    tracing::warn!(error = %release, "reservation not released; it lapses in a minute");
+            // reservation stays for the key's day, so no retry with it can make a second
+            // one (409 idempotency_outcome_unknown, unless TikTok tells of the post).
+            let unknown = matches!(err, AccessError::TikTok(TikTokError::Unavailable(_)));
+            if let Some(id) = &reservation {
+                let kept = if unknown {
+                    app.store.mark_post_unknown(id, new.user_id).await
+                } else {
+                    app.store.release_post(id, new.user_id).await
+                };
+                if let Err(store) = kept {
+                    // Unmarked, a reservation counts as unknown after a minute anyway.
+                    tracing::warn!(error = %store, unknown, "reservation not updated");
                 }
             }
+
             return Err(scope.refused(err));
         }
     };

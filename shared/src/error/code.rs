@@ -40,10 +40,11 @@ pub const IDEMPOTENCY_KEY_REUSED: &str = "idempotency_key_reused";
 pub const IDEMPOTENCY_KEY_IN_PROGRESS: &str = "idempotency_key_in_progress";
 pub const POST_NOT_FOUND: &str = "post_not_found";
 pub const TOO_MANY_PENDING_AUTHORIZATIONS: &str = "too_many_pending_authorizations";
+pub const IDEMPOTENCY_OUTCOME_UNKNOWN: &str = "idempotency_outcome_unknown";
 pub const ROUTE_NOT_FOUND: &str = "route_not_found";
 
 /// All of them, in the order of the contract's error table.
-pub const ALL: [&str; 40] = [
+pub const ALL: [&str; 41] = [
     INVALID_JSON,
     INVALID_REQUEST,
     EMAIL_REQUIRED,
@@ -83,5 +84,6 @@ pub const ALL: [&str; 40] = [
     IDEMPOTENCY_KEY_IN_PROGRESS,
     POST_NOT_FOUND,
     TOO_MANY_PENDING_AUTHORIZATIONS,
+    IDEMPOTENCY_OUTCOME_UNKNOWN,
     ROUTE_NOT_FOUND,
 ];

@@ -100,6 +100,9 @@ pub enum Begun {
     Mismatch,
     /// The first request with the key has not finished.
     InProgress,
+    /// TikTok's answer to the key's init was lost: it may have made the post. Kept for
+    /// the key's day (a new key posts again).
+    Unknown,
 }
 
 /// A post TikTok initialised.
@@ -159,6 +162,14 @@ pub trait PostStore: Send + Sync {
 
     /// Removes a reservation whose init TikTok refused.
     fn release_post(
+        &self,
+        id: &str,
+        user_id: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Keeps a reservation whose init's outcome is unknown (TikTok may have made the
+    /// post) for its key's day.
+    fn mark_post_unknown(
         &self,
         id: &str,
         user_id: i64,

@@ -11,6 +11,8 @@ use crate::store::*;
 pub(super) struct MemPost {
     pub(super) row: PostRow,
     pub(super) key: Option<(String, String)>,
+    /// A reservation whose init's outcome is unknown.
+    pub(super) unknown: bool,
 }
 
 /// The order of the statuses (`tiktok_post_status_rank`).
@@ -92,16 +94,19 @@ impl PostStore for MemoryStore {
                 return Ok(Begun::Replay {
                     post: Box::new(existing.row.clone()),
                 });
-            } else if created > now - Duration::seconds(60) {
+            } else if !existing.unknown && created > now - Duration::seconds(60) {
                 return Ok(Begun::InProgress);
             } else {
-                state.posts.remove(at);
+                // The outcome is unknown (TikTok may have made the post): for the key's
+                // day. (The PostgREST store also adopts a post TikTok told of since.)
+                return Ok(Begun::Unknown);
             }
         }
         let id = format!("00000000-0000-4000-8000-{:012}", state.id());
         state.posts.push(MemPost {
             row: new_row(post, id.clone()),
             key: Some((key.to_owned(), request_hash.to_owned())),
+            unknown: false,
         });
         Ok(Begun::New { id })
     }
@@ -120,6 +125,7 @@ impl PostStore for MemoryStore {
                 state.posts.push(MemPost {
                     row: new_row(&record.post, id),
                     key: None,
+                    unknown: false,
                 });
                 &mut state.posts.last_mut().expect("pushed").row
             }
@@ -135,6 +141,16 @@ impl PostStore for MemoryStore {
         state.posts.retain(|p| {
             !(p.row.id == id && p.row.user_id == user_id && p.row.publish_id.is_none())
         });
+        Ok(())
+    }
+
+    async fn mark_post_unknown(&self, id: &str, user_id: i64) -> Result<(), StoreError> {
+        let mut state = self.state()?;
+        for post in state.posts.iter_mut() {
+            if post.row.id == id && post.row.user_id == user_id && post.row.publish_id.is_none() {
+                post.unknown = true;
+            }
+        }
         Ok(())
     }
 

@@ -56,6 +56,16 @@ impl PostStore for PostgrestStore {
         self.rpc_void("release_tiktok_post", &args).await
     }
 
+    async fn mark_post_unknown(&self, id: &str, user_id: i64) -> Result<(), StoreError> {
+        let args = PostRef {
+            id: Some(id),
+            post_id: None,
+            user_id: Some(user_id),
+            firebase_uid: None,
+        };
+        self.rpc_void("mark_tiktok_post_unknown", &args).await
+    }
+
     async fn post_for(
         &self,
         firebase_uid: &str,
