@@ -55,6 +55,8 @@ pub struct App<P: Ports> {
     pub keepalive_interval: Duration,
     /// Refreshes one sweep run makes at once.
     pub sweep_workers: usize,
+    /// oauth-tiktok may sign in with a TikTok access token alone.
+    pub token_sign_in_enabled: bool,
     /// Firebase account states read for the writes' session checks.
     pub account_states: AccountStates,
 }
@@ -121,6 +123,7 @@ impl LiveApp {
             authorization: config.authorization.clone(),
             keepalive_interval: config.keepalive_interval,
             sweep_workers: config.sweep_workers,
+            token_sign_in_enabled: config.token_sign_in_enabled,
             account_states: AccountStates::default(),
         })
     }

@@ -652,3 +652,21 @@ async fn a_disabled_user_or_a_revoked_session_cannot_write_but_can_read() {
         }
     }
 }
+
+#[tokio::test]
+async fn token_sign_in_turned_off_refuses_a_sign_in_but_links() {
+    let (mut app, _, _) = app(Given::Nothing).await;
+    app.token_sign_in_enabled = false;
+    let refused = testing::dispatch("oauth-tiktok", &app, &event("oauth-tiktok/new-user.json"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (refused.status().as_u16(), json(&refused)["code"].as_str()),
+        (403, Some("token_sign_in_disabled"))
+    );
+    assert!(app.tiktok.calls().is_empty(), "no TikTok call");
+    let linked = testing::dispatch("oauth-tiktok", &app, &event("oauth-tiktok/link.json"))
+        .await
+        .unwrap();
+    assert_eq!(linked.status().as_u16(), 200, "{}", json(&linked));
+}

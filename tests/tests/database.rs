@@ -173,3 +173,32 @@ async fn one_owner_per_tiktok_account_even_under_concurrent_writers() {
     ));
     assert_eq!(owners, "1");
 }
+
+#[tokio::test]
+async fn what_a_later_migration_forgets_to_revoke_is_closed_to_the_api_roles() {
+    // Made as the migrations are (the role that ran them), after them, with no revoke.
+    let name = unique("later").replace('-', "_");
+    psql(&format!(
+        "create function public.{name}() returns int language sql as 'select 1'; \
+         create table public.{name}_t (id int); insert into public.{name}_t values (1);"
+    ));
+    for role in ["anon", "authenticated"] {
+        let as_role = |sql: &str| try_psql(None, &format!("set role {role}; {sql}"));
+        for sql in [
+            format!("select public.{name}()"),
+            format!("select * from public.{name}_t"),
+        ] {
+            let err = as_role(&sql).expect_err(&format!("{role}: {sql}"));
+            assert!(err.contains("permission denied"), "{role}: {sql}: {err}");
+        }
+    }
+    // The service role still reaches it, as the functions' PostgREST key must.
+    let ok = try_psql(
+        None,
+        &format!("set role service_role; select public.{name}()"),
+    );
+    assert_eq!(ok.as_deref().map(str::trim), Ok("1"));
+    psql(&format!(
+        "drop function public.{name}(); drop table public.{name}_t;"
+    ));
+}

@@ -97,6 +97,9 @@ pub struct Config {
     pub keepalive_interval: Duration,
     /// `SWEEP_WORKERS` (default 16, 1 to 64): refreshes one sweep run makes at once.
     pub sweep_workers: usize,
+    /// `TOKEN_SIGN_IN_ENABLED` (default true): oauth-tiktok signs a user in with a TikTok
+    /// access token alone; false: only linking, with a session.
+    pub token_sign_in_enabled: bool,
     /// `REQUEST_DEADLINE_SECONDS` (default 18, at most 20: the functions time out at 25).
     pub request_deadline: Duration,
 }
@@ -138,6 +141,16 @@ impl Sources<'_> {
                 name,
                 format!("a whole number from {} to {}", range.start(), range.end()),
             )),
+        }
+    }
+
+    /// `true` or `false` (any case), else `default` when unset.
+    fn flag(&self, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self.get(name).map(|v| v.trim().to_ascii_lowercase()) {
+            None => Ok(default),
+            Some(v) if v == "true" => Ok(true),
+            Some(v) if v == "false" => Ok(false),
+            Some(_) => Err(malformed(name, "true or false")),
         }
     }
 
@@ -284,11 +297,13 @@ impl Config {
         let keepalive_interval =
             Duration::from_secs(src.number("KEEPALIVE_INTERVAL_HOURS", 1..=2160, 24)? * 3600);
         let sweep_workers = src.number("SWEEP_WORKERS", 1..=64, 16)? as usize;
+        let token_sign_in_enabled = src.flag("TOKEN_SIGN_IN_ENABLED", true)?;
 
         Ok(Config {
             authorization,
             keepalive_interval,
             sweep_workers,
+            token_sign_in_enabled,
             request_deadline,
             supabase_rest_url,
             supabase_service_key: SecretString::from(service_key),

@@ -89,6 +89,7 @@ fn malformed_settings_are_named() {
         ("REQUEST_DEADLINE_SECONDS", "25"),
         ("TIKTOK_SCOPES", "user.info.basic,user.email"),
         ("TIKTOK_PKCE_CHALLENGE_ENCODING", "plain"),
+        ("TOKEN_SIGN_IN_ENABLED", "maybe"),
     ] {
         let mut env = base();
         env.insert(name.into(), value.into());
@@ -109,6 +110,17 @@ fn the_sweep_and_the_authorization_flow_have_defaults() {
     let config = Config::from_sources(&base(), HashMap::new()).unwrap();
     assert_eq!(config.keepalive_interval, Duration::from_secs(24 * 3600));
     assert_eq!(config.sweep_workers, 16);
+    assert!(
+        config.token_sign_in_enabled,
+        "on by default: the frontend uses it"
+    );
+    let mut off = base();
+    off.insert("TOKEN_SIGN_IN_ENABLED".into(), "FALSE".into());
+    assert!(
+        !Config::from_sources(&off, HashMap::new())
+            .unwrap()
+            .token_sign_in_enabled
+    );
     let auth = &config.authorization;
     assert_eq!(
         auth.scopes.join(","),

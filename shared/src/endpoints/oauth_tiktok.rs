@@ -123,6 +123,16 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
     let request = body.validate()?;
     // A malformed `Authorization` header is refused before TikTok is asked anything.
     let signing_in = bearer_token(req)?.is_none();
+    // A TikTok access token alone is no sign-in where the deployment says so (the
+    // frontend signs in through authorize/callback): refused before any upstream call.
+    if signing_in && !app.token_sign_in_enabled {
+        return Err(ApiError::Forbidden {
+            code: code::TOKEN_SIGN_IN_DISABLED,
+            detail: "Signing in with a TikTok access token is turned off: sign in with TikTok \
+                     through the authorization flow"
+                .into(),
+        });
+    }
     // The proof and the session check are independent: one round trip's time for both.
     let tokens = app.tokens();
     // A linking session is checked for revocation while TikTok proves the token; without

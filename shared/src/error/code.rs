@@ -41,10 +41,11 @@ pub const IDEMPOTENCY_KEY_IN_PROGRESS: &str = "idempotency_key_in_progress";
 pub const POST_NOT_FOUND: &str = "post_not_found";
 pub const TOO_MANY_PENDING_AUTHORIZATIONS: &str = "too_many_pending_authorizations";
 pub const IDEMPOTENCY_OUTCOME_UNKNOWN: &str = "idempotency_outcome_unknown";
+pub const TOKEN_SIGN_IN_DISABLED: &str = "token_sign_in_disabled";
 pub const ROUTE_NOT_FOUND: &str = "route_not_found";
 
 /// All of them, in the order of the contract's error table.
-pub const ALL: [&str; 41] = [
+pub const ALL: [&str; 42] = [
     INVALID_JSON,
     INVALID_REQUEST,
     EMAIL_REQUIRED,
@@ -85,5 +86,6 @@ pub const ALL: [&str; 41] = [
     POST_NOT_FOUND,
     TOO_MANY_PENDING_AUTHORIZATIONS,
     IDEMPOTENCY_OUTCOME_UNKNOWN,
+    TOKEN_SIGN_IN_DISABLED,
     ROUTE_NOT_FOUND,
 ];
