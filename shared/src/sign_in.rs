@@ -116,7 +116,7 @@ impl SignedIn {
     }
 }
 
-/// What a sign-in without a session learns while TikTok proves the token, from reads
+/// What a sign-in without a session learns once TikTok proved the token, from reads
 /// only: whether the database would create a user (and whether the email is one of its
 /// users'), and whether Firebase has a user with the email. Nothing is acted on before
 /// the proof; a failed database read only means the usual path is taken.
@@ -135,26 +135,24 @@ enum EmailLookup<'a> {
 }
 
 impl<'a> Precheck<'a> {
-    /// Runs `main` (TikTok's proof and whatever else goes beside it) with the database
-    /// read, and with Firebase's lookup of `email` in flight meanwhile, but never
-    /// waited for here: a returning user does not need it, so a slow Firebase does not
-    /// slow their sign-in.
-    pub async fn beside<P: Ports, T>(
+    /// Reads, once TikTok proved the token, what signing in will need: the database's
+    /// answer, with Firebase's lookup of `email` in flight meanwhile but never waited for
+    /// here: a returning user does not need it, so a slow Firebase does not slow their
+    /// sign-in.
+    pub async fn read<P: Ports>(
         app: &'a App<P>,
         open_id: &str,
         email: Option<&'a str>,
-        main: impl Future<Output = T>,
-    ) -> (T, Precheck<'a>) {
+    ) -> Precheck<'a> {
         let derived = derived_uid(open_id);
         let mut lookup: Option<Lookup<'a>> =
             email.map(|email| Box::pin(app.identity.email_in_use(email)) as Lookup<'a>);
         let mut answered = None;
-        let main =
-            async { tokio::join!(main, app.store.sign_in_precheck(open_id, &derived, email)) };
-        tokio::pin!(main);
-        let (out, database) = loop {
+        let database = app.store.sign_in_precheck(open_id, &derived, email);
+        tokio::pin!(database);
+        let database = loop {
             tokio::select! {
-                done = &mut main => break done,
+                done = &mut database => break done,
                 found = async { lookup.as_mut().expect("enabled only while pending").await },
                     if lookup.is_some() && answered.is_none() => answered = Some(found),
             }
@@ -163,11 +161,10 @@ impl<'a> Precheck<'a> {
             Some(found) => Some(EmailLookup::Done(found)),
             None => lookup.map(EmailLookup::Pending),
         };
-        let precheck = Precheck {
+        Precheck {
             database: database.map_err(ApiError::from),
             firebase_email_in_use,
-        };
-        (out, precheck)
+        }
     }
 }
 

@@ -670,3 +670,33 @@ async fn token_sign_in_turned_off_refuses_a_sign_in_but_links() {
         .unwrap();
     assert_eq!(linked.status().as_u16(), 200, "{}", json(&linked));
 }
+
+#[tokio::test]
+async fn an_unproved_token_starts_no_database_read_and_no_firebase_lookup() {
+    for event_file in [
+        "oauth-tiktok/new-user.json",
+        "oauth-tiktok/session-email.json",
+    ] {
+        let (app, _, _) = app(Given::Nothing).await;
+        let (store_before, admin_before) = (app.store.calls(), app.identity.admin_calls());
+        // A token TikTok does not know: junk, flooding the sign-in route.
+        let req = event_with(event_file, &[(ACCESS_TOKEN, "act.junk!0000.va")]);
+        let refused = testing::dispatch("oauth-tiktok", &app, &req).await.unwrap();
+        assert_eq!(
+            (refused.status().as_u16(), json(&refused)["code"].as_str()),
+            (401, Some("tiktok_token_invalid")),
+            "{event_file}"
+        );
+        assert_eq!(app.tiktok.calls().len(), 1, "one TikTok call");
+        assert_eq!(
+            app.store.calls(),
+            store_before,
+            "{event_file}: no database call"
+        );
+        assert_eq!(
+            app.identity.admin_calls(),
+            admin_before,
+            "{event_file}: no Firebase lookup"
+        );
+    }
+}

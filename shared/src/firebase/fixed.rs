@@ -16,6 +16,8 @@ pub struct FixedIdentity {
     states: Mutex<HashMap<String, AccountState>>,
     emails: Mutex<HashSet<String>>,
     unavailable: Mutex<bool>,
+    /// Calls of the admin API (each a round trip to Firebase in production).
+    admin_calls: std::sync::atomic::AtomicUsize,
 }
 
 impl FixedIdentity {
@@ -46,11 +48,18 @@ impl FixedIdentity {
         *self.unavailable.lock().unwrap() = true;
     }
 
+    /// How many admin API calls were made (email lookups, user creation, account states).
+    pub fn admin_calls(&self) -> usize {
+        self.admin_calls.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     pub fn has_user(&self, uid: &str) -> bool {
         self.users.lock().unwrap().contains(uid)
     }
 
     fn up(&self) -> Result<(), AdminError> {
+        self.admin_calls
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         if *self.unavailable.lock().unwrap() {
             return Err(AdminError::Unavailable("scripted outage".into()));
         }

@@ -21,12 +21,19 @@ use state::{check_metadata, in_use, set_profile, State};
 pub struct MemoryStore {
     state: Mutex<State>,
     failures: Mutex<u32>,
+    /// Every call of a port method (each a database round trip in production).
+    calls: std::sync::atomic::AtomicUsize,
 }
 
 impl MemoryStore {
     /// The next `n` calls fail as if the database were unreachable.
     pub fn fail_next(&self, n: u32) {
         *self.failures.lock().unwrap() = n;
+    }
+
+    /// How many port calls were made (each a PostgREST round trip in production).
+    pub fn calls(&self) -> usize {
+        self.calls.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// How many of the scripted failures are still to come.
@@ -63,6 +70,7 @@ impl MemoryStore {
     }
 
     fn state(&self) -> Result<std::sync::MutexGuard<'_, State>, StoreError> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let mut failures = self.failures.lock().unwrap();
         if *failures > 0 {
             *failures -= 1;
