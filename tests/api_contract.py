@@ -93,6 +93,11 @@ NEEDS = {"NOTHING_SECRET": (False, False), "TIKTOK_CLIENT_SECRET": (True, False)
          "CALLBACK": (True, True)}
 
 
+# What in an endpoint's code calls Firebase's admin API.
+ADMIN_CALLS = re.compile(r"authenticate_writer|writer_session|linking_session|identity\.(account_state|"
+                         r"create_user|email_in_use|custom_token)|sign_in::connect")
+
+
 def check_secrets():
     """Each function is granted, and told of, exactly the secrets its code reads."""
     template = yaml.load((ROOT / "template.yaml").read_text(), Loader=CfnLoader)
@@ -116,6 +121,13 @@ def check_secrets():
         if granted != (tiktok, firebase) or told != (tiktok, firebase):
             fail(f"{name} ({binary}, Needs::{needs}): secret policies {granted} and "
                  f"ids {told}, but its code reads (TikTok, Firebase) = {(tiktok, firebase)}")
+        # Its endpoint calls Firebase's admin API (a write's or a link's session check,
+        # users, custom tokens): that needs the service account, which the emulator of the
+        # local stack does not, so only this check catches a function without it.
+        endpoint = ROOT / "shared" / "src" / "endpoints" / (binary.replace("-", "_") + ".rs")
+        if endpoint.exists() and ADMIN_CALLS.search(endpoint.read_text()) and not firebase:
+            fail(f"{name} ({binary}, Needs::{needs}): its endpoint calls Firebase's admin API "
+                 f"({ADMIN_CALLS.search(endpoint.read_text()).group(0)}) without the service account")
         checked += 1
     return checked
 

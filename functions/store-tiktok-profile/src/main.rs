@@ -4,7 +4,7 @@ use shared::config::Needs;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::runtime::serve(Needs::NOTHING_SECRET, |app, req| async move {
+    shared::runtime::serve(Needs::FIREBASE_ADMIN, |app, req| async move {
         shared::endpoints::store_tiktok_profile::run(app, &req).await
     })
     .await

@@ -4,7 +4,7 @@ use shared::config::Needs;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::runtime::serve(Needs::TIKTOK_CLIENT_SECRET, |app, req| async move {
+    shared::runtime::serve(Needs::BOTH, |app, req| async move {
         shared::endpoints::tiktok_publish::run(app, &req).await
     })
     .await
