@@ -74,7 +74,6 @@ class ControlApi:
         if post_ids is not None and (not isinstance(post_ids, list)
                                      or not all(isinstance(x, (str, int)) for x in post_ids)):
             return self.send(400, {"error": "post_ids must be a list"})
-        before = record["status"]
         if "fail_reason" in p:
             record["fail_reason"] = p["fail_reason"]
         if post_ids is not None:
@@ -82,7 +81,8 @@ class ControlApi:
         if status is not None:
             record["moves_on_fetch"] = False  # the test drives it from now on
             if status == "PUBLISH_COMPLETE" and post_ids is None:
-                arrive(record)
+                arrive(record)  # its own events (inbox_delivered, or complete and public)
+            before = record["status"]
             record["status"] = status
             publish_events(record, before)
         return self.send(200, dict(record))
