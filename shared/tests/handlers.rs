@@ -453,9 +453,13 @@ async fn the_authorization_flow_binds_the_verifier_to_the_challenge() {
     app.tiktok
         .then_exchange(Ok(testing::grant(ACCESS_TOKEN, "rft.ana", OPEN_ID)));
     let state = started["state"].as_str().unwrap();
+    let binding = started["binding"].as_str().unwrap();
     let req = event_with(
         "tiktok-callback/link.json",
-        &[("REPLACE_WITH_STATE", state)],
+        &[
+            ("REPLACE_WITH_STATE", state),
+            ("REPLACE_WITH_BINDING", binding),
+        ],
     );
     let linked = json(
         &testing::dispatch("tiktok-callback", &app, &req)

@@ -772,4 +772,17 @@ async fn a_sign_in_code_posted_without_its_browsers_binding_signs_no_one_in() {
     // Its own browser finishes it.
     let r = callback(&app, &code, state_of(&started), None).await;
     assert_eq!(r.status, 200, "{}", r.body);
+
+    // A link state seen in a redirect URL cannot be used up by anyone else either, not
+    // even with the user's own session.
+    let user = given::user().await;
+    let link = authorize(&app, Some(&user.id_token), REDIRECT).await;
+    let (code, _) = consent(url_of(&link), None, &[]).await;
+    let body = json!({"code": code, "state": state_of(&link)});
+    callback_with(&app, body, Some(&user.id_token))
+        .await
+        .assert_error(400, "invalid_state");
+    assert!(state_row(state_of(&link)).is_object(), "not used up");
+    let r = callback(&app, &code, state_of(&link), Some(&user.id_token)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
 }

@@ -693,7 +693,8 @@ async fn a_lost_init_is_answered_by_the_post_tiktok_tells_of_later() {
     publish(&app, &user, &account, &url, Some(&key))
         .await
         .assert_error(409, "idempotency_outcome_unknown");
-    // TikTok tells of the post: the key answers it.
+    // TikTok tells of the post: once the event is two minutes old (a post made without
+    // a key has recorded itself by then), the key answers it.
     let publish_id = format!(
         "v_pub_url~v2-1.{}",
         7_600_000_000_000_000_000u64 + u64::from(std::process::id())
@@ -705,6 +706,15 @@ async fn a_lost_init_is_answered_by_the_post_tiktok_tells_of_later() {
         json!({"publish_id": publish_id, "publish_type": "DIRECT_PUBLISH"}),
     )
     .await;
+    publish(&app, &user, &account, &url, Some(&key))
+        .await
+        .assert_error(409, "idempotency_outcome_unknown");
+    psql(&format!(
+        "update tiktok_posts set created_at = created_at - interval '4 minutes' \
+         where idempotency_key = '{key}'; \
+         update tiktok_webhook_events set received_at = received_at - interval '3 minutes' \
+         where content ->> 'publish_id' = '{publish_id}'"
+    ));
     let r = publish(&app, &user, &account, &url, Some(&key)).await;
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.headers["idempotent-replayed"], "true");

@@ -55,7 +55,7 @@ export interface paths {
         put?: never;
         /**
          * Finish TikTok's authorization with the code and state TikTok put on the redirect
-         * @description The state is used once (400 `invalid_state` when unknown, used or expired; a sign-in state also without the `binding` its authorization answered, or with another: then it is not used up). A link state needs the same user's session (401 without one, 403 `state_mismatch` with another user's). The code is exchanged with the stored verifier (400 `invalid_code` when TikTok refuses it); then oauth-tiktok's linking rules apply, except that a new user needs no email.
+         * @description The state is used once (400 `invalid_state` when unknown, used or expired; also without the `binding` its authorization answered, or with another: then it is not used up). A link state needs the same user's session (401 without one, 403 `state_mismatch` with another user's). The code is exchanged with the stored verifier (400 `invalid_code` when TikTok refuses it); then oauth-tiktok's linking rules apply, except that a new user needs no email.
          */
         post: operations["finishTikTokAuthorization"];
         delete?: never;
@@ -488,7 +488,7 @@ export interface components {
         CallbackRequest: {
             code: string;
             state: string;
-            /** @description The authorization's binding (required to sign in) */
+            /** @description The authorization's binding (required) */
             binding?: string;
             /** @description A contact email for a new user (unverified) */
             email?: string;

@@ -1,6 +1,6 @@
 //! `POST /api/v1/auth/tiktok/callback`: finishes TikTok's authorization-code flow. The
-//! state is consumed exactly once: a sign-in state only with the `binding` its browser
-//! kept (a wrong one leaves it unused), a link state with the same user's session; the code
+//! state is consumed exactly once, only with the `binding` its browser kept (a wrong one
+//! leaves it unused), and a link state needs the same user's session too; the code
 //! is exchanged with the stored PKCE verifier and redirect URI; the open_id is TikTok's
 //! own answer. Then the linking rules of oauth-tiktok apply (a new user needs no
 //! email). No TikTok token ever leaves this function.
@@ -22,7 +22,7 @@ const MAX_CODE_LEN: usize = 2048;
 struct CallbackBody {
     code: Option<String>,
     state: Option<String>,
-    /// The binding tiktok-authorize answered (required for a sign-in state).
+    /// The binding tiktok-authorize answered (required).
     binding: Option<String>,
     email: Option<String>,
 }

@@ -129,9 +129,9 @@ pub trait OAuthStateStore: Send + Sync {
         state: &NewOAuthState,
     ) -> impl Future<Output = Result<CreatedOAuthState, StoreError>> + Send;
 
-    /// Removes and returns the state with this hash, if it exists, has not expired and,
-    /// for a sign-in state, is bound to `binding_hash` (else it stays): a state is
-    /// consumed exactly once, by the browser that started it.
+    /// Removes and returns the state with this hash, if it exists, has not expired and is
+    /// bound to `binding_hash` (else it stays): a state is consumed exactly once, by the
+    /// browser that started it.
     fn consume_oauth_state(
         &self,
         state_hash: &str,

@@ -1,6 +1,5 @@
 //! The in-memory authorization states, with `create_oauth_state`'s and
-//! `consume_oauth_state`'s rules: 10 minutes, used once (a sign-in state only with its
-//! binding), at most 20 open per user (the oldest go) and 20 sign-in states per client
+//! `consume_oauth_state`'s rules: 10 minutes, used once (only with its binding), at most 20 open per user (the oldest go) and 20 sign-in states per client
 //! address (the next is refused).
 
 use time::{Duration, OffsetDateTime};
@@ -63,10 +62,9 @@ impl OAuthStateStore for MemoryStore {
         let mut guard = self.state()?;
         let now = OffsetDateTime::now_utc();
         let states = &mut guard.oauth_states;
-        // A sign-in state only with its binding; a wrong one leaves it for its browser.
+        // Only with its binding; a wrong one leaves it for its browser.
         let bound = |s: &NewOAuthState| {
-            s.intent == OAuthIntent::Link
-                || (s.binding_hash.is_some() && s.binding_hash.as_deref() == binding_hash)
+            s.binding_hash.is_some() && s.binding_hash.as_deref() == binding_hash
         };
         let Some(i) = states
             .iter()
