@@ -956,3 +956,32 @@ async fn privacy_options_are_tiktoks_and_a_mismatch_is_refused() {
     .await
     .assert_error(400, "invalid_privacy_level");
 }
+
+#[tokio::test]
+async fn a_key_stays_free_when_tiktok_refused_or_was_never_asked() {
+    let (app, fake) = (live_app(), TikTokFake::new());
+    let (user, account) = publisher(&app, json!({})).await;
+    let body = direct_upload(&account, 3_000_000);
+    // TikTok refuses with a code this client does not know: it made no post.
+    let key = unique("refused");
+    let refused = json!([{"status": 400,
+        "body": {"error": {"code": "a_new_refusal", "message": "x", "log_id": "x"}}}]);
+    fake.script(&account.open_id, "video_init", refused).await;
+    publish(&app, &user, &account, &body, Some(&key))
+        .await
+        .assert_error(502, "tiktok_unavailable");
+    let r = publish(&app, &user, &account, &body, Some(&key)).await;
+    assert_eq!(r.status, 201, "the key is free: {}", r.body);
+
+    // The access token expired and the refresh meets TikTok down: no init was sent.
+    let key = unique("never-asked");
+    fake.expire_access(&account.open_id).await;
+    let down = json!([{"status": 503, "body": {"error": "server_error"}}]);
+    fake.script(&account.open_id, "token", down).await;
+    let other = direct_upload(&account, 4_000_000);
+    publish(&app, &user, &account, &other, Some(&key))
+        .await
+        .assert_error(502, "tiktok_unavailable");
+    let r = publish(&app, &user, &account, &other, Some(&key)).await;
+    assert_eq!(r.status, 201, "the key is free: {}", r.body);
+}

@@ -4,6 +4,8 @@
 //! An `Idempotency-Key` makes retries safe: the same user and key within 24 hours
 //! answer the same post without a second init; another body with the key is 409.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use lambda_http::http::HeaderValue;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -151,11 +153,19 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
         None => None,
     };
     let init = publish.init();
+    // Whether the last init sent lost TikTok's answer (a refresh failing before or after
+    // an init is no unknown outcome: no post was asked for, or TikTok refused it).
+    let lost = AtomicBool::new(false);
     let called = app
         .tokens()
         .with_live_token(connection, |token| {
-            let init = &init;
-            async move { app.tiktok.init_post(&token, init).await }
+            let (init, lost) = (&init, &lost);
+            async move {
+                let answer = app.tiktok.init_post(&token, init).await;
+                let unknown = matches!(answer, Err(TikTokError::Unavailable(_)));
+                lost.store(unknown, Ordering::SeqCst);
+                answer
+            }
         })
         .await;
     let answer = match called {
@@ -165,7 +175,8 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
             // TikTok's answer is unknown (timeout, 5xx) it may have made the post: the
             // reservation stays for the key's day, so no retry with it can make a second
             // one (409 idempotency_outcome_unknown, unless TikTok tells of the post).
-            let unknown = matches!(err, AccessError::TikTok(TikTokError::Unavailable(_)));
+            let unknown = lost.load(Ordering::SeqCst)
+                && matches!(err, AccessError::TikTok(TikTokError::Unavailable(_)));
             if let Some(id) = &reservation {
                 let kept = if unknown {
                     app.store.mark_post_unknown(id, new.user_id).await
@@ -190,6 +201,10 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
         }),
         (Some(_), None) => {
             tracing::error!(publish_id = %answer.publish_id, "TikTok answered an upload init without an upload URL");
+            // A post exists at TikTok that cannot be uploaded: the key does not post again.
+            if let Some(id) = &reservation {
+                let _ = app.store.mark_post_unknown(id, new.user_id).await;
+            }
             return Err(ApiError::TikTokUnavailable);
         }
         _ => None,
@@ -206,10 +221,17 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
         Err(StoreError::Unavailable(_)) => app.store.record_post(&record).await,
         first => first,
     };
-    let post = recorded.map_err(|err| {
-        // Its id lets support find it.
-        tracing::error!(publish_id = %answer.publish_id, error = %err, "post initialised but not recorded");
-        ApiError::from(err)
-    })?;
+    let post = match recorded {
+        Ok(post) => post,
+        Err(err) => {
+            // Its id lets support find it; TikTok has the post, so the key does not post
+            // again (its webhooks can still make the reservation that post).
+            tracing::error!(publish_id = %answer.publish_id, error = %err, "post initialised but not recorded");
+            if let Some(id) = &record.reservation {
+                let _ = app.store.mark_post_unknown(id, record.post.user_id).await;
+            }
+            return Err(err.into());
+        }
+    };
     Ok(json_response(StatusCode::CREATED, &created(app, &post)?))
 }

@@ -38,6 +38,8 @@ pub(super) fn refused(refusal: PostRefusal) -> ApiError {
             "TikTok did not accept the post (invalid_params): check the video and post_info \
              against creator-info (e.g. the cover time within the video)",
         ),
+        // Logged where it was read (its code and log_id); to the client, TikTok's failure.
+        PostRefusal::Unrecognized => ApiError::TikTokUnavailable,
         PostRefusal::UrlUnverified => ApiError::bad_request(
             code::VIDEO_URL_NOT_VERIFIED,
             "The media URL's domain or prefix is not verified for this app in TikTok's \

@@ -139,6 +139,9 @@ pub enum PostRefusal {
     /// `invalid_params` from an init: something about the post TikTok will not take
     /// that the request's own checks cannot know (a cover time past the video's end).
     InvalidParams,
+    /// A 4xx with an error code this code does not know: TikTok refused the post (it
+    /// made none), for a reason no one here can act on.
+    Unrecognized,
 }
 
 impl PostRefusal {
@@ -228,8 +231,14 @@ pub fn parse_init(status: u16, retry: Option<u64>, body: &[u8]) -> Result<InitAn
         let code = serde_json::from_slice::<serde_json::Value>(body)
             .ok()
             .and_then(|v| v["error"]["code"].as_str().map(str::to_owned));
-        return Err(match code.as_deref() {
-            Some("invalid_params") => TikTokError::PostRefused(PostRefusal::InvalidParams),
+        return Err(match (code.as_deref(), &err) {
+            (Some("invalid_params"), _) => TikTokError::PostRefused(PostRefusal::InvalidParams),
+            // A refusal with a code, not an outage: TikTok answered, and made no post.
+            (Some(c), TikTokError::Unavailable(_))
+                if (400..500).contains(&status) && !c.is_empty() =>
+            {
+                TikTokError::PostRefused(PostRefusal::Unrecognized)
+            }
             _ => err,
         });
     }
@@ -290,6 +299,16 @@ mod tests {
         assert_eq!(read.public_post_ids.len(), 1);
         assert!(matches!(
             parse_creator_info(200, None, b"{}"),
+            Err(TikTokError::Unavailable(_))
+        ));
+        // A code this client does not know, at 4xx: refused, no post made (not an outage).
+        let unknown = br#"{"error":{"code":"a_new_refusal","message":"x","log_id":"l"}}"#;
+        assert_eq!(
+            parse_init(400, None, unknown).unwrap_err(),
+            TikTokError::PostRefused(PostRefusal::Unrecognized)
+        );
+        assert!(matches!(
+            parse_init(500, None, unknown),
             Err(TikTokError::Unavailable(_))
         ));
     }
