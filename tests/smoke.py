@@ -147,7 +147,8 @@ def main():
     consented = call("POST", f"{FAKE}/_fake/consent", {"authorize_url": started["authorize_url"]})[1]
     linked = expect("POST /api/v1/auth/tiktok/callback",
                     call("POST", f"{BASE}/api/v1/auth/tiktok/callback",
-                         {"code": consented["code"], "state": started["state"]}, token=token), 200)
+                         {"code": consented["code"], "state": started["state"],
+                          "binding": started["binding"]}, token=token), 200)
     assert linked["firebase_token"] is None and linked["connection"]["sign_in_enabled"], linked
     gone = expect("DELETE /api/v1/social-connections/tiktok/{open_id}",
                   call("DELETE", f"{BASE}/api/v1/social-connections/tiktok/{open_id}", token=token), 200)
