@@ -94,8 +94,8 @@ NEEDS = {"NOTHING_SECRET": (False, False), "TIKTOK_CLIENT_SECRET": (True, False)
 
 
 # What in an endpoint's code calls Firebase's admin API.
-ADMIN_CALLS = re.compile(r"authenticate_writer|writer_session|linking_session|identity\.(account_state|"
-                         r"create_user|email_in_use|custom_token)|sign_in::connect")
+ADMIN_CALLS = re.compile(r"authenticate_writer|writer_session|linking_session|Precheck|"
+                         r"identity\.(?!verify_id_token)\w+|sign_in::connect|\bconnect\(")
 
 
 def check_secrets():
@@ -124,10 +124,17 @@ def check_secrets():
         # Its endpoint calls Firebase's admin API (a write's or a link's session check,
         # users, custom tokens): that needs the service account, which the emulator of the
         # local stack does not, so only this check catches a function without it.
-        endpoint = ROOT / "shared" / "src" / "endpoints" / (binary.replace("-", "_") + ".rs")
-        if endpoint.exists() and ADMIN_CALLS.search(endpoint.read_text()) and not firebase:
-            fail(f"{name} ({binary}, Needs::{needs}): its endpoint calls Firebase's admin API "
-                 f"({ADMIN_CALLS.search(endpoint.read_text()).group(0)}) without the service account")
+        module = re.search(r"(?:endpoints::|shared::)(\w+)::run", main_rs)
+        if module:
+            base = ROOT / "shared" / "src" / ("endpoints" if "endpoints::" in module.group(0) else "")
+            files = [base / f"{module.group(1)}.rs", *sorted((base / module.group(1)).glob("*.rs"))]
+            if not files[0].exists():
+                fail(f"{name} ({binary}): its use case {files[0]} is missing")
+            code = "".join(f.read_text() for f in files if f.exists())
+            calls = ADMIN_CALLS.search(code)
+            if calls and not firebase:
+                fail(f"{name} ({binary}, Needs::{needs}): its use case calls Firebase's admin API "
+                     f"({calls.group(0)}) without the service account")
         checked += 1
     return checked
 

@@ -30,6 +30,9 @@ pub fn client() -> Result<reqwest::Client, String> {
 /// Why an exchange produced no readable answer. Never carries a URL or a body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Transport {
+    /// Too little of the request's time was left to send it: it never left.
+    #[error("not started: the request's time is spent")]
+    NotStarted,
     #[error("timed out")]
     TimedOut,
     #[error("connection failed")]
@@ -38,6 +41,13 @@ pub enum Transport {
     TooLarge,
     #[error("transport error")]
     Other,
+}
+
+impl Transport {
+    /// Whether the request may have reached the upstream (which may have acted on it).
+    pub fn was_sent(&self) -> bool {
+        !matches!(self, Transport::NotStarted | Transport::ConnectFailed)
+    }
 }
 
 impl From<reqwest::Error> for Transport {
@@ -101,7 +111,7 @@ fn call_budget(own: Duration) -> Option<Duration> {
 
 /// Sends the request and reads the answer, at most [`MAX_ANSWER_BYTES`] of it.
 pub async fn send(request: reqwest::RequestBuilder) -> Result<Answer, Transport> {
-    let budget = call_budget(REQUEST_TIMEOUT).ok_or(Transport::TimedOut)?;
+    let budget = call_budget(REQUEST_TIMEOUT).ok_or(Transport::NotStarted)?;
     read(request.timeout(budget).send().await?).await
 }
 
@@ -111,7 +121,7 @@ pub async fn execute(
     mut request: reqwest::Request,
 ) -> Result<Answer, Transport> {
     let own = request.timeout().copied().unwrap_or(REQUEST_TIMEOUT);
-    *request.timeout_mut() = Some(call_budget(own).ok_or(Transport::TimedOut)?);
+    *request.timeout_mut() = Some(call_budget(own).ok_or(Transport::NotStarted)?);
     read(client.execute(request).await?).await
 }
 
@@ -209,12 +219,15 @@ mod tests {
             None
         );
         let refused = with_deadline(past, send(client().unwrap().get("http://127.0.0.1:9/"))).await;
-        assert_eq!(refused, Err(Transport::TimedOut), "not even started");
+        assert_eq!(refused, Err(Transport::NotStarted), "not even started");
+        assert!(!Transport::NotStarted.was_sent() && !Transport::ConnectFailed.was_sent());
+        assert!(Transport::TimedOut.was_sent() && Transport::Other.was_sent());
     }
 
     #[test]
     fn transport_failures_name_no_url() {
         for t in [
+            Transport::NotStarted,
             Transport::TimedOut,
             Transport::ConnectFailed,
             Transport::TooLarge,

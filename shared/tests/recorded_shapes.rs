@@ -53,6 +53,7 @@ fn error_name(err: &TikTokError) -> &'static str {
         TikTokError::PublishIdRefused(_) => "PublishIdRefused",
         TikTokError::RateLimited { .. } => "RateLimited",
         TikTokError::Unavailable(_) => "Unavailable",
+        TikTokError::NotSent(_) => "NotSent",
     }
 }
 

@@ -706,6 +706,19 @@ async fn a_lost_init_is_answered_by_the_post_tiktok_tells_of_later() {
         json!({"publish_id": publish_id, "publish_type": "DIRECT_PUBLISH"}),
     )
     .await;
+    // A late event of an older post (publicly available hours after it was made) is no
+    // sign of this key's post.
+    let older = format!(
+        "v_pub_url~v2-1.{}",
+        7_600_000_000_000_000_000u64 + u64::from(std::process::id()) + 1
+    );
+    deliver(
+        &app,
+        "post.publish.publicly_available",
+        &account.open_id,
+        json!({"publish_id": older, "publish_type": "DIRECT_PUBLISH", "post_id": "7600000000000000001"}),
+    )
+    .await;
     publish(&app, &user, &account, &url, Some(&key))
         .await
         .assert_error(409, "idempotency_outcome_unknown");
@@ -713,7 +726,7 @@ async fn a_lost_init_is_answered_by_the_post_tiktok_tells_of_later() {
         "update tiktok_posts set created_at = created_at - interval '4 minutes' \
          where idempotency_key = '{key}'; \
          update tiktok_webhook_events set received_at = received_at - interval '3 minutes' \
-         where content ->> 'publish_id' = '{publish_id}'"
+         where content ->> 'publish_id' in ('{publish_id}', '{older}')"
     ));
     let r = publish(&app, &user, &account, &url, Some(&key)).await;
     assert_eq!(r.status, 201, "{}", r.body);
@@ -983,5 +996,15 @@ async fn a_key_stays_free_when_tiktok_refused_or_was_never_asked() {
         .await
         .assert_error(502, "tiktok_unavailable");
     let r = publish(&app, &user, &account, &other, Some(&key)).await;
+    assert_eq!(r.status, 201, "the key is free: {}", r.body);
+
+    // TikTok unreachable: the init never left.
+    let key = unique("unreachable");
+    let down = app_with(&[("TIKTOK_API_BASE_URL", &closed_port_url())]);
+    let third = direct_upload(&account, 5_000_000);
+    publish(&down, &user, &account, &third, Some(&key))
+        .await
+        .assert_error(502, "tiktok_unavailable");
+    let r = publish(&app, &user, &account, &third, Some(&key)).await;
     assert_eq!(r.status, 201, "the key is free: {}", r.body);
 }

@@ -99,7 +99,9 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
             // TikTok busy (30 status calls a minute) or down: the post as last known,
             // which the webhook keeps moving on.
             Err(AccessError::TikTok(
-                err @ (TikTokError::RateLimited { .. } | TikTokError::Unavailable(_)),
+                err @ (TikTokError::RateLimited { .. }
+                | TikTokError::Unavailable(_)
+                | TikTokError::NotSent(_)),
             )) => {
                 tracing::info!(error = %err, "post status from the database: TikTok did not answer");
                 return Ok(json_response(StatusCode::OK, &PostView::from(post)));

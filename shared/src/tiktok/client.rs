@@ -83,7 +83,10 @@ impl TikTokClient {
 async fn send(request: reqwest::RequestBuilder) -> Result<Answer, TikTokError> {
     outbound::send(request)
         .await
-        .map_err(|t| TikTokError::Unavailable(t.to_string()))
+        .map_err(|t| match t.was_sent() {
+            true => TikTokError::Unavailable(t.to_string()),
+            false => TikTokError::NotSent(t.to_string()),
+        })
 }
 
 impl TikTokApi for TikTokClient {

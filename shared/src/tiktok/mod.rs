@@ -130,6 +130,10 @@ pub enum TikTokError {
     /// HTTP 429 / `rate_limit_exceeded`.
     #[error("rate limited")]
     RateLimited { retry_after: Option<u64> },
+    /// The request never reached TikTok (no connection, or no time left to send it):
+    /// an outage, and TikTok did nothing.
+    #[error("not sent: {0}")]
+    NotSent(String),
     /// 5xx, garbage, timeout, unreachable, or an error that is ours to fix
     /// (`invalid_params`, `invalid_client`): nothing the user can do.
     #[error("unavailable: {0}")]

@@ -30,16 +30,15 @@ pub(super) fn envelope_error(
         .ok()
         .and_then(|e| e.error);
     let code = error.as_ref().map(|e| e.code.as_str()).unwrap_or("");
-    if let Some(log_id) = error.as_ref().and_then(|e| e.log_id.as_deref()) {
-        if code != "ok" {
-            tracing::info!(
-                tiktok_code = code,
-                tiktok_log_id = log_id,
-                status,
-                what,
-                "TikTok refused"
-            );
-        }
+    if !code.is_empty() && code != "ok" {
+        let log_id = error.as_ref().and_then(|e| e.log_id.as_deref());
+        tracing::info!(
+            tiktok_code = code,
+            tiktok_log_id = log_id,
+            status,
+            what,
+            "TikTok refused"
+        );
     }
     match (status, code) {
         (200..=299, "ok" | "") => Ok(()),

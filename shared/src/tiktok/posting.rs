@@ -140,7 +140,8 @@ pub enum PostRefusal {
     /// that the request's own checks cannot know (a cover time past the video's end).
     InvalidParams,
     /// A 4xx with an error code this code does not know: TikTok refused the post (it
-    /// made none), for a reason no one here can act on.
+    /// made none), for a reason no one here can act on (the code is logged where the
+    /// answer is read).
     Unrecognized,
 }
 
@@ -235,7 +236,7 @@ pub fn parse_init(status: u16, retry: Option<u64>, body: &[u8]) -> Result<InitAn
             (Some("invalid_params"), _) => TikTokError::PostRefused(PostRefusal::InvalidParams),
             // A refusal with a code, not an outage: TikTok answered, and made no post.
             (Some(c), TikTokError::Unavailable(_))
-                if (400..500).contains(&status) && !c.is_empty() =>
+                if (400..500).contains(&status) && !c.is_empty() && c != "ok" =>
             {
                 TikTokError::PostRefused(PostRefusal::Unrecognized)
             }
