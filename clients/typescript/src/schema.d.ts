@@ -488,7 +488,7 @@ export interface components {
         CallbackRequest: {
             code: string;
             state: string;
-            /** @description The authorization's binding (required) */
+            /** @description The authorization's binding: without it (or with another), 400 invalid_state */
             binding?: string;
             /** @description A contact email for a new user (unverified) */
             email?: string;
