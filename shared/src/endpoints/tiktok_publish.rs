@@ -93,6 +93,14 @@ fn created<P: Ports>(app: &App<P>, post: &PostRow) -> Result<Created, ApiError> 
     })
 }
 
+/// Keeps a reservation whose post may exist at TikTok for its key's day. Should that
+/// fail, an unmarked reservation counts as unknown after a minute anyway.
+async fn keep_unknown<P: Ports>(app: &App<P>, id: &str, user_id: i64) {
+    if let Err(store) = app.store.mark_post_unknown(id, user_id).await {
+        tracing::warn!(error = %store, "reservation not marked unknown");
+    }
+}
+
 /// 409 `idempotency_outcome_unknown`: the key's init may have made a post at TikTok.
 fn outcome_unknown() -> ApiError {
     ApiError::conflict(
@@ -178,14 +186,11 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
             let unknown = lost.load(Ordering::SeqCst)
                 && matches!(err, AccessError::TikTok(TikTokError::Unavailable(_)));
             if let Some(id) = &reservation {
-                let kept = if unknown {
-                    app.store.mark_post_unknown(id, new.user_id).await
-                } else {
-                    app.store.release_post(id, new.user_id).await
-                };
-                if let Err(store) = kept {
-                    // Unmarked, a reservation counts as unknown after a minute anyway.
-                    tracing::warn!(error = %store, unknown, "reservation not updated");
+                if unknown {
+                    keep_unknown(app, id, new.user_id).await;
+                } else if let Err(store) = app.store.release_post(id, new.user_id).await {
+                    // Unreleased, it counts as unknown after a minute: the key is not reused.
+                    tracing::warn!(error = %store, "reservation not released");
                 }
             }
 
@@ -203,7 +208,7 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
             tracing::error!(publish_id = %answer.publish_id, "TikTok answered an upload init without an upload URL");
             // A post exists at TikTok that cannot be uploaded: the key does not post again.
             if let Some(id) = &reservation {
-                let _ = app.store.mark_post_unknown(id, new.user_id).await;
+                keep_unknown(app, id, new.user_id).await;
             }
             return Err(ApiError::TikTokUnavailable);
         }
@@ -228,7 +233,7 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
             // again (its webhooks can still make the reservation that post).
             tracing::error!(publish_id = %answer.publish_id, error = %err, "post initialised but not recorded");
             if let Some(id) = &record.reservation {
-                let _ = app.store.mark_post_unknown(id, record.post.user_id).await;
+                keep_unknown(app, id, record.post.user_id).await;
             }
             return Err(err.into());
         }

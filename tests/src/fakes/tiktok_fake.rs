@@ -91,14 +91,8 @@ impl TikTokFake {
     /// `stitch_disabled`, `max_video_post_duration_sec`, `private_account`,
     /// `app_unaudited`, `max_posts_per_day`; the rest keep the fake's defaults).
     pub async fn account_with(&self, scope: &str, creator: Value) -> TikTokAccount {
-        let open_id = tiktok_open_id();
-        let grant = self
-            .post(
-                "/_fake/accounts",
-                json!({"open_id": open_id, "scope": scope, "creator": creator}),
-            )
-            .await;
-        TikTokAccount::with_grant(&open_id, scope, &grant)
+        self.account_with_settings(scope, json!({ "creator": creator }))
+            .await
     }
 
     /// A new TikTok user who authorised the app with `scope`, the account made with
