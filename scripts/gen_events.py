@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Writes events/<function>/*.json: API Gateway HTTP API (payload 2.0) events of good
-requests and the common failures. Handler tests load these files; they also work with
+"""Writes events/<function>/*.json: API Gateway REST API (Lambda proxy, payload 1.0)
+events, as the deployed stage sends them, of good requests and the common failures. Handler tests load these files; they also work with
 `cargo lambda invoke <function> --data-file events/...`. Placeholders in capitals
 (REPLACE_WITH_...) are filled in by the tests."""
 
@@ -11,32 +11,39 @@ import pathlib
 ROOT = pathlib.Path(__file__).resolve().parent.parent / "events"
 
 
-def event(method, path, query=None, auth=True, body=None, b64=False, rid=None, name=""):
+def event(method, path, query=None, auth=True, body=None, b64=False, rid=None, name="",
+          resource=None, path_params=None):
+    """`path` as the client asked; `resource` the route's path with its {parameters}
+    (default: `path`), `path_params` their values."""
     headers = {"accept": "application/json", "host": "api.example.com", "user-agent": "Mozilla/5.0",
                "origin": "http://localhost:3000"}
     if auth:
         headers["authorization"] = "Bearer REPLACE_WITH_FIREBASE_ID_TOKEN"
     if body is not None:
         headers["content-type"] = "application/json"
-    qs = "&".join(f"{k}={v}" for k, v in (query or {}).items())
+    resource = resource or path
     out = {
-        "version": "2.0",
-        "routeKey": f"{method} {path}",
-        "rawPath": path,
-        "rawQueryString": qs,
+        "resource": resource,
+        "path": path,
+        "httpMethod": method,
         "headers": headers,
+        "multiValueHeaders": None,  # written from `headers` as they end up (write)
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
+        "pathParameters": path_params,
+        "stageVariables": None,
         "requestContext": {
             "accountId": "123456789012", "apiId": "api", "domainName": "api.example.com",
-            "domainPrefix": "api",
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1",
-                     "sourceIp": "203.0.113.10", "userAgent": "Mozilla/5.0"},
-            "requestId": rid or f"req-{name}", "routeKey": f"{method} {path}", "stage": "$default",
-            "time": "25/Nov/2026:12:00:00 +0000", "timeEpoch": 1795608000000,
+            "domainPrefix": "api", "extendedRequestId": f"ext-{name}", "httpMethod": method,
+            "identity": {"sourceIp": "203.0.113.10", "userAgent": "Mozilla/5.0"},
+            "path": f"/live{path}", "protocol": "HTTP/1.1",
+            "requestId": rid or f"req-{name}", "requestTime": "25/Nov/2026:12:00:00 +0000",
+            "requestTimeEpoch": 1795608000000, "resourceId": "abc123", "resourcePath": resource,
+            "stage": "live",
         },
         "isBase64Encoded": b64,
+        "body": None,
     }
-    if query:
-        out["queryStringParameters"] = query
     if body is not None:
         text = body if isinstance(body, str) else json.dumps(body)
         out["body"] = base64.b64encode(text.encode()).decode() if b64 else text
@@ -47,6 +54,8 @@ def write(function, files):
     folder = ROOT / function
     folder.mkdir(parents=True, exist_ok=True)
     for name, e in files.items():
+        if "resource" in e:
+            e["multiValueHeaders"] = {k: [v] for k, v in e["headers"].items()}
         (folder / name).write_text(json.dumps(e, indent=2) + "\n")
 
 
@@ -129,10 +138,9 @@ write("list-connections", {
 
 UPDATE = "/api/v1/social-connections/REPLACE_WITH_PROVIDER/REPLACE_WITH_ACCOUNT_ID"
 def update_event(body, auth=True, method="PATCH"):
-    e = event(method, UPDATE, auth=auth, body=body, name="update-connection")
-    e["routeKey"] = e["requestContext"]["routeKey"] = f"{method} /api/v1/social-connections/{{provider}}/{{account_id}}"
-    e["pathParameters"] = {"provider": "REPLACE_WITH_PROVIDER", "account_id": "REPLACE_WITH_ACCOUNT_ID"}
-    return e
+    return event(method, UPDATE, auth=auth, body=body, name="update-connection",
+                 resource="/api/v1/social-connections/{provider}/{account_id}",
+                 path_params={"provider": "REPLACE_WITH_PROVIDER", "account_id": "REPLACE_WITH_ACCOUNT_ID"})
 write("update-connection", {
     "ok.json": update_event({"account_label": "Cooking channel", "account_type": "creator", "is_primary": True}),
     "relabel.json": update_event({"account_label": "Renamed"}),
@@ -143,10 +151,9 @@ write("update-connection", {
 
 DISCONNECT = "/api/v1/social-connections/tiktok/REPLACE_WITH_OPEN_ID"
 def disconnect_event(auth=True, method="DELETE"):
-    e = event(method, DISCONNECT, auth=auth, name="disconnect-tiktok")
-    e["routeKey"] = e["requestContext"]["routeKey"] = f"{method} /api/v1/social-connections/tiktok/{{open_id}}"
-    e["pathParameters"] = {"open_id": "REPLACE_WITH_OPEN_ID"}
-    return e
+    return event(method, DISCONNECT, auth=auth, name="disconnect-tiktok",
+                 resource="/api/v1/social-connections/tiktok/{open_id}",
+                 path_params={"open_id": "REPLACE_WITH_OPEN_ID"})
 write("disconnect-tiktok", {
     "ok.json": disconnect_event(),
     "no-auth.json": disconnect_event(auth=False),
@@ -243,10 +250,9 @@ write("tiktok-publish", {
 
 POST = "/api/v1/social-connections/tiktok/posts/REPLACE_WITH_POST_ID"
 def post_event(path=POST, auth=True, method="GET"):
-    e = event(method, path, auth=auth, body={} if method != "GET" else None, name="tiktok-post-status")
-    e["routeKey"] = e["requestContext"]["routeKey"] = f"{method} /api/v1/social-connections/tiktok/posts/{{id}}"
-    e["pathParameters"] = {"id": path.rsplit("/", 1)[1]}
-    return e
+    return event(method, path, auth=auth, body={} if method != "GET" else None, name="tiktok-post-status",
+                 resource="/api/v1/social-connections/tiktok/posts/{id}",
+                 path_params={"id": path.rsplit("/", 1)[1]})
 write("tiktok-post-status", {
     "ok.json": post_event(),
     "malformed-id.json": post_event(POSTS + "/not-a-post"),
@@ -254,12 +260,18 @@ write("tiktok-post-status", {
     "wrong-method.json": post_event(method="POST"),
 })
 
-def catch_all_event(method, path, auth=False):
-    e = event(method, path, auth=auth, name="route-not-found")
-    e["routeKey"] = e["requestContext"]["routeKey"] = "$default"
+def catch_all_event(method, path, auth=False, headers=None):
+    # The catch-all's resource: the route's own path (ANY there), else /{proxy+}.
+    e = event(method, path, auth=auth, name="route-not-found", resource="/{proxy+}",
+              path_params={"proxy": path.lstrip("/")})
+    e["headers"].update(headers or {})
     return e
 write("route-not-found", {
     "unknown-path.json": catch_all_event("GET", "/api/v1/social-connections/tiktok/nothing/here"),
     "wrong-method.json": catch_all_event("PUT", LIST),
     "trailing-slash.json": catch_all_event("GET", LIST + "/"),
+    # A browser's CORS preflight (OPTIONS reaches the catch-all on every path).
+    "preflight.json": catch_all_event("OPTIONS", UPDATE, headers={
+        "access-control-request-method": "PATCH",
+        "access-control-request-headers": "authorization,content-type"}),
 })

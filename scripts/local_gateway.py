@@ -2,15 +2,15 @@
 """The local stand-in for API Gateway, in front of `cargo lambda watch` (standard library
 only; started by scripts/serve.sh).
 
-What a frontend can tell apart is the same as deployed (template.yaml's HttpApi):
+What a frontend can tell apart is the same as deployed (template.yaml's REST API):
 - the routes are the contract's (Cargo.toml's watch router, which tests/api_contract.py
-  keeps equal to template.yaml), chosen by path and method together as API Gateway
-  does (see route_target); any other path or method goes to the catch-all function
-  `route-not-found`, as the deployed `$default` route does, so the answer is the
-  contract's error body (404 `route_not_found`, 405 `method_not_allowed`);
-- CORS as the HttpApi's CorsConfiguration: the allowed origins only (LOCAL_ALLOWED_ORIGINS,
-  comma-separated), the same methods and headers, `Retry-After` exposed, preflights
-  answered here without calling a function;
+  keeps equal to template.yaml), chosen as a REST API does (see route_target): the most
+  specific resource (path) first, then the method; any other method there, OPTIONS
+  included, and any other path go to the catch-all function `route-not-found`, as the
+  deployed ANY methods do, so the answer is the contract's error body (404
+  `route_not_found`, 405 `method_not_allowed`) or a CORS preflight's;
+- CORS is the functions' own (ALLOWED_ORIGINS, in the stack's environment), passed on
+  untouched, as deployed;
 - a second port serves the example page (examples/web/public) and its `/config.json`,
   made from the stack's settings.
 
@@ -32,11 +32,6 @@ import urllib.parse
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 WEB_ROOT = ROOT / "examples" / "web" / "public"
 CATCH_ALL = "route-not-found"
-# template.yaml's CorsConfiguration.
-ALLOW_METHODS = "GET,POST,PATCH,DELETE,OPTIONS"
-ALLOW_HEADERS = "authorization,content-type,idempotency-key"
-EXPOSE_HEADERS = "retry-after,idempotent-replayed"
-MAX_AGE = "600"
 # Not passed on between client and function (hop by hop, or set again by the server).
 HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
        "proxy-authorization", "proxy-authenticate", "host", "content-length", "date", "server"}
@@ -50,27 +45,22 @@ def load_routes():
     routes = []
     for path, targets in router.items():
         pattern = re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(path)) + "$")
-        routes.append((pattern, path.count("{"), {t["method"].upper(): t["function"] for t in targets}))
+        specificity = [segment.startswith("{") for segment in path.split("/")]
+        routes.append((pattern, specificity, {t["method"].upper(): t["function"] for t in targets}))
     return routes
 
 
 ROUTES = load_routes()
-ORIGINS = {o.strip() for o in os.environ.get(
-    "LOCAL_ALLOWED_ORIGINS", "http://localhost:3000,http://localhost:8080").split(",") if o.strip()}
 
 
 def route_target(method, path):
-    """Where this request goes, as API Gateway routes it: the most specific route with
-    this method. The watch router matches the path first, so where a more specific path
-    lacks the method (DELETE of an account whose open_id is `profile`), the function is
-    called by name instead. Anything unrouted: the catch-all, by name."""
-    matching = sorted((params, methods) for pattern, params, methods in ROUTES if pattern.match(path))
-    served = [(params, methods[method]) for params, methods in matching if method in methods]
-    if not served:
+    """Where this request goes, as a REST API routes it: the most specific resource
+    (segment by segment, a literal before a parameter), then its method; the catch-all,
+    by name, for a method the resource lacks (its ANY) or a path no resource has. "" when
+    the watch router's own choice is the same."""
+    matching = sorted((specificity, methods) for pattern, specificity, methods in ROUTES if pattern.match(path))
+    if not matching or method not in matching[0][1]:
         return f"/lambda-url/{CATCH_ALL}"
-    params, function = served[0]
-    if matching[0][0] < params:
-        return f"/lambda-url/{function}"
     return ""
 
 
@@ -81,31 +71,8 @@ class Api(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
-    def cors_headers(self):
-        origin = self.headers.get("Origin")
-        if origin and origin in ORIGINS:
-            return [("Access-Control-Allow-Origin", origin),
-                    ("Access-Control-Expose-Headers", EXPOSE_HEADERS), ("Vary", "Origin")]
-        return [("Vary", "Origin")]
-
-    def preflight(self):
-        origin = self.headers.get("Origin")
-        headers = [("Vary", "Origin"), ("Content-Length", "0")]
-        if origin in ORIGINS:
-            headers += [("Access-Control-Allow-Origin", origin),
-                        ("Access-Control-Allow-Methods", ALLOW_METHODS),
-                        ("Access-Control-Allow-Headers", ALLOW_HEADERS),
-                        ("Access-Control-Max-Age", MAX_AGE)]
-        self.send_response(204)
-        for name, value in headers:
-            self.send_header(name, value)
-        self.end_headers()
-
     def forward(self):
         url = urllib.parse.urlsplit(self.path)
-        if (self.command == "OPTIONS" and self.headers.get("Origin")
-                and self.headers.get("Access-Control-Request-Method")):
-            return self.preflight()
         # A function called by name sees the path as asked.
         target = route_target(self.command, url.path) + self.path
         length = int(self.headers.get("Content-Length") or 0)
@@ -123,8 +90,6 @@ class Api(http.server.BaseHTTPRequestHandler):
             self.send_response(502)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
-            for name, value in self.cors_headers():
-                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)
             return
@@ -132,10 +97,8 @@ class Api(http.server.BaseHTTPRequestHandler):
             connection.close()
         self.send_response(answer.status)
         for name, value in answer.getheaders():
-            if name.lower() not in HOP and not name.lower().startswith("access-control-"):
+            if name.lower() not in HOP:
                 self.send_header(name, value)
-        for name, value in self.cors_headers():
-            self.send_header(name, value)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)

@@ -3,8 +3,8 @@
 # scripts/with-stack.sh, as scripts/run.sh and scripts/test.sh do):
 #   1. builds every function (and the example page) first, so no request waits for a build;
 #   2. `cargo lambda watch` runs the functions on a private port;
-#   3. scripts/local_gateway.py serves the API on $LOCAL_API_URL (routes, catch-all and
-#      CORS as template.yaml's HttpApi) and the example page on $LOCAL_WEB_URL;
+#   3. scripts/local_gateway.py serves the API on $LOCAL_API_URL (routes and catch-all as
+#      template.yaml's REST API; CORS is the functions') and the example page on $LOCAL_WEB_URL;
 #   4. prints "API ready on ..." once a request answers.
 #
 #   scripts/serve.sh                 serve until Ctrl-C
@@ -39,7 +39,7 @@ stop() {
 }
 trap stop EXIT
 trap 'exit 130' INT TERM
-# Its own CORS is off: the gateway answers for CORS as API Gateway does.
+# Its own CORS is off: the functions answer for CORS, as deployed.
 cargo lambda watch --disable-cors --invoke-address 127.0.0.1 --invoke-port "$WATCH_PORT" \
   --env-file "$STACK_DIR/stack.env" >"$STACK_DIR/logs/watch.log" 2>&1 &
 pids+=($!)

@@ -152,7 +152,8 @@ STACK_PYTHON='$VENV/bin/python'
 STACK_DIR='$RUN'
 LOCAL_API_URL='http://localhost:$API_PORT'
 LOCAL_WEB_URL='http://localhost:$WEB_PORT'
-LOCAL_ALLOWED_ORIGINS='http://localhost:3000,http://localhost:$WEB_PORT'
+ALLOWED_ORIGINS='http://localhost:3000,http://localhost:$WEB_PORT'
+AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH='true'
 ENV
 set -a
 source "$RUN/stack.env"

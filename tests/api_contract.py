@@ -3,6 +3,9 @@
 
 - every route in template.yaml is in openapi.yaml and in the `cargo lambda watch`
   router (Cargo.toml), and vice versa;
+- the catch-all function has ANY on every route's path (a REST API has no $default), and
+  every route is under a per-client WAF rate limit, the sign-in routes and the webhook
+  under tighter ones than the rest;
 - the good-request bodies in events/ validate against openapi.yaml's request schemas,
   and the bad ones that are about the body's shape do not;
 - openapi.yaml is a valid OpenAPI 3.1 document;
@@ -57,8 +60,13 @@ def fail(message):
     sys.exit(1)
 
 
-def template_routes():
-    template = yaml.load((ROOT / "template.yaml").read_text(), Loader=CfnLoader)
+def load_template():
+    return yaml.load((ROOT / "template.yaml").read_text(), Loader=CfnLoader)
+
+
+def template_routes(template):
+    """{(METHOD, path): binary} of every function's API event, the catch-all's ANY
+    methods included."""
     routes = {}
     for name, resource in template["Resources"].items():
         if resource["Type"] != "AWS::Serverless::Function":
@@ -66,12 +74,120 @@ def template_routes():
         binary = resource["Metadata"]["BuildProperties"]["Binary"]
         for event in resource["Properties"].get("Events", {}).values():
             if event["Type"] == "HttpApi":
+                fail(f"{name}: an HttpApi event; the API is the REST API `Api` (it takes the WAF)")
+            if event["Type"] == "Api":
+                if event["Properties"].get("RestApiId") != "Api":
+                    fail(f"{name}: an API event outside the REST API `Api`")
                 key = (event["Properties"]["Method"].upper(), event["Properties"]["Path"])
+                if key in routes:
+                    fail(f"{key} is routed twice")
                 routes[key] = binary
     return routes
 
 
-CATCH_ALL = ("ANY", "$default")
+CATCH_ALL = "route-not-found"
+
+
+def pattern_of(path):
+    return re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(path)) + "$")
+
+
+def split_catch_all(routes):
+    """(the API's routes, the REST aliases among them, the catch-all's paths). An alias is
+    a route whose path is a concrete case of another route's with the same method and
+    function: a REST API picks the resource before the method, so a method served on a
+    general path must be routed again on a more specific one that shares its URLs."""
+    catch_all = set()
+    served = {}
+    for (method, path), binary in routes.items():
+        if binary == CATCH_ALL:
+            if method != "ANY":
+                fail(f"the catch-all has {method} {path}; it takes ANY only")
+            catch_all.add(path)
+        elif method == "ANY":
+            fail(f"{binary} takes ANY on {path}; only the catch-all does")
+        else:
+            served[(method, path)] = binary
+    aliases = set()
+    for (method, path), binary in served.items():
+        general = [p for (m, p), b in served.items()
+                   if m == method and b == binary and p != path
+                   and pattern_of(p).match(re.sub(r"\{[^/]+\}", "x", path))]
+        if general:
+            aliases.add((method, path))
+    return served, aliases, catch_all
+
+
+def check_catch_all(served, catch_all):
+    """OPTIONS and unserved methods reach the catch-all on every resource the API has,
+    and any other path too."""
+    wanted = {"/", "/{proxy+}"} | {path for _, path in served}
+    if catch_all != wanted:
+        fail(f"the catch-all's ANY paths: missing {sorted(wanted - catch_all)}, "
+             f"extra {sorted(catch_all - wanted)}")
+
+
+def check_waf(template, served):
+    """Every route is under a rate-based rule of the web ACL attached to the API's stage;
+    the sign-in routes and the webhook are under one tighter than the API-wide one. The
+    rules' path matches are evaluated on each route's URL as WAF sees it (the stage
+    first)."""
+    resources = template["Resources"]
+    params = template["Parameters"]
+    acls = [n for n, r in resources.items() if r["Type"] == "AWS::WAFv2::WebACL"]
+    if len(acls) != 1:
+        fail(f"template.yaml must have one WAF web ACL, has {acls}")
+    acl = resources[acls[0]]["Properties"]
+    if acl.get("Scope") != "REGIONAL" or "Allow" not in acl.get("DefaultAction", {}):
+        fail("the web ACL must be REGIONAL and allow what no rule blocks")
+    associations = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::WAFv2::WebACLAssociation"]
+    if not any(a.get("WebACLArn") == f"{acls[0]}.Arn" and "/restapis/${Api}/stages/${Api.Stage}" in str(a.get("ResourceArn"))
+               for a in associations):
+        fail("the web ACL is not associated with the API's stage")
+
+    def limit(rule):
+        name = rule["Statement"]["RateBasedStatement"]["Limit"]
+        if name not in params:
+            fail(f"WAF rule {rule['Name']}: its limit must be a template parameter")
+        return int(params[name]["Default"])
+
+    def applies(statement, url):
+        if statement is None:
+            return True
+        if "ByteMatchStatement" in statement:
+            match = statement["ByteMatchStatement"]
+            if "UriPath" not in match["FieldToMatch"]:
+                fail(f"unexpected WAF match {match['FieldToMatch']}")
+            needle, where = match["SearchString"], match["PositionalConstraint"]
+            return {"CONTAINS": needle in url, "STARTS_WITH": url.startswith(needle),
+                    "ENDS_WITH": url.endswith(needle), "EXACTLY": url == needle}[where]
+        if "OrStatement" in statement:
+            return any(applies(s, url) for s in statement["OrStatement"]["Statements"])
+        fail(f"unexpected WAF statement {list(statement)}")
+
+    rules = []
+    for rule in acl["Rules"]:
+        statement = rule["Statement"].get("RateBasedStatement")
+        if statement is None:
+            continue
+        if statement.get("AggregateKeyType") != "IP" or "Block" not in rule["Action"]:
+            fail(f"WAF rule {rule['Name']} must block per client IP")
+        if rule["Action"]["Block"].get("CustomResponse", {}).get("ResponseCode") != 429:
+            fail(f"WAF rule {rule['Name']} must answer 429")
+        rules.append((rule["Name"], limit(rule), statement.get("ScopeDownStatement")))
+    api_wide = [r for r in rules if r[2] is None]
+    if not api_wide:
+        fail("no WAF rate rule covers the whole API")
+    widest = min(r[1] for r in api_wide)
+    tight_prefixes = ("/api/v1/auth/", "/api/v1/webhooks/")
+    for method, path in sorted(served):
+        url = "/live" + re.sub(r"\{[^/]+\}", "x", path)
+        limits = [lim for _, lim, scope in rules if applies(scope, url)]
+        if not limits:
+            fail(f"{method} {path} is under no WAF rate limit")
+        if path.startswith(tight_prefixes) and not min(limits) < widest:
+            fail(f"{method} {path} (unauthenticated) needs a tighter per-client limit than the API-wide {widest}")
+    return len(rules)
 
 
 def library_routes():
@@ -144,27 +260,22 @@ def main():
     validate_openapi(spec)
     spec_routes = {(m.upper(), p) for p, item in spec["paths"].items() for m in item if m in METHODS}
 
-    template = template_routes()
-    if template.pop(CATCH_ALL, None) != "route-not-found":
-        fail("template.yaml has no $default route to route-not-found")
+    loaded = load_template()
+    everything = template_routes(loaded)
+    served, aliases, catch_all = split_catch_all(everything)
+    check_catch_all(served, catch_all)
+    waf_rules = check_waf(loaded, served)
     router = router_routes()
-    if library_routes() != set(template):
-        fail(f"shared/src/routes.rs vs template: only in routes.rs {library_routes() - set(template)}, "
-             f"only in template {set(template) - library_routes()}")
+    if router != served:
+        fail(f"template vs the watch router: only in the template {set(served.items()) - set(router.items())}, "
+             f"only in the router {set(router.items()) - set(served.items())}")
+    if library_routes() != set(served):
+        fail(f"shared/src/routes.rs vs template: only in routes.rs {library_routes() - set(served)}, "
+             f"only in template {set(served) - library_routes()}")
+    template = {k: v for k, v in served.items() if k not in aliases}
     if set(template) != spec_routes:
         fail(f"template vs openapi: only in template {set(template) - spec_routes}, "
              f"only in openapi {spec_routes - set(template)}")
-    missing = {k: v for k, v in template.items() if router.get(k) != v}
-    if missing:
-        fail(f"template routes missing from the watch router: {missing}")
-    # The router may add concrete aliases of a template route for the same function
-    # (its path matching has no method fallback); nothing else.
-    for (method, path), function in router.items():
-        if (method, path) in template:
-            continue
-        if not any(m == method and f == function and re.fullmatch(re.sub(r"\{[^/]+\}", "[^/]+", p), re.sub(r"\{[^/]+\}", "x", path))
-                   for (m, p), f in template.items()):
-            fail(f"router route {method} {path} -> {function} is not in the template")
 
     # One list of error codes: the library's (shared/src/error/code.rs) is the spec's.
     error_codes = re.findall(r'pub const [A-Z_]+: &str = "([a-z_]+)";',
@@ -181,8 +292,8 @@ def main():
             continue  # EventBridge's scheduled event, and the catch-all: no route of their own
         event = json.loads(path.read_text())
         function = path.parent.name
-        method = event["requestContext"]["http"]["method"]
-        route_path = event["routeKey"].split(" ", 1)[1]
+        method = event["httpMethod"]
+        route_path = event["resource"]
         route = (method, route_path)
         if path.name in GOOD:
             if template.get(route) != function:
@@ -204,9 +315,10 @@ def main():
             fail(f"{path.relative_to(ROOT)} should not match the spec")
         checked += 1
     functions = check_secrets()
-    print(f"api contract: {len(template)} routes agree across template.yaml, openapi.yaml, "
-          f"shared/src/routes.rs and the watch router; {checked} event bodies checked against the spec; "
-          f"{functions} functions granted exactly the secrets they read")
+    print(f"api contract: {len(template)} routes (and {len(aliases)} REST alias) agree across template.yaml, "
+          f"openapi.yaml, shared/src/routes.rs and the watch router; the catch-all takes ANY on "
+          f"{len(catch_all)} paths; {waf_rules} WAF rate rules cover every route; {checked} event bodies "
+          f"checked against the spec; {functions} functions granted exactly the secrets they read")
 
 
 if __name__ == "__main__":

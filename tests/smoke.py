@@ -27,12 +27,19 @@ SPEC = yaml.safe_load((pathlib.Path(__file__).resolve().parent.parent / "openapi
 
 
 def operation_of(method, path):
-    """The spec's operation for a concrete path; literal segments beat parameters."""
+    """The spec's operation for a concrete path, as a REST API routes it: the most
+    specific path (segment by segment, a literal before a parameter), then its method.
+    The TikTok account's PATCH is also served on the DELETE's more specific path."""
     candidates = []
     for template, item in SPEC["paths"].items():
-        if re.fullmatch(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)), path) and method.lower() in item:
-            candidates.append((template.count("{"), item[method.lower()]))
-    return min(candidates, key=lambda c: c[0])[1] if candidates else None
+        if re.fullmatch(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)), path):
+            candidates.append(([s.startswith("{") for s in template.split("/")], template, item))
+    if not candidates:
+        return None
+    _, template, item = min(candidates, key=lambda c: c[0])
+    if method == "PATCH" and template == "/api/v1/social-connections/tiktok/{open_id}":
+        item = SPEC["paths"]["/api/v1/social-connections/{provider}/{account_id}"]
+    return item.get(method.lower())
 
 
 def check_against_spec(method, url, status, body):
@@ -155,18 +162,28 @@ def main():
     assert gone == {"success": True, "revoked": True}, gone
     expect("GET /api/v1/social-connections/tiktok/test without a token",
            call("GET", f"{BASE}/api/v1/social-connections/tiktok/test"), 401)
-    # An open_id that reads like a literal path: routed by method, as API Gateway does.
-    named = expect("DELETE /api/v1/social-connections/tiktok/profile (an open_id 'profile')",
-                   call("DELETE", f"{BASE}/api/v1/social-connections/tiktok/profile", token=token), 404)
-    assert named["code"] == "tiktok_not_connected", named
-    # Any other path or method: the contract's error body, as deployed ($default route).
+    # A path that reads like an open_id is the literal path first, as a REST API routes it.
+    named = expect("DELETE /api/v1/social-connections/tiktok/profile (the profile's path)",
+                   call("DELETE", f"{BASE}/api/v1/social-connections/tiktok/profile", token=token), 405)
+    assert named["code"] == "method_not_allowed", named
+    # Any other path or method: the contract's error body, as deployed (the catch-all's ANY).
     missing = expect("GET of a path the API does not have",
                      call("GET", f"{BASE}/api/v1/social-connections/nothing/here/at-all"), 404)
     assert missing["code"] == "route_not_found", missing
     wrong = expect("PUT /api/v1/social-connections/connections",
                    call("PUT", f"{BASE}/api/v1/social-connections/connections", {}), 405)
     assert wrong["code"] == "method_not_allowed", wrong
-    # CORS as the HttpApi's: an allowed origin may read Retry-After; another gets no grant.
+    # CORS as the functions answer it: an allowed origin may read Retry-After; another gets
+    # no grant; the preflight of an allowed origin says what it may send.
+    preflight = urllib.request.Request(
+        f"{BASE}/api/v1/social-connections/tiktok/abc", method="OPTIONS",
+        headers={"Origin": "http://localhost:3000", "Access-Control-Request-Method": "PATCH",
+                 "Access-Control-Request-Headers": "authorization,content-type"})
+    with urllib.request.urlopen(preflight, timeout=60) as answer:
+        assert answer.status == 204, answer.status
+        assert answer.headers["Access-Control-Allow-Origin"] == "http://localhost:3000", dict(answer.headers)
+        assert "PATCH" in answer.headers["Access-Control-Allow-Methods"], dict(answer.headers)
+        assert "authorization" in answer.headers["Access-Control-Allow-Headers"], dict(answer.headers)
     request = urllib.request.Request(f"{BASE}/api/v1/social-connections/tiktok/test",
                                      headers={"Origin": "http://localhost:3000"})
     try:

@@ -88,7 +88,7 @@ pub(crate) async fn workload(function: &str, n: usize) -> Workload {
                 let mut start: Value =
                     serde_json::from_str(&event_json("tiktok-authorize/sign-in.json", &redirect))
                         .unwrap();
-                start["requestContext"]["http"]["sourceIp"] =
+                start["requestContext"]["identity"]["sourceIp"] =
                     Value::String(format!("10.{}.{}.1", i / 250, i % 250));
                 let start = lambda_http::request::from_str(&start.to_string()).unwrap();
                 let started = reply(dispatch("tiktok-authorize", &app, start).await);

@@ -9,6 +9,7 @@
 pub mod access;
 pub mod app;
 pub mod config;
+pub mod cors;
 pub mod crypto;
 pub mod endpoints;
 pub mod error;

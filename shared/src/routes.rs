@@ -1,8 +1,10 @@
 //! The API's routes, as API Gateway serves them (template.yaml; tests/api_contract.py
-//! keeps the three lists equal): what the catch-all function answers from.
+//! keeps the lists equal): what the catch-all function answers from.
 
-/// Every route: method and path, `{name}` for a path parameter.
-pub const ROUTES: [(&str, &str); 15] = [
+/// Every route: method and path, `{name}` for a path parameter. A REST API picks the
+/// resource (path) before the method, so a method served on a general path is routed
+/// again on a more specific one that shares its URLs (the PATCH of a TikTok account).
+pub const ROUTES: [(&str, &str); 16] = [
     ("POST", "/api/v1/auth/oauth/tiktok"),
     ("POST", "/api/v1/auth/tiktok/authorize"),
     ("POST", "/api/v1/auth/tiktok/callback"),
@@ -21,18 +23,34 @@ pub const ROUTES: [(&str, &str); 15] = [
         "/api/v1/social-connections/{provider}/{account_id}",
     ),
     ("DELETE", "/api/v1/social-connections/tiktok/{open_id}"),
+    ("PATCH", "/api/v1/social-connections/tiktok/{open_id}"),
 ];
 
-/// The methods served at `path` (an actual path, not a pattern), in the table's order
-/// without repeats: empty for a path the API does not have.
+/// The methods served at `path` (an actual path, not a pattern), as a REST API serves
+/// them: those of the most specific resource that matches (segment by segment, a literal
+/// segment before a `{parameter}`), in the table's order. Empty for a path the API does
+/// not have.
 pub fn methods_at(path: &str) -> Vec<&'static str> {
+    let resource = ROUTES
+        .iter()
+        .map(|(_, pattern)| *pattern)
+        .filter(|pattern| matches(pattern, path))
+        .min_by_key(|pattern| specificity(pattern));
+    let Some(resource) = resource else {
+        return Vec::new();
+    };
     let mut methods = Vec::new();
     for (method, pattern) in ROUTES {
-        if matches(pattern, path) && !methods.contains(&method) {
+        if pattern == resource && !methods.contains(&method) {
             methods.push(method);
         }
     }
     methods
+}
+
+/// Orders patterns as API Gateway prefers them: segment by segment, a literal first.
+fn specificity(pattern: &str) -> Vec<bool> {
+    pattern.split('/').map(|s| s.starts_with('{')).collect()
 }
 
 /// Whether `path` fits `pattern` segment by segment; a `{name}` takes any one
@@ -68,10 +86,16 @@ mod tests {
             methods_at("/api/v1/social-connections/connections/"),
             ["GET"]
         );
-        // A TikTok account's path: the PATCH of any provider's account, and DELETE.
+        // A TikTok account's path: DELETE, and the PATCH of any provider's account.
         assert_eq!(
             methods_at("/api/v1/social-connections/tiktok/abc"),
-            ["PATCH", "DELETE"]
+            ["DELETE", "PATCH"]
+        );
+        // A literal segment wins over a parameter: an account whose open_id reads
+        // `profile` is the profile's path (TikTok's open_ids never do).
+        assert_eq!(
+            methods_at("/api/v1/social-connections/tiktok/profile"),
+            ["GET"]
         );
         assert_eq!(
             methods_at("/api/v1/social-connections/tiktok/posts/123"),

@@ -7,6 +7,7 @@ use lambda_http::{service_fn, Body, Request, Response};
 
 use crate::app::LiveApp;
 use crate::config::Needs;
+use crate::cors::{self, Origins};
 use crate::error::ApiError;
 use crate::http::{request_id, respond};
 use crate::outbound;
@@ -148,7 +149,8 @@ where
 pub async fn serve_plain(handler: fn(&Request) -> Outcome) -> Result<(), lambda_http::Error> {
     init_logging();
     lambda_http::run(service_fn(move |req: Request| {
-        let response = respond(handler(&req), &request_id(&req));
+        let mut response = respond(handler(&req), &request_id(&req));
+        cors::decorate(Origins::configured().allowed(&req), &mut response);
         async move { Ok::<_, std::convert::Infallible>(response) }
     }))
     .await
@@ -172,8 +174,13 @@ where
     // Lives as long as the process, like the Lambda container it serves.
     let app: &'static LiveApp = Box::leak(Box::new(app));
     lambda_http::run(service_fn(|req: Request| {
+        let origin = Origins::configured().allowed(&req);
         let response = answer(request_id(&req), app.request_deadline, handler(app, req));
-        async move { Ok::<_, std::convert::Infallible>(response.await) }
+        async move {
+            let mut response = response.await;
+            cors::decorate(origin, &mut response);
+            Ok::<_, std::convert::Infallible>(response)
+        }
     }))
     .await
 }

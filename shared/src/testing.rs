@@ -8,6 +8,7 @@ use lambda_http::{Body, Request, Response};
 
 use crate::app::{App, Ports};
 use crate::config::AuthorizationConfig;
+use crate::cors;
 use crate::crypto::TokenCipher;
 use crate::endpoints::*;
 use crate::firebase::FixedIdentity;
@@ -84,15 +85,15 @@ pub const FUNCTIONS: [&str; 15] = [
 /// suites run on a connected account; it has no account, session or upstream.
 pub const CATCH_ALL: &str = "route-not-found";
 
-/// Runs the named function's use case on `req`, through the same wrapper its Lambda
-/// binary uses. `None` for a name that is not a function.
+/// Runs the named function's use case on `req`, through the same wrappers its Lambda
+/// binary uses (the deadline, the error body, CORS by `ALLOWED_ORIGINS`). `None` for a name that is not a function.
 pub async fn dispatch<P: Ports>(
     function: &str,
     app: &App<P>,
     req: &Request,
 ) -> Option<Response<Body>> {
     let (id, deadline) = (request_id(req), app.request_deadline);
-    Some(match function {
+    let mut response = match function {
         "oauth-tiktok" => answer(id, deadline, oauth_tiktok::run(app, req)).await,
         "store-token" => answer(id, deadline, store_token::run(app, req)).await,
         "tiktok-profile" => answer(id, deadline, tiktok_profile::run(app, req)).await,
@@ -117,5 +118,7 @@ pub async fn dispatch<P: Ports>(
         "tiktok-post-status" => answer(id, deadline, tiktok_post_status::run(app, req)).await,
         CATCH_ALL => answer(id, deadline, async { route_not_found::run(req) }).await,
         _ => return None,
-    })
+    };
+    cors::decorate(cors::Origins::configured().allowed(req), &mut response);
+    Some(response)
 }

@@ -51,7 +51,7 @@ fn authorize_request(session: Option<&str>, body: &Value, address: &str) -> lamb
     assert_eq!(
         shared::http::client_address(&req).as_deref(),
         Some(address),
-        "the address is the event's requestContext.http.sourceIp"
+        "the address is the event's requestContext.identity.sourceIp"
     );
     let req = with_json_body(req, body);
     with_authorization(req, session.map(|t| format!("Bearer {t}")).as_deref())

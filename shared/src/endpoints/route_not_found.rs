@@ -1,11 +1,14 @@
-//! The catch-all (`$default`) route: any path or method the API does not serve gets the
-//! contract's error body, not API Gateway's own `{"message":"Not Found"}`. A path the
-//! API has, asked with another method: 405 `method_not_allowed` with `Allow`. Anything
-//! else: 404 `route_not_found`. No session, no settings, no upstream call.
+//! The catch-all route (`ANY` on every path the API has, and on `/{proxy+}`): any path or
+//! method the API does not serve gets the contract's error body, not API Gateway's own
+//! `{"message":"Missing Authentication Token"}`. `OPTIONS` on a path the API has: the
+//! CORS preflight's answer (204). Another method there: 405 `method_not_allowed` with
+//! `Allow`. Anything else: 404 `route_not_found`. No session, no settings, no upstream
+//! call.
 
 use super::prelude::*;
 use lambda_http::http::{header, HeaderValue};
 
+use crate::cors;
 use crate::http::{error_response, request_id};
 use crate::routes::methods_at;
 
@@ -21,7 +24,10 @@ pub fn run(req: &Request) -> Outcome {
             detail: "No such route: see the API's paths in openapi.yaml".to_owned(),
         });
     }
-    // OPTIONS is answered by the gateway's CORS configuration before any function.
+    if cors::is_options(req) {
+        let allowed = cors::Origins::configured().allowed(req).is_some();
+        return Ok(cors::preflight(allowed, &methods));
+    }
     let allow = format!("{}, OPTIONS", methods.join(", "));
     let mut response = error_response(&ApiError::MethodNotAllowed, &request_id(req));
     if let Ok(value) = HeaderValue::from_str(&allow) {

@@ -43,9 +43,12 @@ pub const TOO_MANY_PENDING_AUTHORIZATIONS: &str = "too_many_pending_authorizatio
 pub const IDEMPOTENCY_OUTCOME_UNKNOWN: &str = "idempotency_outcome_unknown";
 pub const TOKEN_SIGN_IN_DISABLED: &str = "token_sign_in_disabled";
 pub const ROUTE_NOT_FOUND: &str = "route_not_found";
+/// 429 answered by AWS before any function runs (template.yaml): one client address over
+/// its WAF limit, or the stage over its throttle. No function answers it.
+pub const RATE_LIMITED: &str = "rate_limited";
 
 /// All of them, in the order of the contract's error table.
-pub const ALL: [&str; 42] = [
+pub const ALL: [&str; 43] = [
     INVALID_JSON,
     INVALID_REQUEST,
     EMAIL_REQUIRED,
@@ -88,4 +91,5 @@ pub const ALL: [&str; 42] = [
     IDEMPOTENCY_OUTCOME_UNKNOWN,
     TOKEN_SIGN_IN_DISABLED,
     ROUTE_NOT_FOUND,
+    RATE_LIMITED,
 ];
