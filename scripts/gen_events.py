@@ -198,15 +198,16 @@ write("tiktok-webhook", {
     "wrong-method.json": webhook_event(None, signed=False, method="GET"),
 })
 
-# EventBridge's scheduled event, as refresh-connections receives it (no HTTP route).
-write("refresh-connections", {
-    "scheduled.json": {
-        "version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
-        "detail-type": "Scheduled Event", "source": "aws.events", "account": "123456789012",
-        "time": "2026-11-28T12:00:00Z", "region": "us-east-1",
-        "resources": ["arn:aws:events:us-east-1:123456789012:rule/refresh-connections"], "detail": {},
-    },
-})
+# EventBridge's scheduled event, as the scheduled functions receive it (no HTTP route).
+for scheduled in ("refresh-connections", "publish-scheduled-posts"):
+    write(scheduled, {
+        "scheduled.json": {
+            "version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+            "detail-type": "Scheduled Event", "source": "aws.events", "account": "123456789012",
+            "time": "2026-11-28T12:00:00Z", "region": "us-east-1",
+            "resources": [f"arn:aws:events:us-east-1:123456789012:rule/{scheduled}"], "detail": {},
+        },
+    })
 
 VIDEOS = "/api/v1/social-connections/tiktok/videos"
 write("tiktok-videos", {
@@ -240,6 +241,10 @@ write("tiktok-publish", {
     "photos.json": publish_event({"mode": "direct", "source": {"type": "photos", "photo_urls": [
         "https://media.example.com/verified/1.jpg", "https://media.example.com/verified/2.jpg"], "photo_cover_index": 1},
         "post_info": {"title": "Pasta, step by step", "description": "Three photos", "privacy_level": "SELF_ONLY"}}),
+    # Scheduled for Thursday 09:00 (a handler test moves it into the window it accepts).
+    "scheduled.json": publish_event({"mode": "direct", "source": {"type": "url", "video_url": "https://media.example.com/verified/thursday.mp4"},
+                                     "post_info": {"title": "Thursday 09:00", "privacy_level": "SELF_ONLY"},
+                                     "scheduled_at": "2026-12-10T09:00:00Z"}, key="5b1d-schedule-once"),
     "no-privacy-level.json": publish_event({**UPLOAD, "post_info": {"title": "No privacy chosen"}}),
     "inbox-with-post-info.json": publish_event({"mode": "inbox", "source": {"type": "upload", "video_size": 3000000},
                                                 "post_info": DIRECT_INFO}),

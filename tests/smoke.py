@@ -4,6 +4,7 @@
 every answer checked against openapi.yaml. Runs with the project's Python environment
 (jsonschema, PyYAML)."""
 
+import datetime
 import json
 import os
 import pathlib
@@ -137,6 +138,17 @@ def main():
     status = expect("GET /api/v1/social-connections/tiktok/posts/{id}",
                     call("GET", f"{BASE}/api/v1/social-connections/tiktok/posts/{posted['id']}", token=token), 200)
     assert status["status"] == "PROCESSING_UPLOAD", status
+    later = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    scheduled = expect("POST /api/v1/social-connections/tiktok/posts (scheduled)",
+                       call("POST", f"{BASE}/api/v1/social-connections/tiktok/posts", {
+                           "mode": "direct", "scheduled_at": later,
+                           "source": {"type": "url", "video_url": "https://media.example.com/verified/later.mp4"},
+                           "post_info": {"title": "Later", "privacy_level": "SELF_ONLY"}}, token=token), 201)
+    assert scheduled["status"] == "SCHEDULED" and scheduled["publish_id"] is None, scheduled
+    assert scheduled["scheduled_at"] == later and scheduled["attempts"] == 0, scheduled
+    status = expect("GET /api/v1/social-connections/tiktok/posts/{id} (scheduled)",
+                    call("GET", f"{BASE}/api/v1/social-connections/tiktok/posts/{scheduled['id']}", token=token), 200)
+    assert status["status"] == "SCHEDULED", status
     expect("POST /api/v1/webhooks/tiktok without a signature",
            call("POST", f"{BASE}/api/v1/webhooks/tiktok", {"client_key": "x", "event": "authorization.removed"}), 401)
     listed = expect("GET /api/v1/social-connections/connections",

@@ -11,7 +11,7 @@ use crate::error::ApiError;
 use crate::firebase::{AccountState, FirebaseAuth, IdTokenVerifier, IdentityAdmin};
 use crate::http::bearer_token;
 use crate::store::{
-    Caller, ConnectionStore, HealthStore, OAuthStateStore, PostStore, PostgrestStore,
+    Caller, ConnectionStore, HealthStore, OAuthStateStore, PostStore, PostgrestStore, ScheduleStore,
 };
 use crate::tiktok::{TikTokApi, TikTokClient};
 
@@ -34,7 +34,7 @@ const STORE_TIMEOUT: Duration = Duration::from_secs(5);
 /// The outside parties a use case talks to, as one shape: the production adapters
 /// ([`Live`]) or in-memory ones (`testing::InMemory`, feature `testing`).
 pub trait Ports: Send + Sync + 'static {
-    type Store: ConnectionStore + OAuthStateStore + HealthStore + PostStore;
+    type Store: ConnectionStore + OAuthStateStore + HealthStore + PostStore + ScheduleStore;
     type TikTok: TikTokApi;
     type Identity: IdTokenVerifier + IdentityAdmin;
 }
@@ -55,6 +55,8 @@ pub struct App<P: Ports> {
     pub keepalive_interval: Duration,
     /// Refreshes one sweep run makes at once.
     pub sweep_workers: usize,
+    /// Scheduled posts one dispatcher run publishes at once.
+    pub dispatch_workers: usize,
     /// oauth-tiktok may sign in with a TikTok access token alone.
     pub token_sign_in_enabled: bool,
     /// Firebase account states read for the writes' session checks.
@@ -123,6 +125,7 @@ impl LiveApp {
             authorization: config.authorization.clone(),
             keepalive_interval: config.keepalive_interval,
             sweep_workers: config.sweep_workers,
+            dispatch_workers: config.dispatch_workers,
             token_sign_in_enabled: config.token_sign_in_enabled,
             account_states: AccountStates::default(),
         })

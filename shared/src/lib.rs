@@ -11,6 +11,7 @@ pub mod app;
 pub mod config;
 pub mod cors;
 pub mod crypto;
+pub mod dispatch;
 pub mod endpoints;
 pub mod error;
 pub mod firebase;

@@ -49,6 +49,7 @@ pub fn app(store: MemoryStore, tiktok: ScriptedTikTok, identity: FixedIdentity) 
         request_deadline: crate::config::REQUEST_DEADLINE,
         keepalive_interval: Duration::from_secs(24 * 3600),
         sweep_workers: 4,
+        dispatch_workers: 4,
         token_sign_in_enabled: true,
         account_states: Default::default(),
         authorization: AuthorizationConfig {

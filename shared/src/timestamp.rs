@@ -44,6 +44,11 @@ pub fn format(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
 }
 
+/// serde's `serialize_with` for an `OffsetDateTime` field, as [`format`] writes it.
+pub fn serialize<S: serde::Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format(*t))
+}
+
 /// serde helpers for `Option<OffsetDateTime>` fields of rows.
 pub mod option {
     use serde::{Deserialize, Deserializer, Serializer};

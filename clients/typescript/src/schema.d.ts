@@ -135,7 +135,7 @@ export interface paths {
         put?: never;
         /**
          * Initialise a TikTok post (direct, or to the creator's inbox)
-         * @description The media never passes through the API: for `source.type: upload` the answer holds TikTok's `upload_url` (valid for an hour) and the chunk plan; PUT each chunk `i` (0-based) to it with `Content-Type: video/mp4` and `Content-Range: bytes {i*chunk_size}-{last}/{video_size}`, where the last chunk runs to the end of the file. URL and photo sources are pulled by TikTok from a domain verified for the app. Follow the post with `GET .../posts/{id}`. TikTok's refusals: `invalid_privacy_level` (400), `video_url_not_verified` (400), `tiktok_posting_blocked` (403), `tiktok_scope_missing` and `tiktok_app_unaudited` (409), `tiktok_post_limit` (429, the detail names TikTok's limit) and `tiktok_rate_limited` (429 with Retry-After); nothing is recorded for them.
+         * @description The media never passes through the API: for `source.type: upload` the answer holds TikTok's `upload_url` (valid for an hour) and the chunk plan; PUT each chunk `i` (0-based) to it with `Content-Type: video/mp4` and `Content-Range: bytes {i*chunk_size}-{last}/{video_size}`, where the last chunk runs to the end of the file. URL and photo sources are pulled by TikTok from a domain verified for the app. Follow the post with `GET .../posts/{id}`. TikTok's refusals: `invalid_privacy_level` (400), `video_url_not_verified` (400), `tiktok_posting_blocked` (403), `tiktok_scope_missing` and `tiktok_app_unaudited` (409), `tiktok_post_limit` (429, the detail names TikTok's limit) and `tiktok_rate_limited` (429 with Retry-After); nothing is recorded for them. With `scheduled_at` the post is only recorded (201, status `SCHEDULED`, no `publish_id` yet): TikTok is not called, and the dispatcher sends the init when it is due, at most once (an init whose answer is lost makes the post `UNCONFIRMED`, never a second init). URL and photo sources only.
          */
         post: operations["publishToTikTok"];
         delete?: never;
@@ -427,15 +427,40 @@ export interface components {
                 /** @default false */
                 auto_add_music?: boolean;
             };
+            /**
+             * Format: date-time
+             * @description RFC 3339; publish then instead of now (at most a minute past, 365 days ahead; not with an `upload` source: nobody will be there to upload the chunks)
+             */
+            scheduled_at?: string;
         } & unknown;
-        /** @enum {string} */
-        PostStatus: "PROCESSING_UPLOAD" | "PROCESSING_DOWNLOAD" | "SEND_TO_USER_INBOX" | "PUBLISH_COMPLETE" | "FAILED";
+        /**
+         * @description TikTok's statuses, and a scheduled post's before its init: `SCHEDULED` (waiting for its time, or for `next_attempt_at` after a refusal that only needed time), `PUBLISHING` (the dispatcher is calling TikTok), `UNCONFIRMED` (TikTok's answer to the init was lost: it may have made the post; `fail_reason` init_outcome_unknown), `CANCELLED`. A scheduled post that cannot go out is `FAILED` with TikTok's reason, or `account_disconnected` / `auth_removed`.
+         * @enum {string}
+         */
+        PostStatus: "PROCESSING_UPLOAD" | "PROCESSING_DOWNLOAD" | "SEND_TO_USER_INBOX" | "PUBLISH_COMPLETE" | "FAILED" | "SCHEDULED" | "PUBLISHING" | "UNCONFIRMED" | "CANCELLED";
+        Scheduling: {
+            /**
+             * Format: date-time
+             * @description A scheduled post's time
+             */
+            scheduled_at?: string | null;
+            /** @description The dispatcher's inits of a scheduled post */
+            attempts?: number;
+            /**
+             * Format: date-time
+             * @description When the dispatcher tries again, after a refusal that only needed time
+             */
+            next_attempt_at?: string | null;
+        };
         PostCreated: {
             /** Format: uuid */
             id: string;
-            /** @description TikTok's */
-            publish_id: string;
+            /** @description TikTok's; null for a scheduled post before its init */
+            publish_id: string | null;
             status: components["schemas"]["PostStatus"];
+            scheduled_at: components["schemas"]["Scheduling"]["scheduled_at"];
+            attempts: components["schemas"]["Scheduling"]["attempts"];
+            next_attempt_at: components["schemas"]["Scheduling"]["next_attempt_at"];
             /** @description Uploads only */
             upload?: {
                 /** @description TikTok's; PUT the chunks here within an hour */
@@ -449,7 +474,11 @@ export interface components {
         Post: {
             /** Format: uuid */
             id: string;
-            publish_id: string;
+            /** @description null for a scheduled post before its init */
+            publish_id: string | null;
+            scheduled_at: components["schemas"]["Scheduling"]["scheduled_at"];
+            attempts: components["schemas"]["Scheduling"]["attempts"];
+            next_attempt_at: components["schemas"]["Scheduling"]["next_attempt_at"];
             /** @description The TikTok open_id posted to */
             account_id: string;
             /** @enum {string} */
@@ -971,7 +1000,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Initialised at TikTok and recorded */
+            /** @description Initialised at TikTok and recorded, or scheduled */
             201: {
                 headers: {
                     /** @description `true` on a replay */

@@ -97,6 +97,9 @@ pub struct Config {
     pub keepalive_interval: Duration,
     /// `SWEEP_WORKERS` (default 16, 1 to 64): refreshes one sweep run makes at once.
     pub sweep_workers: usize,
+    /// `DISPATCH_WORKERS` (default 16, 1 to 64): scheduled posts one dispatcher run
+    /// publishes at once.
+    pub dispatch_workers: usize,
     /// `TOKEN_SIGN_IN_ENABLED` (default true): oauth-tiktok signs a user in with a TikTok
     /// access token alone; false: only linking, with a session.
     pub token_sign_in_enabled: bool,
@@ -297,12 +300,14 @@ impl Config {
         let keepalive_interval =
             Duration::from_secs(src.number("KEEPALIVE_INTERVAL_HOURS", 1..=2160, 24)? * 3600);
         let sweep_workers = src.number("SWEEP_WORKERS", 1..=64, 16)? as usize;
+        let dispatch_workers = src.number("DISPATCH_WORKERS", 1..=64, 16)? as usize;
         let token_sign_in_enabled = src.flag("TOKEN_SIGN_IN_ENABLED", true)?;
 
         Ok(Config {
             authorization,
             keepalive_interval,
             sweep_workers,
+            dispatch_workers,
             token_sign_in_enabled,
             request_deadline,
             supabase_rest_url,

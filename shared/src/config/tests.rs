@@ -86,6 +86,7 @@ fn malformed_settings_are_named() {
         ("SUPABASE_SERVICE_KEY", "two words"),
         ("KEEPALIVE_INTERVAL_HOURS", "0"),
         ("SWEEP_WORKERS", "65"),
+        ("DISPATCH_WORKERS", "0"),
         ("REQUEST_DEADLINE_SECONDS", "25"),
         ("TIKTOK_SCOPES", "user.info.basic,user.email"),
         ("TIKTOK_PKCE_CHALLENGE_ENCODING", "plain"),
@@ -110,6 +111,7 @@ fn the_sweep_and_the_authorization_flow_have_defaults() {
     let config = Config::from_sources(&base(), HashMap::new()).unwrap();
     assert_eq!(config.keepalive_interval, Duration::from_secs(24 * 3600));
     assert_eq!(config.sweep_workers, 16);
+    assert_eq!(config.dispatch_workers, 16);
     assert!(
         config.token_sign_in_enabled,
         "on by default: the frontend uses it"

@@ -14,15 +14,21 @@ use crate::tiktok::TikTokError;
 const STATUS_SCOPE: NeededScope = PUBLISH_SCOPE;
 
 #[derive(Serialize)]
-struct PostView {
+pub(crate) struct PostView {
     id: String,
-    publish_id: String,
+    /// TikTok's, once initialised (a scheduled post has none before).
+    publish_id: Option<String>,
     account_id: String,
     mode: String,
     status: String,
     fail_reason: Option<String>,
     public_post_ids: Vec<String>,
     uploaded_bytes: Option<i64>,
+    #[serde(with = "crate::timestamp::option")]
+    scheduled_at: Option<time::OffsetDateTime>,
+    attempts: i32,
+    #[serde(with = "crate::timestamp::option")]
+    next_attempt_at: Option<time::OffsetDateTime>,
     #[serde(with = "crate::timestamp::option")]
     created_at: Option<time::OffsetDateTime>,
     #[serde(with = "crate::timestamp::option")]
@@ -33,13 +39,16 @@ impl From<PostRow> for PostView {
     fn from(p: PostRow) -> Self {
         PostView {
             id: p.id,
-            publish_id: p.publish_id.unwrap_or_default(),
+            publish_id: p.publish_id,
             account_id: p.open_id,
             mode: p.mode,
             status: p.status,
             fail_reason: p.fail_reason,
             public_post_ids: p.public_post_ids,
             uploaded_bytes: p.uploaded_bytes,
+            scheduled_at: p.scheduled_at,
+            attempts: p.attempts,
+            next_attempt_at: p.next_attempt_at,
             created_at: p.created_at,
             updated_at: p.updated_at,
         }
@@ -78,8 +87,8 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
         .post_for(&caller.firebase_uid, &id)
         .await?
         // Not recorded yet (TikTok's init in flight): no publish_id, and its id was not
-        // answered to anyone yet.
-        .filter(|found| found.post.publish_id.is_some())
+        // answered to anyone yet. A scheduled post is answered from its making on.
+        .filter(|found| found.post.publish_id.is_some() || found.post.scheduled_at.is_some())
         .ok_or_else(not_found)?;
     let mut post = found.post;
     // A disconnected or revoked account's post is shown as last known.

@@ -3,6 +3,8 @@
 //! TikTok's upload URL and the chunk plan, and the browser PUTs the chunks to TikTok.
 //! An `Idempotency-Key` makes retries safe: the same user and key within 24 hours
 //! answer the same post without a second init; another body with the key is 409.
+//! With `scheduled_at` the post is only recorded (`SCHEDULED`): TikTok is not called, and
+//! the dispatcher (publish-scheduled-posts) inits it when it is due.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -12,10 +14,13 @@ use sha2::{Digest, Sha256};
 
 use super::prelude::*;
 use crate::access::AccessError;
-use crate::store::{Begun, NewPost, PostRow, PostStore, RecordPost, StoreError, StoredUpload};
+use crate::store::{
+    Begun, NewPost, PostRow, PostStore, RecordPost, SchedulePost, ScheduleStore, Scheduled,
+    StoreError, StoredUpload,
+};
 use crate::tiktok::TikTokError;
 
-mod request;
+pub mod request;
 use request::{Mode, Publish};
 
 /// Longest Idempotency-Key.
@@ -32,10 +37,16 @@ struct UploadView {
 #[derive(Serialize)]
 struct Created {
     id: String,
-    publish_id: String,
+    /// TikTok's, once the post was initialised (a scheduled post has none before).
+    publish_id: Option<String>,
     status: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     upload: Option<UploadView>,
+    #[serde(with = "crate::timestamp::option")]
+    scheduled_at: Option<time::OffsetDateTime>,
+    attempts: i32,
+    #[serde(with = "crate::timestamp::option")]
+    next_attempt_at: Option<time::OffsetDateTime>,
 }
 
 /// The `Idempotency-Key` header: printable ASCII, at most 255 characters.
@@ -80,16 +91,19 @@ fn created<P: Ports>(app: &App<P>, post: &PostRow) -> Result<Created, ApiError> 
         None => None,
     };
     // Only a recorded post is answered (an unrecorded key is `idempotency_key_in_progress`),
-    // and recording sets TikTok's publish_id.
-    let publish_id = post.publish_id.clone().ok_or_else(|| {
+    // and recording sets TikTok's publish_id; a scheduled post gets it from the dispatcher.
+    if post.publish_id.is_none() && post.scheduled_at.is_none() {
         tracing::error!("a recorded post has no publish_id");
-        ApiError::Internal
-    })?;
+        return Err(ApiError::Internal);
+    }
     Ok(Created {
         id: post.id.clone(),
-        publish_id,
+        publish_id: post.publish_id.clone(),
         status: post.status.clone(),
         upload,
+        scheduled_at: post.scheduled_at,
+        attempts: post.attempts,
+        next_attempt_at: post.next_attempt_at,
     })
 }
 
@@ -110,12 +124,54 @@ fn outcome_unknown() -> ApiError {
     )
 }
 
+/// 201 with the post; with `Idempotent-Replayed: true` for a replay.
+fn answered<P: Ports>(app: &App<P>, post: &PostRow, replayed: bool) -> Outcome {
+    let mut response = json_response(StatusCode::CREATED, &created(app, post)?);
+    if replayed {
+        response
+            .headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+fn key_reused() -> ApiError {
+    ApiError::conflict(
+        code::IDEMPOTENCY_KEY_REUSED,
+        "This Idempotency-Key was used for another request in the last 24 hours",
+    )
+}
+
+/// Records a post for later: TikTok is not called; the dispatcher inits it when due.
+async fn schedule<P: Ports>(
+    app: &App<P>,
+    publish: &Publish,
+    at: time::OffsetDateTime,
+    key: Option<String>,
+    post: NewPost,
+) -> Outcome {
+    let request = serde_json::to_value(publish).map_err(|_| ApiError::Internal)?;
+    let schedule = SchedulePost {
+        post,
+        request,
+        scheduled_at: at,
+        request_hash: key.as_ref().map(|_| request_hash(publish)),
+        idempotency_key: key,
+    };
+    match app.store.schedule_post(&schedule).await? {
+        Scheduled::New { post } => answered(app, &post, false),
+        Scheduled::Replay { post } => answered(app, &post, true),
+        Scheduled::Mismatch => Err(key_reused()),
+    }
+}
+
 /// The use case: parse, authorise, act, answer.
 pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
     require_method(req, &Method::POST)?;
     let caller = app.authenticate_writer(req).await?;
     let publish: Publish = json_body(req)?;
     publish.validate()?;
+    let scheduled = publish.scheduled_time(time::OffsetDateTime::now_utc())?;
     let key = idempotency_key(req)?;
     let connection = named_connection(app, &caller, publish.account_id.as_deref()).await?;
     let scope = match publish.mode {
@@ -130,6 +186,9 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
         mode: publish.mode.as_str().to_owned(),
         source_type: publish.source.kind().to_owned(),
     };
+    if let Some(at) = scheduled {
+        return schedule(app, &publish, at, key, new).await;
+    }
     let reservation = match &key {
         Some(key) => match app
             .store
@@ -137,19 +196,8 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
             .await?
         {
             Begun::New { id } => Some(id),
-            Begun::Replay { post } => {
-                let mut response = json_response(StatusCode::CREATED, &created(app, &post)?);
-                response
-                    .headers_mut()
-                    .insert("idempotent-replayed", HeaderValue::from_static("true"));
-                return Ok(response);
-            }
-            Begun::Mismatch => {
-                return Err(ApiError::conflict(
-                    code::IDEMPOTENCY_KEY_REUSED,
-                    "This Idempotency-Key was used for another request in the last 24 hours",
-                ))
-            }
+            Begun::Replay { post } => return answered(app, &post, true),
+            Begun::Mismatch => return Err(key_reused()),
             Begun::InProgress => {
                 return Err(ApiError::conflict(
                     code::IDEMPOTENCY_KEY_IN_PROGRESS,
@@ -238,5 +286,5 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
             return Err(err.into());
         }
     };
-    Ok(json_response(StatusCode::CREATED, &created(app, &post)?))
+    answered(app, &post, false)
 }

@@ -11,10 +11,12 @@ pub mod memory;
 mod postgrest;
 mod posts;
 mod rows;
+mod schedule;
 
 pub use self::postgrest::PostgrestStore;
 pub use posts::*;
 pub use rows::*;
+pub use schedule::*;
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum StoreError {

@@ -31,6 +31,21 @@ pub struct PostRow {
     pub uploaded_bytes: Option<i64>,
     #[serde(default)]
     pub upload: Option<StoredUpload>,
+    /// A scheduled post's time (none for a post made at once).
+    #[serde(default, with = "timestamp::option")]
+    pub scheduled_at: Option<OffsetDateTime>,
+    /// A scheduled post's request, as the dispatcher will send it.
+    #[serde(default)]
+    pub request: Option<serde_json::Value>,
+    /// The dispatcher's inits of a scheduled post so far.
+    #[serde(default)]
+    pub attempts: i32,
+    /// When the dispatcher tries again, after a refusal that only needed time.
+    #[serde(default, with = "timestamp::option")]
+    pub next_attempt_at: Option<OffsetDateTime>,
+    /// When the dispatcher last claimed it (its init went out at most a lease later).
+    #[serde(default, with = "timestamp::option")]
+    pub attempted_at: Option<OffsetDateTime>,
     #[serde(default, with = "timestamp::option")]
     pub created_at: Option<OffsetDateTime>,
     #[serde(default, with = "timestamp::option")]
@@ -46,7 +61,9 @@ impl PostRow {
             .created_at
             .is_some_and(|at| now - at > time::Duration::hours(24));
         match self.status.as_str() {
-            "FAILED" => true,
+            "FAILED" | "CANCELLED" => true,
+            // No publish id yet: nothing TikTok could say.
+            "SCHEDULED" | "PUBLISHING" | "UNCONFIRMED" => true,
             "PUBLISH_COMPLETE" if !self.public_post_ids.is_empty() => true,
             _ => day_old,
         }

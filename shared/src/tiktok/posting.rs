@@ -146,6 +146,32 @@ pub enum PostRefusal {
 }
 
 impl PostRefusal {
+    /// TikTok's code for it (`post_refused` for one this code does not know).
+    pub fn code(self) -> &'static str {
+        match self {
+            PostRefusal::PrivacyLevelMismatch => "privacy_level_option_mismatch",
+            PostRefusal::TooManyPosts => "spam_risk_too_many_posts",
+            PostRefusal::TooManyPendingShares => "spam_risk_too_many_pending_share",
+            PostRefusal::ActiveUserCap => "reached_active_user_cap",
+            PostRefusal::UserBanned => "spam_risk_user_banned_from_posting",
+            PostRefusal::UnauditedApp => "unaudited_client_can_only_post_to_private_accounts",
+            PostRefusal::UrlUnverified => "url_ownership_unverified",
+            PostRefusal::InvalidParams => "invalid_params",
+            PostRefusal::Unrecognized => "post_refused",
+        }
+    }
+
+    /// A refusal that only needs time (a daily cap, pending inbox shares): the same post
+    /// can go out later.
+    pub fn passes_with_time(self) -> bool {
+        matches!(
+            self,
+            PostRefusal::TooManyPosts
+                | PostRefusal::TooManyPendingShares
+                | PostRefusal::ActiveUserCap
+        )
+    }
+
     pub fn from_code(code: &str) -> Option<Self> {
         Some(match code {
             "privacy_level_option_mismatch" => PostRefusal::PrivacyLevelMismatch,

@@ -123,7 +123,15 @@ pub struct Publish {
     pub source: Source,
     #[serde(default)]
     pub post_info: Option<PostInfo>,
+    /// When to publish (RFC 3339): the dispatcher inits the post then. Left out of the
+    /// request hash when absent, so an immediate post's key binds as it always did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled_at: Option<String>,
 }
+
+/// How far in the past a schedule may be (a clock a little behind), and ahead.
+const SCHEDULE_PAST: time::Duration = time::Duration::seconds(60);
+const SCHEDULE_AHEAD: time::Duration = time::Duration::days(365);
 
 fn invalid(detail: &str) -> ApiError {
     ApiError::invalid_request(detail)
@@ -161,10 +169,36 @@ fn check_media_url(url: &str, name: &str) -> Result<(), ApiError> {
 }
 
 impl Publish {
+    /// When the post is to be published, if it is scheduled: RFC 3339, not more than a
+    /// minute past, not more than 365 days ahead of `now`.
+    pub fn scheduled_time(
+        &self,
+        now: time::OffsetDateTime,
+    ) -> Result<Option<time::OffsetDateTime>, ApiError> {
+        let Some(text) = &self.scheduled_at else {
+            return Ok(None);
+        };
+        let at = crate::timestamp::parse_rfc3339(text)
+            .ok_or_else(|| invalid("scheduled_at must be an RFC 3339 date-time"))?;
+        if at < now - SCHEDULE_PAST {
+            return Err(invalid("scheduled_at is in the past"));
+        }
+        if at > now + SCHEDULE_AHEAD {
+            return Err(invalid("scheduled_at must be at most 365 days ahead"));
+        }
+        Ok(Some(at))
+    }
+
     /// Checks everything TikTok would refuse that can be known without asking it.
     pub fn validate(&self) -> Result<(), ApiError> {
         if let Some(id) = &self.account_id {
             valid_account_id(id, "account_id")?;
+        }
+        if self.scheduled_at.is_some() && matches!(self.source, Source::Upload { .. }) {
+            return Err(invalid(
+                "a scheduled post cannot take an upload source: nobody will be there to upload \
+                 the chunks (use a url or photos source)",
+            ));
         }
         match &self.source {
             Source::Upload { video_size } => {

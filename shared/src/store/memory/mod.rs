@@ -12,6 +12,7 @@ use super::*;
 mod health;
 mod oauth_states;
 mod posts;
+mod schedule;
 mod state;
 mod tokens;
 use state::{check_metadata, in_use, set_profile, State};

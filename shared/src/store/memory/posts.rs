@@ -21,7 +21,7 @@ fn rank(status: &str) -> i32 {
         "INITIALIZING" => 0,
         "PROCESSING_UPLOAD" | "PROCESSING_DOWNLOAD" => 1,
         "SEND_TO_USER_INBOX" => 2,
-        "PUBLISH_COMPLETE" | "FAILED" => 3,
+        "PUBLISH_COMPLETE" | "FAILED" | "CANCELLED" => 3,
         _ => -1,
     }
 }
@@ -47,7 +47,7 @@ pub(super) fn apply_status(
     row.updated_at = Some(OffsetDateTime::now_utc());
 }
 
-fn new_row(post: &NewPost, id: String) -> PostRow {
+pub(super) fn new_row(post: &NewPost, id: String) -> PostRow {
     let now = OffsetDateTime::now_utc();
     PostRow {
         id,
@@ -62,6 +62,11 @@ fn new_row(post: &NewPost, id: String) -> PostRow {
         public_post_ids: Vec::new(),
         uploaded_bytes: None,
         upload: None,
+        scheduled_at: None,
+        request: None,
+        attempts: 0,
+        next_attempt_at: None,
+        attempted_at: None,
         created_at: Some(now),
         updated_at: Some(now),
     }
@@ -166,7 +171,11 @@ impl PostStore for MemoryStore {
         Ok(state
             .posts
             .iter()
-            .find(|p| p.row.id == id && p.row.user_id == user && p.row.publish_id.is_some())
+            .find(|p| {
+                p.row.id == id
+                    && p.row.user_id == user
+                    && (p.row.publish_id.is_some() || p.row.scheduled_at.is_some())
+            })
             .map(|p| PostWithConnection {
                 post: p.row.clone(),
                 connection: p

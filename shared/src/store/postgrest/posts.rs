@@ -87,3 +87,46 @@ impl PostStore for PostgrestStore {
         self.rpc("set_tiktok_post_status", update).await
     }
 }
+
+#[derive(Serialize)]
+struct Claim {
+    #[serde(rename = "p_limit")]
+    limit: i64,
+    #[serde(rename = "p_lease_seconds")]
+    lease_seconds: i64,
+}
+
+#[derive(Serialize)]
+struct NoArgs {}
+
+impl ScheduleStore for PostgrestStore {
+    async fn schedule_post(&self, post: &SchedulePost) -> Result<Scheduled, StoreError> {
+        self.rpc("schedule_tiktok_post", post).await
+    }
+
+    async fn claim_due_posts(
+        &self,
+        limit: i64,
+        lease_seconds: i64,
+    ) -> Result<Vec<ClaimedPost>, StoreError> {
+        let args = Claim {
+            limit,
+            lease_seconds,
+        };
+        self.rpc("claim_due_tiktok_posts", &args).await
+    }
+
+    async fn settle_dispatch(
+        &self,
+        id: &str,
+        attempt: i32,
+        outcome: &Dispatched,
+    ) -> Result<Option<PostRow>, StoreError> {
+        self.rpc("settle_tiktok_dispatch", &Settle::new(id, attempt, outcome))
+            .await
+    }
+
+    async fn count_due_posts(&self) -> Result<i64, StoreError> {
+        self.rpc("count_due_tiktok_posts", &NoArgs {}).await
+    }
+}

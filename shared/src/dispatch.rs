@@ -1,0 +1,295 @@
+//! The dispatcher of scheduled posts (publish-scheduled-posts, every minute): claims due
+//! posts and sends each one's init to TikTok, at most once.
+//!
+//! On the job runner ([`crate::jobs`]) like the keep-alive sweep: `DISPATCH_WORKERS`
+//! workers claim their own batches (`FOR UPDATE SKIP LOCKED`, SCHEDULED -> PUBLISHING in
+//! one statement), so overlapping runs never get the same post. The rules that keep a
+//! post from going out twice:
+//! 1. a post is claimed before TikTok is called;
+//! 2. an init whose outcome is unknown (timeout or 5xx after it was sent) is never sent
+//!    again: the post becomes UNCONFIRMED (`init_outcome_unknown`), and so does a claim
+//!    whose run died (its lease lapsed without a publish id); the user decides;
+//! 3. the publish id is stored as soon as TikTok answers (one more try if the database
+//!    fails then), before anything else;
+//! 4. a refusal is known not to have posted: TikTok's rate limit puts the post back
+//!    (`next_attempt_at` after its window), the daily caps back in an hour (at most
+//!    [`MAX_ATTEMPTS`] attempts), anything else FAILED with TikTok's reason; an init that
+//!    never left (no connection) goes back a minute later.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde::Serialize;
+use time::{Duration, OffsetDateTime};
+use tokio::time::Instant;
+
+use crate::access::{AccessError, TokenAccess};
+use crate::app::{App, Ports};
+use crate::endpoints::tiktok_publish::request::{Mode, Publish};
+use crate::endpoints::{PUBLISH_SCOPE, UPLOAD_SCOPE};
+use crate::error::ApiError;
+use crate::jobs::{self, Counted, Job, Limits};
+use crate::store::{ClaimedPost, Dispatched, ScheduleStore, StoreError};
+use crate::tiktok::{TikTokApi, TikTokError};
+
+/// Posts one worker claims at a time (each is one init: a few hundred ms).
+pub const BATCH: i64 = 10;
+/// How long a claim holds before the next run counts it UNCONFIRMED: longer than one
+/// init can take with a token refresh before it (each call is bounded by seconds).
+pub const LEASE_SECONDS: i64 = 5 * 60;
+/// Attempts a post gets while TikTok's daily caps refuse it (one an hour: a day).
+pub const MAX_ATTEMPTS: i32 = 24;
+/// Consecutive TikTok outages after which a run stops.
+const OUTAGES_TO_STOP: u32 = 3;
+/// TikTok's posting rate window when it names none.
+const RATE_WINDOW: Duration = Duration::seconds(60);
+
+/// Why a scheduled post failed without TikTok's word (the `fail_reason`s of ours).
+pub mod reason {
+    pub const ACCOUNT_DISCONNECTED: &str = "account_disconnected";
+    pub const AUTH_REMOVED: &str = "auth_removed";
+    pub const INIT_OUTCOME_UNKNOWN: &str = "init_outcome_unknown";
+    pub const SCOPE_MISSING: &str = "scope_missing";
+    pub const REQUEST_UNREADABLE: &str = "request_unreadable";
+    pub const RATE_LIMITED: &str = "rate_limit_exceeded";
+    pub const NOT_SENT: &str = "tiktok_unreachable";
+}
+
+/// One run's summary (logged as one JSON line, and the invocation's answer).
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub claimed: u64,
+    pub initiated: u64,
+    /// Put back for later (TikTok's limits, or TikTok unreachable before sending).
+    pub held: u64,
+    pub unconfirmed: u64,
+    pub failed: u64,
+    /// Seconds between a post's time and its init, over the posts this run initiated.
+    pub lag_p50_seconds: Option<i64>,
+    pub lag_max_seconds: Option<i64>,
+    /// Posts still due when the run ended (`None` when the database could not say).
+    pub remaining: Option<i64>,
+    pub stopped: Option<&'static str>,
+}
+
+/// Dispatches due posts until none is left or `until` comes.
+pub async fn run<P: Ports>(app: &App<P>, until: Instant) -> Result<Summary, ApiError> {
+    let dispatcher = Dispatcher {
+        app,
+        tokens: app.tokens(),
+        lags: std::sync::Mutex::new(Vec::new()),
+    };
+    let limits = Limits {
+        workers: app.dispatch_workers,
+        until,
+        outages_to_stop: OUTAGES_TO_STOP,
+    };
+    let run = jobs::run(&dispatcher, limits).await;
+    let mut lags = dispatcher
+        .lags
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner());
+    lags.sort_unstable();
+    let summary = Summary {
+        claimed: Dispatcher::<P>::COUNTERS.iter().map(|c| run.count(c)).sum(),
+        initiated: run.count("initiated"),
+        held: run.count("held"),
+        unconfirmed: run.count("unconfirmed"),
+        failed: run.count("failed"),
+        lag_p50_seconds: lags.get(lags.len() / 2).copied(),
+        lag_max_seconds: lags.last().copied(),
+        remaining: run.remaining.as_ref().ok().copied(),
+        stopped: run.stopped,
+    };
+    tracing::info!(
+        claimed = summary.claimed,
+        lag_p50_seconds = summary.lag_p50_seconds,
+        lag_max_seconds = summary.lag_max_seconds,
+        "dispatch lag"
+    );
+    match run.failure {
+        Some(err) => Err(err.into()),
+        None => run.remaining.map(|_| summary).map_err(ApiError::from),
+    }
+}
+
+struct Dispatcher<'a, P: Ports> {
+    app: &'a App<P>,
+    tokens: TokenAccess<'a, P::Store, P::TikTok>,
+    /// Seconds from each initiated post's time to its init.
+    lags: std::sync::Mutex<Vec<i64>>,
+}
+
+/// How a claimed post's attempt ends, and how the run counts it.
+fn counted(outcome: &Dispatched) -> Counted {
+    match outcome {
+        Dispatched::Initiated { .. } => Counted::healthy("initiated"),
+        Dispatched::Rescheduled { reason, .. } if *reason == reason::RATE_LIMITED => {
+            // The rest of this minute's posts would meet the same limit.
+            Counted::stop("held", "tiktok_rate_limited")
+        }
+        Dispatched::Rescheduled { reason, .. } if *reason == reason::NOT_SENT => {
+            Counted::outage("held", "tiktok_unavailable")
+        }
+        Dispatched::Rescheduled { .. } => Counted::neutral("held"),
+        Dispatched::Unconfirmed { .. } => Counted::outage("unconfirmed", "tiktok_unavailable"),
+        Dispatched::Failed { .. } => Counted::neutral("failed"),
+    }
+}
+
+impl<P: Ports> Dispatcher<'_, P> {
+    /// Sends the post's init (the claim is held), and says what became of it.
+    async fn attempt(&self, claimed: ClaimedPost) -> Dispatched {
+        let post = &claimed.post;
+        let Some(connection) = claimed.connection else {
+            return failed(reason::ACCOUNT_DISCONNECTED);
+        };
+        if connection.revoked_at.is_some() {
+            return failed(reason::AUTH_REMOVED);
+        }
+        let publish = post
+            .request
+            .clone()
+            .and_then(|r| serde_json::from_value::<Publish>(r).ok());
+        let Some(publish) = publish else {
+            tracing::error!(post = %post.id, "a scheduled post's request does not read");
+            return failed(reason::REQUEST_UNREADABLE);
+        };
+        let scope = match publish.mode {
+            Mode::Direct => PUBLISH_SCOPE,
+            Mode::Inbox => UPLOAD_SCOPE,
+        };
+        if scope.check(&connection).is_err() {
+            return failed(reason::SCOPE_MISSING);
+        }
+        let init = publish.init();
+        // Whether the last init sent lost TikTok's answer (as in tiktok-publish).
+        let lost = AtomicBool::new(false);
+        let called = self
+            .tokens
+            .with_live_token(connection, |token| {
+                let (init, lost) = (&init, &lost);
+                async move {
+                    let answer = self.app.tiktok.init_post(&token, init).await;
+                    lost.store(
+                        matches!(answer, Err(TikTokError::Unavailable(_))),
+                        Ordering::SeqCst,
+                    );
+                    answer
+                }
+            })
+            .await;
+        let now = OffsetDateTime::now_utc();
+        match called {
+            Ok((answer, _)) => Dispatched::Initiated {
+                publish_id: answer.publish_id,
+                status: publish.source.first_status().to_owned(),
+            },
+            Err(AccessError::TikTok(TikTokError::Unavailable(_)))
+                if lost.load(Ordering::SeqCst) =>
+            {
+                Dispatched::Unconfirmed {
+                    reason: reason::INIT_OUTCOME_UNKNOWN,
+                }
+            }
+            Err(AccessError::TikTok(TikTokError::RateLimited { retry_after })) => {
+                let wait = retry_after
+                    .map(|s| Duration::seconds(s.min(3600) as i64))
+                    .unwrap_or(RATE_WINDOW);
+                Dispatched::Rescheduled {
+                    at: now + wait,
+                    reason: reason::RATE_LIMITED,
+                }
+            }
+            Err(AccessError::TikTok(TikTokError::PostRefused(refusal))) => {
+                if refusal.passes_with_time() && post.attempts < MAX_ATTEMPTS {
+                    Dispatched::Rescheduled {
+                        at: now + Duration::hours(1),
+                        reason: refusal.code(),
+                    }
+                } else {
+                    failed(refusal.code())
+                }
+            }
+            Err(AccessError::TikTok(TikTokError::ScopeNotAuthorized)) => {
+                failed(reason::SCOPE_MISSING)
+            }
+            Err(err) if err.is_reauth() => failed(reason::AUTH_REMOVED),
+            // Not sent, or TikTok (or the refresh before the init) unavailable before any
+            // init went out: nothing was posted; again in a minute.
+            Err(
+                AccessError::TikTok(TikTokError::NotSent(_) | TikTokError::Unavailable(_))
+                | AccessError::RefreshInProgress
+                | AccessError::Store(_),
+            ) => Dispatched::Rescheduled {
+                at: now + Duration::minutes(1),
+                reason: reason::NOT_SENT,
+            },
+            Err(err) => {
+                tracing::warn!(post = %post.id, error = %err, "scheduled post failed");
+                failed(match err {
+                    AccessError::Undecryptable => reason::AUTH_REMOVED,
+                    _ => "tiktok_refused",
+                })
+            }
+        }
+    }
+}
+
+fn failed(reason: &str) -> Dispatched {
+    Dispatched::Failed {
+        reason: reason.to_owned(),
+    }
+}
+
+impl<P: Ports> Job for Dispatcher<'_, P> {
+    type Item = ClaimedPost;
+    type Error = StoreError;
+    const NAME: &'static str = "scheduled-post dispatcher";
+    const COUNTERS: &'static [&'static str] =
+        &["initiated", "held", "unconfirmed", "failed", "unsettled"];
+
+    async fn claim(&self) -> Result<Vec<ClaimedPost>, StoreError> {
+        self.app.store.claim_due_posts(BATCH, LEASE_SECONDS).await
+    }
+
+    async fn work(&self, claimed: ClaimedPost) -> Counted {
+        let (id, attempt) = (claimed.post.id.clone(), claimed.post.attempts);
+        let due = claimed
+            .post
+            .next_attempt_at
+            .or(claimed.post.scheduled_at)
+            .unwrap_or_else(OffsetDateTime::now_utc);
+        let outcome = self.attempt(claimed).await;
+        let store = &self.app.store;
+        // What TikTok answered is recorded before anything else; one more try when the
+        // database fails then. Unrecorded, the claim lapses to UNCONFIRMED: never twice.
+        let settled = match store.settle_dispatch(&id, attempt, &outcome).await {
+            Err(StoreError::Unavailable(_)) => store.settle_dispatch(&id, attempt, &outcome).await,
+            first => first,
+        };
+        match settled {
+            Ok(Some(_)) => {
+                if let Dispatched::Initiated { .. } = outcome {
+                    let lag = (OffsetDateTime::now_utc() - due).whole_seconds().max(0);
+                    self.lags
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(lag);
+                }
+                counted(&outcome)
+            }
+            Ok(None) => {
+                tracing::warn!(post = %id, "a claim lapsed before its outcome was recorded");
+                Counted::neutral("unsettled")
+            }
+            Err(err) => {
+                tracing::error!(post = %id, error = %err, ?outcome, "a dispatched post's outcome was not recorded");
+                Counted::outage("unsettled", "database_unavailable")
+            }
+        }
+    }
+
+    async fn remaining(&self) -> Result<i64, StoreError> {
+        self.app.store.count_due_posts().await
+    }
+}

@@ -1,0 +1,148 @@
+//! The in-memory scheduled posts, with the SQL functions' rules: a key per user for 24
+//! hours, one claim per due post (SCHEDULED -> PUBLISHING, its attempt counted), a lapsed
+//! claim without a publish id UNCONFIRMED, a settle only for the claim's own attempt.
+
+use time::{Duration, OffsetDateTime};
+
+use super::posts::{new_row, MemPost};
+use super::MemoryStore;
+use crate::store::*;
+
+fn due_at(row: &PostRow) -> Option<OffsetDateTime> {
+    row.next_attempt_at.or(row.scheduled_at)
+}
+
+impl ScheduleStore for MemoryStore {
+    async fn schedule_post(&self, post: &SchedulePost) -> Result<Scheduled, StoreError> {
+        let mut state = self.state()?;
+        let now = OffsetDateTime::now_utc();
+        if let Some(key) = &post.idempotency_key {
+            let found = state.posts.iter().position(|p| {
+                p.row.user_id == post.post.user_id && p.key.as_ref().is_some_and(|(k, _)| k == key)
+            });
+            if let Some(at) = found {
+                let existing = &state.posts[at];
+                if existing.row.created_at.unwrap_or(now) <= now - Duration::hours(24) {
+                    state.posts[at].key = None;
+                } else if existing.key.as_ref().map(|(_, h)| Some(h))
+                    != Some(post.request_hash.as_ref())
+                {
+                    return Ok(Scheduled::Mismatch);
+                } else {
+                    return Ok(Scheduled::Replay {
+                        post: Box::new(existing.row.clone()),
+                    });
+                }
+            }
+        }
+        let id = format!("00000000-0000-4000-8000-{:012}", state.id());
+        let mut row = new_row(&post.post, id);
+        row.status = "SCHEDULED".into();
+        row.scheduled_at = Some(post.scheduled_at);
+        row.request = Some(post.request.clone());
+        let key = post.idempotency_key.clone().zip(post.request_hash.clone());
+        state.posts.push(MemPost {
+            row: row.clone(),
+            key,
+            unknown: false,
+        });
+        Ok(Scheduled::New {
+            post: Box::new(row),
+        })
+    }
+
+    async fn claim_due_posts(
+        &self,
+        limit: i64,
+        lease_seconds: i64,
+    ) -> Result<Vec<ClaimedPost>, StoreError> {
+        let mut state = self.state()?;
+        let now = OffsetDateTime::now_utc();
+        for post in state.posts.iter_mut() {
+            let lapsed = post.row.status == "PUBLISHING"
+                && post.row.publish_id.is_none()
+                && post
+                    .row
+                    .attempted_at
+                    .is_some_and(|at| at + Duration::seconds(lease_seconds) < now);
+            if lapsed {
+                post.row.status = "UNCONFIRMED".into();
+                post.row.fail_reason = Some("init_outcome_unknown".into());
+            }
+        }
+        let mut due: Vec<usize> = (0..state.posts.len())
+            .filter(|&i| {
+                let row = &state.posts[i].row;
+                row.status == "SCHEDULED" && due_at(row).is_some_and(|at| at <= now)
+            })
+            .collect();
+        due.sort_by_key(|&i| due_at(&state.posts[i].row));
+        due.truncate(limit.max(0) as usize);
+        let mut claimed = Vec::with_capacity(due.len());
+        for i in due {
+            let row = &mut state.posts[i].row;
+            row.status = "PUBLISHING".into();
+            row.attempts += 1;
+            row.attempted_at = Some(now);
+            row.updated_at = Some(now);
+            let row = row.clone();
+            let connection = row
+                .connection_id
+                .and_then(|c| state.connections.get(&c).cloned());
+            claimed.push(ClaimedPost {
+                post: row,
+                connection,
+            });
+        }
+        Ok(claimed)
+    }
+
+    async fn settle_dispatch(
+        &self,
+        id: &str,
+        attempt: i32,
+        outcome: &Dispatched,
+    ) -> Result<Option<PostRow>, StoreError> {
+        let mut state = self.state()?;
+        let Some(post) = state
+            .posts
+            .iter_mut()
+            .find(|p| p.row.id == id && p.row.status == "PUBLISHING" && p.row.attempts == attempt)
+        else {
+            return Ok(None);
+        };
+        let row = &mut post.row;
+        match outcome {
+            Dispatched::Initiated { publish_id, status } => {
+                row.publish_id = Some(publish_id.clone());
+                row.status = status.clone();
+                row.fail_reason = None;
+            }
+            Dispatched::Rescheduled { at, reason } => {
+                row.status = "SCHEDULED".into();
+                row.next_attempt_at = Some(*at);
+                row.fail_reason = Some((*reason).to_owned());
+            }
+            Dispatched::Failed { reason } => {
+                row.status = "FAILED".into();
+                row.fail_reason = Some(reason.clone());
+            }
+            Dispatched::Unconfirmed { reason } => {
+                row.status = "UNCONFIRMED".into();
+                row.fail_reason = Some((*reason).to_owned());
+            }
+        }
+        row.updated_at = Some(OffsetDateTime::now_utc());
+        Ok(Some(row.clone()))
+    }
+
+    async fn count_due_posts(&self) -> Result<i64, StoreError> {
+        let state = self.state()?;
+        let now = OffsetDateTime::now_utc();
+        Ok(state
+            .posts
+            .iter()
+            .filter(|p| p.row.status == "SCHEDULED" && due_at(&p.row).is_some_and(|at| at <= now))
+            .count() as i64)
+    }
+}

@@ -1,0 +1,145 @@
+//! Scheduled posts (`supabase/migrations/*_scheduled_posts.sql`): made once, claimed by
+//! the dispatcher when due, and settled with what TikTok answered, each init at most once.
+
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::{Connection, NewPost, PostRow, StoreError};
+use crate::timestamp;
+
+/// A post to schedule: who posts how, the request the dispatcher will send, when.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SchedulePost {
+    #[serde(flatten)]
+    pub post: NewPost,
+    #[serde(rename = "p_request")]
+    pub request: serde_json::Value,
+    #[serde(rename = "p_scheduled_at", serialize_with = "timestamp::serialize")]
+    pub scheduled_at: OffsetDateTime,
+    #[serde(rename = "p_idempotency_key", skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
+    #[serde(rename = "p_request_hash", skip_serializing_if = "Option::is_none")]
+    pub request_hash: Option<String>,
+}
+
+/// `schedule_tiktok_post`'s answer.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Scheduled {
+    /// Scheduled now.
+    New { post: Box<PostRow> },
+    /// The same request with the same Idempotency-Key within 24 hours: its post.
+    Replay { post: Box<PostRow> },
+    /// The key was used for another request.
+    Mismatch,
+}
+
+/// A post the dispatcher claimed (now `PUBLISHING`, its attempt counted), with the
+/// connection it posts with (none once disconnected).
+#[derive(Debug, Clone, Deserialize)]
+pub struct ClaimedPost {
+    pub post: PostRow,
+    #[serde(default)]
+    pub connection: Option<Connection>,
+}
+
+/// What became of a claimed post's attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dispatched {
+    /// TikTok took the init: its publish id and the post's first status.
+    Initiated { publish_id: String, status: String },
+    /// TikTok refused for a reason that only needs time: due again then.
+    Rescheduled {
+        at: OffsetDateTime,
+        reason: &'static str,
+    },
+    /// TikTok made no post, and will not: FAILED with the reason.
+    Failed { reason: String },
+    /// TikTok's answer was lost: it may have made the post. The user decides.
+    Unconfirmed { reason: &'static str },
+}
+
+/// `settle_tiktok_dispatch`'s arguments.
+#[derive(Serialize)]
+pub struct Settle<'a> {
+    #[serde(rename = "p_id")]
+    pub id: &'a str,
+    #[serde(rename = "p_attempt")]
+    pub attempt: i32,
+    #[serde(rename = "p_outcome")]
+    pub outcome: &'static str,
+    #[serde(rename = "p_publish_id", skip_serializing_if = "Option::is_none")]
+    pub publish_id: Option<&'a str>,
+    #[serde(rename = "p_status", skip_serializing_if = "Option::is_none")]
+    pub status: Option<&'a str>,
+    #[serde(rename = "p_fail_reason", skip_serializing_if = "Option::is_none")]
+    pub fail_reason: Option<&'a str>,
+    #[serde(
+        rename = "p_next_attempt_at",
+        with = "timestamp::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub next_attempt_at: Option<OffsetDateTime>,
+}
+
+impl<'a> Settle<'a> {
+    pub fn new(id: &'a str, attempt: i32, outcome: &'a Dispatched) -> Settle<'a> {
+        let mut settle = Settle {
+            id,
+            attempt,
+            outcome: "failed",
+            publish_id: None,
+            status: None,
+            fail_reason: None,
+            next_attempt_at: None,
+        };
+        match outcome {
+            Dispatched::Initiated { publish_id, status } => {
+                settle.outcome = "initiated";
+                settle.publish_id = Some(publish_id);
+                settle.status = Some(status);
+            }
+            Dispatched::Rescheduled { at, reason } => {
+                settle.outcome = "rescheduled";
+                settle.next_attempt_at = Some(*at);
+                settle.fail_reason = Some(reason);
+            }
+            Dispatched::Failed { reason } => settle.fail_reason = Some(reason),
+            Dispatched::Unconfirmed { reason } => {
+                settle.outcome = "unconfirmed";
+                settle.fail_reason = Some(reason);
+            }
+        }
+        settle
+    }
+}
+
+/// What scheduling and the dispatcher need from the database.
+pub trait ScheduleStore: Send + Sync {
+    /// Schedules a post (with its Idempotency-Key, if any).
+    fn schedule_post(
+        &self,
+        post: &SchedulePost,
+    ) -> impl Future<Output = Result<Scheduled, StoreError>> + Send;
+
+    /// Claims up to `limit` due posts for `lease_seconds`; empty when none is due.
+    fn claim_due_posts(
+        &self,
+        limit: i64,
+        lease_seconds: i64,
+    ) -> impl Future<Output = Result<Vec<ClaimedPost>, StoreError>> + Send;
+
+    /// Records what became of attempt `attempt` of claimed post `id`; `None` when the
+    /// claim is no longer that attempt's (its lease lapsed).
+    fn settle_dispatch(
+        &self,
+        id: &str,
+        attempt: i32,
+        outcome: &Dispatched,
+    ) -> impl Future<Output = Result<Option<PostRow>, StoreError>> + Send;
+
+    /// Posts due now (counted up to 10,000).
+    fn count_due_posts(&self) -> impl Future<Output = Result<i64, StoreError>> + Send;
+}

@@ -1,0 +1,444 @@
+//! Scheduled posts against the local stack: scheduling (tiktok-publish with
+//! `scheduled_at`: recorded, TikTok not called), and the dispatcher
+//! (publish-scheduled-posts) sending each due post's init at most once, whatever TikTok,
+//! the database or a concurrent run does.
+//!
+//! The dispatcher takes every due post in the database, other tests' too: the tests
+//! check their own posts and the fake's calls for their own accounts, never a run's
+//! totals alone.
+
+use std::time::Duration;
+
+use integration_tests::*;
+use serde_json::{json, Value};
+
+async fn publisher(app: &shared::LiveApp) -> (FirebaseUser, TikTokAccount) {
+    let user = given::user().await;
+    let account = TikTokFake::new().account(ALL_SCOPES).await;
+    given::connection(&user, &account)
+        .through_store_token(app)
+        .await;
+    (user, account)
+}
+
+/// A URL post of `account` scheduled at `at` (RFC 3339).
+fn scheduled_url(account: &TikTokAccount, at: &str) -> Value {
+    json!({"account_id": account.open_id, "mode": "direct",
+           "source": {"type": "url", "video_url": format!("{VERIFIED_PREFIX}later.mp4")},
+           "post_info": {"title": "Thursday's post", "privacy_level": "SELF_ONLY"},
+           "scheduled_at": at})
+}
+
+async fn publish(
+    app: &shared::LiveApp,
+    user: &FirebaseUser,
+    account: &TikTokAccount,
+    body: &Value,
+    key: Option<&str>,
+) -> Reply {
+    let mut req = with_json_body(request("tiktok-publish/ok.json", user, account, &[]), body);
+    if let Some(key) = key {
+        req.headers_mut()
+            .insert("idempotency-key", key.parse().unwrap());
+    }
+    send("tiktok-publish", app, req).await
+}
+
+/// Schedules a URL post an hour ahead: its id.
+async fn schedule(app: &shared::LiveApp, user: &FirebaseUser, account: &TikTokAccount) -> String {
+    let r = publish(
+        app,
+        user,
+        account,
+        &scheduled_url(account, &from_now(3600)),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.body["id"].as_str().unwrap().to_owned()
+}
+
+/// The post's time comes now (as if an hour had passed).
+fn make_due(id: &str) {
+    psql(&format!(
+        "update tiktok_posts set scheduled_at = now() - interval '1 second', \
+         next_attempt_at = null where id = '{id}'"
+    ));
+}
+
+async fn status(
+    app: &shared::LiveApp,
+    user: &FirebaseUser,
+    account: &TikTokAccount,
+    id: &str,
+) -> Value {
+    let req = request(
+        "tiktok-post-status/ok.json",
+        user,
+        account,
+        &[("REPLACE_WITH_POST_ID", id)],
+    );
+    let r = send("tiktok-post-status", app, req).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body
+}
+
+/// Dispatcher runs until post `id` is no longer being published (another test's run,
+/// concurrent, may hold its claim a while).
+async fn settle(app: &shared::LiveApp, id: &str) {
+    for _ in 0..80 {
+        dispatch(app).await;
+        let status = psql(&format!(
+            "select status from tiktok_posts where id = '{id}'"
+        ));
+        if status.trim() != "PUBLISHING" {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("post {id} stayed PUBLISHING");
+}
+
+/// One dispatcher run, as its schedule starts it.
+async fn dispatch(app: &shared::LiveApp) -> shared::dispatch::Summary {
+    let until = tokio::time::Instant::now() + Duration::from_secs(60);
+    shared::dispatch::run(app, until)
+        .await
+        .expect("a dispatcher run")
+}
+
+#[tokio::test]
+async fn a_scheduled_post_is_initiated_once_when_due() {
+    let (app, fake) = (live_app(), TikTokFake::new());
+    let (user, account) = publisher(&app).await;
+    let at = from_now(3600);
+    let r = publish(&app, &user, &account, &scheduled_url(&account, &at), None).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["status"], "SCHEDULED");
+    assert_eq!(r.body["publish_id"], Value::Null);
+    assert_eq!(r.body["attempts"], 0);
+    assert_eq!(r.body["next_attempt_at"], Value::Null);
+    assert_eq!(r.body["scheduled_at"], at.as_str());
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        fake.count(&account.open_id, "video_init").await,
+        0,
+        "TikTok is not called"
+    );
+
+    // Before its time: read as scheduled, nothing asked of TikTok, nothing dispatched.
+    let before = status(&app, &user, &account, &id).await;
+    assert_eq!(before["status"], "SCHEDULED");
+    dispatch(&app).await;
+    assert_eq!(
+        status(&app, &user, &account, &id).await["status"],
+        "SCHEDULED"
+    );
+    assert_eq!(fake.count(&account.open_id, "video_init").await, 0);
+    assert_eq!(fake.count(&account.open_id, "status_fetch").await, 0);
+
+    make_due(&id);
+    settle(&app, &id).await;
+    let after = status(&app, &user, &account, &id).await;
+    assert!(
+        after["publish_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("v_pub_url~"),
+        "{after}"
+    );
+    assert_eq!(after["attempts"], 1);
+    assert_ne!(after["status"], "SCHEDULED");
+    assert_ne!(after["status"], "PUBLISHING");
+    for _ in 0..3 {
+        dispatch(&app).await;
+    }
+    assert_eq!(
+        fake.count(&account.open_id, "video_init").await,
+        1,
+        "one init"
+    );
+    let init = fake
+        .calls(&account.open_id)
+        .await
+        .into_iter()
+        .find(|c| c["endpoint"] == "video_init")
+        .unwrap();
+    assert_eq!(
+        init["body"]["post_info"]["title"], "Thursday's post",
+        "{init}"
+    );
+}
+
+#[tokio::test]
+async fn a_bad_schedule_is_refused_and_nothing_is_written() {
+    let (app, fake) = (live_app(), TikTokFake::new());
+    let (user, account) = publisher(&app).await;
+    let past = from_now(-120);
+    let far = from_now(366 * 24 * 3600);
+    for at in [
+        past.as_str(),
+        far.as_str(),
+        "next thursday",
+        "2026-13-01T09:00:00Z",
+    ] {
+        publish(&app, &user, &account, &scheduled_url(&account, at), None)
+            .await
+            .assert_error(400, "invalid_request");
+    }
+    // Nobody will be there to upload the chunks.
+    let upload = json!({"account_id": account.open_id, "mode": "direct",
+        "source": {"type": "upload", "video_size": 3_000_000},
+        "post_info": {"privacy_level": "SELF_ONLY"}, "scheduled_at": from_now(3600)});
+    publish(&app, &user, &account, &upload, None)
+        .await
+        .assert_error(400, "invalid_request");
+    // A minute's clock skew is allowed.
+    let r = publish(
+        &app,
+        &user,
+        &account,
+        &scheduled_url(&account, &from_now(-30)),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let rows = psql(&format!(
+        "select count(*) from tiktok_posts where open_id = '{}'",
+        account.open_id
+    ));
+    assert_eq!(rows.trim(), "1", "only the good one is recorded");
+    assert_eq!(fake.count(&account.open_id, "video_init").await, 0);
+}
+
+#[tokio::test]
+async fn an_idempotency_key_schedules_once() {
+    let app = live_app();
+    let (user, account) = publisher(&app).await;
+    let body = scheduled_url(&account, &from_now(3600));
+    let key = unique("schedule");
+    let first = publish(&app, &user, &account, &body, Some(&key)).await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    let again = publish(&app, &user, &account, &body, Some(&key)).await;
+    assert_eq!(again.status, 201, "{}", again.body);
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+    assert_eq!(again.body["id"], first.body["id"]);
+    let other = scheduled_url(&account, &from_now(7200));
+    publish(&app, &user, &account, &other, Some(&key))
+        .await
+        .assert_error(409, "idempotency_key_reused");
+    // The same key for an immediate post is another request too.
+    let mut now = body.clone();
+    now.as_object_mut().unwrap().remove("scheduled_at");
+    publish(&app, &user, &account, &now, Some(&key))
+        .await
+        .assert_error(409, "idempotency_key_reused");
+}
+
+#[tokio::test]
+async fn a_lost_init_is_unconfirmed_and_never_sent_again() {
+    let (app, fake) = (live_app(), TikTokFake::new());
+    let (user, account) = publisher(&app).await;
+    let id = schedule(&app, &user, &account).await;
+    // TikTok made the post, but its answer did not come back in time.
+    let lost = json!([{"status": 200, "delay_ms": 7000,
+        "body": {"data": {"publish_id": "v_pub_url~v2-1.1"}, "error": {"code": "ok", "message": "", "log_id": "x"}}}]);
+    fake.script(&account.open_id, "video_init", lost).await;
+    make_due(&id);
+    settle(&app, &id).await;
+    let post = status(&app, &user, &account, &id).await;
+    assert_eq!(post["status"], "UNCONFIRMED", "{post}");
+    assert_eq!(post["fail_reason"], "init_outcome_unknown");
+    for _ in 0..10 {
+        dispatch(&app).await;
+    }
+    assert_eq!(
+        fake.count(&account.open_id, "video_init").await,
+        1,
+        "no second init"
+    );
+    assert_eq!(
+        status(&app, &user, &account, &id).await["status"],
+        "UNCONFIRMED"
+    );
+}
+
+#[tokio::test]
+async fn tiktoks_rate_limit_puts_the_post_back_after_its_window() {
+    let (app, fake) = (live_app(), TikTokFake::new());
+    let (user, account) = publisher(&app).await;
+    let id = schedule(&app, &user, &account).await;
+    let limited = json!([{"status": 429, "headers": {"Retry-After": "30"},
+        "body": {"error": {"code": "rate_limit_exceeded", "message": "slow down", "log_id": "x"}}}]);
+    fake.script(&account.open_id, "video_init", limited).await;
+    make_due(&id);
+    settle(&app, &id).await;
+    let post = status(&app, &user, &account, &id).await;
+    assert_eq!(post["status"], "SCHEDULED", "{post}");
+    assert_eq!(post["attempts"], 1);
+    assert_eq!(post["fail_reason"], "rate_limit_exceeded");
+    let next = shared::timestamp::parse(post["next_attempt_at"].as_str().unwrap()).unwrap();
+    let wait = (next - time::OffsetDateTime::now_utc()).whole_seconds();
+    assert!((20..=31).contains(&wait), "next attempt in {wait} s");
+    // Not due again yet: no second init.
+    dispatch(&app).await;
+    assert_eq!(fake.count(&account.open_id, "video_init").await, 1);
+    // Its window over, it goes out.
+    psql(&format!(
+        "update tiktok_posts set next_attempt_at = now() - interval '1 second' where id = '{id}'"
+    ));
+    settle(&app, &id).await;
+    let post = status(&app, &user, &account, &id).await;
+    assert_eq!(post["attempts"], 2);
+    assert!(post["publish_id"].is_string(), "{post}");
+    assert_eq!(post["fail_reason"], Value::Null);
+    assert_eq!(fake.count(&account.open_id, "video_init").await, 2);
+}
+
+#[tokio::test]
+async fn daily_caps_hold_the_post_for_an_hour_then_fail_it_after_24_attempts() {
+    let (app, fake) = (live_app(), TikTokFake::new());
+    let (user, account) = publisher(&app).await;
+    let id = schedule(&app, &user, &account).await;
+    let capped = |n: usize| {
+        json!(vec![
+            json!({"status": 403,
+            "body": {"error": {"code": "spam_risk_too_many_posts", "message": "cap", "log_id": "x"}}});
+            n
+        ])
+    };
+    fake.script(&account.open_id, "video_init", capped(2)).await;
+    make_due(&id);
+    settle(&app, &id).await;
+    let post = status(&app, &user, &account, &id).await;
+    assert_eq!(post["status"], "SCHEDULED", "{post}");
+    assert_eq!(post["fail_reason"], "spam_risk_too_many_posts");
+    let next = shared::timestamp::parse(post["next_attempt_at"].as_str().unwrap()).unwrap();
+    let wait = (next - time::OffsetDateTime::now_utc()).whole_minutes();
+    assert!((58..=60).contains(&wait), "next attempt in {wait} min");
+    // The 24th attempt refused the same way: TikTok's cap did not pass in a day.
+    psql(&format!(
+        "update tiktok_posts set attempts = 23, next_attempt_at = now() - interval '1 second' \
+         where id = '{id}'"
+    ));
+    settle(&app, &id).await;
+    let post = status(&app, &user, &account, &id).await;
+    assert_eq!(post["status"], "FAILED", "{post}");
+    assert_eq!(post["attempts"], 24);
+    assert_eq!(post["fail_reason"], "spam_risk_too_many_posts");
+}
+
+#[tokio::test]
+async fn a_refusal_fails_the_post_with_tiktoks_reason() {
+    let (app, fake) = (live_app(), TikTokFake::new());
+    let (user, account) = publisher(&app).await;
+    let id = schedule(&app, &user, &account).await;
+    let refused = json!([{"status": 403,
+        "body": {"error": {"code": "privacy_level_option_mismatch", "message": "x", "log_id": "x"}}}]);
+    fake.script(&account.open_id, "video_init", refused).await;
+    make_due(&id);
+    settle(&app, &id).await;
+    let post = status(&app, &user, &account, &id).await;
+    assert_eq!(post["status"], "FAILED", "{post}");
+    assert_eq!(post["fail_reason"], "privacy_level_option_mismatch");
+    dispatch(&app).await;
+    assert_eq!(fake.count(&account.open_id, "video_init").await, 1);
+}
+
+#[tokio::test]
+async fn a_disconnected_accounts_post_fails_at_its_time_and_is_never_posted() {
+    let (app, fake) = (live_app(), TikTokFake::new());
+    let (user, account) = publisher(&app).await;
+    let id = schedule(&app, &user, &account).await;
+    let req = request("disconnect-tiktok/ok.json", &user, &account, &[]);
+    let r = send("disconnect-tiktok", &app, req).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // Still scheduled until its time.
+    let row = psql(&format!(
+        "select status from tiktok_posts where id = '{id}'"
+    ));
+    assert_eq!(row.trim(), "SCHEDULED");
+    make_due(&id);
+    settle(&app, &id).await;
+    let row = psql(&format!(
+        "select status || ' ' || fail_reason from tiktok_posts where id = '{id}'"
+    ));
+    assert_eq!(row.trim(), "FAILED account_disconnected");
+    assert_eq!(fake.count(&account.open_id, "video_init").await, 0);
+}
+
+#[tokio::test]
+async fn two_dispatchers_at_once_send_one_init_per_post() {
+    let (app, fake) = (live_app(), TikTokFake::new());
+    let mut ids = Vec::new();
+    let mut accounts = Vec::new();
+    for _ in 0..3 {
+        let (user, account) = publisher(&app).await;
+        // TikTok takes 6 inits a minute per account.
+        for _ in 0..5 {
+            ids.push(schedule(&app, &user, &account).await);
+        }
+        accounts.push(account);
+    }
+    for id in &ids {
+        make_due(id);
+    }
+    let other = live_app();
+    tokio::join!(dispatch(&app), dispatch(&other));
+    for id in &ids {
+        settle(&app, id).await;
+    }
+    for account in &accounts {
+        assert_eq!(
+            fake.count(&account.open_id, "video_init").await,
+            5,
+            "one init per post"
+        );
+    }
+    let list = ids
+        .iter()
+        .map(|id| format!("'{id}'"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let rows = psql(&format!(
+        "select count(*) from tiktok_posts where id in ({list}) and publish_id is not null and attempts = 1"
+    ));
+    assert_eq!(rows.trim(), "15");
+}
+
+#[tokio::test]
+async fn a_run_that_died_after_its_claim_leaves_the_post_unconfirmed_never_sent_twice() {
+    let (app, fake) = (live_app(), TikTokFake::new());
+    let (user, account) = publisher(&app).await;
+    let id = schedule(&app, &user, &account).await;
+    // A run claimed it (and may have sent the init) and died: its lease lapses.
+    psql(&format!(
+        "update tiktok_posts set status = 'PUBLISHING', attempts = 1, attempted_at = now(), \
+         lease_until = now() - interval '1 second' where id = '{id}'"
+    ));
+    dispatch(&app).await;
+    let post = status(&app, &user, &account, &id).await;
+    assert_eq!(post["status"], "UNCONFIRMED", "{post}");
+    assert_eq!(post["fail_reason"], "init_outcome_unknown");
+    assert_eq!(fake.count(&account.open_id, "video_init").await, 0);
+}
+
+#[tokio::test]
+async fn with_the_database_down_a_run_fails_and_loses_nothing() {
+    let (app, fake) = (live_app(), TikTokFake::new());
+    let (user, account) = publisher(&app).await;
+    let id = schedule(&app, &user, &account).await;
+    let down = app_with(&[("SUPABASE_REST_URL", &closed_port_url())]);
+    let until = tokio::time::Instant::now() + Duration::from_secs(30);
+    let failed = shared::dispatch::run(&down, until).await;
+    assert!(failed.is_err(), "the run says it failed");
+    let row = psql(&format!(
+        "select status from tiktok_posts where id = '{id}'"
+    ));
+    assert_eq!(row.trim(), "SCHEDULED", "untouched");
+    assert_eq!(fake.count(&account.open_id, "video_init").await, 0);
+    make_due(&id);
+    settle(&app, &id).await;
+    assert!(status(&app, &user, &account, &id).await["publish_id"].is_string());
+    assert_eq!(fake.count(&account.open_id, "video_init").await, 1);
+}
