@@ -241,10 +241,10 @@ write("tiktok-publish", {
     "photos.json": publish_event({"mode": "direct", "source": {"type": "photos", "photo_urls": [
         "https://media.example.com/verified/1.jpg", "https://media.example.com/verified/2.jpg"], "photo_cover_index": 1},
         "post_info": {"title": "Pasta, step by step", "description": "Three photos", "privacy_level": "SELF_ONLY"}}),
-    # Scheduled for Thursday 09:00 (a handler test moves it into the window it accepts).
+    # Scheduled for a time the tests fill in (REPLACE_WITH_SCHEDULED_AT: tomorrow).
     "scheduled.json": publish_event({"mode": "direct", "source": {"type": "url", "video_url": "https://media.example.com/verified/thursday.mp4"},
                                      "post_info": {"title": "Thursday 09:00", "privacy_level": "SELF_ONLY"},
-                                     "scheduled_at": "2026-12-10T09:00:00Z"}, key="5b1d-schedule-once"),
+                                     "scheduled_at": "REPLACE_WITH_SCHEDULED_AT"}, key="5b1d-schedule-once"),
     "no-privacy-level.json": publish_event({**UPLOAD, "post_info": {"title": "No privacy chosen"}}),
     "inbox-with-post-info.json": publish_event({"mode": "inbox", "source": {"type": "upload", "video_size": 3000000},
                                                 "post_info": DIRECT_INFO}),
@@ -264,6 +264,46 @@ write("tiktok-post-status", {
     "no-auth.json": post_event(auth=False),
     "wrong-method.json": post_event(method="POST"),
 })
+
+# The calendar: the caller's posts, and changes of a scheduled post.
+write("list-tiktok-posts", {
+    "ok.json": event("GET", POSTS, name="list-tiktok-posts"),
+    "filtered.json": event("GET", POSTS, {"account_id": "REPLACE_WITH_OPEN_ID", "status": "SCHEDULED,FAILED",
+                                          "from": "2026-12-01T00:00:00Z", "to": "2027-01-01T00:00:00Z",
+                                          "limit": "20"}, name="list-tiktok-posts"),
+    "no-auth.json": event("GET", POSTS, auth=False, name="list-tiktok-posts"),
+    "wrong-method.json": event("PUT", POSTS, body={}, name="list-tiktok-posts"),
+})
+
+
+def calendar_event(function, method, body=None, auth=True, suffix=""):
+    path = POST + suffix
+    return event(method, path, auth=auth, body=body, name=function,
+                 resource="/api/v1/social-connections/tiktok/posts/{id}" + suffix,
+                 path_params={"id": "REPLACE_WITH_POST_ID"})
+
+
+# REPLACE_WITH_SCHEDULED_AT: a time the tests fill in (RFC 3339, within the year ahead).
+write("update-tiktok-post", {
+    "ok.json": calendar_event("update-tiktok-post", "PATCH", {
+        "scheduled_at": "REPLACE_WITH_SCHEDULED_AT",
+        "post_info": {"title": "Thursday 10:00 instead", "privacy_level": "SELF_ONLY"}}),
+    "reschedule.json": calendar_event("update-tiktok-post", "PATCH", {"scheduled_at": "REPLACE_WITH_SCHEDULED_AT"}),
+    "no-auth.json": calendar_event("update-tiktok-post", "PATCH", {"scheduled_at": "REPLACE_WITH_SCHEDULED_AT"}, auth=False),
+    "wrong-method.json": calendar_event("update-tiktok-post", "PUT", {}),
+})
+write("cancel-tiktok-post", {
+    "ok.json": calendar_event("cancel-tiktok-post", "DELETE"),
+    "no-auth.json": calendar_event("cancel-tiktok-post", "DELETE", auth=False),
+    "wrong-method.json": calendar_event("cancel-tiktok-post", "PUT", {}),
+})
+write("retry-tiktok-post", {
+    "ok.json": calendar_event("retry-tiktok-post", "POST", {"confirm": True}, suffix="/retry"),
+    "unconfirmed.json": calendar_event("retry-tiktok-post", "POST", {}, suffix="/retry"),
+    "no-auth.json": calendar_event("retry-tiktok-post", "POST", {"confirm": True}, auth=False, suffix="/retry"),
+    "wrong-method.json": calendar_event("retry-tiktok-post", "GET", suffix="/retry"),
+})
+
 
 def catch_all_event(method, path, auth=False, headers=None):
     # The catch-all's resource: the route's own path (ANY there), else /{proxy+}.

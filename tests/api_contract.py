@@ -34,10 +34,11 @@ METHODS = {"get", "post", "put", "patch", "delete"}
 GOOD = {"ok.json", "new-user.json", "link.json", "session-email.json", "account-id.json",
         "force.json", "base64.json", "relabel.json", "sign-in.json", "default-scopes.json",
         "authorization-removed.json", "unknown-event.json", "page.json", "ids.json",
-        "idempotent.json", "inbox.json", "url.json", "photos.json", "scheduled.json"}
+        "idempotent.json", "inbox.json", "url.json", "photos.json", "scheduled.json", "filtered.json",
+        "reschedule.json"}
 BAD_BODY = {"unsupported-provider.json", "negative-count.json", "missing-open-id.json",
             "unknown-scope.json", "missing-code.json", "no-privacy-level.json",
-            "inbox-with-post-info.json"}
+            "inbox-with-post-info.json", "unconfirmed.json"}
 
 
 class CfnLoader(yaml.SafeLoader):

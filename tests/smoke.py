@@ -149,6 +149,23 @@ def main():
     status = expect("GET /api/v1/social-connections/tiktok/posts/{id} (scheduled)",
                     call("GET", f"{BASE}/api/v1/social-connections/tiktok/posts/{scheduled['id']}", token=token), 200)
     assert status["status"] == "SCHEDULED", status
+    listed_posts = expect("GET /api/v1/social-connections/tiktok/posts",
+                          call("GET", f"{BASE}/api/v1/social-connections/tiktok/posts?status=SCHEDULED&limit=5",
+                               token=token), 200)
+    assert [p["id"] for p in listed_posts["posts"]] == [scheduled["id"]], listed_posts
+    later = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    moved = expect("PATCH /api/v1/social-connections/tiktok/posts/{id}",
+                   call("PATCH", f"{BASE}/api/v1/social-connections/tiktok/posts/{scheduled['id']}",
+                        {"scheduled_at": later}, token=token), 200)
+    assert moved["scheduled_at"] == later, moved
+    refused = expect("POST /api/v1/social-connections/tiktok/posts/{id}/retry (a scheduled post)",
+                     call("POST", f"{BASE}/api/v1/social-connections/tiktok/posts/{scheduled['id']}/retry",
+                          {"confirm": True}, token=token), 409)
+    assert refused["code"] == "post_not_editable", refused
+    cancelled = expect("DELETE /api/v1/social-connections/tiktok/posts/{id}",
+                       call("DELETE", f"{BASE}/api/v1/social-connections/tiktok/posts/{scheduled['id']}",
+                            token=token), 200)
+    assert cancelled["status"] == "CANCELLED", cancelled
     expect("POST /api/v1/webhooks/tiktok without a signature",
            call("POST", f"{BASE}/api/v1/webhooks/tiktok", {"client_key": "x", "event": "authorization.removed"}), 401)
     listed = expect("GET /api/v1/social-connections/connections",

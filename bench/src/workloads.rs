@@ -131,6 +131,36 @@ pub(crate) async fn workload(function: &str, n: usize) -> Workload {
                 vec![request_json("tiktok-post-status/ok.json", &user, &account, &post); n]
             }
         }
+        "update-tiktok-post" | "cancel-tiktok-post" | "retry-tiktok-post" => {
+            // Each request changes a post of its own, scheduled for tomorrow (a retry's
+            // post failed first).
+            connect(account.clone()).await;
+            let mut events = Vec::with_capacity(n);
+            for _ in 0..n {
+                let scheduled = request(
+                    "tiktok-publish/scheduled.json",
+                    &user,
+                    &account,
+                    &[("5b1d-schedule-once", &unique("bench"))],
+                );
+                let r = reply(dispatch("tiktok-publish", &app, scheduled).await);
+                assert_eq!(r.status, 201, "{}", r.body);
+                let id = r.body["id"].as_str().expect("post id").to_owned();
+                if function == "retry-tiktok-post" {
+                    psql(&format!(
+                        "update tiktok_posts set status = 'FAILED', fail_reason = 'bench' where id = '{id}'"
+                    ));
+                }
+                let post = [("REPLACE_WITH_POST_ID", id.as_str())];
+                events.push(request_json(
+                    &format!("{function}/ok.json"),
+                    &user,
+                    &account,
+                    &post,
+                ));
+            }
+            events
+        }
         _ => {
             connect(account.clone()).await;
             if function == "tiktok-profile" {

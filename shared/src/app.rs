@@ -11,7 +11,8 @@ use crate::error::ApiError;
 use crate::firebase::{AccountState, FirebaseAuth, IdTokenVerifier, IdentityAdmin};
 use crate::http::bearer_token;
 use crate::store::{
-    Caller, ConnectionStore, HealthStore, OAuthStateStore, PostStore, PostgrestStore, ScheduleStore,
+    CalendarStore, Caller, ConnectionStore, HealthStore, OAuthStateStore, PostStore,
+    PostgrestStore, ScheduleStore,
 };
 use crate::tiktok::{TikTokApi, TikTokClient};
 
@@ -34,7 +35,12 @@ const STORE_TIMEOUT: Duration = Duration::from_secs(5);
 /// The outside parties a use case talks to, as one shape: the production adapters
 /// ([`Live`]) or in-memory ones (`testing::InMemory`, feature `testing`).
 pub trait Ports: Send + Sync + 'static {
-    type Store: ConnectionStore + OAuthStateStore + HealthStore + PostStore + ScheduleStore;
+    type Store: ConnectionStore
+        + OAuthStateStore
+        + HealthStore
+        + PostStore
+        + ScheduleStore
+        + CalendarStore;
     type TikTok: TikTokApi;
     type Identity: IdTokenVerifier + IdentityAdmin;
 }

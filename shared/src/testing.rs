@@ -63,7 +63,7 @@ pub fn app(store: MemoryStore, tiktok: ScriptedTikTok, identity: FixedIdentity) 
 }
 
 /// Every function of the API, by its binary's name.
-pub const FUNCTIONS: [&str; 15] = [
+pub const FUNCTIONS: [&str; 19] = [
     "oauth-tiktok",
     "store-token",
     "tiktok-profile",
@@ -78,6 +78,10 @@ pub const FUNCTIONS: [&str; 15] = [
     "tiktok-creator-info",
     "tiktok-publish",
     "tiktok-post-status",
+    "list-tiktok-posts",
+    "update-tiktok-post",
+    "cancel-tiktok-post",
+    "retry-tiktok-post",
     // Last: suites that run every function in turn on one account disconnect it here.
     "disconnect-tiktok",
 ];
@@ -117,6 +121,10 @@ pub async fn dispatch<P: Ports>(
         "tiktok-creator-info" => answer(id, deadline, tiktok_creator_info::run(app, req)).await,
         "tiktok-publish" => answer(id, deadline, tiktok_publish::run(app, req)).await,
         "tiktok-post-status" => answer(id, deadline, tiktok_post_status::run(app, req)).await,
+        "list-tiktok-posts" => answer(id, deadline, list_tiktok_posts::run(app, req)).await,
+        "update-tiktok-post" => answer(id, deadline, update_tiktok_post::run(app, req)).await,
+        "cancel-tiktok-post" => answer(id, deadline, cancel_tiktok_post::run(app, req)).await,
+        "retry-tiktok-post" => answer(id, deadline, retry_tiktok_post::run(app, req)).await,
         CATCH_ALL => answer(id, deadline, async { route_not_found::run(req) }).await,
         _ => return None,
     };

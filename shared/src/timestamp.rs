@@ -49,6 +49,12 @@ pub fn serialize<S: serde::Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok
     s.serialize_str(&format(*t))
 }
 
+/// As [`serialize`], keeping the fraction of a second (a paging mark compares exactly).
+pub fn serialize_exact<S: serde::Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
+    let t = t.to_offset(UtcOffset::UTC);
+    s.serialize_str(&t.format(&Rfc3339).unwrap_or_default())
+}
+
 /// serde helpers for `Option<OffsetDateTime>` fields of rows.
 pub mod option {
     use serde::{Deserialize, Deserializer, Serializer};

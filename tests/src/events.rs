@@ -86,6 +86,7 @@ pub fn request_json(
     extra: &[(&str, &str)],
 ) -> String {
     let expires = from_now(7200);
+    let tomorrow = from_now(86_400);
     let client_key = crate::stack::stack_var("TIKTOK_CLIENT_KEY");
     let email = format!(
         "{}@example.com",
@@ -107,6 +108,7 @@ pub fn request_json(
         ("REPLACE_WITH_STATE", "state-never-issued"),
         ("REPLACE_WITH_BINDING", "binding-never-issued"),
         ("REPLACE_WITH_CLIENT_KEY", client_key.as_str()),
+        ("REPLACE_WITH_SCHEDULED_AT", tomorrow.as_str()),
     ];
     replacements.extend_from_slice(extra);
     event_json(file, &replacements)
@@ -124,9 +126,17 @@ pub fn firebase_authenticated(function: &str) -> bool {
 pub const SESSION_OPTIONAL: [&str; 3] = ["oauth-tiktok", "tiktok-authorize", "tiktok-callback"];
 
 /// Functions whose good request (`good_request`) succeeds; the callback's needs an
-/// authorization started at the TikTok fake first, a post's status a post made first.
+/// authorization started at the TikTok fake first, a post's status and changes a post
+/// made first.
 pub fn answers_good_request(function: &str) -> bool {
-    function != "tiktok-callback" && function != "tiktok-post-status"
+    !matches!(
+        function,
+        "tiktok-callback"
+            | "tiktok-post-status"
+            | "update-tiktok-post"
+            | "cancel-tiktok-post"
+            | "retry-tiktok-post"
+    )
 }
 
 /// A good request for the function, for this user and TikTok account (the events/

@@ -9,6 +9,7 @@ pub mod events;
 pub mod fakes;
 pub mod firebase;
 pub mod given;
+pub mod scheduling;
 pub mod secrets;
 pub mod stack;
 
@@ -19,6 +20,7 @@ pub use events::*;
 pub use fault_proxy::*;
 pub use firebase::*;
 pub use runtime_api::*;
+pub use scheduling::*;
 pub use secrets::*;
 pub use stack::*;
 pub use tiktok_fake::*;

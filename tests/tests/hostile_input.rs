@@ -101,6 +101,8 @@ fn body_cases(function: &str) -> Vec<(String, Body)> {
         "update-connection" => &["account_label", "account_type", "is_primary"],
         "tiktok-authorize" => &["redirect_uri", "scopes"],
         "tiktok-callback" => &["code", "state", "binding", "email"],
+        "update-tiktok-post" => &["scheduled_at", "post_info"],
+        "retry-tiktok-post" => &["confirm"],
         _ => &[],
     };
     if !fields.is_empty() {

@@ -2,109 +2,16 @@
 //! `scheduled_at`: recorded, TikTok not called), and the dispatcher
 //! (publish-scheduled-posts) sending each due post's init at most once, whatever TikTok,
 //! the database or a concurrent run does.
-//!
-//! The dispatcher takes every due post in the database, other tests' too: the tests
-//! check their own posts and the fake's calls for their own accounts, never a run's
-//! totals alone.
+//! (Helpers: tests/src/scheduling.rs.)
 
 use std::time::Duration;
 
 use integration_tests::*;
 use serde_json::{json, Value};
 
-async fn publisher(app: &shared::LiveApp) -> (FirebaseUser, TikTokAccount) {
-    let user = given::user().await;
-    let account = TikTokFake::new().account(ALL_SCOPES).await;
-    given::connection(&user, &account)
-        .through_store_token(app)
-        .await;
-    (user, account)
-}
-
-/// A URL post of `account` scheduled at `at` (RFC 3339).
-fn scheduled_url(account: &TikTokAccount, at: &str) -> Value {
-    json!({"account_id": account.open_id, "mode": "direct",
-           "source": {"type": "url", "video_url": format!("{VERIFIED_PREFIX}later.mp4")},
-           "post_info": {"title": "Thursday's post", "privacy_level": "SELF_ONLY"},
-           "scheduled_at": at})
-}
-
-async fn publish(
-    app: &shared::LiveApp,
-    user: &FirebaseUser,
-    account: &TikTokAccount,
-    body: &Value,
-    key: Option<&str>,
-) -> Reply {
-    let mut req = with_json_body(request("tiktok-publish/ok.json", user, account, &[]), body);
-    if let Some(key) = key {
-        req.headers_mut()
-            .insert("idempotency-key", key.parse().unwrap());
-    }
-    send("tiktok-publish", app, req).await
-}
-
 /// Schedules a URL post an hour ahead: its id.
 async fn schedule(app: &shared::LiveApp, user: &FirebaseUser, account: &TikTokAccount) -> String {
-    let r = publish(
-        app,
-        user,
-        account,
-        &scheduled_url(account, &from_now(3600)),
-        None,
-    )
-    .await;
-    assert_eq!(r.status, 201, "{}", r.body);
-    r.body["id"].as_str().unwrap().to_owned()
-}
-
-/// The post's time comes now (as if an hour had passed).
-fn make_due(id: &str) {
-    psql(&format!(
-        "update tiktok_posts set scheduled_at = now() - interval '1 second', \
-         next_attempt_at = null where id = '{id}'"
-    ));
-}
-
-async fn status(
-    app: &shared::LiveApp,
-    user: &FirebaseUser,
-    account: &TikTokAccount,
-    id: &str,
-) -> Value {
-    let req = request(
-        "tiktok-post-status/ok.json",
-        user,
-        account,
-        &[("REPLACE_WITH_POST_ID", id)],
-    );
-    let r = send("tiktok-post-status", app, req).await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    r.body
-}
-
-/// Dispatcher runs until post `id` is no longer being published (another test's run,
-/// concurrent, may hold its claim a while).
-async fn settle(app: &shared::LiveApp, id: &str) {
-    for _ in 0..80 {
-        dispatch(app).await;
-        let status = psql(&format!(
-            "select status from tiktok_posts where id = '{id}'"
-        ));
-        if status.trim() != "PUBLISHING" {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    panic!("post {id} stayed PUBLISHING");
-}
-
-/// One dispatcher run, as its schedule starts it.
-async fn dispatch(app: &shared::LiveApp) -> shared::dispatch::Summary {
-    let until = tokio::time::Instant::now() + Duration::from_secs(60);
-    shared::dispatch::run(app, until)
-        .await
-        .expect("a dispatcher run")
+    schedule_in(app, user, account, 3600).await
 }
 
 #[tokio::test]
@@ -127,11 +34,11 @@ async fn a_scheduled_post_is_initiated_once_when_due() {
     );
 
     // Before its time: read as scheduled, nothing asked of TikTok, nothing dispatched.
-    let before = status(&app, &user, &account, &id).await;
+    let before = post_status(&app, &user, &account, &id).await;
     assert_eq!(before["status"], "SCHEDULED");
-    dispatch(&app).await;
+    dispatcher_run(&app).await;
     assert_eq!(
-        status(&app, &user, &account, &id).await["status"],
+        post_status(&app, &user, &account, &id).await["status"],
         "SCHEDULED"
     );
     assert_eq!(fake.count(&account.open_id, "video_init").await, 0);
@@ -139,7 +46,7 @@ async fn a_scheduled_post_is_initiated_once_when_due() {
 
     make_due(&id);
     settle(&app, &id).await;
-    let after = status(&app, &user, &account, &id).await;
+    let after = post_status(&app, &user, &account, &id).await;
     assert!(
         after["publish_id"]
             .as_str()
@@ -151,7 +58,7 @@ async fn a_scheduled_post_is_initiated_once_when_due() {
     assert_ne!(after["status"], "SCHEDULED");
     assert_ne!(after["status"], "PUBLISHING");
     for _ in 0..3 {
-        dispatch(&app).await;
+        dispatcher_run(&app).await;
     }
     assert_eq!(
         fake.count(&account.open_id, "video_init").await,
@@ -246,11 +153,11 @@ async fn a_lost_init_is_unconfirmed_and_never_sent_again() {
     fake.script(&account.open_id, "video_init", lost).await;
     make_due(&id);
     settle(&app, &id).await;
-    let post = status(&app, &user, &account, &id).await;
+    let post = post_status(&app, &user, &account, &id).await;
     assert_eq!(post["status"], "UNCONFIRMED", "{post}");
     assert_eq!(post["fail_reason"], "init_outcome_unknown");
     for _ in 0..10 {
-        dispatch(&app).await;
+        dispatcher_run(&app).await;
     }
     assert_eq!(
         fake.count(&account.open_id, "video_init").await,
@@ -258,7 +165,7 @@ async fn a_lost_init_is_unconfirmed_and_never_sent_again() {
         "no second init"
     );
     assert_eq!(
-        status(&app, &user, &account, &id).await["status"],
+        post_status(&app, &user, &account, &id).await["status"],
         "UNCONFIRMED"
     );
 }
@@ -273,7 +180,7 @@ async fn tiktoks_rate_limit_puts_the_post_back_after_its_window() {
     fake.script(&account.open_id, "video_init", limited).await;
     make_due(&id);
     settle(&app, &id).await;
-    let post = status(&app, &user, &account, &id).await;
+    let post = post_status(&app, &user, &account, &id).await;
     assert_eq!(post["status"], "SCHEDULED", "{post}");
     assert_eq!(post["attempts"], 1);
     assert_eq!(post["fail_reason"], "rate_limit_exceeded");
@@ -281,14 +188,14 @@ async fn tiktoks_rate_limit_puts_the_post_back_after_its_window() {
     let wait = (next - time::OffsetDateTime::now_utc()).whole_seconds();
     assert!((20..=31).contains(&wait), "next attempt in {wait} s");
     // Not due again yet: no second init.
-    dispatch(&app).await;
+    dispatcher_run(&app).await;
     assert_eq!(fake.count(&account.open_id, "video_init").await, 1);
     // Its window over, it goes out.
     psql(&format!(
         "update tiktok_posts set next_attempt_at = now() - interval '1 second' where id = '{id}'"
     ));
     settle(&app, &id).await;
-    let post = status(&app, &user, &account, &id).await;
+    let post = post_status(&app, &user, &account, &id).await;
     assert_eq!(post["attempts"], 2);
     assert!(post["publish_id"].is_string(), "{post}");
     assert_eq!(post["fail_reason"], Value::Null);
@@ -310,7 +217,7 @@ async fn daily_caps_hold_the_post_for_an_hour_then_fail_it_after_24_attempts() {
     fake.script(&account.open_id, "video_init", capped(2)).await;
     make_due(&id);
     settle(&app, &id).await;
-    let post = status(&app, &user, &account, &id).await;
+    let post = post_status(&app, &user, &account, &id).await;
     assert_eq!(post["status"], "SCHEDULED", "{post}");
     assert_eq!(post["fail_reason"], "spam_risk_too_many_posts");
     let next = shared::timestamp::parse(post["next_attempt_at"].as_str().unwrap()).unwrap();
@@ -322,7 +229,7 @@ async fn daily_caps_hold_the_post_for_an_hour_then_fail_it_after_24_attempts() {
          where id = '{id}'"
     ));
     settle(&app, &id).await;
-    let post = status(&app, &user, &account, &id).await;
+    let post = post_status(&app, &user, &account, &id).await;
     assert_eq!(post["status"], "FAILED", "{post}");
     assert_eq!(post["attempts"], 24);
     assert_eq!(post["fail_reason"], "spam_risk_too_many_posts");
@@ -338,10 +245,10 @@ async fn a_refusal_fails_the_post_with_tiktoks_reason() {
     fake.script(&account.open_id, "video_init", refused).await;
     make_due(&id);
     settle(&app, &id).await;
-    let post = status(&app, &user, &account, &id).await;
+    let post = post_status(&app, &user, &account, &id).await;
     assert_eq!(post["status"], "FAILED", "{post}");
     assert_eq!(post["fail_reason"], "privacy_level_option_mismatch");
-    dispatch(&app).await;
+    dispatcher_run(&app).await;
     assert_eq!(fake.count(&account.open_id, "video_init").await, 1);
 }
 
@@ -384,7 +291,7 @@ async fn two_dispatchers_at_once_send_one_init_per_post() {
         make_due(id);
     }
     let other = live_app();
-    tokio::join!(dispatch(&app), dispatch(&other));
+    tokio::join!(dispatcher_run(&app), dispatcher_run(&other));
     for id in &ids {
         settle(&app, id).await;
     }
@@ -416,8 +323,8 @@ async fn a_run_that_died_after_its_claim_leaves_the_post_unconfirmed_never_sent_
         "update tiktok_posts set status = 'PUBLISHING', attempts = 1, attempted_at = now(), \
          lease_until = now() - interval '1 second' where id = '{id}'"
     ));
-    dispatch(&app).await;
-    let post = status(&app, &user, &account, &id).await;
+    dispatcher_run(&app).await;
+    let post = post_status(&app, &user, &account, &id).await;
     assert_eq!(post["status"], "UNCONFIRMED", "{post}");
     assert_eq!(post["fail_reason"], "init_outcome_unknown");
     assert_eq!(fake.count(&account.open_id, "video_init").await, 0);
@@ -439,6 +346,6 @@ async fn with_the_database_down_a_run_fails_and_loses_nothing() {
     assert_eq!(fake.count(&account.open_id, "video_init").await, 0);
     make_due(&id);
     settle(&app, &id).await;
-    assert!(status(&app, &user, &account, &id).await["publish_id"].is_string());
+    assert!(post_status(&app, &user, &account, &id).await["publish_id"].is_string());
     assert_eq!(fake.count(&account.open_id, "video_init").await, 1);
 }

@@ -200,6 +200,35 @@ export function createTikTokConnectionsClient({ baseUrl, getIdToken, fetch }: Cl
     /** The caller's post and its current status. */
     getTikTokPost: (id: string) =>
       unwrap(http.GET("/api/v1/social-connections/tiktok/posts/{id}", { params: { path: { id } } })),
+
+    /** The caller's posts for the calendar, newest first; `next_cursor` pages on. */
+    listTikTokPosts: (query: Query<"listTikTokPosts"> = {}) =>
+      unwrap(http.GET("/api/v1/social-connections/tiktok/posts", { params: { query } })),
+
+    /** Reschedule (`scheduled_at`) or edit (`post_info`, whole) a post still SCHEDULED. */
+    updateTikTokPost: (
+      id: string,
+      changes: NonNullable<operations["updateTikTokPost"]["requestBody"]>["content"]["application/json"],
+    ) =>
+      unwrap(
+        http.PATCH("/api/v1/social-connections/tiktok/posts/{id}", { params: { path: { id } }, body: changes }),
+      ),
+
+    /** Cancel a post still SCHEDULED. */
+    cancelTikTokPost: (id: string) =>
+      unwrap(http.DELETE("/api/v1/social-connections/tiktok/posts/{id}", { params: { path: { id } } })),
+
+    /**
+     * A new attempt of an UNCONFIRMED or FAILED scheduled post. Only on the user's word:
+     * TikTok may already have made an UNCONFIRMED post.
+     */
+    retryTikTokPost: (id: string) =>
+      unwrap(
+        http.POST("/api/v1/social-connections/tiktok/posts/{id}/retry", {
+          params: { path: { id } },
+          body: { confirm: true },
+        }),
+      ),
   };
 }
 

@@ -131,7 +131,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * The caller's posts for the calendar
+         * @description Newest first by each post's time (`scheduled_at`, else `created_at`), paged with `next_cursor`. Posts of disconnected accounts stay listed.
+         */
+        get: operations["listTikTokPosts"];
         put?: never;
         /**
          * Initialise a TikTok post (direct, or to the creator's inbox)
@@ -158,6 +162,34 @@ export interface paths {
         get: operations["getTikTokPost"];
         put?: never;
         post?: never;
+        /**
+         * Cancel a scheduled post
+         * @description The caller's `SCHEDULED` post becomes `CANCELLED` (a cancelled one answers as it is). 409 `post_not_editable` once publishing has begun.
+         */
+        delete: operations["cancelTikTokPost"];
+        options?: never;
+        head?: never;
+        /**
+         * Reschedule or edit a scheduled post
+         * @description Changes `scheduled_at` and/or `post_info` (replaced whole) of the caller's `SCHEDULED` post, checked as a new post is. 409 `post_not_editable` once publishing has begun. A new time clears `next_attempt_at`.
+         */
+        patch: operations["updateTikTokPost"];
+        trace?: never;
+    };
+    "/api/v1/social-connections/tiktok/posts/{id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A new attempt of an unconfirmed or failed scheduled post
+         * @description The user's decision, never the API's: TikTok may have made an `UNCONFIRMED` post. With `{"confirm": true}` the caller's `UNCONFIRMED` or `FAILED` scheduled post is `SCHEDULED` again, due now (the dispatcher sends it within a minute), its `attempts` counted from 0. Another status, or a post made at once, 409 `post_not_editable`.
+         */
+        post: operations["retryTikTokPost"];
         delete?: never;
         options?: never;
         head?: never;
@@ -301,7 +333,7 @@ export interface components {
              * @description Stable, for the frontend
              * @enum {string}
              */
-            code: "invalid_json" | "invalid_request" | "email_required" | "open_id_required" | "access_token_required" | "unsupported_provider" | "unauthorized" | "tiktok_token_invalid" | "tiktok_account_mismatch" | "tiktok_not_connected" | "method_not_allowed" | "account_exists" | "tiktok_account_in_use" | "tiktok_reauth_required" | "payload_too_large" | "tiktok_rate_limited" | "tiktok_unavailable" | "database_unavailable" | "identity_unavailable" | "internal_error" | "tiktok_sign_in_not_enabled" | "tiktok_account_disconnected" | "last_sign_in_method" | "too_many_connections" | "invalid_redirect_uri" | "invalid_state" | "invalid_code" | "state_mismatch" | "invalid_signature" | "tiktok_scope_missing" | "invalid_privacy_level" | "tiktok_post_limit" | "tiktok_posting_blocked" | "tiktok_app_unaudited" | "video_url_not_verified" | "idempotency_key_reused" | "idempotency_key_in_progress" | "post_not_found" | "route_not_found" | "too_many_pending_authorizations" | "idempotency_outcome_unknown" | "token_sign_in_disabled" | "rate_limited";
+            code: "invalid_json" | "invalid_request" | "email_required" | "open_id_required" | "access_token_required" | "unsupported_provider" | "unauthorized" | "tiktok_token_invalid" | "tiktok_account_mismatch" | "tiktok_not_connected" | "method_not_allowed" | "account_exists" | "tiktok_account_in_use" | "tiktok_reauth_required" | "payload_too_large" | "tiktok_rate_limited" | "tiktok_unavailable" | "database_unavailable" | "identity_unavailable" | "internal_error" | "tiktok_sign_in_not_enabled" | "tiktok_account_disconnected" | "last_sign_in_method" | "too_many_connections" | "invalid_redirect_uri" | "invalid_state" | "invalid_code" | "state_mismatch" | "invalid_signature" | "tiktok_scope_missing" | "invalid_privacy_level" | "tiktok_post_limit" | "tiktok_posting_blocked" | "tiktok_app_unaudited" | "video_url_not_verified" | "idempotency_key_reused" | "idempotency_key_in_progress" | "post_not_found" | "route_not_found" | "too_many_pending_authorizations" | "idempotency_outcome_unknown" | "token_sign_in_disabled" | "rate_limited" | "post_not_editable";
             request_id: string;
         };
         /**
@@ -984,6 +1016,44 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
+    listTikTokPosts: {
+        parameters: {
+            query?: {
+                /** @description One TikTok account's posts */
+                account_id?: string;
+                /** @description Statuses, comma-separated */
+                status?: string;
+                /** @description Posts at or after */
+                from?: string;
+                /** @description Posts before */
+                to?: string;
+                /** @description A next_cursor answered before */
+                cursor?: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of posts */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        posts: components["schemas"]["Post"][];
+                        next_cursor: string | null;
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
     publishToTikTok: {
         parameters: {
             query?: never;
@@ -1047,6 +1117,103 @@ export interface operations {
             409: components["responses"]["Conflict"];
             429: components["responses"]["RateLimited"];
             502: components["responses"]["TikTokUnavailable"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    cancelTikTokPost: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The cancelled post */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Post"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["PostNotFound"];
+            409: components["responses"]["Conflict"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    updateTikTokPost: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** Format: date-time */
+                    scheduled_at?: string;
+                    post_info?: components["schemas"]["PublishRequest"]["post_info"];
+                };
+            };
+        };
+        responses: {
+            /** @description The post as changed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Post"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["PostNotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    retryTikTokPost: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @constant */
+                    confirm: true;
+                };
+            };
+        };
+        responses: {
+            /** @description The post, scheduled again */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Post"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["PostNotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
             503: components["responses"]["Unavailable"];
         };
     };

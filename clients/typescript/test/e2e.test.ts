@@ -340,6 +340,46 @@ step("publishing: creator info, an upload (idempotent), its status", async () =>
   assert.equal(post.status, "PUBLISH_COMPLETE");
 });
 
+step("the calendar: schedule, list, reschedule, cancel; a retry only of what went wrong", async () => {
+  const poster = await newTikTokAccount("E2E Planner", `${READ_SCOPES},video.publish,video.upload`);
+  await api.storeToken({
+    provider: "tiktok",
+    provider_account_id: poster.open_id,
+    access_token: poster.access_token,
+    refresh_token: poster.refresh_token,
+    scope: poster.scope,
+  });
+  const inDays = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString().replace(/\.\d{3}Z$/, "Z");
+  const thursday = inDays(3);
+  const scheduled = await api.publishToTikTok(
+    {
+      account_id: poster.open_id,
+      mode: "direct",
+      source: { type: "url", video_url: "https://media.example.com/verified/thursday.mp4" },
+      post_info: { title: "Thursday", privacy_level: "SELF_ONLY" },
+      scheduled_at: thursday,
+    },
+    { idempotencyKey: `e2e-${randomUUID()}` },
+  );
+  assert.equal(scheduled.status, "SCHEDULED");
+  assert.equal(scheduled.publish_id, null);
+  assert.equal(scheduled.scheduled_at, thursday);
+
+  const page = await api.listTikTokPosts({ account_id: poster.open_id, status: "SCHEDULED" });
+  assert.deepEqual(page.posts.map((p) => p.id), [scheduled.id]);
+  assert.equal(page.next_cursor, null);
+
+  const friday = inDays(4);
+  const moved = await api.updateTikTokPost(scheduled.id, { scheduled_at: friday });
+  assert.equal(moved.scheduled_at, friday);
+  await rejectsWith(api.retryTikTokPost(scheduled.id), 409, "post_not_editable");
+
+  const cancelled = await api.cancelTikTokPost(scheduled.id);
+  assert.equal(cancelled.status, "CANCELLED");
+  await rejectsWith(api.updateTikTokPost(scheduled.id, { scheduled_at: thursday }), 409, "post_not_editable");
+  await rejectsWith(api.cancelTikTokPost(randomUUID()), 404, "post_not_found");
+});
+
 step("sign in with TikTok (oauth-tiktok) without a session", async () => {
   await signOut(auth);
   const grant = await newTikTokAccount("E2E Sign-in");

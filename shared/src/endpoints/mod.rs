@@ -1,8 +1,12 @@
 //! One module per endpoint: the use case behind each Lambda function.
 
+pub mod cancel_tiktok_post;
 pub mod disconnect_tiktok;
 pub mod list_connections;
+pub mod list_tiktok_posts;
 pub mod oauth_tiktok;
+pub mod post_view;
+pub mod retry_tiktok_post;
 pub mod route_not_found;
 pub mod store_tiktok_profile;
 pub mod store_token;
@@ -16,6 +20,7 @@ pub mod tiktok_test;
 pub mod tiktok_videos;
 pub mod tiktok_webhook;
 pub mod update_connection;
+pub mod update_tiktok_post;
 
 use lambda_http::Request;
 use serde::{Deserialize, Serialize};

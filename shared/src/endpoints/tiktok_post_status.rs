@@ -3,79 +3,14 @@
 //! `/v2/post/publish/status/fetch/` moves the row on first; statuses never move back
 //! (the webhook's `post.publish.*` events move them on too, without polling).
 
-use serde::Serialize;
-
+use super::post_view::{post_id, PostView};
 use super::prelude::*;
 use crate::access::AccessError;
-use crate::store::{PostRow, PostStatusUpdate, PostStore};
+use crate::store::{PostStatusUpdate, PostStore};
 use crate::tiktok::TikTokError;
 
 /// A status read needs either posting scope; the refusal names direct posting.
 const STATUS_SCOPE: NeededScope = PUBLISH_SCOPE;
-
-#[derive(Serialize)]
-pub(crate) struct PostView {
-    id: String,
-    /// TikTok's, once initialised (a scheduled post has none before).
-    publish_id: Option<String>,
-    account_id: String,
-    mode: String,
-    status: String,
-    fail_reason: Option<String>,
-    public_post_ids: Vec<String>,
-    uploaded_bytes: Option<i64>,
-    #[serde(with = "crate::timestamp::option")]
-    scheduled_at: Option<time::OffsetDateTime>,
-    attempts: i32,
-    #[serde(with = "crate::timestamp::option")]
-    next_attempt_at: Option<time::OffsetDateTime>,
-    #[serde(with = "crate::timestamp::option")]
-    created_at: Option<time::OffsetDateTime>,
-    #[serde(with = "crate::timestamp::option")]
-    updated_at: Option<time::OffsetDateTime>,
-}
-
-impl From<PostRow> for PostView {
-    fn from(p: PostRow) -> Self {
-        PostView {
-            id: p.id,
-            publish_id: p.publish_id,
-            account_id: p.open_id,
-            mode: p.mode,
-            status: p.status,
-            fail_reason: p.fail_reason,
-            public_post_ids: p.public_post_ids,
-            uploaded_bytes: p.uploaded_bytes,
-            scheduled_at: p.scheduled_at,
-            attempts: p.attempts,
-            next_attempt_at: p.next_attempt_at,
-            created_at: p.created_at,
-            updated_at: p.updated_at,
-        }
-    }
-}
-
-fn not_found() -> ApiError {
-    ApiError::NotFound {
-        code: code::POST_NOT_FOUND,
-        detail: "No such post".into(),
-    }
-}
-
-/// A post id as the publish answer gives it (a UUID); anything else cannot be a post.
-fn post_id(req: &Request) -> Result<String, ApiError> {
-    let id = path_param(req, "id", 1).ok_or_else(not_found)?;
-    let shaped = id.len() == 36
-        && id.char_indices().all(|(i, c)| match i {
-            8 | 13 | 18 | 23 => c == '-',
-            _ => c.is_ascii_hexdigit(),
-        });
-    if shaped {
-        Ok(id.to_ascii_lowercase())
-    } else {
-        Err(not_found())
-    }
-}
 
 /// The use case: parse, authorise, act, answer.
 pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
@@ -89,7 +24,7 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
         // Not recorded yet (TikTok's init in flight): no publish_id, and its id was not
         // answered to anyone yet. A scheduled post is answered from its making on.
         .filter(|found| found.post.publish_id.is_some() || found.post.scheduled_at.is_some())
-        .ok_or_else(not_found)?;
+        .ok_or_else(super::post_view::not_found)?;
     let mut post = found.post;
     // A disconnected or revoked account's post is shown as last known.
     let usable = found.connection.filter(|c| c.revoked_at.is_none());

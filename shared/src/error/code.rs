@@ -39,6 +39,7 @@ pub const VIDEO_URL_NOT_VERIFIED: &str = "video_url_not_verified";
 pub const IDEMPOTENCY_KEY_REUSED: &str = "idempotency_key_reused";
 pub const IDEMPOTENCY_KEY_IN_PROGRESS: &str = "idempotency_key_in_progress";
 pub const POST_NOT_FOUND: &str = "post_not_found";
+pub const POST_NOT_EDITABLE: &str = "post_not_editable";
 pub const TOO_MANY_PENDING_AUTHORIZATIONS: &str = "too_many_pending_authorizations";
 pub const IDEMPOTENCY_OUTCOME_UNKNOWN: &str = "idempotency_outcome_unknown";
 pub const TOKEN_SIGN_IN_DISABLED: &str = "token_sign_in_disabled";
@@ -48,7 +49,7 @@ pub const ROUTE_NOT_FOUND: &str = "route_not_found";
 pub const RATE_LIMITED: &str = "rate_limited";
 
 /// All of them, in the order of the contract's error table.
-pub const ALL: [&str; 43] = [
+pub const ALL: [&str; 44] = [
     INVALID_JSON,
     INVALID_REQUEST,
     EMAIL_REQUIRED,
@@ -87,6 +88,7 @@ pub const ALL: [&str; 43] = [
     IDEMPOTENCY_KEY_REUSED,
     IDEMPOTENCY_KEY_IN_PROGRESS,
     POST_NOT_FOUND,
+    POST_NOT_EDITABLE,
     TOO_MANY_PENDING_AUTHORIZATIONS,
     IDEMPOTENCY_OUTCOME_UNKNOWN,
     TOKEN_SIGN_IN_DISABLED,

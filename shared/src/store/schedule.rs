@@ -143,3 +143,100 @@ pub trait ScheduleStore: Send + Sync {
     /// Posts due now (counted up to 10,000).
     fn count_due_posts(&self) -> impl Future<Output = Result<i64, StoreError>> + Send;
 }
+
+/// A page of the caller's posts, newest first (by `scheduled_at`, else `created_at`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PostQuery {
+    #[serde(rename = "p_firebase_uid")]
+    pub firebase_uid: String,
+    /// One TikTok account's posts only.
+    #[serde(rename = "p_open_id", skip_serializing_if = "Option::is_none")]
+    pub open_id: Option<String>,
+    #[serde(rename = "p_statuses", skip_serializing_if = "Option::is_none")]
+    pub statuses: Option<Vec<String>>,
+    #[serde(
+        rename = "p_from",
+        with = "timestamp::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub from: Option<OffsetDateTime>,
+    #[serde(
+        rename = "p_to",
+        with = "timestamp::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub to: Option<OffsetDateTime>,
+    /// Paging on: posts before this one (its time and id) only.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub before: Option<PageMark>,
+    #[serde(rename = "p_limit")]
+    pub limit: i64,
+}
+
+/// Where a page ended: its last post's time and id.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PageMark {
+    #[serde(rename = "p_before_at", serialize_with = "timestamp::serialize_exact")]
+    pub at: OffsetDateTime,
+    #[serde(rename = "p_before_id")]
+    pub id: String,
+}
+
+/// What a change of a scheduled post found.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Changed {
+    /// Changed (or, cancelling a cancelled post, as it was).
+    Changed { post: Box<PostRow> },
+    /// Publishing has begun (or it is no scheduled post): unchanged.
+    NotEditable { post: Box<PostRow> },
+    /// Not the caller's post.
+    NotFound,
+}
+
+/// `change_scheduled_tiktok_post`'s arguments.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PostChange {
+    #[serde(rename = "p_firebase_uid")]
+    pub firebase_uid: String,
+    #[serde(rename = "p_id")]
+    pub id: String,
+    /// The request with its new post_info (or time), as the dispatcher will send it.
+    #[serde(rename = "p_request")]
+    pub request: serde_json::Value,
+    #[serde(
+        rename = "p_scheduled_at",
+        with = "timestamp::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub scheduled_at: Option<OffsetDateTime>,
+}
+
+/// The calendar's reads and changes.
+pub trait CalendarStore: Send + Sync {
+    /// A page of the caller's posts (up to `query.limit`).
+    fn list_posts(
+        &self,
+        query: &PostQuery,
+    ) -> impl Future<Output = Result<Vec<PostRow>, StoreError>> + Send;
+
+    /// The caller's post with its stored request, for a change (`None`: not theirs).
+    fn change_post(
+        &self,
+        change: &PostChange,
+    ) -> impl Future<Output = Result<Changed, StoreError>> + Send;
+
+    /// Cancels the caller's scheduled post.
+    fn cancel_post(
+        &self,
+        firebase_uid: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<Changed, StoreError>> + Send;
+
+    /// A new attempt of the caller's UNCONFIRMED or FAILED scheduled post, due now.
+    fn retry_post(
+        &self,
+        firebase_uid: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<Changed, StoreError>> + Send;
+}

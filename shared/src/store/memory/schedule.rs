@@ -146,3 +146,118 @@ impl ScheduleStore for MemoryStore {
             .count() as i64)
     }
 }
+
+/// The caller's post (with a publish id, or scheduled): its index.
+fn caller_post(state: &super::state::State, firebase_uid: &str, id: &str) -> Option<usize> {
+    let user = state.user_by_uid(firebase_uid)?.row.id;
+    state.posts.iter().position(|p| {
+        p.row.id == id
+            && p.row.user_id == user
+            && (p.row.publish_id.is_some() || p.row.scheduled_at.is_some())
+    })
+}
+
+fn time_of(row: &PostRow) -> Option<OffsetDateTime> {
+    row.scheduled_at.or(row.created_at)
+}
+
+impl CalendarStore for MemoryStore {
+    async fn list_posts(&self, query: &PostQuery) -> Result<Vec<PostRow>, StoreError> {
+        let state = self.state()?;
+        let Some(user) = state.user_by_uid(&query.firebase_uid).map(|u| u.row.id) else {
+            return Ok(Vec::new());
+        };
+        let mut rows: Vec<PostRow> = state
+            .posts
+            .iter()
+            .map(|p| &p.row)
+            .filter(|r| r.user_id == user && (r.publish_id.is_some() || r.scheduled_at.is_some()))
+            .filter(|r| query.open_id.as_ref().is_none_or(|o| &r.open_id == o))
+            .filter(|r| {
+                query
+                    .statuses
+                    .as_ref()
+                    .is_none_or(|s| s.contains(&r.status))
+            })
+            .filter(|r| query.from.is_none_or(|from| time_of(r) >= Some(from)))
+            .filter(|r| query.to.is_none_or(|to| time_of(r) < Some(to)))
+            .filter(|r| {
+                query
+                    .before
+                    .as_ref()
+                    .is_none_or(|b| (time_of(r), r.id.as_str()) < (Some(b.at), b.id.as_str()))
+            })
+            .cloned()
+            .collect();
+        rows.sort_by(|a, b| (time_of(b), &b.id).cmp(&(time_of(a), &a.id)));
+        rows.truncate(query.limit.clamp(1, 101) as usize);
+        Ok(rows)
+    }
+
+    async fn change_post(&self, change: &PostChange) -> Result<Changed, StoreError> {
+        let mut state = self.state()?;
+        let Some(at) = caller_post(&state, &change.firebase_uid, &change.id) else {
+            return Ok(Changed::NotFound);
+        };
+        let row = &mut state.posts[at].row;
+        if row.status != "SCHEDULED" {
+            return Ok(Changed::NotEditable {
+                post: Box::new(row.clone()),
+            });
+        }
+        row.request = Some(change.request.clone());
+        if let Some(when) = change.scheduled_at {
+            row.scheduled_at = Some(when);
+            row.next_attempt_at = None;
+        }
+        Ok(Changed::Changed {
+            post: Box::new(row.clone()),
+        })
+    }
+
+    async fn cancel_post(&self, firebase_uid: &str, id: &str) -> Result<Changed, StoreError> {
+        let mut state = self.state()?;
+        let Some(at) = caller_post(&state, firebase_uid, id) else {
+            return Ok(Changed::NotFound);
+        };
+        let row = &mut state.posts[at].row;
+        match row.status.as_str() {
+            "CANCELLED" => {}
+            "SCHEDULED" => {
+                row.status = "CANCELLED".into();
+                row.next_attempt_at = None;
+            }
+            _ => {
+                return Ok(Changed::NotEditable {
+                    post: Box::new(row.clone()),
+                })
+            }
+        }
+        Ok(Changed::Changed {
+            post: Box::new(row.clone()),
+        })
+    }
+
+    async fn retry_post(&self, firebase_uid: &str, id: &str) -> Result<Changed, StoreError> {
+        let mut state = self.state()?;
+        let Some(at) = caller_post(&state, firebase_uid, id) else {
+            return Ok(Changed::NotFound);
+        };
+        let row = &mut state.posts[at].row;
+        if !matches!(row.status.as_str(), "UNCONFIRMED" | "FAILED") || row.request.is_none() {
+            return Ok(Changed::NotEditable {
+                post: Box::new(row.clone()),
+            });
+        }
+        row.status = "SCHEDULED".into();
+        row.publish_id = None;
+        row.fail_reason = None;
+        row.public_post_ids.clear();
+        row.uploaded_bytes = None;
+        row.attempts = 0;
+        row.next_attempt_at = Some(OffsetDateTime::now_utc());
+        Ok(Changed::Changed {
+            post: Box::new(row.clone()),
+        })
+    }
+}

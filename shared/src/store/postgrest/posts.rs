@@ -130,3 +130,37 @@ impl ScheduleStore for PostgrestStore {
         self.rpc("count_due_tiktok_posts", &NoArgs {}).await
     }
 }
+
+#[derive(Serialize)]
+struct CallerPost<'a> {
+    #[serde(rename = "p_firebase_uid")]
+    firebase_uid: &'a str,
+    #[serde(rename = "p_id")]
+    id: &'a str,
+}
+
+impl CalendarStore for PostgrestStore {
+    async fn list_posts(&self, query: &PostQuery) -> Result<Vec<PostRow>, StoreError> {
+        self.rpc("list_tiktok_posts", query).await
+    }
+
+    async fn change_post(&self, change: &PostChange) -> Result<Changed, StoreError> {
+        self.rpc("change_scheduled_tiktok_post", change).await
+    }
+
+    async fn cancel_post(&self, firebase_uid: &str, id: &str) -> Result<Changed, StoreError> {
+        self.rpc(
+            "cancel_scheduled_tiktok_post",
+            &CallerPost { firebase_uid, id },
+        )
+        .await
+    }
+
+    async fn retry_post(&self, firebase_uid: &str, id: &str) -> Result<Changed, StoreError> {
+        self.rpc(
+            "retry_scheduled_tiktok_post",
+            &CallerPost { firebase_uid, id },
+        )
+        .await
+    }
+}
