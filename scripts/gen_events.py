@@ -305,6 +305,34 @@ write("retry-tiktok-post", {
 })
 
 
+# Media for scheduled posts: a presigned upload, then its state.
+MEDIA = "/api/v1/social-connections/tiktok/media"
+write("tiktok-media", {
+    "ok.json": event("POST", MEDIA, body={"content_type": "video/mp4", "size": 1048576}, name="tiktok-media"),
+    "too-large.json": event("POST", MEDIA, body={"content_type": "video/mp4", "size": 5000000000}, name="tiktok-media"),
+    "no-auth.json": event("POST", MEDIA, auth=False, body={"content_type": "video/mp4", "size": 1}, name="tiktok-media"),
+    "wrong-method.json": event("GET", MEDIA, name="tiktok-media"),
+})
+MEDIA_ID = MEDIA + "/REPLACE_WITH_MEDIA_ID"
+
+
+def media_event(method="GET", auth=True):
+    return event(method, MEDIA_ID, auth=auth, name="tiktok-media-status",
+                 resource=MEDIA + "/{id}", path_params={"id": "REPLACE_WITH_MEDIA_ID"})
+
+
+write("tiktok-media-status", {
+    "ok.json": media_event(),
+    "no-auth.json": media_event(auth=False),
+    "wrong-method.json": media_event("DELETE"),
+})
+# A scheduled post of an uploaded video (media source).
+write("tiktok-publish", {"media.json": publish_event({
+    "mode": "direct", "source": {"type": "media", "media_id": "REPLACE_WITH_MEDIA_ID"},
+    "post_info": {"title": "Uploaded once", "privacy_level": "SELF_ONLY"},
+    "scheduled_at": "REPLACE_WITH_SCHEDULED_AT"})})
+
+
 def catch_all_event(method, path, auth=False, headers=None):
     # The catch-all's resource: the route's own path (ANY there), else /{proxy+}.
     e = event(method, path, auth=auth, name="route-not-found", resource="/{proxy+}",

@@ -5,7 +5,7 @@
 #   scripts/with-stack.sh cargo test --workspace
 #
 # The stack: PostgreSQL 15 (ephemeral cluster, Supabase's roles, supabase/migrations),
-# postrust as PostgREST, the Firebase Auth emulator, moto for Secrets Manager, and the
+# postrust as PostgREST, the Firebase Auth emulator, moto for Secrets Manager and S3, and the
 # TikTok fake. Run scripts/bootstrap.sh once first (scripts/test.sh and run.sh do).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -127,6 +127,14 @@ wait_for postgrest "http://127.0.0.1:$PGRST_PORT/" "" 60
 wait_for moto "http://127.0.0.1:$MOTO_PORT/moto-api/" "" 30
 wait_for tiktok "http://127.0.0.1:$TIKTOK_PORT/health" ok 30
 wait_for firebase "http://127.0.0.1:$AUTH_PORT/" '"ready": *true' 120
+# The media bucket, as template.yaml makes it (moto serves S3 on the same endpoint).
+MEDIA_BUCKET_NAME="tiktok-media-local"
+"$VENV/bin/python" - "http://127.0.0.1:$MOTO_PORT" "$MEDIA_BUCKET_NAME" <<'PY'
+import sys, boto3
+s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1",
+                  aws_access_key_id="local", aws_secret_access_key="local")
+s3.create_bucket(Bucket=sys.argv[2])
+PY
 log "stack ready"
 
 cat >"$RUN/stack.env" <<ENV
@@ -145,6 +153,8 @@ AWS_ACCESS_KEY_ID='local'
 AWS_SECRET_ACCESS_KEY='local'
 AWS_EC2_METADATA_DISABLED='true'
 AWS_ENDPOINT_URL_SECRETS_MANAGER='http://127.0.0.1:$MOTO_PORT'
+AWS_ENDPOINT_URL_S3='http://127.0.0.1:$MOTO_PORT'
+MEDIA_BUCKET='$MEDIA_BUCKET_NAME'
 STACK_PG_URL='$PG_URL'
 STACK_TIKTOK_URL='http://127.0.0.1:$TIKTOK_PORT'
 STACK_MOTO_URL='http://127.0.0.1:$MOTO_PORT'

@@ -35,10 +35,10 @@ GOOD = {"ok.json", "new-user.json", "link.json", "session-email.json", "account-
         "force.json", "base64.json", "relabel.json", "sign-in.json", "default-scopes.json",
         "authorization-removed.json", "unknown-event.json", "page.json", "ids.json",
         "idempotent.json", "inbox.json", "url.json", "photos.json", "scheduled.json", "filtered.json",
-        "reschedule.json"}
+        "reschedule.json", "media.json"}
 BAD_BODY = {"unsupported-provider.json", "negative-count.json", "missing-open-id.json",
             "unknown-scope.json", "missing-code.json", "no-privacy-level.json",
-            "inbox-with-post-info.json", "unconfirmed.json"}
+            "inbox-with-post-info.json", "unconfirmed.json", "too-large.json"}
 
 
 class CfnLoader(yaml.SafeLoader):
@@ -235,6 +235,12 @@ def check_secrets():
         env = props.get("Environment", {}).get("Variables", {})
         granted = ("ReadTikTokClientSecretPolicy" in policies, "ReadFirebaseServiceAccountPolicy" in policies)
         told = ("TIKTOK_SECRET_ID" in env, "FIREBASE_SECRET_ID" in env)
+        # The media bucket: its name and a policy for exactly the functions built with it.
+        media = "with_media()" in main_rs
+        media_policies = policies & {"MediaUploadPolicy", "MediaReadPolicy"}
+        if media != ("MEDIA_BUCKET" in env) or media != bool(media_policies):
+            fail(f"{name} ({binary}): media in its code {media}, but MEDIA_BUCKET "
+                 f"{'MEDIA_BUCKET' in env} and media policies {sorted(media_policies)}")
         if granted != (tiktok, firebase) or told != (tiktok, firebase):
             fail(f"{name} ({binary}, Needs::{needs}): secret policies {granted} and "
                  f"ids {told}, but its code reads (TikTok, Firebase) = {(tiktok, firebase)}")

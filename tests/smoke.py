@@ -166,6 +166,17 @@ def main():
                        call("DELETE", f"{BASE}/api/v1/social-connections/tiktok/posts/{scheduled['id']}",
                             token=token), 200)
     assert cancelled["status"] == "CANCELLED", cancelled
+    media = expect("POST /api/v1/social-connections/tiktok/media",
+                   call("POST", f"{BASE}/api/v1/social-connections/tiktok/media",
+                        {"content_type": "video/mp4", "size": 16}, token=token), 201)
+    assert media["status"] == "pending" and media["upload"]["method"] == "PUT", media
+    put = urllib.request.Request(media["upload"]["url"], data=b"0123456789abcdef", method="PUT",
+                                 headers=media["upload"]["headers"])
+    with urllib.request.urlopen(put, timeout=60) as stored:
+        assert stored.status == 200, stored.status
+    ready = expect("GET /api/v1/social-connections/tiktok/media/{id}",
+                   call("GET", f"{BASE}/api/v1/social-connections/tiktok/media/{media['id']}", token=token), 200)
+    assert ready["status"] == "ready", ready
     expect("POST /api/v1/webhooks/tiktok without a signature",
            call("POST", f"{BASE}/api/v1/webhooks/tiktok", {"client_key": "x", "event": "authorization.removed"}), 401)
     listed = expect("GET /api/v1/social-connections/connections",

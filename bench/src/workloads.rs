@@ -131,6 +131,26 @@ pub(crate) async fn workload(function: &str, n: usize) -> Workload {
                 vec![request_json("tiktok-post-status/ok.json", &user, &account, &post); n]
             }
         }
+        "tiktok-media-status" => {
+            // Each request asks after a media object of its own whose upload has not
+            // arrived: the HEAD at S3 each poll makes.
+            connect(account.clone()).await;
+            let mut events = Vec::with_capacity(n);
+            for _ in 0..n {
+                let made = good_request("tiktok-media", &user, &account);
+                let r = reply(dispatch("tiktok-media", &app, made).await);
+                assert_eq!(r.status, 201, "{}", r.body);
+                let id = r.body["id"].as_str().expect("media id").to_owned();
+                let media = [("REPLACE_WITH_MEDIA_ID", id.as_str())];
+                events.push(request_json(
+                    "tiktok-media-status/ok.json",
+                    &user,
+                    &account,
+                    &media,
+                ));
+            }
+            events
+        }
         "update-tiktok-post" | "cancel-tiktok-post" | "retry-tiktok-post" => {
             // Each request changes a post of its own, scheduled for tomorrow (a retry's
             // post failed first).

@@ -87,7 +87,8 @@ class DisplayApi:
 
 
 def add_videos(open_id, p):
-    """/_fake/videos: `count` videos, an hour apart, the newest `newest` (Unix seconds).
+    """/_fake/videos: `count` videos, an hour apart, the newest `newest` (Unix seconds),
+    titled `title` (default "Video <i>") with `description` if given.
     Fields TikTok gives none of: `omit` (left out of its answers) and `null` (answered as
     null); never id or create_time, which the fake pages by. `id_type: "number"`: ids as
     JSON numbers, as other TikTok APIs send them. (problem, None) or (None, the videos).
@@ -102,8 +103,8 @@ def add_videos(open_id, p):
     for i in range(int(p.get("count", 1))):
         vid = str(7300000000000000000 + secrets.randbelow(10 ** 15))
         video = {
-            "id": vid, "create_time": newest - 3600 * i, "title": f"Video {i}",
-            "video_description": f"Description {i}", "duration": 15 + i,
+            "id": vid, "create_time": newest - 3600 * i, "title": p.get("title", f"Video {i}"),
+            "video_description": p.get("description", f"Description {i}"), "duration": 15 + i,
             "cover_image_url": f"https://p16.tiktokcdn.com/cover/{vid}.jpeg",
             "share_url": f"https://www.tiktok.com/@x/video/{vid}",
             "embed_link": f"https://www.tiktok.com/embed/v2/{vid}",

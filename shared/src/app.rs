@@ -10,8 +10,9 @@ use crate::crypto::TokenCipher;
 use crate::error::ApiError;
 use crate::firebase::{AccountState, FirebaseAuth, IdTokenVerifier, IdentityAdmin};
 use crate::http::bearer_token;
+use crate::media::{MediaStorage, S3Media};
 use crate::store::{
-    CalendarStore, Caller, ConnectionStore, HealthStore, OAuthStateStore, PostStore,
+    CalendarStore, Caller, ConnectionStore, HealthStore, MediaStore, OAuthStateStore, PostStore,
     PostgrestStore, ScheduleStore,
 };
 use crate::tiktok::{TikTokApi, TikTokClient};
@@ -40,9 +41,11 @@ pub trait Ports: Send + Sync + 'static {
         + HealthStore
         + PostStore
         + ScheduleStore
-        + CalendarStore;
+        + CalendarStore
+        + MediaStore;
     type TikTok: TikTokApi;
     type Identity: IdTokenVerifier + IdentityAdmin;
+    type Media: MediaStorage;
 }
 
 /// Everything a use case needs, behind narrow traits so use cases can be tested with
@@ -51,6 +54,8 @@ pub struct App<P: Ports> {
     pub store: P::Store,
     pub tiktok: P::TikTok,
     pub identity: P::Identity,
+    /// The media bucket, for the functions that touch media (`Needs::media`).
+    pub media: Option<P::Media>,
     pub cipher: TokenCipher,
     pub profile_cache_ttl: Duration,
     /// How long a request may take in all (see [`crate::config::REQUEST_DEADLINE`]).
@@ -104,6 +109,7 @@ impl Ports for Live {
     type Store = PostgrestStore;
     type TikTok = TikTokClient;
     type Identity = FirebaseAuth;
+    type Media = S3Media;
 }
 
 /// The production wiring.
@@ -125,6 +131,17 @@ impl LiveApp {
             ),
             tiktok: TikTokClient::new(&config.tiktok, http.clone()),
             identity: FirebaseAuth::new(&config.firebase, http),
+            media: match &config.media_bucket {
+                Some(bucket) => {
+                    Some(
+                        S3Media::from_env(bucket).map_err(|reason| ConfigError::Malformed {
+                            name: "MEDIA_BUCKET",
+                            reason,
+                        })?,
+                    )
+                }
+                None => None,
+            },
             cipher: config.cipher.clone(),
             profile_cache_ttl: config.profile_cache_ttl,
             request_deadline: config.request_deadline,
@@ -152,6 +169,14 @@ impl LiveApp {
 }
 
 impl<P: Ports> App<P> {
+    /// The media bucket; a function built without it (`Needs::media`) cannot serve media.
+    pub fn media(&self) -> Result<&P::Media, ApiError> {
+        self.media.as_ref().ok_or_else(|| {
+            tracing::error!("this function has no media bucket (Needs::media, MEDIA_BUCKET)");
+            ApiError::Internal
+        })
+    }
+
     /// The caller behind the request's Firebase ID token.
     pub async fn authenticate(&self, req: &lambda_http::Request) -> Result<Caller, ApiError> {
         let token = bearer_token(req)?.ok_or(ApiError::Unauthorized)?;

@@ -15,6 +15,9 @@
 //!    (`next_attempt_at` after its window), the daily caps back in an hour (at most
 //!    [`MAX_ATTEMPTS`] attempts), anything else FAILED with TikTok's reason; an init that
 //!    never left (no connection) goes back a minute later.
+//!
+//! A `media` post's video is then streamed from S3 to TikTok by the run that initiated
+//! it ([`upload`]); an upload a run cannot finish is carried on by the next.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -28,7 +31,9 @@ use crate::endpoints::tiktok_publish::request::{Mode, Publish};
 use crate::endpoints::{PUBLISH_SCOPE, UPLOAD_SCOPE};
 use crate::error::ApiError;
 use crate::jobs::{self, Counted, Job, Limits};
-use crate::store::{ClaimedPost, Dispatched, ScheduleStore, StoreError};
+use crate::store::{
+    ClaimedPost, Dispatched, MediaStore, PostRow, ScheduleStore, StoreError, StoredUpload,
+};
 use crate::tiktok::{TikTokApi, TikTokError};
 
 /// Posts one worker claims at a time (each is one init: a few hundred ms).
@@ -52,7 +57,28 @@ pub mod reason {
     pub const REQUEST_UNREADABLE: &str = "request_unreadable";
     pub const RATE_LIMITED: &str = "rate_limit_exceeded";
     pub const NOT_SENT: &str = "tiktok_unreachable";
+    pub const UPLOAD_FAILED: &str = "upload_failed";
+    pub const MEDIA_MISSING: &str = "media_missing";
 }
+
+mod reconcile;
+mod upload;
+
+/// The counters of the posts a run claimed to publish (a media post's counts its upload;
+/// the looks for UNCONFIRMED posts are counted apart).
+const CLAIMED: [&str; 8] = [
+    "initiated",
+    "held",
+    "unconfirmed",
+    "failed",
+    "unsettled",
+    "uploaded",
+    "upload_failed",
+    "upload_left",
+];
+
+/// Unfinished uploads one worker takes over at a time.
+const UPLOAD_BATCH: i64 = 2;
 
 /// One run's summary (logged as one JSON line, and the invocation's answer).
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
@@ -63,6 +89,13 @@ pub struct Summary {
     pub held: u64,
     pub unconfirmed: u64,
     pub failed: u64,
+    /// Media uploads finished, failed, and left for the next run.
+    pub uploaded: u64,
+    pub upload_failed: u64,
+    pub upload_left: u64,
+    /// UNCONFIRMED posts found among their accounts' videos, and given up on.
+    pub reconciled: u64,
+    pub not_found_on_tiktok: u64,
     /// Seconds between a post's time and its init, over the posts this run initiated.
     pub lag_p50_seconds: Option<i64>,
     pub lag_max_seconds: Option<i64>,
@@ -77,6 +110,8 @@ pub async fn run<P: Ports>(app: &App<P>, until: Instant) -> Result<Summary, ApiE
         app,
         tokens: app.tokens(),
         lags: std::sync::Mutex::new(Vec::new()),
+        until,
+        media_inits: std::sync::atomic::AtomicU64::new(0),
     };
     let limits = Limits {
         workers: app.dispatch_workers,
@@ -89,12 +124,18 @@ pub async fn run<P: Ports>(app: &App<P>, until: Instant) -> Result<Summary, ApiE
         .into_inner()
         .unwrap_or_else(|p| p.into_inner());
     lags.sort_unstable();
+    let media_inits = dispatcher.media_inits.load(Ordering::SeqCst);
     let summary = Summary {
-        claimed: Dispatcher::<P>::COUNTERS.iter().map(|c| run.count(c)).sum(),
-        initiated: run.count("initiated"),
+        claimed: CLAIMED.iter().map(|c| run.count(c)).sum(),
+        initiated: run.count("initiated") + media_inits,
         held: run.count("held"),
         unconfirmed: run.count("unconfirmed"),
         failed: run.count("failed"),
+        uploaded: run.count("uploaded"),
+        upload_failed: run.count("upload_failed"),
+        upload_left: run.count("upload_left"),
+        reconciled: run.count("reconciled"),
+        not_found_on_tiktok: run.count("not_found_on_tiktok"),
         lag_p50_seconds: lags.get(lags.len() / 2).copied(),
         lag_max_seconds: lags.last().copied(),
         remaining: run.remaining.as_ref().ok().copied(),
@@ -117,6 +158,20 @@ struct Dispatcher<'a, P: Ports> {
     tokens: TokenAccess<'a, P::Store, P::TikTok>,
     /// Seconds from each initiated post's time to its init.
     lags: std::sync::Mutex<Vec<i64>>,
+    /// When the run stops starting work.
+    until: Instant,
+    /// Media posts initiated (their item counts as its upload).
+    media_inits: std::sync::atomic::AtomicU64,
+}
+
+/// What a worker's claim hands out.
+pub enum Work {
+    /// A due post: its init (and, for media, its upload).
+    Due(Box<ClaimedPost>),
+    /// A media upload a run left unfinished: carried on after its last acknowledged chunk.
+    Upload(Box<PostRow>),
+    /// An UNCONFIRMED post to look for among its account's videos.
+    Reconcile(Box<ClaimedPost>),
 }
 
 /// How a claimed post's attempt ends, and how the run counts it.
@@ -180,10 +235,27 @@ impl<P: Ports> Dispatcher<'_, P> {
             .await;
         let now = OffsetDateTime::now_utc();
         match called {
-            Ok((answer, _)) => Dispatched::Initiated {
-                publish_id: answer.publish_id,
-                status: publish.source.first_status().to_owned(),
-            },
+            Ok((answer, _)) => {
+                let upload = match (publish.source.plan(), answer.upload_url) {
+                    (Some(plan), Some(url)) => Some(StoredUpload {
+                        upload_url: self.app.cipher.encrypt(&url),
+                        video_size: plan.video_size,
+                        chunk_size: plan.chunk_size,
+                        total_chunk_count: plan.total_chunk_count,
+                    }),
+                    (Some(_), None) => {
+                        // A publish that can never get its file: TikTok publishes nothing.
+                        tracing::error!(publish_id = %answer.publish_id, "TikTok answered a FILE_UPLOAD init without an upload URL");
+                        return failed(reason::UPLOAD_FAILED);
+                    }
+                    (None, _) => None,
+                };
+                Dispatched::Initiated {
+                    publish_id: answer.publish_id,
+                    status: publish.source.first_status().to_owned(),
+                    upload,
+                }
+            }
             Err(AccessError::TikTok(TikTokError::Unavailable(_)))
                 if lost.load(Ordering::SeqCst) =>
             {
@@ -242,17 +314,64 @@ fn failed(reason: &str) -> Dispatched {
 }
 
 impl<P: Ports> Job for Dispatcher<'_, P> {
-    type Item = ClaimedPost;
+    type Item = Work;
     type Error = StoreError;
     const NAME: &'static str = "scheduled-post dispatcher";
-    const COUNTERS: &'static [&'static str] =
-        &["initiated", "held", "unconfirmed", "failed", "unsettled"];
+    const COUNTERS: &'static [&'static str] = &[
+        "initiated",
+        "held",
+        "unconfirmed",
+        "failed",
+        "unsettled",
+        "uploaded",
+        "upload_failed",
+        "upload_left",
+        "reconciled",
+        "not_found_on_tiktok",
+        "unconfirmed_checked",
+        "unconfirmed_unable",
+    ];
 
-    async fn claim(&self) -> Result<Vec<ClaimedPost>, StoreError> {
-        self.app.store.claim_due_posts(BATCH, LEASE_SECONDS).await
+    async fn claim(&self) -> Result<Vec<Work>, StoreError> {
+        let store = &self.app.store;
+        // Uploads a run left unfinished first: their posts wait at TikTok.
+        let uploads = store.claim_uploads(UPLOAD_BATCH, LEASE_SECONDS).await?;
+        if !uploads.is_empty() {
+            return Ok(uploads
+                .into_iter()
+                .map(|p| Work::Upload(Box::new(p)))
+                .collect());
+        }
+        let due = store.claim_due_posts(BATCH, LEASE_SECONDS).await?;
+        if !due.is_empty() {
+            return Ok(due.into_iter().map(|c| Work::Due(Box::new(c))).collect());
+        }
+        // Last, with what time is left: UNCONFIRMED posts looked for at TikTok.
+        let looks = store
+            .claim_unconfirmed_posts(UPLOAD_BATCH, reconcile::LOOK_EVERY_SECONDS)
+            .await?;
+        Ok(looks
+            .into_iter()
+            .map(|c| Work::Reconcile(Box::new(c)))
+            .collect())
     }
 
-    async fn work(&self, claimed: ClaimedPost) -> Counted {
+    async fn work(&self, work: Work) -> Counted {
+        match work {
+            Work::Due(claimed) => self.dispatch(*claimed).await,
+            Work::Upload(post) => self.carry_upload(*post).await,
+            Work::Reconcile(claimed) => self.reconcile(*claimed).await,
+        }
+    }
+
+    async fn remaining(&self) -> Result<i64, StoreError> {
+        self.app.store.count_due_posts().await
+    }
+}
+
+impl<P: Ports> Dispatcher<'_, P> {
+    /// A due post's init, its outcome recorded, and a media post's upload after it.
+    async fn dispatch(&self, claimed: ClaimedPost) -> Counted {
         let (id, attempt) = (claimed.post.id.clone(), claimed.post.attempts);
         let due = claimed
             .post
@@ -268,13 +387,17 @@ impl<P: Ports> Job for Dispatcher<'_, P> {
             first => first,
         };
         match settled {
-            Ok(Some(_)) => {
-                if let Dispatched::Initiated { .. } = outcome {
+            Ok(Some(row)) => {
+                if let Dispatched::Initiated { upload, .. } = &outcome {
                     let lag = (OffsetDateTime::now_utc() - due).whole_seconds().max(0);
                     self.lags
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
                         .push(lag);
+                    if upload.is_some() {
+                        self.media_inits.fetch_add(1, Ordering::SeqCst);
+                        return self.carry_upload(row).await;
+                    }
                 }
                 counted(&outcome)
             }
@@ -287,9 +410,5 @@ impl<P: Ports> Job for Dispatcher<'_, P> {
                 Counted::outage("unsettled", "database_unavailable")
             }
         }
-    }
-
-    async fn remaining(&self) -> Result<i64, StoreError> {
-        self.app.store.count_due_posts().await
     }
 }

@@ -17,6 +17,7 @@ pub mod error;
 pub mod firebase;
 pub mod http;
 pub mod jobs;
+pub mod media;
 pub mod outbound;
 pub mod pkce;
 pub mod profile;

@@ -111,7 +111,15 @@ fn call_budget(own: Duration) -> Option<Duration> {
 
 /// Sends the request and reads the answer, at most [`MAX_ANSWER_BYTES`] of it.
 pub async fn send(request: reqwest::RequestBuilder) -> Result<Answer, Transport> {
-    let budget = call_budget(REQUEST_TIMEOUT).ok_or(Transport::NotStarted)?;
+    send_within(request, REQUEST_TIMEOUT).await
+}
+
+/// As [`send`], with a limit of its own (an upload's chunk takes longer than a call).
+pub async fn send_within(
+    request: reqwest::RequestBuilder,
+    own: Duration,
+) -> Result<Answer, Transport> {
+    let budget = call_budget(own).ok_or(Transport::NotStarted)?;
     read(request.timeout(budget).send().await?).await
 }
 

@@ -28,6 +28,7 @@ impl Ports for InMemory {
     type Store = MemoryStore;
     type TikTok = ScriptedTikTok;
     type Identity = FixedIdentity;
+    type Media = crate::media::MemoryMedia;
 }
 
 pub type TestApp = App<InMemory>;
@@ -44,6 +45,7 @@ pub fn app(store: MemoryStore, tiktok: ScriptedTikTok, identity: FixedIdentity) 
         store,
         tiktok,
         identity,
+        media: Some(Default::default()),
         cipher: TokenCipher::from_keys(TEST_KEY).expect("test key"),
         profile_cache_ttl: Duration::from_secs(3600),
         request_deadline: crate::config::REQUEST_DEADLINE,
@@ -63,7 +65,7 @@ pub fn app(store: MemoryStore, tiktok: ScriptedTikTok, identity: FixedIdentity) 
 }
 
 /// Every function of the API, by its binary's name.
-pub const FUNCTIONS: [&str; 19] = [
+pub const FUNCTIONS: [&str; 21] = [
     "oauth-tiktok",
     "store-token",
     "tiktok-profile",
@@ -82,6 +84,8 @@ pub const FUNCTIONS: [&str; 19] = [
     "update-tiktok-post",
     "cancel-tiktok-post",
     "retry-tiktok-post",
+    "tiktok-media",
+    "tiktok-media-status",
     // Last: suites that run every function in turn on one account disconnect it here.
     "disconnect-tiktok",
 ];
@@ -125,6 +129,8 @@ pub async fn dispatch<P: Ports>(
         "update-tiktok-post" => answer(id, deadline, update_tiktok_post::run(app, req)).await,
         "cancel-tiktok-post" => answer(id, deadline, cancel_tiktok_post::run(app, req)).await,
         "retry-tiktok-post" => answer(id, deadline, retry_tiktok_post::run(app, req)).await,
+        "tiktok-media" => answer(id, deadline, tiktok_media::run(app, req)).await,
+        "tiktok-media-status" => answer(id, deadline, tiktok_media_status::run(app, req)).await,
         CATCH_ALL => answer(id, deadline, async { route_not_found::run(req) }).await,
         _ => return None,
     };

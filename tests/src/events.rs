@@ -136,6 +136,7 @@ pub fn answers_good_request(function: &str) -> bool {
             | "update-tiktok-post"
             | "cancel-tiktok-post"
             | "retry-tiktok-post"
+            | "tiktok-media-status"
     )
 }
 
@@ -163,10 +164,16 @@ pub fn good_request_json(function: &str, user: &FirebaseUser, account: &TikTokAc
         &file,
         user,
         account,
-        &[(
-            "REPLACE_WITH_POST_ID",
-            "00000000-0000-4000-8000-000000000000",
-        )],
+        &[
+            (
+                "REPLACE_WITH_POST_ID",
+                "00000000-0000-4000-8000-000000000000",
+            ),
+            (
+                "REPLACE_WITH_MEDIA_ID",
+                "00000000-0000-4000-8000-000000000000",
+            ),
+        ],
     )
 }
 

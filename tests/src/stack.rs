@@ -25,9 +25,13 @@ pub fn function_env() -> HashMap<String, String> {
                 || k.starts_with("FIREBASE_")
                 || k == "ENCRYPTION_KEY"
                 || k == "PROFILE_CACHE_TTL_SECONDS"
+                || k == "MEDIA_BUCKET"
         })
         .collect()
 }
+
+/// What the tests' apps read: every secret, and the media bucket.
+const NEEDS: shared::config::Needs = shared::config::Needs::BOTH.with_media();
 
 pub fn config() -> Config {
     let env = function_env();
@@ -35,7 +39,7 @@ pub fn config() -> Config {
         env.contains_key("SUPABASE_REST_URL"),
         "run the tests through scripts/test.sh"
     );
-    Config::from_sources(&env, HashMap::new()).expect("stack configuration")
+    Config::from_sources_for(NEEDS, &env, HashMap::new()).expect("stack configuration")
 }
 
 /// An app wired to the stack exactly as a function's cold start wires it.
@@ -64,7 +68,7 @@ pub fn production_app(certs_url: &str) -> LiveApp {
 
 fn app_from(env: &HashMap<String, String>) -> LiveApp {
     init_test_logging();
-    let config = Config::from_sources(env, HashMap::new()).expect("config");
+    let config = Config::from_sources_for(NEEDS, env, HashMap::new()).expect("config");
     LiveApp::from_config(&config).expect("app")
 }
 

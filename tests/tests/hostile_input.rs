@@ -103,6 +103,7 @@ fn body_cases(function: &str) -> Vec<(String, Body)> {
         "tiktok-callback" => &["code", "state", "binding", "email"],
         "update-tiktok-post" => &["scheduled_at", "post_info"],
         "retry-tiktok-post" => &["confirm"],
+        "tiktok-media" => &["content_type", "size"],
         _ => &[],
     };
     if !fields.is_empty() {

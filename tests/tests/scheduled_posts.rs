@@ -349,3 +349,79 @@ async fn with_the_database_down_a_run_fails_and_loses_nothing() {
     assert!(post_status(&app, &user, &account, &id).await["publish_id"].is_string());
     assert_eq!(fake.count(&account.open_id, "video_init").await, 1);
 }
+
+/// A post whose init's answer was lost: UNCONFIRMED, its id.
+async fn lost_post(app: &shared::LiveApp, user: &FirebaseUser, account: &TikTokAccount) -> String {
+    let fake = TikTokFake::new();
+    let id = schedule(app, user, account).await;
+    let lost = json!([{"status": 200, "delay_ms": 7000,
+        "body": {"data": {"publish_id": "v_pub_url~v2-1.2"}, "error": {"code": "ok", "message": "", "log_id": "x"}}}]);
+    fake.script(&account.open_id, "video_init", lost).await;
+    make_due(&id);
+    settle(app, &id).await;
+    assert_eq!(
+        post_status(app, user, account, &id).await["status"],
+        "UNCONFIRMED"
+    );
+    id
+}
+
+#[tokio::test]
+async fn an_unconfirmed_post_found_among_the_accounts_videos_is_complete() {
+    let (app, fake) = (live_app(), TikTokFake::new());
+    let (user, account) = publisher(&app).await;
+    let id = lost_post(&app, &user, &account).await;
+    // TikTok made it: it is on the account, with the post's title, just after the attempt.
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    fake.add_videos(
+        &account.open_id,
+        json!({"count": 1, "title": "Another video", "newest": now - 7200}),
+    )
+    .await;
+    let made = fake
+        .add_videos(
+            &account.open_id,
+            json!({"count": 1, "title": "Thursday's post", "newest": now}),
+        )
+        .await;
+    let video_id = made[0]["id"].as_str().unwrap().to_owned();
+    psql(&format!(
+        "update tiktok_posts set reconcile_at = now() where id = '{id}'"
+    ));
+    dispatcher_run(&app).await;
+    let post = post_status(&app, &user, &account, &id).await;
+    assert_eq!(post["status"], "PUBLISH_COMPLETE", "{post}");
+    assert_eq!(post["public_post_ids"], json!([video_id]));
+    assert_eq!(post["fail_reason"], Value::Null);
+    assert_eq!(
+        fake.count(&account.open_id, "video_init").await,
+        1,
+        "never sent again"
+    );
+}
+
+#[tokio::test]
+async fn an_unconfirmed_post_not_found_in_a_day_stays_unconfirmed_and_is_no_longer_looked_for() {
+    let (app, fake) = (live_app(), TikTokFake::new());
+    let (user, account) = publisher(&app).await;
+    let id = lost_post(&app, &user, &account).await;
+    psql(&format!(
+        "update tiktok_posts set attempted_at = now() - interval '25 hours', reconcile_at = null \
+         where id = '{id}'"
+    ));
+    dispatcher_run(&app).await;
+    let post = post_status(&app, &user, &account, &id).await;
+    assert_eq!(post["status"], "UNCONFIRMED", "{post}");
+    assert_eq!(post["fail_reason"], "not_found_on_tiktok");
+    let looks = fake.count(&account.open_id, "video_list").await;
+    assert!(looks >= 1, "looked for");
+    for _ in 0..3 {
+        dispatcher_run(&app).await;
+    }
+    assert_eq!(
+        fake.count(&account.open_id, "video_list").await,
+        looks,
+        "no more looks"
+    );
+    assert_eq!(fake.count(&account.open_id, "video_init").await, 1);
+}

@@ -201,6 +201,18 @@ export function createTikTokConnectionsClient({ baseUrl, getIdToken, fetch }: Cl
     getTikTokPost: (id: string) =>
       unwrap(http.GET("/api/v1/social-connections/tiktok/posts/{id}", { params: { path: { id } } })),
 
+    /**
+     * A media object to upload once (a video for scheduled posts): PUT the file to
+     * `upload.url` with `upload.headers` (see {@link uploadMedia}), then poll
+     * {@link getTikTokMedia} until it is `ready`.
+     */
+    createTikTokMedia: (body: NonNullable<operations["createTikTokMedia"]["requestBody"]>["content"]["application/json"]) =>
+      unwrap(http.POST("/api/v1/social-connections/tiktok/media", { body })),
+
+    /** The caller's media: `ready` once the file is in storage with its declared size. */
+    getTikTokMedia: (id: string) =>
+      unwrap(http.GET("/api/v1/social-connections/tiktok/media/{id}", { params: { path: { id } } })),
+
     /** The caller's posts for the calendar, newest first; `next_cursor` pages on. */
     listTikTokPosts: (query: Query<"listTikTokPosts"> = {}) =>
       unwrap(http.GET("/api/v1/social-connections/tiktok/posts", { params: { query } })),
@@ -233,3 +245,16 @@ export function createTikTokConnectionsClient({ baseUrl, getIdToken, fetch }: Cl
 }
 
 export type TikTokConnectionsClient = ReturnType<typeof createTikTokConnectionsClient>;
+
+/**
+ * PUTs a file once to a media object's presigned upload (the `upload` of
+ * `createTikTokMedia`), straight to storage: the API never carries the bytes.
+ */
+export async function uploadMedia(
+  upload: { url: string; method: "PUT"; headers: Record<string, string> },
+  file: Blob,
+  fetchImpl: typeof fetch = fetch,
+): Promise<void> {
+  const res = await fetchImpl(upload.url, { method: upload.method, headers: upload.headers, body: file });
+  if (!res.ok) throw new Error(`media upload refused: ${res.status}`);
+}

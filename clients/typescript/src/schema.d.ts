@@ -196,6 +196,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/social-connections/tiktok/media": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A media object to upload once, for scheduled posts
+         * @description Answers a presigned S3 PUT (valid an hour) to the media bucket. PUT the file there once, with `upload.headers`, then ask `GET .../media/{id}` until it is `ready`; schedule a post with `{"type": "media", "media_id"}`. Media is deleted 30 days after it was made. The upload URL is a credential: do not log or share it.
+         */
+        post: operations["createTikTokMedia"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/social-connections/tiktok/media/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's media; ready once it is in the bucket with its declared size */
+        get: operations["getTikTokMedia"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/social-connections/store-token": {
         parameters: {
             query?: never;
@@ -333,7 +370,7 @@ export interface components {
              * @description Stable, for the frontend
              * @enum {string}
              */
-            code: "invalid_json" | "invalid_request" | "email_required" | "open_id_required" | "access_token_required" | "unsupported_provider" | "unauthorized" | "tiktok_token_invalid" | "tiktok_account_mismatch" | "tiktok_not_connected" | "method_not_allowed" | "account_exists" | "tiktok_account_in_use" | "tiktok_reauth_required" | "payload_too_large" | "tiktok_rate_limited" | "tiktok_unavailable" | "database_unavailable" | "identity_unavailable" | "internal_error" | "tiktok_sign_in_not_enabled" | "tiktok_account_disconnected" | "last_sign_in_method" | "too_many_connections" | "invalid_redirect_uri" | "invalid_state" | "invalid_code" | "state_mismatch" | "invalid_signature" | "tiktok_scope_missing" | "invalid_privacy_level" | "tiktok_post_limit" | "tiktok_posting_blocked" | "tiktok_app_unaudited" | "video_url_not_verified" | "idempotency_key_reused" | "idempotency_key_in_progress" | "post_not_found" | "route_not_found" | "too_many_pending_authorizations" | "idempotency_outcome_unknown" | "token_sign_in_disabled" | "rate_limited" | "post_not_editable";
+            code: "invalid_json" | "invalid_request" | "email_required" | "open_id_required" | "access_token_required" | "unsupported_provider" | "unauthorized" | "tiktok_token_invalid" | "tiktok_account_mismatch" | "tiktok_not_connected" | "method_not_allowed" | "account_exists" | "tiktok_account_in_use" | "tiktok_reauth_required" | "payload_too_large" | "tiktok_rate_limited" | "tiktok_unavailable" | "database_unavailable" | "identity_unavailable" | "internal_error" | "tiktok_sign_in_not_enabled" | "tiktok_account_disconnected" | "last_sign_in_method" | "too_many_connections" | "invalid_redirect_uri" | "invalid_state" | "invalid_code" | "state_mismatch" | "invalid_signature" | "tiktok_scope_missing" | "invalid_privacy_level" | "tiktok_post_limit" | "tiktok_posting_blocked" | "tiktok_app_unaudited" | "video_url_not_verified" | "idempotency_key_reused" | "idempotency_key_in_progress" | "post_not_found" | "route_not_found" | "too_many_pending_authorizations" | "idempotency_outcome_unknown" | "token_sign_in_disabled" | "rate_limited" | "post_not_editable" | "media_not_found" | "media_not_ready" | "storage_unavailable";
             request_id: string;
         };
         /**
@@ -431,6 +468,11 @@ export interface components {
                 photo_urls: string[];
                 /** @default 0 */
                 photo_cover_index?: number;
+            } | {
+                /** @constant */
+                type: "media";
+                /** Format: uuid */
+                media_id: string;
             };
             /** @description Direct posts only. `title` up to 2200 characters (photos 90), `description` for photos (4000); `disable_*` default to true; duets, stitches and the cover timestamp are for videos, `auto_add_music` for photos. */
             post_info?: {
@@ -465,6 +507,15 @@ export interface components {
              */
             scheduled_at?: string;
         } & unknown;
+        Media: {
+            /** Format: uuid */
+            id: string;
+            content_type: string;
+            size: number;
+            /** @enum {string} */
+            status: "pending" | "ready";
+            created_at: components["schemas"]["Timestamp"];
+        };
         /**
          * @description TikTok's statuses, and a scheduled post's before its init: `SCHEDULED` (waiting for its time, or for `next_attempt_at` after a refusal that only needed time), `PUBLISHING` (the dispatcher is calling TikTok), `UNCONFIRMED` (TikTok's answer to the init was lost: it may have made the post; `fail_reason` init_outcome_unknown), `CANCELLED`. A scheduled post that cannot go out is `FAILED` with TikTok's reason, or `account_disconnected` / `auth_removed`.
          * @enum {string}
@@ -705,6 +756,15 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
+        /** @description media_not_found (unknown, or another user's) */
+        MediaNotFound: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["Error"];
+            };
+        };
         /** @description post_not_found (unknown, or another user's) */
         PostNotFound: {
             headers: {
@@ -780,7 +840,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description database_unavailable or identity_unavailable; retry */
+        /** @description database_unavailable, identity_unavailable or storage_unavailable; retry */
         Unavailable: {
             headers: {
                 "Retry-After"?: number;
@@ -1214,6 +1274,74 @@ export interface operations {
             404: components["responses"]["PostNotFound"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    createTikTokMedia: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    content_type: "video/mp4" | "video/quicktime" | "video/webm";
+                    /** @description Bytes */
+                    size: number;
+                };
+            };
+        };
+        responses: {
+            /** @description The media, pending, and where to PUT it */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Media"] & {
+                        upload: {
+                            url: string;
+                            /** @constant */
+                            method: "PUT";
+                            headers: {
+                                [key: string]: string;
+                            };
+                            expires_at: components["schemas"]["Timestamp"];
+                        };
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            413: components["responses"]["PayloadTooLarge"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getTikTokMedia: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The media */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Media"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["MediaNotFound"];
             503: components["responses"]["Unavailable"];
         };
     };

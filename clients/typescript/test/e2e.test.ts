@@ -20,6 +20,7 @@ import {
   keepAuthorization,
   takeAuthorization,
   TikTokConnectionsError,
+  uploadMedia,
   type ErrorCode,
 } from "../src/index.js";
 import { Spec } from "./spec.js";
@@ -378,6 +379,40 @@ step("the calendar: schedule, list, reschedule, cancel; a retry only of what wen
   assert.equal(cancelled.status, "CANCELLED");
   await rejectsWith(api.updateTikTokPost(scheduled.id, { scheduled_at: thursday }), 409, "post_not_editable");
   await rejectsWith(api.cancelTikTokPost(randomUUID()), 404, "post_not_found");
+});
+
+step("media: upload once to storage, ready, then a post of it", async () => {
+  const poster = await newTikTokAccount("E2E Uploader", `${READ_SCOPES},video.publish,video.upload`);
+  await api.storeToken({
+    provider: "tiktok",
+    provider_account_id: poster.open_id,
+    access_token: poster.access_token,
+    refresh_token: poster.refresh_token,
+    scope: poster.scope,
+  });
+  const media = await api.createTikTokMedia({ content_type: "video/mp4", size: 2048 });
+  assert.equal(media.status, "pending");
+  await rejectsWith(
+    api.publishToTikTok({
+      account_id: poster.open_id,
+      mode: "direct",
+      source: { type: "media", media_id: media.id },
+      post_info: { privacy_level: "SELF_ONLY" },
+    }),
+    409,
+    "media_not_ready",
+  );
+  await uploadMedia(media.upload, new Blob([new Uint8Array(2048)], { type: "video/mp4" }));
+  const ready = await api.getTikTokMedia(media.id);
+  assert.equal(ready.status, "ready");
+  const post = await api.publishToTikTok({
+    account_id: poster.open_id,
+    mode: "direct",
+    source: { type: "media", media_id: media.id },
+    post_info: { title: "e2e media", privacy_level: "SELF_ONLY" },
+  });
+  assert.equal(post.status, "SCHEDULED");
+  await rejectsWith(api.getTikTokMedia(randomUUID()), 404, "media_not_found");
 });
 
 step("sign in with TikTok (oauth-tiktok) without a session", async () => {

@@ -13,7 +13,7 @@ mod secrets;
 use authorization::authorization_config;
 pub use authorization::AuthorizationConfig;
 use secrets::fetch_secrets;
-pub use secrets::{parse_secret, secrets_client, SECRET_SETTINGS};
+pub use secrets::{aws_http_client, parse_secret, secrets_client, SECRET_SETTINGS};
 
 const DEFAULT_TIKTOK_API_BASE_URL: &str = "https://open.tiktokapis.com";
 const DEFAULT_FIREBASE_CERTS_URL: &str =
@@ -36,6 +36,8 @@ pub struct Needs {
     pub firebase_admin: bool,
     /// `TIKTOK_REDIRECT_URIS` must be set (the server-side authorization flow).
     pub authorization_code: bool,
+    /// `MEDIA_BUCKET` must be set, and the S3 client is built (scheduled posts' media).
+    pub media: bool,
 }
 
 impl Needs {
@@ -57,6 +59,15 @@ impl Needs {
             tiktok_client_secret,
             firebase_admin,
             authorization_code,
+            media: false,
+        }
+    }
+
+    /// These needs and the media bucket.
+    pub const fn with_media(self) -> Needs {
+        Needs {
+            media: true,
+            ..self
         }
     }
 
@@ -89,6 +100,8 @@ pub struct Config {
     pub supabase_service_key: SecretString,
     pub cipher: TokenCipher,
     pub tiktok: TikTokConfig,
+    /// `MEDIA_BUCKET`: read only by the functions that touch media (`Needs::media`).
+    pub media_bucket: Option<String>,
     pub firebase: FirebaseConfig,
     pub profile_cache_ttl: Duration,
     pub authorization: AuthorizationConfig,
@@ -302,8 +315,13 @@ impl Config {
         let sweep_workers = src.number("SWEEP_WORKERS", 1..=64, 16)? as usize;
         let dispatch_workers = src.number("DISPATCH_WORKERS", 1..=64, 16)? as usize;
         let token_sign_in_enabled = src.flag("TOKEN_SIGN_IN_ENABLED", true)?;
+        let media_bucket = match needs.media {
+            true => Some(bucket_name(src.required("MEDIA_BUCKET")?)?),
+            false => None,
+        };
 
         Ok(Config {
+            media_bucket,
             authorization,
             keepalive_interval,
             sweep_workers,
@@ -344,3 +362,19 @@ pub(crate) fn http_url(name: &'static str, value: &str) -> Result<String, Config
 
 #[cfg(test)]
 mod tests;
+
+/// An S3 bucket name as S3 allows one (3-63 lowercase letters, digits, dots, hyphens).
+fn bucket_name(name: &str) -> Result<String, ConfigError> {
+    let name = name.trim();
+    let valid = (3..=63).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-');
+    if !valid {
+        return Err(ConfigError::Malformed {
+            name: "MEDIA_BUCKET",
+            reason: "an S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)".into(),
+        });
+    }
+    Ok(name.to_owned())
+}

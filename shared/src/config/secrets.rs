@@ -39,21 +39,36 @@ pub(super) async fn fetch_secrets(
 /// one TLS stack with compiled-in roots (see `Cargo.toml`).
 /// `AWS_ENDPOINT_URL_SECRETS_MANAGER` is honoured (the local stack's moto is plain http).
 pub async fn secrets_client() -> Result<aws_sdk_secretsmanager::Client, ConfigError> {
-    let timeouts = aws_config::timeout::TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(2))
-        .operation_attempt_timeout(Duration::from_secs(3))
-        .operation_timeout(Duration::from_secs(8))
-        .build();
+    Ok(aws_sdk_secretsmanager::Client::new(
+        &aws_sdk_config().await?,
+    ))
+}
+
+/// The HTTP client of every AWS client here: hyper 0.14 on the one TLS stack with
+/// compiled-in roots (see `Cargo.toml`); plain http only for a local endpoint.
+pub fn aws_http_client() -> aws_sdk_s3::config::SharedHttpClient {
     let https = hyper_rustls::HttpsConnectorBuilder::new()
         .with_webpki_roots()
         .https_or_http()
         .enable_http1()
         .build();
+    aws_smithy_http_client::hyper_014::HyperClientBuilder::new().build(https)
+}
+
+/// The settings every AWS client here shares: the region and credentials Lambda gives
+/// the function, the one HTTP client and TLS stack, short timeouts. The SDK's endpoint
+/// variables (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_<SERVICE>`) are honoured.
+async fn aws_sdk_config() -> Result<aws_config::SdkConfig, ConfigError> {
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(2))
+        .operation_attempt_timeout(Duration::from_secs(3))
+        .operation_timeout(Duration::from_secs(8))
+        .build();
     let region = std::env::var("AWS_REGION")
         .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
         .map_err(|_| ConfigError::Missing("AWS_REGION"))?;
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(aws_smithy_http_client::hyper_014::HyperClientBuilder::new().build(https))
+        .http_client(aws_http_client())
         .region(aws_config::Region::new(region))
         .credentials_provider(
             aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
@@ -61,7 +76,7 @@ pub async fn secrets_client() -> Result<aws_sdk_secretsmanager::Client, ConfigEr
         .timeout_config(timeouts)
         .load()
         .await;
-    Ok(aws_sdk_secretsmanager::Client::new(&sdk))
+    Ok(sdk)
 }
 
 async fn fetch_optional(

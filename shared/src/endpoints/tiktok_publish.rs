@@ -15,13 +15,13 @@ use sha2::{Digest, Sha256};
 use super::prelude::*;
 use crate::access::AccessError;
 use crate::store::{
-    Begun, NewPost, PostRow, PostStore, RecordPost, SchedulePost, ScheduleStore, Scheduled,
-    StoreError, StoredUpload,
+    Begun, Caller, MediaStore, NewPost, PostRow, PostStore, RecordPost, SchedulePost,
+    ScheduleStore, Scheduled, StoreError, StoredUpload,
 };
 use crate::tiktok::TikTokError;
 
 pub mod request;
-use request::{Mode, Publish};
+use request::{Mode, Publish, Source};
 
 /// Longest Idempotency-Key.
 const MAX_KEY_LEN: usize = 255;
@@ -142,15 +142,37 @@ fn key_reused() -> ApiError {
     )
 }
 
-/// Records a post for later: TikTok is not called; the dispatcher inits it when due.
+/// Records a post for later: TikTok is not called; the dispatcher inits it when due. A
+/// media source must be the caller's and `ready`; its size, type and key are stored
+/// with the request for the dispatcher.
 async fn schedule<P: Ports>(
     app: &App<P>,
+    caller: &Caller,
     publish: &Publish,
     at: time::OffsetDateTime,
     key: Option<String>,
     post: NewPost,
 ) -> Outcome {
-    let request = serde_json::to_value(publish).map_err(|_| ApiError::Internal)?;
+    let mut stored = publish.clone();
+    if let Source::Media { media_id, .. } = &publish.source {
+        let media = app
+            .store
+            .media_for(&caller.firebase_uid, media_id)
+            .await?
+            .ok_or_else(super::media_view::not_found)?;
+        if media.status != "ready" {
+            return Err(ApiError::conflict(
+                code::MEDIA_NOT_READY,
+                "The media is not in storage yet: PUT the file, then GET the media until it \
+                 is ready",
+            ));
+        }
+        stored.source =
+            stored
+                .source
+                .with_media(media.size as u64, &media.content_type, &media.object_key);
+    }
+    let request = serde_json::to_value(&stored).map_err(|_| ApiError::Internal)?;
     let schedule = SchedulePost {
         post,
         request,
@@ -171,7 +193,13 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
     let caller = app.authenticate_writer(req).await?;
     let publish: Publish = json_body(req)?;
     publish.validate()?;
-    let scheduled = publish.scheduled_time(time::OffsetDateTime::now_utc())?;
+    let now = time::OffsetDateTime::now_utc();
+    // A media source is always the dispatcher's (an API request cannot carry 4 GiB in its
+    // 30 seconds): without a time, it is due at once.
+    let scheduled = match (publish.scheduled_time(now)?, &publish.source) {
+        (None, Source::Media { .. }) => Some(now),
+        (at, _) => at,
+    };
     let key = idempotency_key(req)?;
     let connection = named_connection(app, &caller, publish.account_id.as_deref()).await?;
     let scope = match publish.mode {
@@ -187,7 +215,7 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
         source_type: publish.source.kind().to_owned(),
     };
     if let Some(at) = scheduled {
-        return schedule(app, &publish, at, key, new).await;
+        return schedule(app, &caller, &publish, at, key, new).await;
     }
     let reservation = match &key {
         Some(key) => match app

@@ -10,7 +10,8 @@ use super::prelude::*;
 use crate::http::query_param;
 use crate::tiktok::videos::{Video, MAX_VIDEOS};
 
-const SCOPE: NeededScope = NeededScope {
+/// Reading the account's videos.
+pub const SCOPE: NeededScope = NeededScope {
     scope: "video.list",
     grant: "access to this account's videos",
 };

@@ -40,6 +40,9 @@ pub const IDEMPOTENCY_KEY_REUSED: &str = "idempotency_key_reused";
 pub const IDEMPOTENCY_KEY_IN_PROGRESS: &str = "idempotency_key_in_progress";
 pub const POST_NOT_FOUND: &str = "post_not_found";
 pub const POST_NOT_EDITABLE: &str = "post_not_editable";
+pub const MEDIA_NOT_FOUND: &str = "media_not_found";
+pub const MEDIA_NOT_READY: &str = "media_not_ready";
+pub const STORAGE_UNAVAILABLE: &str = "storage_unavailable";
 pub const TOO_MANY_PENDING_AUTHORIZATIONS: &str = "too_many_pending_authorizations";
 pub const IDEMPOTENCY_OUTCOME_UNKNOWN: &str = "idempotency_outcome_unknown";
 pub const TOKEN_SIGN_IN_DISABLED: &str = "token_sign_in_disabled";
@@ -49,7 +52,7 @@ pub const ROUTE_NOT_FOUND: &str = "route_not_found";
 pub const RATE_LIMITED: &str = "rate_limited";
 
 /// All of them, in the order of the contract's error table.
-pub const ALL: [&str; 44] = [
+pub const ALL: [&str; 47] = [
     INVALID_JSON,
     INVALID_REQUEST,
     EMAIL_REQUIRED,
@@ -89,6 +92,9 @@ pub const ALL: [&str; 44] = [
     IDEMPOTENCY_KEY_IN_PROGRESS,
     POST_NOT_FOUND,
     POST_NOT_EDITABLE,
+    MEDIA_NOT_FOUND,
+    MEDIA_NOT_READY,
+    STORAGE_UNAVAILABLE,
     TOO_MANY_PENDING_AUTHORIZATIONS,
     IDEMPOTENCY_OUTCOME_UNKNOWN,
     TOKEN_SIGN_IN_DISABLED,

@@ -60,6 +60,8 @@ pub enum ApiError {
     DatabaseUnavailable,
     #[error("The identity service is unavailable; try again")]
     IdentityUnavailable,
+    #[error("Media storage is unavailable; try again")]
+    StorageUnavailable,
     #[error("Internal error")]
     Internal,
 }
@@ -130,9 +132,9 @@ impl ApiError {
                 StatusCode::TOO_MANY_REQUESTS
             }
             ApiError::TikTokUnavailable => StatusCode::BAD_GATEWAY,
-            ApiError::DatabaseUnavailable | ApiError::IdentityUnavailable => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ApiError::DatabaseUnavailable
+            | ApiError::IdentityUnavailable
+            | ApiError::StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -158,6 +160,7 @@ impl ApiError {
             ApiError::TikTokUnavailable => code::TIKTOK_UNAVAILABLE,
             ApiError::DatabaseUnavailable => code::DATABASE_UNAVAILABLE,
             ApiError::IdentityUnavailable => code::IDENTITY_UNAVAILABLE,
+            ApiError::StorageUnavailable => code::STORAGE_UNAVAILABLE,
             ApiError::Internal => code::INTERNAL_ERROR,
         }
     }
@@ -173,9 +176,9 @@ impl ApiError {
                 vec![("retry-after", secs.to_string())]
             }
             ApiError::Limited { retry_after, .. } => vec![("retry-after", retry_after.to_string())],
-            ApiError::DatabaseUnavailable | ApiError::IdentityUnavailable => {
-                vec![("retry-after", "1".to_owned())]
-            }
+            ApiError::DatabaseUnavailable
+            | ApiError::IdentityUnavailable
+            | ApiError::StorageUnavailable => vec![("retry-after", "1".to_owned())],
             _ => Vec::new(),
         }
     }

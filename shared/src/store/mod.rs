@@ -6,6 +6,7 @@ use std::future::Future;
 
 use serde::Deserialize;
 
+mod media;
 #[cfg(any(test, feature = "testing"))]
 pub mod memory;
 mod postgrest;
@@ -14,6 +15,7 @@ mod rows;
 mod schedule;
 
 pub use self::postgrest::PostgrestStore;
+pub use media::*;
 pub use posts::*;
 pub use rows::*;
 pub use schedule::*;

@@ -46,10 +46,15 @@ pub struct ClaimedPost {
 }
 
 /// What became of a claimed post's attempt.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Dispatched {
-    /// TikTok took the init: its publish id and the post's first status.
-    Initiated { publish_id: String, status: String },
+    /// TikTok took the init: its publish id and the post's first status (and, for a
+    /// FILE_UPLOAD, the plan with its URL encrypted, stored before any byte is sent).
+    Initiated {
+        publish_id: String,
+        status: String,
+        upload: Option<super::StoredUpload>,
+    },
     /// TikTok refused for a reason that only needs time: due again then.
     Rescheduled {
         at: OffsetDateTime,
@@ -82,6 +87,8 @@ pub struct Settle<'a> {
         skip_serializing_if = "Option::is_none"
     )]
     pub next_attempt_at: Option<OffsetDateTime>,
+    #[serde(rename = "p_upload", skip_serializing_if = "Option::is_none")]
+    pub upload: Option<&'a super::StoredUpload>,
 }
 
 impl<'a> Settle<'a> {
@@ -94,12 +101,18 @@ impl<'a> Settle<'a> {
             status: None,
             fail_reason: None,
             next_attempt_at: None,
+            upload: None,
         };
         match outcome {
-            Dispatched::Initiated { publish_id, status } => {
+            Dispatched::Initiated {
+                publish_id,
+                status,
+                upload,
+            } => {
                 settle.outcome = "initiated";
                 settle.publish_id = Some(publish_id);
                 settle.status = Some(status);
+                settle.upload = upload.as_ref();
             }
             Dispatched::Rescheduled { at, reason } => {
                 settle.outcome = "rescheduled";
@@ -114,6 +127,17 @@ impl<'a> Settle<'a> {
         }
         settle
     }
+}
+
+/// What a look for an UNCONFIRMED post among the account's videos found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolution {
+    /// The video TikTok made of it: PUBLISH_COMPLETE with its id.
+    Found(String),
+    /// Not there 24 hours after the attempt: no more looks (`not_found_on_tiktok`).
+    NotFound,
+    /// The account cannot be asked (gone, no `video.list`): no more looks.
+    Unable,
 }
 
 /// What scheduling and the dispatcher need from the database.
@@ -142,6 +166,21 @@ pub trait ScheduleStore: Send + Sync {
 
     /// Posts due now (counted up to 10,000).
     fn count_due_posts(&self) -> impl Future<Output = Result<i64, StoreError>> + Send;
+
+    /// Claims up to `limit` UNCONFIRMED posts due a look, each not again for
+    /// `every_seconds`.
+    fn claim_unconfirmed_posts(
+        &self,
+        limit: i64,
+        every_seconds: i64,
+    ) -> impl Future<Output = Result<Vec<ClaimedPost>, StoreError>> + Send;
+
+    /// Records what a look found (only an UNCONFIRMED post changes).
+    fn resolve_unconfirmed(
+        &self,
+        id: &str,
+        resolution: &Resolution,
+    ) -> impl Future<Output = Result<Option<PostRow>, StoreError>> + Send;
 }
 
 /// A page of the caller's posts, newest first (by `scheduled_at`, else `created_at`).

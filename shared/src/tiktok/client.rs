@@ -11,6 +11,9 @@ use super::videos::{parse_videos, VideoPage, VIDEO_FIELDS};
 use super::{TikTokApi, TikTokConfig, TikTokError, TokenGrant, UserInfo};
 use crate::outbound::{self, Answer};
 
+/// One chunk of an upload (10 MB) is given this long: more than a JSON call.
+const UPLOAD_CHUNK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 pub struct TikTokClient {
     http: reqwest::Client,
     base_url: String,
@@ -168,6 +171,35 @@ impl TikTokApi for TikTokClient {
             .posting(init.target.path(), access_token, &init.body)
             .await?;
         parse_init(answer.status, answer.retry_after, &answer.body)
+    }
+
+    async fn upload_chunk(
+        &self,
+        upload_url: &str,
+        content_type: &str,
+        (first, last): (u64, u64),
+        total: u64,
+        bytes: Vec<u8>,
+    ) -> Result<u16, TikTokError> {
+        // TikTok's URL (https; http only on loopback, the local stack's fake).
+        let url = outbound::upstream_url(upload_url)
+            .map_err(|why| TikTokError::NotSent(format!("upload URL refused: {why}")))?;
+        let request = self
+            .http
+            .put(url)
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .header(
+                reqwest::header::CONTENT_RANGE,
+                format!("bytes {first}-{last}/{total}"),
+            )
+            .body(bytes);
+        let answer = outbound::send_within(request, UPLOAD_CHUNK_TIMEOUT)
+            .await
+            .map_err(|t| match t.was_sent() {
+                true => TikTokError::Unavailable(t.to_string()),
+                false => TikTokError::NotSent(t.to_string()),
+            })?;
+        Ok(answer.status)
     }
 
     async fn post_status(

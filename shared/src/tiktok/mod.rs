@@ -191,6 +191,17 @@ pub trait TikTokApi: Send + Sync {
         init: &posting::PostInit,
     ) -> impl std::future::Future<Output = Result<posting::InitAnswer, TikTokError>> + Send;
 
+    /// PUTs one chunk of a FILE_UPLOAD, bytes `range` of a `total`-byte video, to the
+    /// init's upload URL: TikTok's status (206 while chunks remain, 201 after the last).
+    fn upload_chunk(
+        &self,
+        upload_url: &str,
+        content_type: &str,
+        range: (u64, u64),
+        total: u64,
+        bytes: Vec<u8>,
+    ) -> impl std::future::Future<Output = Result<u16, TikTokError>> + Send;
+
     /// Where a post is (`/v2/post/publish/status/fetch/`).
     fn post_status(
         &self,

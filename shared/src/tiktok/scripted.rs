@@ -48,6 +48,10 @@ pub enum Call {
         access_token: String,
         publish_id: String,
     },
+    UploadChunk {
+        range: (u64, u64),
+        total: u64,
+    },
 }
 
 type Hook = Box<dyn FnOnce() + Send>;
@@ -284,6 +288,18 @@ impl TikTokApi for ScriptedTikTok {
             upload_url: upload.then(|| "https://upload.example/scripted".to_owned()),
         };
         self.posting_answer(access_token, answer)
+    }
+
+    async fn upload_chunk(
+        &self,
+        _upload_url: &str,
+        _content_type: &str,
+        range: (u64, u64),
+        total: u64,
+        _bytes: Vec<u8>,
+    ) -> Result<u16, TikTokError> {
+        self.record(Call::UploadChunk { range, total });
+        Ok(if range.1 + 1 == total { 201 } else { 206 })
     }
 
     async fn post_status(

@@ -162,6 +162,14 @@ impl TikTokFake {
             .await;
     }
 
+    /// Videos on the account (`/_fake/videos`: `count`, `newest`, `title`, ...): the made
+    /// ones.
+    pub async fn add_videos(&self, open_id: &str, spec: Value) -> Value {
+        let mut body = spec;
+        body["open_id"] = Value::String(open_id.to_owned());
+        self.post("/_fake/videos", body).await["videos"].clone()
+    }
+
     /// The next responses of `endpoint` (`user_info`, `token`, `revoke`) for this account.
     pub async fn script(&self, open_id: &str, endpoint: &str, responses: Value) {
         self.post(

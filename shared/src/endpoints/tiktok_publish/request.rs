@@ -48,6 +48,18 @@ pub enum Source {
         #[serde(default)]
         photo_cover_index: usize,
     },
+    /// A video the browser uploaded once to the media bucket: the dispatcher inits a
+    /// FILE_UPLOAD and streams it to TikTok. The client names the media; the rest is
+    /// filled in from its row when the post is made ([`Source::with_media`]).
+    Media {
+        media_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        video_size: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        content_type: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        object_key: Option<String>,
+    },
 }
 
 impl Mode {
@@ -66,13 +78,28 @@ impl Source {
             Source::Upload { .. } => "upload",
             Source::Url { .. } => "url",
             Source::Photos { .. } => "photos",
+            Source::Media { .. } => "media",
+        }
+    }
+
+    /// A media source with what its row says (size, type, key), as the dispatcher needs
+    /// it; other sources as they are.
+    pub fn with_media(self, size: u64, content_type: &str, object_key: &str) -> Source {
+        match self {
+            Source::Media { media_id, .. } => Source::Media {
+                media_id,
+                video_size: Some(size),
+                content_type: Some(content_type.to_owned()),
+                object_key: Some(object_key.to_owned()),
+            },
+            other => other,
         }
     }
 
     /// The status a new post starts in.
     pub fn first_status(&self) -> &'static str {
         match self {
-            Source::Upload { .. } => "PROCESSING_UPLOAD",
+            Source::Upload { .. } | Source::Media { .. } => "PROCESSING_UPLOAD",
             _ => "PROCESSING_DOWNLOAD",
         }
     }
@@ -80,6 +107,10 @@ impl Source {
     pub fn plan(&self) -> Option<UploadPlan> {
         match self {
             Source::Upload { video_size } => Some(UploadPlan::for_size(*video_size)),
+            Source::Media {
+                video_size: Some(size),
+                ..
+            } => Some(UploadPlan::for_size(*size)),
             _ => None,
         }
     }
@@ -219,6 +250,18 @@ impl Publish {
                 }
                 if *photo_cover_index >= photo_urls.len() {
                     return Err(invalid("source.photo_cover_index must point at a photo"));
+                }
+            }
+            Source::Media { media_id, .. } => {
+                let uuid = media_id.len() == 36
+                    && media_id.char_indices().all(|(i, c)| match i {
+                        8 | 13 | 18 | 23 => c == '-',
+                        _ => c.is_ascii_hexdigit(),
+                    });
+                if !uuid {
+                    return Err(invalid(
+                        "source.media_id must be a media id this API answered",
+                    ));
                 }
             }
         }

@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 use super::*;
 
 mod health;
+mod media;
 mod oauth_states;
 mod posts;
 mod schedule;

@@ -113,10 +113,18 @@ impl ScheduleStore for MemoryStore {
         };
         let row = &mut post.row;
         match outcome {
-            Dispatched::Initiated { publish_id, status } => {
+            Dispatched::Initiated {
+                publish_id,
+                status,
+                upload,
+            } => {
                 row.publish_id = Some(publish_id.clone());
                 row.status = status.clone();
                 row.fail_reason = None;
+                if upload.is_some() {
+                    row.upload = upload.clone();
+                    row.uploaded_bytes = Some(0);
+                }
             }
             Dispatched::Rescheduled { at, reason } => {
                 row.status = "SCHEDULED".into();
@@ -134,6 +142,74 @@ impl ScheduleStore for MemoryStore {
         }
         row.updated_at = Some(OffsetDateTime::now_utc());
         Ok(Some(row.clone()))
+    }
+
+    async fn claim_unconfirmed_posts(
+        &self,
+        limit: i64,
+        every_seconds: i64,
+    ) -> Result<Vec<ClaimedPost>, StoreError> {
+        let mut state = self.state()?;
+        let now = OffsetDateTime::now_utc();
+        let mut claimed = Vec::new();
+        for i in 0..state.posts.len() {
+            if claimed.len() as i64 >= limit {
+                break;
+            }
+            let row = &state.posts[i].row;
+            let looked = state
+                .reconcile_at
+                .get(&row.id)
+                .copied()
+                .or(row.attempted_at);
+            let due = row.status == "UNCONFIRMED"
+                && row.fail_reason.as_deref() == Some("init_outcome_unknown")
+                && looked.is_some_and(|at| at <= now);
+            if due {
+                let (id, row) = (row.id.clone(), row.clone());
+                let connection = row
+                    .connection_id
+                    .and_then(|c| state.connections.get(&c).cloned());
+                claimed.push(ClaimedPost {
+                    post: row,
+                    connection,
+                });
+                state
+                    .reconcile_at
+                    .insert(id, now + Duration::seconds(every_seconds));
+            }
+        }
+        Ok(claimed)
+    }
+
+    async fn resolve_unconfirmed(
+        &self,
+        id: &str,
+        resolution: &Resolution,
+    ) -> Result<Option<PostRow>, StoreError> {
+        let mut state = self.state()?;
+        let Some(post) = state
+            .posts
+            .iter_mut()
+            .find(|p| p.row.id == id && p.row.status == "UNCONFIRMED")
+        else {
+            return Ok(None);
+        };
+        match resolution {
+            Resolution::Found(video) => {
+                post.row.status = "PUBLISH_COMPLETE".into();
+                post.row.public_post_ids = vec![video.clone()];
+                post.row.fail_reason = None;
+            }
+            Resolution::NotFound => post.row.fail_reason = Some("not_found_on_tiktok".into()),
+            Resolution::Unable => {}
+        }
+        let row = post.row.clone();
+        state.reconcile_at.insert(
+            id.to_owned(),
+            OffsetDateTime::now_utc() + Duration::days(36500),
+        );
+        Ok(Some(row))
     }
 
     async fn count_due_posts(&self) -> Result<i64, StoreError> {

@@ -29,6 +29,12 @@ pub(super) struct State {
     pub(super) refreshing: BTreeMap<i64, OffsetDateTime>,
     /// Posts made (and reserved), oldest first.
     pub(super) posts: Vec<super::posts::MemPost>,
+    /// Media rows, oldest first.
+    pub(super) media: Vec<MediaRow>,
+    /// Server-side uploads: post id -> leased until.
+    pub(super) upload_leases: BTreeMap<String, OffsetDateTime>,
+    /// UNCONFIRMED posts: post id -> when they are looked for next.
+    pub(super) reconcile_at: BTreeMap<String, OffsetDateTime>,
 }
 
 /// The database's bound on a connection's metadata (64 KiB).

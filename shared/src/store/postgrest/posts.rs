@@ -129,6 +129,48 @@ impl ScheduleStore for PostgrestStore {
     async fn count_due_posts(&self) -> Result<i64, StoreError> {
         self.rpc("count_due_tiktok_posts", &NoArgs {}).await
     }
+
+    async fn claim_unconfirmed_posts(
+        &self,
+        limit: i64,
+        every_seconds: i64,
+    ) -> Result<Vec<ClaimedPost>, StoreError> {
+        #[derive(Serialize)]
+        struct Args {
+            p_limit: i64,
+            p_every_seconds: i64,
+        }
+        let args = Args {
+            p_limit: limit,
+            p_every_seconds: every_seconds,
+        };
+        self.rpc("claim_unconfirmed_tiktok_posts", &args).await
+    }
+
+    async fn resolve_unconfirmed(
+        &self,
+        id: &str,
+        resolution: &Resolution,
+    ) -> Result<Option<PostRow>, StoreError> {
+        #[derive(Serialize)]
+        struct Args<'a> {
+            p_id: &'a str,
+            p_outcome: &'static str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            p_video_id: Option<&'a str>,
+        }
+        let (outcome, video) = match resolution {
+            Resolution::Found(video) => ("found", Some(video.as_str())),
+            Resolution::NotFound => ("not_found", None),
+            Resolution::Unable => ("unable", None),
+        };
+        let args = Args {
+            p_id: id,
+            p_outcome: outcome,
+            p_video_id: video,
+        };
+        self.rpc("resolve_unconfirmed_tiktok_post", &args).await
+    }
 }
 
 #[derive(Serialize)]
@@ -162,5 +204,88 @@ impl CalendarStore for PostgrestStore {
             &CallerPost { firebase_uid, id },
         )
         .await
+    }
+}
+
+#[derive(Serialize)]
+struct MediaRef<'a> {
+    #[serde(rename = "p_id")]
+    id: &'a str,
+    #[serde(rename = "p_firebase_uid", skip_serializing_if = "Option::is_none")]
+    firebase_uid: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct Progress<'a> {
+    #[serde(rename = "p_id")]
+    id: &'a str,
+    #[serde(rename = "p_uploaded_bytes")]
+    uploaded_bytes: i64,
+    #[serde(rename = "p_lease_seconds")]
+    lease_seconds: i64,
+}
+
+#[derive(Serialize)]
+struct FailUpload<'a> {
+    #[serde(rename = "p_id")]
+    id: &'a str,
+    #[serde(rename = "p_fail_reason")]
+    reason: &'a str,
+}
+
+impl MediaStore for PostgrestStore {
+    async fn create_media(&self, media: &NewMedia) -> Result<MediaRow, StoreError> {
+        self.rpc("create_tiktok_media", media).await
+    }
+
+    async fn media_for(
+        &self,
+        firebase_uid: &str,
+        id: &str,
+    ) -> Result<Option<MediaRow>, StoreError> {
+        let args = MediaRef {
+            id,
+            firebase_uid: Some(firebase_uid),
+        };
+        self.rpc("tiktok_media_for", &args).await
+    }
+
+    async fn mark_media_ready(&self, id: &str) -> Result<Option<MediaRow>, StoreError> {
+        let args = MediaRef {
+            id,
+            firebase_uid: None,
+        };
+        self.rpc("mark_tiktok_media_ready", &args).await
+    }
+
+    async fn claim_uploads(
+        &self,
+        limit: i64,
+        lease_seconds: i64,
+    ) -> Result<Vec<PostRow>, StoreError> {
+        let args = Claim {
+            limit,
+            lease_seconds,
+        };
+        self.rpc("claim_tiktok_uploads", &args).await
+    }
+
+    async fn record_upload_progress(
+        &self,
+        id: &str,
+        uploaded_bytes: i64,
+        lease_seconds: i64,
+    ) -> Result<bool, StoreError> {
+        let args = Progress {
+            id,
+            uploaded_bytes,
+            lease_seconds,
+        };
+        self.rpc("record_tiktok_upload_progress", &args).await
+    }
+
+    async fn fail_upload(&self, id: &str, reason: &str) -> Result<(), StoreError> {
+        self.rpc_void("fail_tiktok_upload", &FailUpload { id, reason })
+            .await
     }
 }

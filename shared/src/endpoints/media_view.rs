@@ -1,0 +1,52 @@
+//! A media object as the media endpoints answer it, and the media id of a request's path.
+
+use serde::Serialize;
+
+use super::prelude::*;
+use crate::store::MediaRow;
+
+#[derive(Serialize)]
+pub struct MediaView {
+    id: String,
+    content_type: String,
+    size: i64,
+    /// `pending` until the object is in the bucket with the declared size, then `ready`.
+    status: String,
+    #[serde(with = "crate::timestamp::option")]
+    created_at: Option<time::OffsetDateTime>,
+}
+
+impl From<MediaRow> for MediaView {
+    fn from(m: MediaRow) -> Self {
+        MediaView {
+            id: m.id,
+            content_type: m.content_type,
+            size: m.size,
+            status: m.status,
+            created_at: m.created_at,
+        }
+    }
+}
+
+/// 404 `media_not_found`: unknown, or another user's.
+pub fn not_found() -> ApiError {
+    ApiError::NotFound {
+        code: code::MEDIA_NOT_FOUND,
+        detail: "No such media".into(),
+    }
+}
+
+/// A media id as the create answer gives it (a UUID); anything else cannot be one.
+pub fn media_id(req: &Request) -> Result<String, ApiError> {
+    let id = path_param(req, "id", 1).ok_or_else(not_found)?;
+    let shaped = id.len() == 36
+        && id.char_indices().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_hexdigit(),
+        });
+    if shaped {
+        Ok(id.to_ascii_lowercase())
+    } else {
+        Err(not_found())
+    }
+}

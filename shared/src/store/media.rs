@@ -1,0 +1,82 @@
+//! Media rows (`tiktok_media`) and the dispatcher's server-side uploads
+//! (`supabase/migrations/*_scheduled_media.sql`).
+
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::{PostRow, StoreError};
+use crate::timestamp;
+
+/// A `tiktok_media` row: an object the browser uploads once to the media bucket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MediaRow {
+    pub id: String,
+    pub user_id: i64,
+    pub content_type: String,
+    pub size: i64,
+    /// `media/<user id>/<media id>` in the media bucket.
+    pub object_key: String,
+    /// `pending` until the object is in S3 with the declared size, then `ready`.
+    pub status: String,
+    #[serde(default, with = "timestamp::option")]
+    pub created_at: Option<OffsetDateTime>,
+    #[serde(default, with = "timestamp::option")]
+    pub ready_at: Option<OffsetDateTime>,
+}
+
+/// A new media object of the caller's.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NewMedia {
+    #[serde(rename = "p_firebase_uid")]
+    pub firebase_uid: String,
+    #[serde(rename = "p_content_type")]
+    pub content_type: String,
+    #[serde(rename = "p_size")]
+    pub size: i64,
+}
+
+/// What media and the dispatcher's uploads need from the database.
+pub trait MediaStore: Send + Sync {
+    fn create_media(
+        &self,
+        media: &NewMedia,
+    ) -> impl Future<Output = Result<MediaRow, StoreError>> + Send;
+
+    /// The caller's media (`None`: unknown, or another user's).
+    fn media_for(
+        &self,
+        firebase_uid: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<MediaRow>, StoreError>> + Send;
+
+    /// The object is in the bucket with its declared size.
+    fn mark_media_ready(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<MediaRow>, StoreError>> + Send;
+
+    /// Claims up to `limit` media uploads a run left unfinished (their lease lapsed).
+    fn claim_uploads(
+        &self,
+        limit: i64,
+        lease_seconds: i64,
+    ) -> impl Future<Output = Result<Vec<PostRow>, StoreError>> + Send;
+
+    /// TikTok acknowledged the bytes up to `uploaded_bytes`; the lease renewed. False
+    /// when the upload is no longer the post's to carry on.
+    fn record_upload_progress(
+        &self,
+        id: &str,
+        uploaded_bytes: i64,
+        lease_seconds: i64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// The upload cannot finish: FAILED with `reason`.
+    fn fail_upload(
+        &self,
+        id: &str,
+        reason: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
