@@ -104,6 +104,23 @@ CASES = [
     ("set_tiktok_post_status", "tiktok-post-status",
      "select set_tiktok_post_status(p.id, 'PUBLISH_COMPLETE') from tiktok_posts p"
      " where p.publish_id = 'v_pub_' || :c;"),
+    # Scheduled posts. The claims run in a transaction rolled back, so every call finds
+    # the same due rows (20 at each size) instead of leasing them away.
+    ("schedule_tiktok_post", "tiktok-publish (scheduled)",
+     "select schedule_tiktok_post(:u, :c, 'tk', 'direct', 'url', '{}'::jsonb,"
+     " now() + interval '1 day');"),
+    ("claim_due_tiktok_posts (10)", "publish-scheduled-posts",
+     "begin;\nselect claim_due_tiktok_posts(10, 300);\nrollback;"),
+    ("claim_unconfirmed_tiktok_posts (2)", "publish-scheduled-posts (looks)",
+     "begin;\nselect claim_unconfirmed_tiktok_posts(2, 300);\nrollback;"),
+    ("claim_tiktok_uploads (2)", "publish-scheduled-posts (uploads)",
+     "select claim_tiktok_uploads(2, 300);"),
+    ("count_due_tiktok_posts", "publish-scheduled-posts (summary)",
+     "select count_due_tiktok_posts();"),
+    ("list_tiktok_posts", "list-tiktok-posts", "select list_tiktok_posts('uid-' || :u);"),
+    ("cancel_scheduled_tiktok_post", "cancel-tiktok-post",
+     "begin;\nselect cancel_scheduled_tiktok_post('uid-' || p.user_id, p.id) from tiktok_posts p"
+     " where p.connection_id = :c and p.scheduled_at is not null;\nrollback;"),
     ("delete_connection", "disconnect-tiktok",
      "select delete_connection(c.id, c.user_id, true) from social_connections c where c.id = :c;"),
 ]

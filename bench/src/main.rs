@@ -7,7 +7,8 @@
 //! `bench.md` and `cold-start.svg` (`report.rs`).
 //!
 //! Also one scheduled run of the keep-alive sweep over a few hundred due connections
-//! (`sweep.rs`).
+//! (`sweep.rs`), and of the dispatcher over a burst of due posts and a 200 MB upload
+//! (`dispatch.rs`).
 //!
 //! `--check`: exit non-zero when a function's cold-start ratio to the floor passes 1.5x
 //! its target (3x) or its peak memory passes 32 MiB, or when the sweep leaves a due
@@ -19,6 +20,7 @@ use integration_tests::*;
 use serde_json::{json, Value};
 
 mod cold;
+mod dispatch;
 mod process;
 mod report;
 mod sweep;
@@ -150,11 +152,16 @@ async fn main() {
         function_lambda_env(&env_config(), runtime, "refresh-connections")
     })
     .await;
+    let dispatch = dispatch::measure(&binary("publish-scheduled-posts"), |runtime| {
+        function_lambda_env(&env_config(), runtime, "publish-scheduled-posts")
+    })
+    .await;
     let failures = report::write(
         results,
         &report::Extras {
             signup,
             sweep,
+            dispatch,
             secret_call,
         },
     );

@@ -5,6 +5,7 @@
 use integration_tests::*;
 use serde_json::{json, Value};
 
+use crate::dispatch::DispatchRuns;
 use crate::process::python_import_ms;
 use crate::sweep::SweepRun;
 use crate::warm::RoundTrips;
@@ -14,6 +15,7 @@ use crate::{CHECK_MARGIN, COLD_RUNS, COLD_TARGET_RATIO, MEMORY_TARGET_KIB, WARM_
 pub(crate) struct Extras {
     pub(crate) signup: RoundTrips,
     pub(crate) sweep: SweepRun,
+    pub(crate) dispatch: DispatchRuns,
     /// Building a Secrets Manager client, and one GetSecretValue (ms).
     pub(crate) secret_call: (f64, f64),
 }
@@ -97,6 +99,7 @@ pub(crate) fn write(mut results: Vec<Value>, extras: &Extras) -> Vec<String> {
     let Extras {
         signup,
         sweep,
+        dispatch,
         secret_call,
     } = extras;
     md.push_str(&format!(
@@ -124,6 +127,30 @@ pub(crate) fn write(mut results: Vec<Value>, extras: &Extras) -> Vec<String> {
         sweep.tiktok_calls_per_connection,
         sweep.peak_rss_kib as f64 / 1024.0
     ));
+    failures.extend(dispatch.failures());
+    let (burst, upload) = (&dispatch.burst, &dispatch.upload);
+    md.push_str(&format!(
+        "\nScheduled posts (publish-scheduled-posts, one scheduled run each, its default workers): \
+         a burst of {} URL posts due in the same minute over {} accounts, TikTok answering each \
+         call after {} ms: {} inits at TikTok in {:.0} ms ({:.0} a second), the last {} s after \
+         its time, peak RSS {:.1} MiB. A {} MB video streamed from S3 to TikTok's upload URL in \
+         {} chunks: {:.0} ms, {:.1} MB/s (one 15-minute run carries about {:.1} GiB at this \
+         rate; a larger file continues in the next run), peak RSS {:.1} MiB.\n",
+        burst["posts"],
+        burst["accounts"],
+        burst["tiktok_latency_ms"],
+        burst["tiktok_inits"],
+        burst["run_ms"].as_f64().unwrap_or(f64::NAN),
+        burst["inits_per_second"].as_f64().unwrap_or(f64::NAN),
+        burst["lag_max_seconds"],
+        burst["peak_rss_kib"].as_f64().unwrap_or(f64::NAN) / 1024.0,
+        upload["megabytes"],
+        upload["chunks"],
+        upload["run_ms"].as_f64().unwrap_or(f64::NAN),
+        upload["megabytes_per_second"].as_f64().unwrap_or(f64::NAN),
+        upload["largest_file_one_run_gib"].as_f64().unwrap_or(f64::NAN),
+        upload["peak_rss_kib"].as_f64().unwrap_or(f64::NAN) / 1024.0,
+    ));
     md.push_str(&format!(
         "\nThe secret's share: from the benchmark's own process (medians of {COLD_RUNS}, a fresh \
          client each time) building the Secrets Manager client takes {:.1} ms and one \
@@ -138,7 +165,8 @@ pub(crate) fn write(mut results: Vec<Value>, extras: &Extras) -> Vec<String> {
                             "tiktok_calls_per_request": signup.tiktok,
                             "firebase_calls_per_request": signup.firebase,
                             "sequential_round_trips": signup.sequential},
-                        "keep_alive_sweep": sweep.json()});
+                        "keep_alive_sweep": sweep.json(),
+                        "scheduled_posts": dispatch.json()});
     std::fs::write(
         out.join("bench.json"),
         serde_json::to_string_pretty(&report).unwrap_or_default(),

@@ -52,6 +52,25 @@ select user_id, id, provider_account_id, 'v_pub_' || id,
        now() - (id % 720) * interval '1 hour'
 from social_connections where provider = 'tiktok';
 
+-- One scheduled post per TikTok connection (the calendar), over the next year: the
+-- first 20 connections' are due now and the next 20's UNCONFIRMED (the same at every
+-- size, so the dispatcher's claims do the same work), every 20th cancelled.
+insert into tiktok_posts (user_id, connection_id, open_id, mode, source_type, status,
+                          fail_reason, scheduled_at, attempted_at, attempts, request, created_at)
+select user_id, id, provider_account_id, 'direct', 'url',
+       case when id <= 20 then 'SCHEDULED' when id <= 40 then 'UNCONFIRMED'
+            when id % 20 = 0 then 'CANCELLED' else 'SCHEDULED' end,
+       case when id > 20 and id <= 40 then 'init_outcome_unknown' end,
+       case when id <= 40 then now() - interval '1 minute'
+            else now() + (1 + id % 525600) * interval '1 minute' end,
+       case when id > 20 and id <= 40 then now() - interval '1 minute' end,
+       case when id > 20 and id <= 40 then 1 else 0 end,
+       jsonb_build_object('mode', 'direct', 'source', jsonb_build_object('type', 'url',
+           'video_url', 'https://media.example.com/verified/' || id || '.mp4'),
+           'post_info', jsonb_build_object('title', 'Post ' || id, 'privacy_level', 'SELF_ONLY')),
+       now() - (id % 720) * interval '1 hour'
+from social_connections where provider = 'tiktok';
+
 insert into tiktok_webhook_events (event_key, event, user_openid, create_time, content, received_at)
 select md5('event-' || id), 'post.publish.complete', provider_account_id,
        extract(epoch from now())::bigint - id % 86400,

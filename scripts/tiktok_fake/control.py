@@ -9,7 +9,8 @@ from .accounts import issue_tokens, new_account, retire_refresh
 from .consent import grant_consent
 from .display import add_videos
 from .posting_rules import PUBLISH_STATUSES, arrive, creator_problem
-from .state import (ACCESS, ACCOUNTS, CALLS, CODES, FAULTS, ISSUED, LOCK, PUBLISHES, REFRESH, VERIFIED_PREFIXES,
+from .state import (ACCESS, ACCOUNTS, CALLS, CODES, FAULTS, ISSUED, LATENCY, LOCK, PUBLISHES, REFRESH,
+                    VERIFIED_PREFIXES,
                     fixture, new_open_id)
 from .webhooks import TARGETS, deliveries, emit, publish_events
 
@@ -121,6 +122,12 @@ class ControlApi:
                     return self.send(400, {"error": "prefixes must be a list of strings"})
                 VERIFIED_PREFIXES.extend(x for x in prefixes if x not in VERIFIED_PREFIXES)
                 return self.send(200, {"prefixes": list(VERIFIED_PREFIXES)})
+            if path == "/_fake/latency":
+                ms = p.get("ms")
+                if not isinstance(ms, int) or not 0 <= ms <= 10000:
+                    return self.send(400, {"error": "ms must be 0 to 10000"})
+                LATENCY["ms"] = ms
+                return self.send(200, {"ms": ms})
             if path == "/_fake/publish":
                 return self.set_publish(p)
             if path.startswith("/_fake/webhooks/"):

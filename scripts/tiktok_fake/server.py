@@ -16,7 +16,7 @@ from .display import DisplayApi
 from .oauth import OAuthApi
 from .posting import PostingApi
 from .posting_rules import POSTING
-from .state import ACCESS, ACCOUNTS, CALLS, FAULTS, LOCK, SETTINGS, fixture, log_id
+from .state import ACCESS, ACCOUNTS, CALLS, FAULTS, LATENCY, LOCK, SETTINGS, fixture, log_id
 from .uploads import UploadHost
 
 
@@ -104,6 +104,8 @@ class Handler(OAuthApi, DisplayApi, PostingApi, UploadHost, ControlApi, BaseHTTP
         """Records a call made with a bearer access token, plays the account's fault for
         the endpoint, and refuses an unknown or expired token. Returns the token and its
         open_id, or None once an answer has been sent."""
+        if LATENCY["ms"]:
+            time.sleep(LATENCY["ms"] / 1000)
         auth = self.headers.get("Authorization", "")
         token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
         with LOCK:

@@ -25,6 +25,7 @@ VERIFIED_PREFIXES = ["https://media.example.com/verified/"]  # PULL_FROM_URL pre
 PUBLISHES = {}  # publish_id -> publish record (see publish_init)
 UPLOADS = {}  # upload_id -> publish_id
 RATES = {}  # (access token, bucket) -> times of the requests counted in the last minute
+LATENCY = {"ms": 0}  # added before every answer to a bearer call (/_fake/latency: the benchmark's TikTok)
 
 
 class SETTINGS:

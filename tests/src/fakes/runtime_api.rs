@@ -28,13 +28,24 @@ struct RuntimeState {
     next_requests: AtomicUsize,
     first_next: Mutex<Option<Instant>>,
     changed: tokio::sync::Notify,
+    /// How long an invocation may take (its deadline); default 30 s.
+    timeout: Option<Duration>,
 }
 
 impl RuntimeApi {
     pub async fn start() -> RuntimeApi {
+        RuntimeApi::start_with_timeout(Duration::from_secs(30)).await
+    }
+
+    /// As [`RuntimeApi::start`], each invocation given `timeout` (a function's
+    /// configured timeout: a scheduled run works until shortly before it).
+    pub async fn start_with_timeout(timeout: Duration) -> RuntimeApi {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let address = listener.local_addr().expect("addr").to_string();
-        let state: Arc<RuntimeState> = Default::default();
+        let state = Arc::new(RuntimeState {
+            timeout: Some(timeout),
+            ..Default::default()
+        });
         let shared = state.clone();
         tokio::spawn(async move {
             while let Ok((socket, _)) = listener.accept().await {
@@ -107,7 +118,8 @@ impl RuntimeState {
         while let Some(req) = read_request(&mut socket, &mut buffer).await {
             let ok = if req.method == "GET" && req.path.ends_with("/runtime/invocation/next") {
                 let (id, event) = self.next_event().await;
-                let deadline = (std::time::SystemTime::now() + Duration::from_secs(30))
+                let timeout = self.timeout.unwrap_or(Duration::from_secs(30));
+                let deadline = (std::time::SystemTime::now() + timeout)
                     .duration_since(std::time::UNIX_EPOCH)
                     .map(|d| d.as_millis())
                     .unwrap_or(0)

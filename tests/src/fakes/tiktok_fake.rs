@@ -162,6 +162,11 @@ impl TikTokFake {
             .await;
     }
 
+    /// Every bearer call (the JSON APIs) answered `ms` milliseconds late (0: at once).
+    pub async fn set_latency(&self, ms: u64) {
+        self.post("/_fake/latency", json!({ "ms": ms })).await;
+    }
+
     /// Videos on the account (`/_fake/videos`: `count`, `newest`, `title`, ...): the made
     /// ones.
     pub async fn add_videos(&self, open_id: &str, spec: Value) -> Value {
