@@ -5,7 +5,9 @@ Reads every log file under $STACK_DIR/logs (the test processes' logs at TRACE, a
 functions' output under `cargo lambda watch` in the smoke test) and looks for: every
 access and refresh token the TikTok fake issued, the Fernet key(s), the service key,
 the TikTok client secret, and the credentials the tests made (Firebase ID tokens,
-private keys) recorded under $STACK_DIR/secrets. Run inside scripts/with-stack.sh."""
+private keys) recorded under $STACK_DIR/secrets; and any presigned S3 URL (its
+`X-Amz-Signature`) or TikTok upload URL (its `upload_token`), which are credentials for
+as long as they work. Run inside scripts/with-stack.sh."""
 
 import json
 import os
@@ -37,6 +39,9 @@ for log in logs:
         for secret in secrets:
             if secret in line:
                 leaks.append(f"{log.name}:{number}: contains a credential ({secret[:6]}...)")
+        for marker in ("X-Amz-Signature=", "X-Amz-Credential=", "upload_token="):
+            if marker in line:
+                leaks.append(f"{log.name}:{number}: contains a signed URL ({marker})")
 if not logs or lines == 0:
     print("check_leaks: no log lines were captured", file=sys.stderr)
     sys.exit(1)

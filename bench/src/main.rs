@@ -131,6 +131,21 @@ async fn main() {
         .chain([CATCH_ALL])
         .collect();
 
+    // `BENCH_ONLY=dispatch`: the dispatcher's runs alone (its release binary and the
+    // bench are all it needs built), for working on it.
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("dispatch") {
+        let runs = dispatch::measure(&binary("publish-scheduled-posts"), |runtime| {
+            function_lambda_env(&env_config(), runtime, "publish-scheduled-posts")
+        })
+        .await;
+        let failures = runs.failures();
+        if !failures.is_empty() {
+            eprintln!("benchmark targets missed:\n{}", failures.join("\n"));
+            std::process::exit(1);
+        }
+        return;
+    }
+
     // The app secret, as in staging.
     let secret_id = unique("bench-app-secret");
     create_app_secret(&secret_id).await;

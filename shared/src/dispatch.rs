@@ -12,9 +12,14 @@
 //! 3. the publish id is stored as soon as TikTok answers (one more try if the database
 //!    fails then), before anything else;
 //! 4. a refusal is known not to have posted: TikTok's rate limit puts the post back
-//!    (`next_attempt_at` after its window), the daily caps back in an hour (at most
+//!    (`next_attempt_at` after its window; the limit is the creator's, so the run goes on
+//!    with the other accounts' posts), the daily caps back in an hour (at most
 //!    [`MAX_ATTEMPTS`] attempts), anything else FAILED with TikTok's reason; an init that
 //!    never left (no connection) goes back a minute later.
+//!
+//! With the time left, the runs also look for UNCONFIRMED posts among their accounts'
+//! videos ([`reconcile`]) and ask TikTok about posts on their way that no one asked
+//! about lately ([`settle`]).
 //!
 //! A `media` post's video is then streamed from S3 to TikTok by the run that initiated
 //! it ([`upload`]); an upload a run cannot finish is carried on by the next.
@@ -62,6 +67,7 @@ pub mod reason {
 }
 
 mod reconcile;
+mod settle;
 mod upload;
 
 /// The counters of the posts a run claimed to publish (a media post's counts its upload;
@@ -172,16 +178,14 @@ pub enum Work {
     Upload(Box<PostRow>),
     /// An UNCONFIRMED post to look for among its account's videos.
     Reconcile(Box<ClaimedPost>),
+    /// A post on its way no one asked TikTok about lately.
+    Settle(Box<ClaimedPost>),
 }
 
 /// How a claimed post's attempt ends, and how the run counts it.
 fn counted(outcome: &Dispatched) -> Counted {
     match outcome {
         Dispatched::Initiated { .. } => Counted::healthy("initiated"),
-        Dispatched::Rescheduled { reason, .. } if *reason == reason::RATE_LIMITED => {
-            // The rest of this minute's posts would meet the same limit.
-            Counted::stop("held", "tiktok_rate_limited")
-        }
         Dispatched::Rescheduled { reason, .. } if *reason == reason::NOT_SENT => {
             Counted::outage("held", "tiktok_unavailable")
         }
@@ -330,6 +334,7 @@ impl<P: Ports> Job for Dispatcher<'_, P> {
         "not_found_on_tiktok",
         "unconfirmed_checked",
         "unconfirmed_unable",
+        "settle_checked",
     ];
 
     async fn claim(&self) -> Result<Vec<Work>, StoreError> {
@@ -350,9 +355,19 @@ impl<P: Ports> Job for Dispatcher<'_, P> {
         let looks = store
             .claim_unconfirmed_posts(UPLOAD_BATCH, reconcile::LOOK_EVERY_SECONDS)
             .await?;
-        Ok(looks
+        if !looks.is_empty() {
+            return Ok(looks
+                .into_iter()
+                .map(|c| Work::Reconcile(Box::new(c)))
+                .collect());
+        }
+        // And posts on their way no one asked about (webhooks missing or late).
+        let unasked = store
+            .claim_unsettled_posts(BATCH, settle::ASK_EVERY_SECONDS)
+            .await?;
+        Ok(unasked
             .into_iter()
-            .map(|c| Work::Reconcile(Box::new(c)))
+            .map(|c| Work::Settle(Box::new(c)))
             .collect())
     }
 
@@ -361,6 +376,7 @@ impl<P: Ports> Job for Dispatcher<'_, P> {
             Work::Due(claimed) => self.dispatch(*claimed).await,
             Work::Upload(post) => self.carry_upload(*post).await,
             Work::Reconcile(claimed) => self.reconcile(*claimed).await,
+            Work::Settle(claimed) => self.settle(*claimed).await,
         }
     }
 

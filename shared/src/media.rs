@@ -55,7 +55,7 @@ pub trait MediaStorage: Send + Sync {
         key: &str,
         start: u64,
         end: u64,
-    ) -> impl Future<Output = Result<Vec<u8>, MediaError>> + Send;
+    ) -> impl Future<Output = Result<bytes::Bytes, MediaError>> + Send;
 }
 
 /// The media bucket through the AWS SDK's S3 client.
@@ -158,7 +158,12 @@ impl MediaStorage for S3Media {
         }
     }
 
-    async fn read_range(&self, key: &str, start: u64, end: u64) -> Result<Vec<u8>, MediaError> {
+    async fn read_range(
+        &self,
+        key: &str,
+        start: u64,
+        end: u64,
+    ) -> Result<bytes::Bytes, MediaError> {
         let answer = self
             .client
             .get_object()
@@ -183,7 +188,7 @@ impl MediaStorage for S3Media {
         if bytes.len() as u64 != end - start + 1 {
             return Err(MediaError::NotFound);
         }
-        Ok(bytes.to_vec())
+        Ok(bytes)
     }
 }
 
@@ -225,12 +230,17 @@ impl MediaStorage for MemoryMedia {
             .map(|b| b.len() as u64))
     }
 
-    async fn read_range(&self, key: &str, start: u64, end: u64) -> Result<Vec<u8>, MediaError> {
+    async fn read_range(
+        &self,
+        key: &str,
+        start: u64,
+        end: u64,
+    ) -> Result<bytes::Bytes, MediaError> {
         let objects = self.objects.lock().unwrap();
         let object = objects.get(key).ok_or(MediaError::NotFound)?;
         object
             .get(start as usize..=end as usize)
-            .map(<[u8]>::to_vec)
+            .map(bytes::Bytes::copy_from_slice)
             .ok_or(MediaError::NotFound)
     }
 }

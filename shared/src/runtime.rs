@@ -13,9 +13,9 @@ use crate::http::{request_id, respond};
 use crate::outbound;
 
 /// Libraries that log raw events, headers or bodies (the `Authorization` header, token
-/// bodies, the app secret) at DEBUG/TRACE: never more verbose than INFO, whatever
-/// level is configured.
-const CAPPED_TARGETS: [&str; 10] = [
+/// bodies, the app secret, a presigned URL's signing) at DEBUG/TRACE: never more verbose
+/// than INFO, whatever level is configured.
+const CAPPED_TARGETS: [&str; 15] = [
     "lambda_runtime",
     "lambda_runtime_api_client",
     "lambda_http",
@@ -24,8 +24,14 @@ const CAPPED_TARGETS: [&str; 10] = [
     "reqwest",
     "rustls",
     "aws_smithy_runtime",
+    "aws_smithy_runtime_api",
     "aws_smithy_http_client",
     "aws_config",
+    "aws_runtime",
+    // Signing logs each canonical request at TRACE (a presigned URL's parts).
+    "aws_sigv4",
+    "aws_sdk_s3",
+    "aws_sdk_secretsmanager",
 ];
 
 /// Logging as Lambda's advanced logging controls ask (`AWS_LAMBDA_LOG_LEVEL`, else

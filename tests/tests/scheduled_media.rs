@@ -368,3 +368,39 @@ async fn wait_for_upload(app: &shared::LiveApp, id: &str) {
     }
     panic!("post {id} is still uploading");
 }
+
+#[tokio::test]
+async fn a_run_killed_after_the_init_leaves_the_upload_to_the_next_once_its_lease_lapses() {
+    let _serial = SERIAL.lock().await;
+    let (app, fake) = (live_app(), TikTokFake::new());
+    let (user, account) = publisher(&app).await;
+    let media = ready_media(&app, &user, &account, 1000).await;
+    let r = publish(&app, &user, &account, &media_post(&media, None), None).await;
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    // The run that initiated it stored the publish id and the upload URL, and died
+    // before the first chunk (S3 unreachable, then its lease still held).
+    let mut s3_down = live_app();
+    let bucket = stack_var("MEDIA_BUCKET");
+    s3_down.media = Some(shared::media::S3Media::at(&bucket, Some(closed_port_url())).unwrap());
+    let until = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    shared::dispatch::run(&s3_down, until).await.unwrap();
+    psql(&format!(
+        "update tiktok_posts set lease_until = now() + interval '5 minutes' where id = '{id}'"
+    ));
+    // While its lease holds, no other run touches it.
+    dispatcher_run(&app).await;
+    assert_eq!(fake.count(&account.open_id, "upload").await, 0);
+    // Lapsed: the next run uploads it, and inits nothing.
+    psql(&format!(
+        "update tiktok_posts set lease_until = now() - interval '1 second' where id = '{id}'"
+    ));
+    wait_for_upload(&app, &id).await;
+    assert_eq!(fake.count(&account.open_id, "upload").await, 1);
+    assert_eq!(
+        fake.count(&account.open_id, "video_init").await,
+        1,
+        "one init in all"
+    );
+    let post = post_status(&app, &user, &account, &id).await;
+    assert_eq!(post["uploaded_bytes"], 1000, "{post}");
+}

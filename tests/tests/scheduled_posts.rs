@@ -425,3 +425,42 @@ async fn an_unconfirmed_post_not_found_in_a_day_stays_unconfirmed_and_is_no_long
     );
     assert_eq!(fake.count(&account.open_id, "video_init").await, 1);
 }
+
+#[tokio::test]
+async fn a_post_no_one_asks_about_is_settled_by_the_dispatcher_for_a_day() {
+    let (app, fake) = (live_app(), TikTokFake::new());
+    let (user, account) = publisher(&app).await;
+    let id = schedule(&app, &user, &account).await;
+    make_due(&id);
+    settle(&app, &id).await;
+    let publish_id = psql(&format!(
+        "select publish_id from tiktok_posts where id = '{id}'"
+    ));
+    let publish_id = publish_id.trim().to_owned();
+    // No webhook, no read for a while: the dispatcher asks TikTok once.
+    psql(&format!(
+        "update tiktok_posts set settle_at = now() - interval '10 minutes' where id = '{id}'"
+    ));
+    dispatcher_run(&app).await;
+    assert_eq!(fake.count(&account.open_id, "status_fetch").await, 1);
+    let at_tiktok = fake.publish_state(&publish_id).await["status"].clone();
+    let stored = psql(&format!(
+        "select status from tiktok_posts where id = '{id}'"
+    ));
+    assert_eq!(stored.trim(), at_tiktok.as_str().unwrap(), "as TikTok says");
+    // Asked again only after 5 minutes.
+    dispatcher_run(&app).await;
+    assert_eq!(fake.count(&account.open_id, "status_fetch").await, 1);
+    // A day old and still on its way: left as last known, no more asking.
+    psql(&format!(
+        "update tiktok_posts set status = 'PROCESSING_DOWNLOAD', created_at = now() - interval '25 hours', \
+         settle_at = now() - interval '10 minutes' where id = '{id}'"
+    ));
+    dispatcher_run(&app).await;
+    dispatcher_run(&app).await;
+    assert_eq!(fake.count(&account.open_id, "status_fetch").await, 1);
+    let settled = psql(&format!(
+        "select settle_at = 'infinity' from tiktok_posts where id = '{id}'"
+    ));
+    assert_eq!(settled.trim(), "t");
+}

@@ -1,5 +1,6 @@
 //! A media post's server-side upload: its video streamed from S3 to TikTok's upload URL,
-//! chunk by chunk (ranged GETs, one chunk in memory at a time), each chunk tried up to
+//! chunk by chunk (ranged GETs, one chunk in memory at a time, shared by its PUT and its
+//! retries rather than copied), each chunk tried up to
 //! [`CHUNK_TRIES`] times and recorded once TikTok acknowledged it. An upload the run has
 //! no time left for is left to the next run at once (its lease ended), which carries on
 //! after the last acknowledged chunk: the init is never sent again. An upload URL TikTok
@@ -67,7 +68,7 @@ async fn read_chunk<M: MediaStorage>(
     media: &M,
     key: &str,
     (first, last): (u64, u64),
-) -> Result<Vec<u8>, MediaError> {
+) -> Result<bytes::Bytes, MediaError> {
     let mut tries = 0;
     loop {
         tries += 1;
@@ -167,7 +168,7 @@ impl<P: Ports> Dispatcher<'_, P> {
         content_type: &str,
         range: (u64, u64),
         plan: &UploadPlan,
-        bytes: Vec<u8>,
+        bytes: bytes::Bytes,
     ) -> ChunkSent {
         for attempt in 1..=CHUNK_TRIES {
             let sent = self

@@ -175,6 +175,17 @@ pub trait ScheduleStore: Send + Sync {
         every_seconds: i64,
     ) -> impl Future<Output = Result<Vec<ClaimedPost>, StoreError>> + Send;
 
+    /// Claims up to `limit` posts on their way that no one asked TikTok about for
+    /// `every_seconds`.
+    fn claim_unsettled_posts(
+        &self,
+        limit: i64,
+        every_seconds: i64,
+    ) -> impl Future<Output = Result<Vec<ClaimedPost>, StoreError>> + Send;
+
+    /// No more asking TikTok about this post (it stays as last known).
+    fn stop_settling(&self, id: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     /// Records what a look found (only an UNCONFIRMED post changes).
     fn resolve_unconfirmed(
         &self,

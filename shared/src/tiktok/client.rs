@@ -179,7 +179,7 @@ impl TikTokApi for TikTokClient {
         content_type: &str,
         (first, last): (u64, u64),
         total: u64,
-        bytes: Vec<u8>,
+        bytes: bytes::Bytes,
     ) -> Result<u16, TikTokError> {
         // TikTok's URL (https; http only on loopback, the local stack's fake).
         let url = outbound::upstream_url(upload_url)

@@ -199,7 +199,7 @@ pub trait TikTokApi: Send + Sync {
         content_type: &str,
         range: (u64, u64),
         total: u64,
-        bytes: Vec<u8>,
+        bytes: bytes::Bytes,
     ) -> impl std::future::Future<Output = Result<u16, TikTokError>> + Send;
 
     /// Where a post is (`/v2/post/publish/status/fetch/`).

@@ -296,7 +296,7 @@ impl TikTokApi for ScriptedTikTok {
         _content_type: &str,
         range: (u64, u64),
         total: u64,
-        _bytes: Vec<u8>,
+        _bytes: bytes::Bytes,
     ) -> Result<u16, TikTokError> {
         self.record(Call::UploadChunk { range, total });
         Ok(if range.1 + 1 == total { 201 } else { 206 })

@@ -182,6 +182,55 @@ impl ScheduleStore for MemoryStore {
         Ok(claimed)
     }
 
+    async fn claim_unsettled_posts(
+        &self,
+        limit: i64,
+        every_seconds: i64,
+    ) -> Result<Vec<ClaimedPost>, StoreError> {
+        let mut state = self.state()?;
+        let now = OffsetDateTime::now_utc();
+        let mut claimed = Vec::new();
+        for i in 0..state.posts.len() {
+            if claimed.len() as i64 >= limit {
+                break;
+            }
+            let row = &state.posts[i].row;
+            let asked = state.settle_at.get(&row.id).copied().or(row.updated_at);
+            let on_its_way = row.publish_id.is_some()
+                && matches!(
+                    row.status.as_str(),
+                    "PROCESSING_UPLOAD" | "PROCESSING_DOWNLOAD" | "SEND_TO_USER_INBOX"
+                );
+            let uploading = row.source_type == "media"
+                && row
+                    .upload
+                    .as_ref()
+                    .is_some_and(|u| (row.uploaded_bytes.unwrap_or(0) as u64) < u.video_size);
+            let due = asked.is_some_and(|at| at <= now - Duration::seconds(every_seconds));
+            if on_its_way && !uploading && due {
+                let (id, row) = (row.id.clone(), row.clone());
+                let connection = row
+                    .connection_id
+                    .and_then(|c| state.connections.get(&c).cloned());
+                claimed.push(ClaimedPost {
+                    post: row,
+                    connection,
+                });
+                state.settle_at.insert(id, now);
+            }
+        }
+        Ok(claimed)
+    }
+
+    async fn stop_settling(&self, id: &str) -> Result<(), StoreError> {
+        let mut state = self.state()?;
+        state.settle_at.insert(
+            id.to_owned(),
+            OffsetDateTime::now_utc() + Duration::days(36500),
+        );
+        Ok(())
+    }
+
     async fn resolve_unconfirmed(
         &self,
         id: &str,

@@ -35,6 +35,8 @@ pub(super) struct State {
     pub(super) upload_leases: BTreeMap<String, OffsetDateTime>,
     /// UNCONFIRMED posts: post id -> when they are looked for next.
     pub(super) reconcile_at: BTreeMap<String, OffsetDateTime>,
+    /// Posts on their way: post id -> when TikTok was last asked about them.
+    pub(super) settle_at: BTreeMap<String, OffsetDateTime>,
 }
 
 /// The database's bound on a connection's metadata (64 KiB).

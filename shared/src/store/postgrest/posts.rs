@@ -147,6 +147,32 @@ impl ScheduleStore for PostgrestStore {
         self.rpc("claim_unconfirmed_tiktok_posts", &args).await
     }
 
+    async fn claim_unsettled_posts(
+        &self,
+        limit: i64,
+        every_seconds: i64,
+    ) -> Result<Vec<ClaimedPost>, StoreError> {
+        #[derive(Serialize)]
+        struct Args {
+            p_limit: i64,
+            p_every_seconds: i64,
+        }
+        let args = Args {
+            p_limit: limit,
+            p_every_seconds: every_seconds,
+        };
+        self.rpc("claim_unsettled_tiktok_posts", &args).await
+    }
+
+    async fn stop_settling(&self, id: &str) -> Result<(), StoreError> {
+        #[derive(Serialize)]
+        struct Args<'a> {
+            p_id: &'a str,
+        }
+        self.rpc_void("stop_settling_tiktok_post", &Args { p_id: id })
+            .await
+    }
+
     async fn resolve_unconfirmed(
         &self,
         id: &str,
