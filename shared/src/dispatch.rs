@@ -70,21 +70,27 @@ mod reconcile;
 mod settle;
 mod upload;
 
-/// The counters of the posts a run claimed to publish (a media post's counts its upload;
-/// the looks for UNCONFIRMED posts are counted apart).
-const CLAIMED: [&str; 8] = [
+/// The counters of the due posts a run claimed (its uploads, looks and status calls are
+/// counted apart).
+const CLAIMED: [&str; 6] = [
     "initiated",
     "held",
     "unconfirmed",
     "failed",
     "unsettled",
-    "uploaded",
-    "upload_failed",
-    "upload_left",
+    "released",
 ];
 
 /// Unfinished uploads one worker takes over at a time.
-const UPLOAD_BATCH: i64 = 2;
+const UPLOAD_BATCH: i64 = 1;
+/// UNCONFIRMED posts one worker looks for at a time.
+const LOOK_BATCH: i64 = 2;
+/// How long an upload's claim holds: longer than the worst chunk (three reads of 90 s
+/// and three PUTs of 60 s), renewed at every acknowledged chunk.
+pub const UPLOAD_LEASE_SECONDS: i64 = 15 * 60;
+/// A claimed post is not sent with less of its lease left than this (a run held up
+/// elsewhere): it is released for the next run instead.
+const LEASE_MARGIN: Duration = Duration::seconds(60);
 
 /// One run's summary (logged as one JSON line, and the invocation's answer).
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
@@ -117,7 +123,6 @@ pub async fn run<P: Ports>(app: &App<P>, until: Instant) -> Result<Summary, ApiE
         tokens: app.tokens(),
         lags: std::sync::Mutex::new(Vec::new()),
         until,
-        media_inits: std::sync::atomic::AtomicU64::new(0),
     };
     let limits = Limits {
         workers: app.dispatch_workers,
@@ -130,10 +135,9 @@ pub async fn run<P: Ports>(app: &App<P>, until: Instant) -> Result<Summary, ApiE
         .into_inner()
         .unwrap_or_else(|p| p.into_inner());
     lags.sort_unstable();
-    let media_inits = dispatcher.media_inits.load(Ordering::SeqCst);
     let summary = Summary {
         claimed: CLAIMED.iter().map(|c| run.count(c)).sum(),
-        initiated: run.count("initiated") + media_inits,
+        initiated: run.count("initiated"),
         held: run.count("held"),
         unconfirmed: run.count("unconfirmed"),
         failed: run.count("failed"),
@@ -166,8 +170,6 @@ struct Dispatcher<'a, P: Ports> {
     lags: std::sync::Mutex<Vec<i64>>,
     /// When the run stops starting work.
     until: Instant,
-    /// Media posts initiated (their item counts as its upload).
-    media_inits: std::sync::atomic::AtomicU64,
 }
 
 /// What a worker's claim hands out.
@@ -335,12 +337,15 @@ impl<P: Ports> Job for Dispatcher<'_, P> {
         "unconfirmed_checked",
         "unconfirmed_unable",
         "settle_checked",
+        "released",
     ];
 
     async fn claim(&self) -> Result<Vec<Work>, StoreError> {
         let store = &self.app.store;
         // Uploads a run left unfinished first: their posts wait at TikTok.
-        let uploads = store.claim_uploads(UPLOAD_BATCH, LEASE_SECONDS).await?;
+        let uploads = store
+            .claim_uploads(UPLOAD_BATCH, UPLOAD_LEASE_SECONDS)
+            .await?;
         if !uploads.is_empty() {
             return Ok(uploads
                 .into_iter()
@@ -353,7 +358,7 @@ impl<P: Ports> Job for Dispatcher<'_, P> {
         }
         // Last, with what time is left: UNCONFIRMED posts looked for at TikTok.
         let looks = store
-            .claim_unconfirmed_posts(UPLOAD_BATCH, reconcile::LOOK_EVERY_SECONDS)
+            .claim_unconfirmed_posts(LOOK_BATCH, reconcile::LOOK_EVERY_SECONDS)
             .await?;
         if !looks.is_empty() {
             return Ok(looks
@@ -371,6 +376,23 @@ impl<P: Ports> Job for Dispatcher<'_, P> {
             .collect())
     }
 
+    async fn release(&self, work: Work) {
+        match work {
+            Work::Due(claimed) => {
+                if let Some(claim) = &claimed.post.claim_token {
+                    self.give_back(&claimed.post.id, claim).await;
+                }
+            }
+            // Its lease ends now: the next run carries it on.
+            Work::Upload(post) => {
+                let done = post.uploaded_bytes.unwrap_or(0).max(0) as u64;
+                self.leave_upload(&post, done).await;
+            }
+            // Looked for again at their next time anyway.
+            Work::Reconcile(_) | Work::Settle(_) => {}
+        }
+    }
+
     async fn work(&self, work: Work) -> Counted {
         match work {
             Work::Due(claimed) => self.dispatch(*claimed).await,
@@ -386,9 +408,30 @@ impl<P: Ports> Job for Dispatcher<'_, P> {
 }
 
 impl<P: Ports> Dispatcher<'_, P> {
-    /// A due post's init, its outcome recorded, and a media post's upload after it.
+    /// Puts a claimed post whose init was not sent back to SCHEDULED.
+    async fn give_back(&self, id: &str, claim: &str) {
+        if let Err(err) = self.app.store.release_claim(id, claim).await {
+            tracing::warn!(post = %id, error = %err, "a claim not released; it lapses to UNCONFIRMED");
+        }
+    }
+
+    /// A due post's init, and its outcome recorded.
     async fn dispatch(&self, claimed: ClaimedPost) -> Counted {
-        let (id, attempt) = (claimed.post.id.clone(), claimed.post.attempts);
+        let id = claimed.post.id.clone();
+        let Some(claim) = claimed.post.claim_token.clone() else {
+            tracing::error!(post = %id, "a claimed post without its claim token");
+            return Counted::neutral("unsettled");
+        };
+        // Held up (a slow batch): too little lease left to be sure no other run takes it
+        // over meanwhile. Nothing was sent: back to the queue.
+        let lease_left = claimed
+            .post
+            .lease_until
+            .map(|until| until - OffsetDateTime::now_utc());
+        if lease_left.is_some_and(|left| left < LEASE_MARGIN) {
+            self.give_back(&id, &claim).await;
+            return Counted::neutral("released");
+        }
         let due = claimed
             .post
             .next_attempt_at
@@ -398,23 +441,21 @@ impl<P: Ports> Dispatcher<'_, P> {
         let store = &self.app.store;
         // What TikTok answered is recorded before anything else; one more try when the
         // database fails then. Unrecorded, the claim lapses to UNCONFIRMED: never twice.
-        let settled = match store.settle_dispatch(&id, attempt, &outcome).await {
-            Err(StoreError::Unavailable(_)) => store.settle_dispatch(&id, attempt, &outcome).await,
+        let settled = match store.settle_dispatch(&id, &claim, &outcome).await {
+            Err(StoreError::Unavailable(_)) => store.settle_dispatch(&id, &claim, &outcome).await,
             first => first,
         };
         match settled {
-            Ok(Some(row)) => {
-                if let Dispatched::Initiated { upload, .. } = &outcome {
+            Ok(Some(_)) => {
+                if let Dispatched::Initiated { .. } = &outcome {
                     let lag = (OffsetDateTime::now_utc() - due).whole_seconds().max(0);
                     self.lags
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
                         .push(lag);
-                    if upload.is_some() {
-                        self.media_inits.fetch_add(1, Ordering::SeqCst);
-                        return self.carry_upload(row).await;
-                    }
                 }
+                // A media post's upload is claimed on its own next (its lease ended at
+                // the settle), by this run's next claim or another run's.
                 counted(&outcome)
             }
             Ok(None) => {

@@ -38,6 +38,13 @@ pub trait Job: Sync {
 
     /// How much work is still due once the run ends (the summary's `remaining`).
     fn remaining(&self) -> impl Future<Output = Result<i64, Self::Error>> + Send;
+
+    /// Gives back an item the run claimed and stopped before working (its deadline, an
+    /// outage): by default its lease lapses.
+    fn release(&self, item: Self::Item) -> impl Future<Output = ()> + Send {
+        let _ = item;
+        async {}
+    }
 }
 
 /// How one item's outcome counts: the counter it adds one to, and what it says about
@@ -200,9 +207,13 @@ impl<J: Job> Shared<'_, J> {
             if batch.is_empty() {
                 return Ok(());
             }
-            for item in batch {
-                // What is left of the batch stays claimed until its lease lapses.
+            let mut items = batch.into_iter();
+            while let Some(item) = items.next() {
+                // What is left of the batch is given back (the job's release).
                 if !self.going_on() {
+                    for left in std::iter::once(item).chain(items) {
+                        self.job.release(left).await;
+                    }
                     return Ok(());
                 }
                 let counted = self.job.work(item).await;

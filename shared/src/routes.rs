@@ -105,7 +105,15 @@ mod tests {
         );
         assert_eq!(
             methods_at("/api/v1/social-connections/tiktok/posts/123"),
-            ["GET"]
+            ["GET", "PATCH", "DELETE"]
+        );
+        assert_eq!(
+            methods_at("/api/v1/social-connections/tiktok/posts/123/retry"),
+            ["POST"]
+        );
+        assert_eq!(
+            methods_at("/api/v1/social-connections/tiktok/posts"),
+            ["POST", "GET"]
         );
         assert!(methods_at("/api/v1/social-connections/tiktok//").is_empty());
         assert!(methods_at("/api/v1/nope").is_empty());

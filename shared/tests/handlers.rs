@@ -32,11 +32,15 @@ enum Given {
     LinkStarted,
     /// Ana's TikTok account is connected and she started a post (tiktok-publish).
     Posted,
+    /// Ana's TikTok account is connected and she scheduled a post for tomorrow.
+    Scheduled,
+    /// Ana's TikTok account is connected and she uploaded a video to the media bucket.
+    MediaReady,
 }
 
 /// Every events/ file: what it is given and what it must answer.
 #[rustfmt::skip]
-const CASES: [(&str, Given, u16, Option<&str>); 83] = [
+const CASES: [(&str, Given, u16, Option<&str>); 107] = [
     ("disconnect-tiktok/no-auth.json", Given::Connected, 401, Some("unauthorized")),
     ("disconnect-tiktok/ok.json", Given::Connected, 200, None),
     ("disconnect-tiktok/wrong-method.json", Given::Connected, 405, Some("method_not_allowed")),
@@ -120,6 +124,31 @@ const CASES: [(&str, Given, u16, Option<&str>); 83] = [
     ("route-not-found/unknown-path.json", Given::Nothing, 404, Some("route_not_found")),
     ("route-not-found/wrong-method.json", Given::Nothing, 405, Some("method_not_allowed")),
     ("route-not-found/trailing-slash.json", Given::Nothing, 404, Some("route_not_found")),
+    ("tiktok-publish/scheduled.json", Given::Connected, 201, None),
+    ("tiktok-publish/media.json", Given::MediaReady, 201, None),
+    ("list-tiktok-posts/ok.json", Given::Posted, 200, None),
+    ("list-tiktok-posts/filtered.json", Given::Scheduled, 200, None),
+    ("list-tiktok-posts/no-auth.json", Given::Posted, 401, Some("unauthorized")),
+    ("list-tiktok-posts/wrong-method.json", Given::Posted, 405, Some("method_not_allowed")),
+    ("update-tiktok-post/ok.json", Given::Scheduled, 200, None),
+    ("update-tiktok-post/reschedule.json", Given::Scheduled, 200, None),
+    ("update-tiktok-post/no-auth.json", Given::Scheduled, 401, Some("unauthorized")),
+    ("update-tiktok-post/wrong-method.json", Given::Scheduled, 405, Some("method_not_allowed")),
+    ("cancel-tiktok-post/ok.json", Given::Scheduled, 200, None),
+    ("cancel-tiktok-post/no-auth.json", Given::Scheduled, 401, Some("unauthorized")),
+    ("cancel-tiktok-post/wrong-method.json", Given::Scheduled, 405, Some("method_not_allowed")),
+    // A scheduled post is not retried: only an unconfirmed or failed one.
+    ("retry-tiktok-post/ok.json", Given::Scheduled, 409, Some("post_not_editable")),
+    ("retry-tiktok-post/unconfirmed.json", Given::Scheduled, 400, Some("invalid_request")),
+    ("retry-tiktok-post/no-auth.json", Given::Scheduled, 401, Some("unauthorized")),
+    ("retry-tiktok-post/wrong-method.json", Given::Scheduled, 405, Some("method_not_allowed")),
+    ("tiktok-media/ok.json", Given::Nothing, 201, None),
+    ("tiktok-media/too-large.json", Given::Nothing, 400, Some("invalid_request")),
+    ("tiktok-media/no-auth.json", Given::Nothing, 401, Some("unauthorized")),
+    ("tiktok-media/wrong-method.json", Given::Nothing, 405, Some("method_not_allowed")),
+    ("tiktok-media-status/ok.json", Given::MediaReady, 200, None),
+    ("tiktok-media-status/no-auth.json", Given::MediaReady, 401, Some("unauthorized")),
+    ("tiktok-media-status/wrong-method.json", Given::MediaReady, 405, Some("method_not_allowed")),
 ];
 
 fn events_dir() -> PathBuf {
@@ -138,6 +167,8 @@ fn event_with(name: &str, more: &[(&str, &str)]) -> Request {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let expires =
         shared::timestamp::format(time::OffsetDateTime::now_utc() + time::Duration::hours(2));
+    let tomorrow =
+        shared::timestamp::format(time::OffsetDateTime::now_utc() + time::Duration::days(1));
     let fill = |text: &str| {
         let text = text
             .replace("REPLACE_WITH_FIREBASE_ID_TOKEN", ID_TOKEN)
@@ -151,6 +182,7 @@ fn event_with(name: &str, more: &[(&str, &str)]) -> Request {
             .replace("REPLACE_WITH_REDIRECT_URI", testing::TEST_REDIRECT_URI)
             .replace("REPLACE_WITH_CODE", "code-from-tiktok")
             .replace("REPLACE_WITH_CLIENT_KEY", "test-client-key")
+            .replace("REPLACE_WITH_SCHEDULED_AT", &tomorrow)
             // A webhook event that happens now (older ones do not revoke newer grants).
             .replace(
                 "create_time\\\": 1795608000",
@@ -214,7 +246,7 @@ async fn app(given: Given) -> (TestApp, String, String) {
             .then_exchange(Ok(testing::grant(ACCESS_TOKEN, "rft.ana", OPEN_ID)));
         return (app, state, binding);
     }
-    if let Given::Connected | Given::Posted = given {
+    if let Given::Connected | Given::Posted | Given::Scheduled | Given::MediaReady = given {
         let new = NewConnection {
             provider: "tiktok".into(),
             provider_account_id: OPEN_ID.into(),
@@ -226,6 +258,40 @@ async fn app(given: Given) -> (TestApp, String, String) {
             ..NewConnection::default()
         };
         app.store.store_connection(&ana, &new).await.unwrap();
+    }
+    if given == Given::Scheduled {
+        let scheduled = testing::dispatch(
+            "tiktok-publish",
+            &app,
+            &event("tiktok-publish/scheduled.json"),
+        )
+        .await
+        .unwrap();
+        let id = json(&scheduled)["id"].as_str().unwrap().to_owned();
+        return (app, id, String::new());
+    }
+    if given == Given::MediaReady {
+        use shared::media::MediaStorage;
+        let made = testing::dispatch("tiktok-media", &app, &event("tiktok-media/ok.json"))
+            .await
+            .unwrap();
+        let id = json(&made)["id"].as_str().unwrap().to_owned();
+        let key = format!("media/1/{id}");
+        app.media.as_ref().unwrap().put(&key, vec![0u8; 1_048_576]);
+        assert_eq!(
+            app.media.as_ref().unwrap().size_of(&key).await,
+            Ok(Some(1_048_576))
+        );
+        // Ready once asked after, with the object in the bucket.
+        let asked = event_with(
+            "tiktok-media-status/ok.json",
+            &[("REPLACE_WITH_MEDIA_ID", &id)],
+        );
+        let ready = testing::dispatch("tiktok-media-status", &app, &asked)
+            .await
+            .unwrap();
+        assert_eq!(json(&ready)["status"], "ready");
+        return (app, id, String::new());
     }
     if given == Given::Posted {
         let posted = testing::dispatch("tiktok-publish", &app, &event("tiktok-publish/ok.json"))
@@ -255,6 +321,7 @@ async fn every_event_gets_the_contract_answer() {
                 ("REPLACE_WITH_STATE", &state),
                 ("REPLACE_WITH_BINDING", &binding),
                 ("REPLACE_WITH_POST_ID", &state),
+                ("REPLACE_WITH_MEDIA_ID", &state),
             ],
         );
         let response = testing::dispatch(function_of(name), &app, &req)
@@ -295,8 +362,11 @@ async fn every_events_file_is_covered() {
         }
     }
     for file in &files {
-        // The scheduled event is not an HTTP request: its own test below.
-        let scheduled = file.starts_with("refresh-connections/");
+        // The scheduled events are not HTTP requests: their own tests (the sweep's
+        // below, the dispatcher's against the stack); a preflight answers no JSON.
+        let scheduled = file.starts_with("refresh-connections/")
+            || file.starts_with("publish-scheduled-posts/")
+            || file == "route-not-found/preflight.json";
         assert!(
             scheduled || CASES.iter().any(|(name, ..)| name == file),
             "{file} has no case"
@@ -563,6 +633,16 @@ async fn the_catch_all_names_the_methods_a_path_has() {
     .await
     .unwrap();
     assert!(unknown.headers().get("allow").is_none());
+    // OPTIONS (a browser's preflight): 204, what the path allows.
+    let preflight = testing::dispatch(
+        testing::CATCH_ALL,
+        &app,
+        &event("route-not-found/preflight.json"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(preflight.status(), 204);
+    assert_eq!(preflight.headers()["allow"], "DELETE, PATCH, OPTIONS");
 }
 
 #[tokio::test]

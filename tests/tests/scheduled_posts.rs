@@ -453,8 +453,9 @@ async fn a_post_no_one_asks_about_is_settled_by_the_dispatcher_for_a_day() {
     assert_eq!(fake.count(&account.open_id, "status_fetch").await, 1);
     // A day old and still on its way: left as last known, no more asking.
     psql(&format!(
-        "update tiktok_posts set status = 'PROCESSING_DOWNLOAD', created_at = now() - interval '25 hours', \
-         settle_at = now() - interval '10 minutes' where id = '{id}'"
+        "update tiktok_posts set status = 'PROCESSING_DOWNLOAD', created_at = now() - interval '26 hours', \
+         attempted_at = now() - interval '25 hours', settle_at = now() - interval '10 minutes' \
+         where id = '{id}'"
     ));
     dispatcher_run(&app).await;
     dispatcher_run(&app).await;

@@ -76,8 +76,9 @@ impl<P: Ports> Dispatcher<'_, P> {
                 .await;
             let page = match page {
                 Ok((page, _)) => page,
+                // The creator's limit: looked for again at its next time.
                 Err(AccessError::TikTok(TikTokError::RateLimited { .. })) => {
-                    return Counted::stop("unconfirmed_checked", "tiktok_rate_limited")
+                    return Counted::neutral("unconfirmed_checked")
                 }
                 Err(err) if err.is_reauth() => {
                     return self

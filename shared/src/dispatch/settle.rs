@@ -21,8 +21,10 @@ impl<P: Ports> Dispatcher<'_, P> {
     /// One status call for a post no one asked about.
     pub(super) async fn settle(&self, claimed: ClaimedPost) -> Counted {
         let post = claimed.post;
+        // A day after it was made, or after its (scheduled) attempt.
         let day_old = post
-            .created_at
+            .attempted_at
+            .or(post.created_at)
             .is_some_and(|at| OffsetDateTime::now_utc() - at > time::Duration::hours(24));
         let usable = claimed.connection.filter(|c| c.revoked_at.is_none());
         let (Some(connection), Some(publish_id), false) =

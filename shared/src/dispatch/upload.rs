@@ -10,7 +10,7 @@
 
 use tokio::time::Instant;
 
-use super::{reason, Dispatcher, LEASE_SECONDS};
+use super::{reason, Dispatcher, UPLOAD_LEASE_SECONDS};
 use crate::app::Ports;
 use crate::endpoints::tiktok_publish::request::{Publish, Source};
 use crate::jobs::Counted;
@@ -83,16 +83,20 @@ impl<P: Ports> Dispatcher<'_, P> {
     /// Streams a media post's video to TikTok after its last acknowledged chunk, while
     /// the run has time.
     pub(super) async fn carry_upload(&self, post: PostRow) -> Counted {
+        let Some(claim) = post.claim_token.as_deref() else {
+            tracing::error!(post = %post.id, "an upload claimed without its claim token");
+            return Counted::neutral("upload_left");
+        };
         let (Some(stored), Some(object)) = (post.upload.clone(), media_object(&post)) else {
             tracing::error!(post = %post.id, "a media upload without its plan or object");
-            return self.fail_upload(&post.id, reason::UPLOAD_FAILED).await;
+            return self.fail_upload(&post, reason::UPLOAD_FAILED).await;
         };
         let Ok(url) = self.app.cipher.decrypt(&stored.upload_url) else {
             tracing::error!(post = %post.id, "a stored upload URL does not decrypt: check ENCRYPTION_KEY");
-            return self.fail_upload(&post.id, reason::UPLOAD_FAILED).await;
+            return self.fail_upload(&post, reason::UPLOAD_FAILED).await;
         };
         let Ok(media) = self.app.media() else {
-            return self.leave_upload(&post.id, 0).await;
+            return self.leave_upload(&post, 0).await;
         };
         let plan = UploadPlan {
             video_size: stored.video_size,
@@ -103,17 +107,17 @@ impl<P: Ports> Dispatcher<'_, P> {
         let first_index = (done / plan.chunk_size.max(1)).min(plan.total_chunk_count);
         for index in first_index..plan.total_chunk_count {
             if self.until.saturating_duration_since(Instant::now()) < CHUNK_TIME {
-                return self.leave_upload(&post.id, done_before(&plan, index)).await;
+                return self.leave_upload(&post, done_before(&plan, index)).await;
             }
             let range = plan.range(index);
             let bytes = match read_chunk(media, &object.key, range).await {
                 Ok(bytes) => bytes,
                 Err(MediaError::NotFound) => {
-                    return self.fail_upload(&post.id, reason::MEDIA_MISSING).await
+                    return self.fail_upload(&post, reason::MEDIA_MISSING).await
                 }
                 Err(err) => {
                     tracing::warn!(post = %post.id, error = %err, "media unreadable; the upload waits");
-                    self.leave_upload(&post.id, range.0).await;
+                    self.leave_upload(&post, range.0).await;
                     return Counted::outage("upload_left", "media_unavailable");
                 }
             };
@@ -124,17 +128,17 @@ impl<P: Ports> Dispatcher<'_, P> {
                 ChunkSent::Acknowledged => {}
                 ChunkSent::Refused(status) => {
                     tracing::warn!(post = %post.id, status, chunk = index, "TikTok refused an upload chunk");
-                    return self.fail_upload(&post.id, reason::UPLOAD_FAILED).await;
+                    return self.fail_upload(&post, reason::UPLOAD_FAILED).await;
                 }
                 ChunkSent::Unreachable => {
-                    self.leave_upload(&post.id, range.0).await;
+                    self.leave_upload(&post, range.0).await;
                     return Counted::outage("upload_left", "tiktok_unavailable");
                 }
             }
             let progress = self
                 .app
                 .store
-                .record_upload_progress(&post.id, (range.1 + 1) as i64, LEASE_SECONDS)
+                .record_upload_progress(&post.id, claim, (range.1 + 1) as i64, UPLOAD_LEASE_SECONDS)
                 .await;
             match progress {
                 Ok(true) => {}
@@ -187,22 +191,26 @@ impl<P: Ports> Dispatcher<'_, P> {
     }
 
     /// Leaves an unfinished upload to the next run at once (its lease ends now).
-    async fn leave_upload(&self, id: &str, uploaded: u64) -> Counted {
-        let ended = self
-            .app
-            .store
-            .record_upload_progress(id, uploaded as i64, 0)
-            .await;
-        if let Err(err) = ended {
-            tracing::warn!(post = %id, error = %err, "an unfinished upload's lease not ended; it lapses");
+    pub(super) async fn leave_upload(&self, post: &PostRow, uploaded: u64) -> Counted {
+        if let Some(claim) = post.claim_token.as_deref() {
+            let ended = self
+                .app
+                .store
+                .record_upload_progress(&post.id, claim, uploaded as i64, 0)
+                .await;
+            if let Err(err) = ended {
+                tracing::warn!(post = %post.id, error = %err, "an unfinished upload's lease not ended; it lapses");
+            }
         }
         Counted::neutral("upload_left")
     }
 
-    /// The upload cannot finish: the post FAILED with `why`.
-    async fn fail_upload(&self, id: &str, why: &str) -> Counted {
-        if let Err(err) = self.app.store.fail_upload(id, why).await {
-            tracing::warn!(post = %id, error = %err, "a failed upload not recorded; it is tried again");
+    /// The upload cannot finish: the post FAILED with `why` (only this claim's).
+    async fn fail_upload(&self, post: &PostRow, why: &str) -> Counted {
+        if let Some(claim) = post.claim_token.as_deref() {
+            if let Err(err) = self.app.store.fail_upload(&post.id, claim, why).await {
+                tracing::warn!(post = %post.id, error = %err, "a failed upload not recorded; it is tried again");
+            }
         }
         Counted::neutral("upload_failed")
     }

@@ -50,3 +50,21 @@ pub fn media_id(req: &Request) -> Result<String, ApiError> {
         Err(not_found())
     }
 }
+
+/// Media is deleted from the bucket this long after it was made (template.yaml's
+/// lifecycle rule is 30 days): a post of it must be due before, with a day to spare.
+pub const MEDIA_KEPT: time::Duration = time::Duration::days(29);
+
+/// 400 unless a post of media made at `made` can be published at `at`.
+pub fn check_kept(
+    made: Option<time::OffsetDateTime>,
+    at: time::OffsetDateTime,
+) -> Result<(), ApiError> {
+    match made {
+        Some(made) if at > made + MEDIA_KEPT => Err(ApiError::invalid_request(
+            "scheduled_at must be within 29 days of the media's upload: media is deleted 30 \
+             days after it was made (upload it again for a later post)",
+        )),
+        _ => Ok(()),
+    }
+}

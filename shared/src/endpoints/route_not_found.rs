@@ -14,7 +14,13 @@ use crate::routes::methods_at;
 
 /// The use case: say which routes exist.
 pub fn run(req: &Request) -> Outcome {
-    let path = req.uri().path();
+    // The path as the routes name it: a REST API's stage is not part of it.
+    let raw = lambda_http::RequestExt::raw_http_path(req);
+    let path = if raw.is_empty() {
+        req.uri().path()
+    } else {
+        raw
+    };
     let methods = methods_at(path);
     // A method the path has arrives here only through a path API Gateway does not match
     // (a trailing slash): no such route either.

@@ -160,6 +160,7 @@ async fn schedule<P: Ports>(
             .media_for(&caller.firebase_uid, media_id)
             .await?
             .ok_or_else(super::media_view::not_found)?;
+        super::media_view::check_kept(media.created_at, at)?;
         if media.status != "ready" {
             return Err(ApiError::conflict(
                 code::MEDIA_NOT_READY,

@@ -7,8 +7,8 @@ use serde::Deserialize;
 
 use super::post_view::{changed, not_found, post_id};
 use super::prelude::*;
-use super::tiktok_publish::request::{PostInfo, Publish};
-use crate::store::{CalendarStore, Changed, PostChange, PostStore};
+use super::tiktok_publish::request::{PostInfo, Publish, Source};
+use crate::store::{CalendarStore, Changed, MediaStore, PostChange, PostStore};
 
 #[derive(Deserialize)]
 struct Change {
@@ -59,6 +59,11 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
         None => None,
     };
     publish.validate()?;
+    // A post of uploaded media must be due before the media is deleted.
+    if let (Some(at), Source::Media { media_id, .. }) = (at, &publish.source) {
+        let media = app.store.media_for(&caller.firebase_uid, media_id).await?;
+        super::media_view::check_kept(media.and_then(|m| m.created_at), at)?;
+    }
     let request = serde_json::to_value(&publish).map_err(|_| ApiError::Internal)?;
     let update = PostChange {
         firebase_uid: caller.firebase_uid.clone(),

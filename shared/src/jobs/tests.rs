@@ -14,6 +14,8 @@ struct Numbers {
     /// Claims fail from this one on (1: the first).
     failing_claim: Option<u32>,
     claims: Mutex<u32>,
+    /// Items claimed and given back unworked.
+    released: Mutex<Vec<u32>>,
 }
 
 impl Numbers {
@@ -25,6 +27,7 @@ impl Numbers {
             outcome,
             failing_claim: None,
             claims: Mutex::new(0),
+            released: Mutex::new(Vec::new()),
         }
     }
 
@@ -63,6 +66,10 @@ impl Job for Numbers {
 
     async fn remaining(&self) -> Result<i64, String> {
         Ok(self.left.lock().unwrap().len() as i64)
+    }
+
+    async fn release(&self, item: u32) {
+        self.released.lock().unwrap().push(item);
     }
 }
 
@@ -153,4 +160,20 @@ async fn a_failed_claim_ends_the_run_with_its_error() {
     assert_eq!(ran.stopped, Some(STOPPED_BY_CLAIM));
     assert_eq!(ran.count("ok"), 10, "the two batches claimed before");
     assert_eq!(ran.remaining, Ok(20));
+}
+
+#[tokio::test]
+async fn a_run_that_stops_mid_batch_gives_back_what_it_did_not_work() {
+    // The first batch is 10 down to 1; item 8 stops the run: the rest of the batch (7
+    // down to 1) is given back, none of it worked.
+    let job = Numbers::new(30, 10, |k| match k {
+        8 => Counted::stop("limited", "rate_limited"),
+        _ => Counted::healthy("ok"),
+    });
+    let ran = run(&job, limits(1)).await;
+    assert_eq!(ran.stopped, Some("rate_limited"));
+    assert_eq!(job.done(), [10, 9, 8]);
+    let mut released = job.released.lock().unwrap().clone();
+    released.sort_unstable();
+    assert_eq!(released, (1..=7).collect::<Vec<_>>());
 }

@@ -65,18 +65,20 @@ pub trait MediaStore: Send + Sync {
     ) -> impl Future<Output = Result<Vec<PostRow>, StoreError>> + Send;
 
     /// TikTok acknowledged the bytes up to `uploaded_bytes`; the lease renewed. False
-    /// when the upload is no longer the post's to carry on.
+    /// when the upload is no longer claim `claim`'s to carry on.
     fn record_upload_progress(
         &self,
         id: &str,
+        claim: &str,
         uploaded_bytes: i64,
         lease_seconds: i64,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// The upload cannot finish: FAILED with `reason`.
+    /// The upload cannot finish: FAILED with `reason` (only claim `claim`'s).
     fn fail_upload(
         &self,
         id: &str,
+        claim: &str,
         reason: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }

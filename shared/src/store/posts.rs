@@ -46,6 +46,13 @@ pub struct PostRow {
     /// When the dispatcher last claimed it (its init went out at most a lease later).
     #[serde(default, with = "timestamp::option")]
     pub attempted_at: Option<OffsetDateTime>,
+    /// The dispatcher's current claim (a due post's, or an unfinished upload's): only
+    /// that claim records its outcome.
+    #[serde(default)]
+    pub claim_token: Option<String>,
+    /// Until when that claim holds.
+    #[serde(default, with = "timestamp::option")]
+    pub lease_until: Option<OffsetDateTime>,
     #[serde(default, with = "timestamp::option")]
     pub created_at: Option<OffsetDateTime>,
     #[serde(default, with = "timestamp::option")]
@@ -57,8 +64,10 @@ impl PostRow {
     /// inbox upload the creator never posted, a private post that never becomes
     /// public). Until then a read asks TikTok; the webhook moves it on too.
     pub fn is_settled(&self, now: OffsetDateTime) -> bool {
+        // A day after it was made, or after its (scheduled) attempt.
         let day_old = self
-            .created_at
+            .attempted_at
+            .or(self.created_at)
             .is_some_and(|at| now - at > time::Duration::hours(24));
         match self.status.as_str() {
             "FAILED" | "CANCELLED" => true,

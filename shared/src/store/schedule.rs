@@ -71,8 +71,8 @@ pub enum Dispatched {
 pub struct Settle<'a> {
     #[serde(rename = "p_id")]
     pub id: &'a str,
-    #[serde(rename = "p_attempt")]
-    pub attempt: i32,
+    #[serde(rename = "p_claim")]
+    pub claim: &'a str,
     #[serde(rename = "p_outcome")]
     pub outcome: &'static str,
     #[serde(rename = "p_publish_id", skip_serializing_if = "Option::is_none")]
@@ -92,10 +92,10 @@ pub struct Settle<'a> {
 }
 
 impl<'a> Settle<'a> {
-    pub fn new(id: &'a str, attempt: i32, outcome: &'a Dispatched) -> Settle<'a> {
+    pub fn new(id: &'a str, claim: &'a str, outcome: &'a Dispatched) -> Settle<'a> {
         let mut settle = Settle {
             id,
-            attempt,
+            claim,
             outcome: "failed",
             publish_id: None,
             status: None,
@@ -155,14 +155,21 @@ pub trait ScheduleStore: Send + Sync {
         lease_seconds: i64,
     ) -> impl Future<Output = Result<Vec<ClaimedPost>, StoreError>> + Send;
 
-    /// Records what became of attempt `attempt` of claimed post `id`; `None` when the
-    /// claim is no longer that attempt's (its lease lapsed).
+    /// Records what became of claim `claim` of post `id`; `None` when the post is no
+    /// longer that claim's (its lease lapsed, the user retried it since).
     fn settle_dispatch(
         &self,
         id: &str,
-        attempt: i32,
+        claim: &str,
         outcome: &Dispatched,
     ) -> impl Future<Output = Result<Option<PostRow>, StoreError>> + Send;
+
+    /// Puts a claimed post whose init was not sent back to SCHEDULED (only that claim's).
+    fn release_claim(
+        &self,
+        id: &str,
+        claim: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Posts due now (counted up to 10,000).
     fn count_due_posts(&self) -> impl Future<Output = Result<i64, StoreError>> + Send;

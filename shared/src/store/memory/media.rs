@@ -66,10 +66,10 @@ impl MediaStore for MemoryStore {
             if claimed.len() as i64 >= limit {
                 break;
             }
-            let lapsed = state
-                .upload_leases
-                .get(&state.posts[i].row.id)
-                .is_none_or(|until| *until < now);
+            let lapsed = state.posts[i]
+                .row
+                .lease_until
+                .is_none_or(|until| until < now);
             let row = &state.posts[i].row;
             let unfinished = row.status == "PROCESSING_UPLOAD"
                 && row.source_type == "media"
@@ -78,11 +78,11 @@ impl MediaStore for MemoryStore {
                     .as_ref()
                     .is_some_and(|u| (row.uploaded_bytes.unwrap_or(0) as u64) < u.video_size);
             if lapsed && unfinished {
-                let id = row.id.clone();
+                let token = format!("00000000-0000-4000-b000-{:012}", state.id());
+                let row = &mut state.posts[i].row;
+                row.claim_token = Some(token);
+                row.lease_until = Some(now + Duration::seconds(lease_seconds));
                 claimed.push(row.clone());
-                state
-                    .upload_leases
-                    .insert(id, now + Duration::seconds(lease_seconds));
             }
         }
         Ok(claimed)
@@ -91,37 +91,37 @@ impl MediaStore for MemoryStore {
     async fn record_upload_progress(
         &self,
         id: &str,
+        claim: &str,
         uploaded_bytes: i64,
         lease_seconds: i64,
     ) -> Result<bool, StoreError> {
         let mut state = self.state()?;
         let now = OffsetDateTime::now_utc();
-        let Some(post) = state
-            .posts
-            .iter_mut()
-            .find(|p| p.row.id == id && p.row.status == "PROCESSING_UPLOAD")
-        else {
+        let Some(post) = state.posts.iter_mut().find(|p| {
+            p.row.id == id
+                && p.row.status == "PROCESSING_UPLOAD"
+                && p.row.claim_token.as_deref() == Some(claim)
+        }) else {
             return Ok(false);
         };
         let bytes = post.row.uploaded_bytes.unwrap_or(0).max(uploaded_bytes);
         post.row.uploaded_bytes = Some(bytes);
-        state
-            .upload_leases
-            .insert(id.to_owned(), now + Duration::seconds(lease_seconds.max(1)));
+        post.row.lease_until = Some(now + Duration::seconds(lease_seconds.max(1)));
         Ok(true)
     }
 
-    async fn fail_upload(&self, id: &str, reason: &str) -> Result<(), StoreError> {
+    async fn fail_upload(&self, id: &str, claim: &str, reason: &str) -> Result<(), StoreError> {
         let mut state = self.state()?;
-        if let Some(post) = state
-            .posts
-            .iter_mut()
-            .find(|p| p.row.id == id && p.row.status == "PROCESSING_UPLOAD")
-        {
+        if let Some(post) = state.posts.iter_mut().find(|p| {
+            p.row.id == id
+                && p.row.status == "PROCESSING_UPLOAD"
+                && p.row.claim_token.as_deref() == Some(claim)
+        }) {
             post.row.status = "FAILED".into();
             post.row.fail_reason = Some(reason.to_owned());
+            post.row.claim_token = None;
+            post.row.lease_until = None;
         }
-        state.upload_leases.remove(id);
         Ok(())
     }
 }

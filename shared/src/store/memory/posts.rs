@@ -67,6 +67,8 @@ pub(super) fn new_row(post: &NewPost, id: String) -> PostRow {
         attempts: 0,
         next_attempt_at: None,
         attempted_at: None,
+        claim_token: None,
+        lease_until: None,
         created_at: Some(now),
         updated_at: Some(now),
     }

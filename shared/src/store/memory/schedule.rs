@@ -61,10 +61,7 @@ impl ScheduleStore for MemoryStore {
         for post in state.posts.iter_mut() {
             let lapsed = post.row.status == "PUBLISHING"
                 && post.row.publish_id.is_none()
-                && post
-                    .row
-                    .attempted_at
-                    .is_some_and(|at| at + Duration::seconds(lease_seconds) < now);
+                && post.row.lease_until.is_some_and(|until| until < now);
             if lapsed {
                 post.row.status = "UNCONFIRMED".into();
                 post.row.fail_reason = Some("init_outcome_unknown".into());
@@ -80,10 +77,13 @@ impl ScheduleStore for MemoryStore {
         due.truncate(limit.max(0) as usize);
         let mut claimed = Vec::with_capacity(due.len());
         for i in due {
+            let token = format!("00000000-0000-4000-a000-{:012}", state.id());
             let row = &mut state.posts[i].row;
             row.status = "PUBLISHING".into();
             row.attempts += 1;
             row.attempted_at = Some(now);
+            row.claim_token = Some(token);
+            row.lease_until = Some(now + Duration::seconds(lease_seconds));
             row.updated_at = Some(now);
             let row = row.clone();
             let connection = row
@@ -100,18 +100,20 @@ impl ScheduleStore for MemoryStore {
     async fn settle_dispatch(
         &self,
         id: &str,
-        attempt: i32,
+        claim: &str,
         outcome: &Dispatched,
     ) -> Result<Option<PostRow>, StoreError> {
         let mut state = self.state()?;
-        let Some(post) = state
-            .posts
-            .iter_mut()
-            .find(|p| p.row.id == id && p.row.status == "PUBLISHING" && p.row.attempts == attempt)
-        else {
+        let Some(post) = state.posts.iter_mut().find(|p| {
+            p.row.id == id
+                && p.row.status == "PUBLISHING"
+                && p.row.claim_token.as_deref() == Some(claim)
+        }) else {
             return Ok(None);
         };
         let row = &mut post.row;
+        row.claim_token = None;
+        row.lease_until = None;
         match outcome {
             Dispatched::Initiated {
                 publish_id,
@@ -259,6 +261,22 @@ impl ScheduleStore for MemoryStore {
             OffsetDateTime::now_utc() + Duration::days(36500),
         );
         Ok(Some(row))
+    }
+
+    async fn release_claim(&self, id: &str, claim: &str) -> Result<(), StoreError> {
+        let mut state = self.state()?;
+        if let Some(post) = state.posts.iter_mut().find(|p| {
+            p.row.id == id
+                && p.row.status == "PUBLISHING"
+                && p.row.claim_token.as_deref() == Some(claim)
+                && p.row.publish_id.is_none()
+        }) {
+            post.row.status = "SCHEDULED".into();
+            post.row.attempts = (post.row.attempts - 1).max(0);
+            post.row.claim_token = None;
+            post.row.lease_until = None;
+        }
+        Ok(())
     }
 
     async fn count_due_posts(&self) -> Result<i64, StoreError> {

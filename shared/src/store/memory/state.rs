@@ -31,8 +31,6 @@ pub(super) struct State {
     pub(super) posts: Vec<super::posts::MemPost>,
     /// Media rows, oldest first.
     pub(super) media: Vec<MediaRow>,
-    /// Server-side uploads: post id -> leased until.
-    pub(super) upload_leases: BTreeMap<String, OffsetDateTime>,
     /// UNCONFIRMED posts: post id -> when they are looked for next.
     pub(super) reconcile_at: BTreeMap<String, OffsetDateTime>,
     /// Posts on their way: post id -> when TikTok was last asked about them.

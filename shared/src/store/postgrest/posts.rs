@@ -119,11 +119,27 @@ impl ScheduleStore for PostgrestStore {
     async fn settle_dispatch(
         &self,
         id: &str,
-        attempt: i32,
+        claim: &str,
         outcome: &Dispatched,
     ) -> Result<Option<PostRow>, StoreError> {
-        self.rpc("settle_tiktok_dispatch", &Settle::new(id, attempt, outcome))
+        self.rpc("settle_tiktok_dispatch", &Settle::new(id, claim, outcome))
             .await
+    }
+
+    async fn release_claim(&self, id: &str, claim: &str) -> Result<(), StoreError> {
+        #[derive(Serialize)]
+        struct Args<'a> {
+            p_id: &'a str,
+            p_claim: &'a str,
+        }
+        self.rpc_void(
+            "release_tiktok_claim",
+            &Args {
+                p_id: id,
+                p_claim: claim,
+            },
+        )
+        .await
     }
 
     async fn count_due_posts(&self) -> Result<i64, StoreError> {
@@ -245,6 +261,8 @@ struct MediaRef<'a> {
 struct Progress<'a> {
     #[serde(rename = "p_id")]
     id: &'a str,
+    #[serde(rename = "p_claim")]
+    claim: &'a str,
     #[serde(rename = "p_uploaded_bytes")]
     uploaded_bytes: i64,
     #[serde(rename = "p_lease_seconds")]
@@ -255,6 +273,8 @@ struct Progress<'a> {
 struct FailUpload<'a> {
     #[serde(rename = "p_id")]
     id: &'a str,
+    #[serde(rename = "p_claim")]
+    claim: &'a str,
     #[serde(rename = "p_fail_reason")]
     reason: &'a str,
 }
@@ -299,19 +319,21 @@ impl MediaStore for PostgrestStore {
     async fn record_upload_progress(
         &self,
         id: &str,
+        claim: &str,
         uploaded_bytes: i64,
         lease_seconds: i64,
     ) -> Result<bool, StoreError> {
         let args = Progress {
             id,
+            claim,
             uploaded_bytes,
             lease_seconds,
         };
         self.rpc("record_tiktok_upload_progress", &args).await
     }
 
-    async fn fail_upload(&self, id: &str, reason: &str) -> Result<(), StoreError> {
-        self.rpc_void("fail_tiktok_upload", &FailUpload { id, reason })
+    async fn fail_upload(&self, id: &str, claim: &str, reason: &str) -> Result<(), StoreError> {
+        self.rpc_void("fail_tiktok_upload", &FailUpload { id, claim, reason })
             .await
     }
 }
