@@ -24,20 +24,7 @@ fn direct_upload(account: &TikTokAccount, video_size: u64) -> Value {
            "post_info": {"title": "Weeknight pasta", "privacy_level": "PUBLIC_TO_EVERYONE"}})
 }
 
-async fn publish(
-    app: &shared::LiveApp,
-    user: &FirebaseUser,
-    account: &TikTokAccount,
-    body: &Value,
-    key: Option<&str>,
-) -> Reply {
-    let mut req = with_json_body(request("tiktok-publish/ok.json", user, account, &[]), body);
-    if let Some(key) = key {
-        req.headers_mut()
-            .insert("idempotency-key", key.parse().unwrap());
-    }
-    send("tiktok-publish", app, req).await
-}
+// `publish` (tiktok-publish with a body and an Idempotency-Key): tests/src/scheduling.rs.
 
 /// A direct post of a `video_size`-byte upload, without an Idempotency-Key.
 async fn publish_direct(
