@@ -64,8 +64,7 @@ fn read_cursor(text: &str) -> Result<PageMark, ApiError> {
     let text = String::from_utf8(bytes).map_err(|_| refused())?;
     let (at, id) = text.split_once('|').ok_or_else(refused)?;
     let at = crate::timestamp::parse_rfc3339(at).ok_or_else(refused)?;
-    let uuid = id.len() == 36 && id.chars().all(|c| c == '-' || c.is_ascii_hexdigit());
-    if !uuid {
+    if !super::is_uuid(id) {
         return Err(refused());
     }
     Ok(PageMark {

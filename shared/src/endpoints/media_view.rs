@@ -38,17 +38,7 @@ pub fn not_found() -> ApiError {
 
 /// A media id as the create answer gives it (a UUID); anything else cannot be one.
 pub fn media_id(req: &Request) -> Result<String, ApiError> {
-    let id = path_param(req, "id", 1).ok_or_else(not_found)?;
-    let shaped = id.len() == 36
-        && id.char_indices().all(|(i, c)| match i {
-            8 | 13 | 18 | 23 => c == '-',
-            _ => c.is_ascii_hexdigit(),
-        });
-    if shaped {
-        Ok(id.to_ascii_lowercase())
-    } else {
-        Err(not_found())
-    }
+    super::path_uuid(req, 1, not_found)
 }
 
 /// Media is deleted from the bucket this long after it was made (template.yaml's

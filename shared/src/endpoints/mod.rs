@@ -135,6 +135,29 @@ impl SentAccount {
     }
 }
 
+/// Whether `text` is a UUID in its canonical form (8-4-4-4-12 hex digits): the ids this
+/// API answers for posts and media.
+pub fn is_uuid(text: &str) -> bool {
+    text.len() == 36
+        && text.char_indices().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+/// The UUID of a request's path, segment `from_end` from its end (1: the last),
+/// lowercased; `missing` for anything else (nothing else can name a row).
+pub fn path_uuid(
+    req: &Request,
+    from_end: usize,
+    missing: fn() -> ApiError,
+) -> Result<String, ApiError> {
+    match crate::http::path_param(req, "id", from_end) {
+        Some(id) if is_uuid(&id) => Ok(id.to_ascii_lowercase()),
+        _ => Err(missing()),
+    }
+}
+
 pub fn valid_account_id(id: &str, name: &str) -> Result<(), ApiError> {
     if id.len() > MAX_ACCOUNT_ID_LEN || id.chars().any(char::is_control) {
         return Err(ApiError::invalid_request(format!(

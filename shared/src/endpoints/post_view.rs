@@ -62,17 +62,7 @@ pub fn post_id(req: &Request) -> Result<String, ApiError> {
 
 /// As [`post_id`], for a path whose id is segment `from_end` from its end (1: the last).
 pub fn post_id_at(req: &Request, from_end: usize) -> Result<String, ApiError> {
-    let id = path_param(req, "id", from_end).ok_or_else(not_found)?;
-    let shaped = id.len() == 36
-        && id.char_indices().all(|(i, c)| match i {
-            8 | 13 | 18 | 23 => c == '-',
-            _ => c.is_ascii_hexdigit(),
-        });
-    if shaped {
-        Ok(id.to_ascii_lowercase())
-    } else {
-        Err(not_found())
-    }
+    super::path_uuid(req, from_end, not_found)
 }
 
 /// The answer to a change of a scheduled post: 200 with the post; 409

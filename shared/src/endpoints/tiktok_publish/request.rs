@@ -253,12 +253,7 @@ impl Publish {
                 }
             }
             Source::Media { media_id, .. } => {
-                let uuid = media_id.len() == 36
-                    && media_id.char_indices().all(|(i, c)| match i {
-                        8 | 13 | 18 | 23 => c == '-',
-                        _ => c.is_ascii_hexdigit(),
-                    });
-                if !uuid {
+                if !crate::endpoints::is_uuid(media_id) {
                     return Err(invalid(
                         "source.media_id must be a media id this API answered",
                     ));
