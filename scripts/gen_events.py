@@ -331,6 +331,16 @@ write("tiktok-publish", {"media.json": publish_event({
     "mode": "direct", "source": {"type": "media", "media_id": "REPLACE_WITH_MEDIA_ID"},
     "post_info": {"title": "Uploaded once", "privacy_level": "SELF_ONLY"},
     "scheduled_at": "REPLACE_WITH_SCHEDULED_AT"})})
+# Pre-flight: a dry run of a post, and the capacity ledger's answer.
+write("tiktok-publish", {"dry-run.json": publish_event({
+    "mode": "direct", "source": {"type": "url", "video_url": "https://media.example.com/verified/clip.mp4"},
+    "post_info": {"title": "Checked first", "privacy_level": "SELF_ONLY"},
+    "dry_run": True})})
+account_reads("tiktok-post-capacity", "/api/v1/social-connections/tiktok/posts/capacity", "POST",
+              inbox=event("GET", "/api/v1/social-connections/tiktok/posts/capacity", {"mode": "inbox"},
+                          name="tiktok-post-capacity"),
+              bad_mode=event("GET", "/api/v1/social-connections/tiktok/posts/capacity", {"mode": "later"},
+                             name="tiktok-post-capacity"))
 
 
 def catch_all_event(method, path, auth=False, headers=None):

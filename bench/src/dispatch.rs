@@ -162,7 +162,7 @@ async fn upload(binary: &Path, env: &impl Fn(&str) -> Env) -> (Value, Vec<String
     let mut put = http()
         .put(upload["url"].as_str().unwrap())
         .timeout(Duration::from_secs(600))
-        .body(vec![9u8; size as usize]);
+        .body(video_of_size(size));
     for (name, value) in upload["headers"].as_object().unwrap() {
         put = put.header(name.as_str(), value.as_str().unwrap());
     }

@@ -12,8 +12,8 @@ use crate::firebase::{AccountState, FirebaseAuth, IdTokenVerifier, IdentityAdmin
 use crate::http::bearer_token;
 use crate::media::{MediaStorage, S3Media};
 use crate::store::{
-    CalendarStore, Caller, ConnectionStore, HealthStore, MediaStore, OAuthStateStore, PostStore,
-    PostgrestStore, ScheduleStore,
+    CalendarStore, Caller, CapacityStore, ConnectionStore, HealthStore, MediaStore,
+    OAuthStateStore, PostStore, PostgrestStore, ScheduleStore,
 };
 use crate::tiktok::{TikTokApi, TikTokClient};
 
@@ -42,7 +42,8 @@ pub trait Ports: Send + Sync + 'static {
         + PostStore
         + ScheduleStore
         + CalendarStore
-        + MediaStore;
+        + MediaStore
+        + CapacityStore;
     type TikTok: TikTokApi;
     type Identity: IdTokenVerifier + IdentityAdmin;
     type Media: MediaStorage;
@@ -70,6 +71,8 @@ pub struct App<P: Ports> {
     pub dispatch_workers: usize,
     /// oauth-tiktok may sign in with a TikTok access token alone.
     pub token_sign_in_enabled: bool,
+    /// `TIKTOK_APP_AUDITED`: whether TikTok audited the app (unset: as TikTok last told).
+    pub app_audited: Option<bool>,
     /// Firebase account states read for the writes' session checks.
     pub account_states: AccountStates,
 }
@@ -150,6 +153,7 @@ impl LiveApp {
             sweep_workers: config.sweep_workers,
             dispatch_workers: config.dispatch_workers,
             token_sign_in_enabled: config.token_sign_in_enabled,
+            app_audited: config.app_audited,
             account_states: AccountStates::default(),
         })
     }

@@ -24,8 +24,6 @@
 //! A `media` post's video is then streamed from S3 to TikTok by the run that initiated
 //! it ([`upload`]); an upload a run cannot finish is carried on by the next.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use serde::Serialize;
 use time::{Duration, OffsetDateTime};
 use tokio::time::Instant;
@@ -33,13 +31,15 @@ use tokio::time::Instant;
 use crate::access::{AccessError, TokenAccess};
 use crate::app::{App, Ports};
 use crate::endpoints::tiktok_publish::request::{Mode, Publish};
+use crate::endpoints::tiktok_publish::{send_init, settle_ledger};
 use crate::endpoints::{PUBLISH_SCOPE, UPLOAD_SCOPE};
 use crate::error::ApiError;
 use crate::jobs::{self, Counted, Job, Limits};
 use crate::store::{
-    ClaimedPost, Dispatched, MediaStore, PostRow, ScheduleStore, StoreError, StoredUpload,
+    CapacityOf, CapacityStore, ClaimedPost, Dispatched, MediaStore, PostRow, ScheduleStore,
+    StoreError, StoredUpload,
 };
-use crate::tiktok::{TikTokApi, TikTokError};
+use crate::tiktok::TikTokError;
 
 /// Posts one worker claims at a time (each is one init: a few hundred ms).
 pub const BATCH: i64 = 10;
@@ -193,6 +193,7 @@ fn counted(outcome: &Dispatched) -> Counted {
         }
         Dispatched::Rescheduled { .. } => Counted::neutral("held"),
         Dispatched::Unconfirmed { .. } => Counted::outage("unconfirmed", "tiktok_unavailable"),
+        Dispatched::Held { .. } => Counted::neutral("held"),
         Dispatched::Failed { .. } => Counted::neutral("failed"),
     }
 }
@@ -222,26 +223,42 @@ impl<P: Ports> Dispatcher<'_, P> {
         if scope.check(&connection).is_err() {
             return failed(reason::SCOPE_MISSING);
         }
+        // Counted in the ledger before it is sent; over a known cap, held for its slot.
+        let of = CapacityOf {
+            connection_id: connection.id,
+            mode: publish.mode.as_str(),
+            app: &self.app.authorization.client_key,
+            audited: self.app.app_audited,
+        };
+        match self.app.store.reserve_init(&of).await {
+            Ok(capacity) if !capacity.can_post_now => {
+                return Dispatched::Held {
+                    // A second on: the slot is exact, the ledger's clock is the database's.
+                    until: capacity
+                        .next_slot_at
+                        .unwrap_or_else(|| OffsetDateTime::now_utc() + Duration::hours(1))
+                        + Duration::seconds(1),
+                    reason: capacity.blocked_by.join(","),
+                };
+            }
+            Ok(_) => {}
+            Err(err) => {
+                tracing::warn!(post = %post.id, error = %err, "capacity not reserved");
+                return Dispatched::Rescheduled {
+                    at: OffsetDateTime::now_utc() + Duration::minutes(1),
+                    reason: reason::NOT_SENT,
+                };
+            }
+        }
+        let connection_id = connection.id;
         let init = publish.init();
-        // Whether the last init sent lost TikTok's answer (as in tiktok-publish).
-        let lost = AtomicBool::new(false);
-        let called = self
-            .tokens
-            .with_live_token(connection, |token| {
-                let (init, lost) = (&init, &lost);
-                async move {
-                    let answer = self.app.tiktok.init_post(&token, init).await;
-                    lost.store(
-                        matches!(answer, Err(TikTokError::Unavailable(_))),
-                        Ordering::SeqCst,
-                    );
-                    answer
-                }
-            })
-            .await;
+        let (called, sent) = send_init(self.app, connection, &init).await;
+        if let Err(err) = &called {
+            settle_ledger(self.app, connection_id, sent, err).await;
+        }
         let now = OffsetDateTime::now_utc();
         match called {
-            Ok((answer, _)) => {
+            Ok(answer) => {
                 let upload = match (publish.source.plan(), answer.upload_url) {
                     (Some(plan), Some(url)) => Some(StoredUpload {
                         upload_url: self.app.cipher.encrypt(&url),
@@ -262,9 +279,7 @@ impl<P: Ports> Dispatcher<'_, P> {
                     upload,
                 }
             }
-            Err(AccessError::TikTok(TikTokError::Unavailable(_)))
-                if lost.load(Ordering::SeqCst) =>
-            {
+            Err(AccessError::TikTok(TikTokError::Unavailable(_))) if sent.lost => {
                 Dispatched::Unconfirmed {
                     reason: reason::INIT_OUTCOME_UNKNOWN,
                 }

@@ -6,6 +6,10 @@
 use std::future::Future;
 use std::time::Duration;
 
+pub mod facts;
+#[cfg(any(test, feature = "testing"))]
+pub mod fixtures;
+
 /// How long a presigned upload URL works.
 pub const UPLOAD_URL_TTL: Duration = Duration::from_secs(3600);
 

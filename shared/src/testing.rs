@@ -53,6 +53,7 @@ pub fn app(store: MemoryStore, tiktok: ScriptedTikTok, identity: FixedIdentity) 
         sweep_workers: 4,
         dispatch_workers: 4,
         token_sign_in_enabled: true,
+        app_audited: None,
         account_states: Default::default(),
         authorization: AuthorizationConfig {
             client_key: "test-client-key".into(),
@@ -65,7 +66,7 @@ pub fn app(store: MemoryStore, tiktok: ScriptedTikTok, identity: FixedIdentity) 
 }
 
 /// Every function of the API, by its binary's name.
-pub const FUNCTIONS: [&str; 21] = [
+pub const FUNCTIONS: [&str; 22] = [
     "oauth-tiktok",
     "store-token",
     "tiktok-profile",
@@ -86,6 +87,7 @@ pub const FUNCTIONS: [&str; 21] = [
     "retry-tiktok-post",
     "tiktok-media",
     "tiktok-media-status",
+    "tiktok-post-capacity",
     // Last: suites that run every function in turn on one account disconnect it here.
     "disconnect-tiktok",
 ];
@@ -131,6 +133,7 @@ pub async fn dispatch<P: Ports>(
         "retry-tiktok-post" => answer(id, deadline, retry_tiktok_post::run(app, req)).await,
         "tiktok-media" => answer(id, deadline, tiktok_media::run(app, req)).await,
         "tiktok-media-status" => answer(id, deadline, tiktok_media_status::run(app, req)).await,
+        "tiktok-post-capacity" => answer(id, deadline, tiktok_post_capacity::run(app, req)).await,
         CATCH_ALL => answer(id, deadline, async { route_not_found::run(req) }).await,
         _ => return None,
     };

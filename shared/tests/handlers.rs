@@ -40,7 +40,7 @@ enum Given {
 
 /// Every events/ file: what it is given and what it must answer.
 #[rustfmt::skip]
-const CASES: [(&str, Given, u16, Option<&str>); 107] = [
+const CASES: [(&str, Given, u16, Option<&str>); 114] = [
     ("disconnect-tiktok/no-auth.json", Given::Connected, 401, Some("unauthorized")),
     ("disconnect-tiktok/ok.json", Given::Connected, 200, None),
     ("disconnect-tiktok/wrong-method.json", Given::Connected, 405, Some("method_not_allowed")),
@@ -126,6 +126,13 @@ const CASES: [(&str, Given, u16, Option<&str>); 107] = [
     ("route-not-found/trailing-slash.json", Given::Nothing, 404, Some("route_not_found")),
     ("tiktok-publish/scheduled.json", Given::Connected, 201, None),
     ("tiktok-publish/media.json", Given::MediaReady, 201, None),
+    ("tiktok-publish/dry-run.json", Given::Connected, 200, None),
+    ("tiktok-post-capacity/ok.json", Given::Connected, 200, None),
+    ("tiktok-post-capacity/account-id.json", Given::Connected, 200, None),
+    ("tiktok-post-capacity/inbox.json", Given::Connected, 200, None),
+    ("tiktok-post-capacity/bad-mode.json", Given::Connected, 400, Some("invalid_request")),
+    ("tiktok-post-capacity/no-auth.json", Given::Connected, 401, Some("unauthorized")),
+    ("tiktok-post-capacity/wrong-method.json", Given::Connected, 405, Some("method_not_allowed")),
     ("list-tiktok-posts/ok.json", Given::Posted, 200, None),
     ("list-tiktok-posts/filtered.json", Given::Scheduled, 200, None),
     ("list-tiktok-posts/no-auth.json", Given::Posted, 401, Some("unauthorized")),
@@ -277,7 +284,13 @@ async fn app(given: Given) -> (TestApp, String, String) {
             .unwrap();
         let id = json(&made)["id"].as_str().unwrap().to_owned();
         let key = format!("media/1/{id}");
-        app.media.as_ref().unwrap().put(&key, vec![0u8; 1_048_576]);
+        // A real video's header, padded to the declared size with media data.
+        let header = shared::media::fixtures::mp4(&Default::default()).len();
+        let video = shared::media::fixtures::mp4(&shared::media::fixtures::Video {
+            data: 4096 + 1_048_576 - header,
+            ..Default::default()
+        });
+        app.media.as_ref().unwrap().put(&key, video);
         assert_eq!(
             app.media.as_ref().unwrap().size_of(&key).await,
             Ok(Some(1_048_576))

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use crate::database::psql;
 use crate::events::{request, send, with_json_body, Reply};
 use crate::firebase::FirebaseUser;
-use crate::stack::from_now;
+use crate::stack::{from_now, http};
 use crate::tiktok_fake::{TikTokAccount, TikTokFake, ALL_SCOPES, VERIFIED_PREFIX};
 
 /// A user who connected a new TikTok account with every scope.
@@ -115,4 +115,56 @@ pub async fn settle(app: &shared::LiveApp, id: &str) {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     panic!("post {id} stayed PUBLISHING");
+}
+
+/// A valid MP4 of exactly `size` bytes (at least the header's ~5 KB): the test clip's
+/// header first, then padding, as a browser would upload a real video.
+pub fn video_of_size(size: u64) -> Vec<u8> {
+    let mut video = include_bytes!("../../testdata/media/clip.mp4").to_vec();
+    assert!(
+        size as usize >= video.len(),
+        "a video is at least its header"
+    );
+    video.resize(size as usize, 7);
+    video
+}
+
+/// tiktok-media with this body.
+pub async fn create_media(
+    app: &shared::LiveApp,
+    user: &FirebaseUser,
+    account: &TikTokAccount,
+    body: Value,
+) -> Reply {
+    let req = with_json_body(request("tiktok-media/ok.json", user, account, &[]), &body);
+    send("tiktok-media", app, req).await
+}
+
+/// tiktok-media-status of media `id`.
+pub async fn media_status(
+    app: &shared::LiveApp,
+    user: &FirebaseUser,
+    account: &TikTokAccount,
+    id: &str,
+) -> Reply {
+    let req = request(
+        "tiktok-media-status/ok.json",
+        user,
+        account,
+        &[("REPLACE_WITH_MEDIA_ID", id)],
+    );
+    send("tiktok-media-status", app, req).await
+}
+
+/// PUTs `bytes` to the presigned upload, as the browser does: its status.
+pub async fn put_file(upload: &Value, bytes: Vec<u8>) -> u16 {
+    let mut put = http().put(upload["url"].as_str().unwrap()).body(bytes);
+    for (name, value) in upload["headers"].as_object().unwrap() {
+        put = put.header(name.as_str(), value.as_str().unwrap());
+    }
+    put.send()
+        .await
+        .expect("PUT to the bucket")
+        .status()
+        .as_u16()
 }

@@ -368,6 +368,9 @@ async fn tiktoks_posting_refusals_are_contract_errors_and_record_nothing() {
         (429, "rate_limit_exceeded", 429, "tiktok_rate_limited"),
     ];
     for (status, tiktok_code, expected, code) in cases {
+        // What TikTok says of the app (its user cap, its audit) the ledger keeps for the
+        // app: each case is an app of its own, as are the other tests'.
+        let app = app_of_its_own();
         fake.script(&account.open_id, "video_init", refusal(status, tiktok_code))
             .await;
         let r = publish(&app, &user, &account, &private_of(&account), None).await;
@@ -379,6 +382,7 @@ async fn tiktoks_posting_refusals_are_contract_errors_and_record_nothing() {
     assert_eq!(posts_of(&user), "0");
 
     // The fake's own rules for an unaudited app: the account must be private.
+    let app = app_of_its_own();
     let (user, account) = publisher(&app, json!({"app_unaudited": true})).await;
     let r = publish(&app, &user, &account, &private_of(&account), None).await;
     r.assert_error(409, "tiktok_app_unaudited");
@@ -386,6 +390,13 @@ async fn tiktoks_posting_refusals_are_contract_errors_and_record_nothing() {
         .await;
     let r = publish(&app, &user, &account, &private_of(&account), None).await;
     assert_eq!(r.status, 201, "{}", r.body);
+}
+
+/// The app with a client key of its own in the capacity ledger.
+fn app_of_its_own() -> shared::LiveApp {
+    let mut app = live_app();
+    app.authorization.client_key = unique("app");
+    app
 }
 
 fn private_of(account: &TikTokAccount) -> Value {

@@ -8,48 +8,12 @@ use serde_json::{json, Value};
 
 /// 25 MB: two chunks of TikTok's plan (10 MB, and the last holds the other 15 MB).
 const VIDEO_SIZE: u64 = 25_000_000;
+/// A video sent whole (under 5 MB): the test clip's header and some media data.
+const SMALL_VIDEO: u64 = 8192;
 
 /// The dispatcher takes every due post: these tests run one at a time, so each sees its
 /// own posts go through its own runs (a post's state between two runs is the test's).
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-async fn create_media(
-    app: &shared::LiveApp,
-    user: &FirebaseUser,
-    account: &TikTokAccount,
-    body: Value,
-) -> Reply {
-    let req = with_json_body(request("tiktok-media/ok.json", user, account, &[]), &body);
-    send("tiktok-media", app, req).await
-}
-
-async fn media_status(
-    app: &shared::LiveApp,
-    user: &FirebaseUser,
-    account: &TikTokAccount,
-    id: &str,
-) -> Reply {
-    let req = request(
-        "tiktok-media-status/ok.json",
-        user,
-        account,
-        &[("REPLACE_WITH_MEDIA_ID", id)],
-    );
-    send("tiktok-media-status", app, req).await
-}
-
-/// PUTs `bytes` to the presigned upload, as the browser does: its status.
-async fn put_file(upload: &Value, bytes: Vec<u8>) -> u16 {
-    let mut put = http().put(upload["url"].as_str().unwrap()).body(bytes);
-    for (name, value) in upload["headers"].as_object().unwrap() {
-        put = put.header(name.as_str(), value.as_str().unwrap());
-    }
-    put.send()
-        .await
-        .expect("PUT to the bucket")
-        .status()
-        .as_u16()
-}
 
 /// A ready media object of the user's, `size` bytes: its id.
 async fn ready_media(
@@ -66,10 +30,7 @@ async fn ready_media(
     )
     .await;
     assert_eq!(r.status, 201, "{}", r.body);
-    assert_eq!(
-        put_file(&r.body["upload"], vec![7u8; size as usize]).await,
-        200
-    );
+    assert_eq!(put_file(&r.body["upload"], video_of_size(size)).await, 200);
     let id = r.body["id"].as_str().unwrap().to_owned();
     let ready = media_status(app, user, account, &id).await;
     assert_eq!(ready.body["status"], "ready", "{}", ready.body);
@@ -191,7 +152,7 @@ async fn a_media_post_must_name_the_callers_ready_media() {
     .await
     .assert_error(409, "media_not_ready");
     let (other, theirs) = publisher(&app).await;
-    let theirs_ready = ready_media(&app, &other, &theirs, 100).await;
+    let theirs_ready = ready_media(&app, &other, &theirs, SMALL_VIDEO).await;
     publish(
         &app,
         &user,
@@ -331,7 +292,7 @@ async fn an_upload_tiktok_refuses_fails_the_post() {
     let _serial = SERIAL.lock().await;
     let (app, fake) = (live_app(), TikTokFake::new());
     let (user, account) = publisher(&app).await;
-    let media = ready_media(&app, &user, &account, 1000).await;
+    let media = ready_media(&app, &user, &account, SMALL_VIDEO).await;
     let r = publish(&app, &user, &account, &media_post(&media, None), None).await;
     let id = r.body["id"].as_str().unwrap().to_owned();
     // The upload URL expired (TikTok answers 404 to it).
@@ -374,7 +335,7 @@ async fn a_run_killed_after_the_init_leaves_the_upload_to_the_next_once_its_leas
     let _serial = SERIAL.lock().await;
     let (app, fake) = (live_app(), TikTokFake::new());
     let (user, account) = publisher(&app).await;
-    let media = ready_media(&app, &user, &account, 1000).await;
+    let media = ready_media(&app, &user, &account, SMALL_VIDEO).await;
     let r = publish(&app, &user, &account, &media_post(&media, None), None).await;
     let id = r.body["id"].as_str().unwrap().to_owned();
     // The run that initiated it stored the publish id and the upload URL, and died
@@ -402,5 +363,5 @@ async fn a_run_killed_after_the_init_leaves_the_upload_to_the_next_once_its_leas
         "one init in all"
     );
     let post = post_status(&app, &user, &account, &id).await;
-    assert_eq!(post["uploaded_bytes"], 1000, "{post}");
+    assert_eq!(post["uploaded_bytes"], SMALL_VIDEO, "{post}");
 }

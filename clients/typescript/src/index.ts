@@ -8,6 +8,8 @@ type Query<Op extends keyof operations> = NonNullable<operations[Op]["parameters
 
 /** The stable `code` of an error answer (the `Error` schema's enum). */
 export type ErrorCode = Schemas["Error"]["code"];
+/** A post to make (a dry run is `checkTikTokPost`). */
+export type PostRequest = Omit<Schemas["PublishRequest"], "dry_run">;
 
 export type {
   Schemas,
@@ -189,13 +191,30 @@ export function createTikTokConnectionsClient({ baseUrl, getIdToken, fetch }: Cl
       unwrap(http.GET("/api/v1/social-connections/tiktok/creator-info", { params: { query } })),
 
     /** Initialise a post; the same `idempotencyKey` makes a retry answer the same post. */
-    publishToTikTok: (body: Schemas["PublishRequest"], options: { idempotencyKey?: string } = {}) =>
+    publishToTikTok: (body: PostRequest, options: { idempotencyKey?: string } = {}) =>
       unwrap(
         http.POST("/api/v1/social-connections/tiktok/posts", {
           params: { header: options.idempotencyKey ? { "Idempotency-Key": options.idempotencyKey } : {} },
           body,
         }),
-      ),
+      ) as Promise<Schemas["PostCreated"]>,
+
+    /**
+     * Every check of a post (its video against TikTok's rules, the app's audit, the
+     * creator's caps) without storing or sending anything: show `problems` next to their
+     * `field` in the post form.
+     */
+    checkTikTokPost: (body: PostRequest) =>
+      unwrap(
+        http.POST("/api/v1/social-connections/tiktok/posts", { params: { header: {} }, body: { ...body, dry_run: true } }),
+      ) as Promise<Schemas["DryRun"]>,
+
+    /**
+     * Whether the creator can post now under TikTok's caps (the capacity ledger): the caps
+     * that block and when the next slot frees. `mode: "inbox"` counts pending inbox shares.
+     */
+    getTikTokPostCapacity: (query: Query<"getTikTokPostCapacity"> = {}) =>
+      unwrap(http.GET("/api/v1/social-connections/tiktok/posts/capacity", { params: { query } })),
 
     /** The caller's post and its current status. */
     getTikTokPost: (id: string) =>
@@ -258,3 +277,4 @@ export async function uploadMedia(
   const res = await fetchImpl(upload.url, { method: upload.method, headers: upload.headers, body: file });
   if (!res.ok) throw new Error(`media upload refused: ${res.status}`);
 }
+

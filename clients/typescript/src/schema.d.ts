@@ -140,6 +140,7 @@ export interface paths {
         /**
          * Initialise a TikTok post (direct, or to the creator's inbox)
          * @description The media never passes through the API: for `source.type: upload` the answer holds TikTok's `upload_url` (valid for an hour) and the chunk plan; PUT each chunk `i` (0-based) to it with `Content-Type: video/mp4` and `Content-Range: bytes {i*chunk_size}-{last}/{video_size}`, where the last chunk runs to the end of the file. URL and photo sources are pulled by TikTok from a domain verified for the app. Follow the post with `GET .../posts/{id}`. TikTok's refusals: `invalid_privacy_level` (400), `video_url_not_verified` (400), `tiktok_posting_blocked` (403), `tiktok_scope_missing` and `tiktok_app_unaudited` (409), `tiktok_post_limit` (429, the detail names TikTok's limit) and `tiktok_rate_limited` (429 with Retry-After); nothing is recorded for them. With `scheduled_at` the post is only recorded (201, status `SCHEDULED`, no `publish_id` yet): TikTok is not called, and the dispatcher sends the init when it is due, at most once (an init whose answer is lost makes the post `UNCONFIRMED`, never a second init). URL and photo sources only.
+         *     Pre-flight, before anything is stored or sent: a `media` source's video is checked against TikTok's rules (400 `media_unreadable` for a file that is no video, `video_too_long` past the creator's `max_video_post_duration_sec`, `video_too_short` under 3 s, `video_frame_rate` outside 23-60 fps, `video_resolution` with a side outside 360-4096 px, `video_format` for a container or codec TikTok does not take); a post other than `SELF_ONLY` from an app TikTok has not audited is 409 `tiktok_app_unaudited`; an immediate post over a known cap (the capacity ledger: 6 inits a minute, 5 pending inbox shares, the creator's observed daily cap, the app's caps) is 429 `tiktok_post_limit` with Retry-After at the next slot, TikTok not called. A scheduled post over a cap when it is due is `HELD` until the slot instead. With `dry_run: true` every check runs and the answer is 200 with the problems and the capacity; nothing is stored or sent.
          */
         post: operations["publishToTikTok"];
         delete?: never;
@@ -174,6 +175,26 @@ export interface paths {
          * @description Changes `scheduled_at` and/or `post_info` (replaced whole) of the caller's `SCHEDULED` post, checked as a new post is. 409 `post_not_editable` once publishing has begun. A new time clears `next_attempt_at`.
          */
         patch: operations["updateTikTokPost"];
+        trace?: never;
+    };
+    "/api/v1/social-connections/tiktok/posts/capacity": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Whether the creator can post now under TikTok's caps
+         * @description From the capacity ledger (what this API sent and what TikTok answered; TikTok is not called): `blocked_by` names the full caps (`init_rate`: 6 inits a minute; `pending_inbox_shares`: 5 inbox shares waiting in 24 hours, inbox posts only; `daily_cap`: the creator's cap as TikTok last refused at; `app_active_user_cap`: TikTok's app-wide cap of posting users, for an hour after it was met; `app_unaudited_user_cap`: an unaudited app's 5 creators a day), `next_slot_at` when they free up.
+         */
+        get: operations["getTikTokPostCapacity"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/social-connections/tiktok/posts/{id}/retry": {
@@ -370,7 +391,7 @@ export interface components {
              * @description Stable, for the frontend
              * @enum {string}
              */
-            code: "invalid_json" | "invalid_request" | "email_required" | "open_id_required" | "access_token_required" | "unsupported_provider" | "unauthorized" | "tiktok_token_invalid" | "tiktok_account_mismatch" | "tiktok_not_connected" | "method_not_allowed" | "account_exists" | "tiktok_account_in_use" | "tiktok_reauth_required" | "payload_too_large" | "tiktok_rate_limited" | "tiktok_unavailable" | "database_unavailable" | "identity_unavailable" | "internal_error" | "tiktok_sign_in_not_enabled" | "tiktok_account_disconnected" | "last_sign_in_method" | "too_many_connections" | "invalid_redirect_uri" | "invalid_state" | "invalid_code" | "state_mismatch" | "invalid_signature" | "tiktok_scope_missing" | "invalid_privacy_level" | "tiktok_post_limit" | "tiktok_posting_blocked" | "tiktok_app_unaudited" | "video_url_not_verified" | "idempotency_key_reused" | "idempotency_key_in_progress" | "post_not_found" | "route_not_found" | "too_many_pending_authorizations" | "idempotency_outcome_unknown" | "token_sign_in_disabled" | "rate_limited" | "post_not_editable" | "media_not_found" | "media_not_ready" | "storage_unavailable";
+            code: "invalid_json" | "invalid_request" | "email_required" | "open_id_required" | "access_token_required" | "unsupported_provider" | "unauthorized" | "tiktok_token_invalid" | "tiktok_account_mismatch" | "tiktok_not_connected" | "method_not_allowed" | "account_exists" | "tiktok_account_in_use" | "tiktok_reauth_required" | "payload_too_large" | "tiktok_rate_limited" | "tiktok_unavailable" | "database_unavailable" | "identity_unavailable" | "internal_error" | "tiktok_sign_in_not_enabled" | "tiktok_account_disconnected" | "last_sign_in_method" | "too_many_connections" | "invalid_redirect_uri" | "invalid_state" | "invalid_code" | "state_mismatch" | "invalid_signature" | "tiktok_scope_missing" | "invalid_privacy_level" | "tiktok_post_limit" | "tiktok_posting_blocked" | "tiktok_app_unaudited" | "video_url_not_verified" | "idempotency_key_reused" | "idempotency_key_in_progress" | "post_not_found" | "route_not_found" | "too_many_pending_authorizations" | "idempotency_outcome_unknown" | "token_sign_in_disabled" | "rate_limited" | "post_not_editable" | "media_not_found" | "media_not_ready" | "storage_unavailable" | "media_unreadable" | "video_too_long" | "video_too_short" | "video_frame_rate" | "video_resolution" | "video_format";
             request_id: string;
         };
         /**
@@ -506,6 +527,11 @@ export interface components {
              * @description RFC 3339; publish then instead of now (at most a minute past, 365 days ahead; not with an `upload` source: nobody will be there to upload the chunks)
              */
             scheduled_at?: string;
+            /**
+             * @description Run every check and read the capacity; store and send nothing (200 DryRun)
+             * @default false
+             */
+            dry_run?: boolean;
         } & unknown;
         Media: {
             /** Format: uuid */
@@ -515,12 +541,54 @@ export interface components {
             /** @enum {string} */
             status: "pending" | "ready";
             created_at: components["schemas"]["Timestamp"];
+            /** @description What the file's header says (null until ready, or when it cannot be read) */
+            facts?: null | components["schemas"]["MediaFacts"];
+            /** @description Why a ready file cannot be read: it cannot be posted (media_unreadable) */
+            facts_error?: string;
+        };
+        MediaFacts: {
+            /** @description mp4, mov, webm (mkv: not taken by TikTok) */
+            container: string;
+            /** @description h264, hevc, vp8, vp9, av1, mpeg4, else the sample entry's name */
+            codec: string;
+            duration_ms: number;
+            width: number;
+            height: number;
+            /** @description Frames a second (null when the file does not say) */
+            frame_rate: number | null;
+        };
+        Capacity: {
+            can_post_now: boolean;
+            blocked_by: ("init_rate" | "pending_inbox_shares" | "daily_cap" | "app_active_user_cap" | "app_unaudited_user_cap")[];
+            /**
+             * Format: date-time
+             * @description When the blocking caps free up
+             */
+            next_slot_at: string | null;
+            inits_last_minute: number;
+            pending_inbox_shares: number;
+            posts_last_24h: number;
+            /** @description The count TikTok refused at (spam_risk_too_many_posts), kept 30 days */
+            observed_daily_cap: number | null;
+            app_audited: boolean;
+        };
+        DryRun: {
+            /** @description No problem found */
+            ok: boolean;
+            problems: {
+                /** @description The error code the post would be refused with */
+                code: string;
+                detail: string;
+                /** @description The request field (source.media_id, post_info.privacy_level, ...) */
+                field: string | null;
+            }[];
+            capacity: components["schemas"]["Capacity"];
         };
         /**
-         * @description TikTok's statuses, and a scheduled post's before its init: `SCHEDULED` (waiting for its time, or for `next_attempt_at` after a refusal that only needed time), `PUBLISHING` (the dispatcher is calling TikTok), `UNCONFIRMED` (TikTok's answer to the init was lost: it may have made the post; `fail_reason` init_outcome_unknown), `CANCELLED`. A scheduled post that cannot go out is `FAILED` with TikTok's reason, or `account_disconnected` / `auth_removed`.
+         * @description TikTok's statuses, and a scheduled post's before its init: `SCHEDULED` (waiting for its time, or for `next_attempt_at` after a refusal that only needed time), `PUBLISHING` (the dispatcher is calling TikTok), `UNCONFIRMED` (TikTok's answer to the init was lost: it may have made the post; `fail_reason` init_outcome_unknown), `CANCELLED`, `HELD` (due, but a known TikTok cap is full: sent at `next_attempt_at`, the cap in `fail_reason`; `FAILED` after 24 hours held). A scheduled post that cannot go out is `FAILED` with TikTok's reason, or `account_disconnected` / `auth_removed`.
          * @enum {string}
          */
-        PostStatus: "PROCESSING_UPLOAD" | "PROCESSING_DOWNLOAD" | "SEND_TO_USER_INBOX" | "PUBLISH_COMPLETE" | "FAILED" | "SCHEDULED" | "PUBLISHING" | "UNCONFIRMED" | "CANCELLED";
+        PostStatus: "PROCESSING_UPLOAD" | "PROCESSING_DOWNLOAD" | "SEND_TO_USER_INBOX" | "PUBLISH_COMPLETE" | "FAILED" | "SCHEDULED" | "HELD" | "PUBLISHING" | "UNCONFIRMED" | "CANCELLED";
         Scheduling: {
             /**
              * Format: date-time
@@ -1130,6 +1198,15 @@ export interface operations {
             };
         };
         responses: {
+            /** @description A dry run's result (`dry_run`); nothing stored or sent */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DryRun"];
+                };
+            };
             /** @description Initialised at TikTok and recorded, or scheduled */
             201: {
                 headers: {
@@ -1239,6 +1316,34 @@ export interface operations {
             404: components["responses"]["PostNotFound"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getTikTokPostCapacity: {
+        parameters: {
+            query?: {
+                /** @description A TikTok open_id of the caller's; default the primary, else the most recently updated */
+                account_id?: components["parameters"]["AccountId"];
+                mode?: "direct" | "inbox";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The creator's capacity now */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Capacity"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotConnected"];
             503: components["responses"]["Unavailable"];
         };
     };

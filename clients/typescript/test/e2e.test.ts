@@ -5,6 +5,7 @@
 //   source ../../.stack/env && npm run test:e2e    (after scripts/run.sh; README.md)
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { after, test } from "node:test";
 import { deleteApp, initializeApp } from "firebase/app";
 import {
@@ -390,7 +391,11 @@ step("media: upload once to storage, ready, then a post of it", async () => {
     refresh_token: poster.refresh_token,
     scope: poster.scope,
   });
-  const media = await api.createTikTokMedia({ content_type: "video/mp4", size: 2048 });
+  // A real video's header (the repository's test clip), padded as a longer file would be.
+  const clip = readFileSync(new URL("../../../testdata/media/clip.mp4", import.meta.url));
+  const video = new Uint8Array(8192);
+  video.set(clip);
+  const media = await api.createTikTokMedia({ content_type: "video/mp4", size: video.length });
   assert.equal(media.status, "pending");
   await rejectsWith(
     api.publishToTikTok({
@@ -402,9 +407,45 @@ step("media: upload once to storage, ready, then a post of it", async () => {
     409,
     "media_not_ready",
   );
-  await uploadMedia(media.upload, new Blob([new Uint8Array(2048)], { type: "video/mp4" }));
+  await uploadMedia(media.upload, new Blob([video], { type: "video/mp4" }));
   const ready = await api.getTikTokMedia(media.id);
   assert.equal(ready.status, "ready");
+  assert.deepEqual(ready.facts, {
+    container: "mp4",
+    codec: "h264",
+    duration_ms: 5000,
+    width: 1080,
+    height: 1920,
+    frame_rate: 30,
+  });
+  // Checked before anything is stored: a dry run lists what TikTok would refuse.
+  const checked = await api.checkTikTokPost({
+    account_id: poster.open_id,
+    mode: "direct",
+    source: { type: "media", media_id: media.id },
+    post_info: { title: "e2e media", privacy_level: "SELF_ONLY" },
+  });
+  assert.ok(checked.ok, JSON.stringify(checked));
+  assert.equal(checked.capacity.can_post_now, true);
+  const capacity = await api.getTikTokPostCapacity({ account_id: poster.open_id });
+  assert.equal(capacity.can_post_now, true);
+  assert.deepEqual(capacity.blocked_by, []);
+  // A file that is no video is ready in storage, but cannot be posted.
+  const text = await api.createTikTokMedia({ content_type: "video/mp4", size: 64 });
+  await uploadMedia(text.upload, new Blob([new Uint8Array(64).fill(65)], { type: "video/mp4" }));
+  const unreadable = await api.getTikTokMedia(text.id);
+  assert.equal(unreadable.facts, null);
+  assert.ok(unreadable.facts_error);
+  await rejectsWith(
+    api.publishToTikTok({
+      account_id: poster.open_id,
+      mode: "direct",
+      source: { type: "media", media_id: text.id },
+      post_info: { privacy_level: "SELF_ONLY" },
+    }),
+    400,
+    "media_unreadable",
+  );
   const post = await api.publishToTikTok({
     account_id: poster.open_id,
     mode: "direct",

@@ -116,6 +116,9 @@ pub struct Config {
     /// `TOKEN_SIGN_IN_ENABLED` (default true): oauth-tiktok signs a user in with a TikTok
     /// access token alone; false: only linking, with a session.
     pub token_sign_in_enabled: bool,
+    /// `TIKTOK_APP_AUDITED`: `true` once TikTok audited the app, `false` before (only
+    /// SELF_ONLY posts are sent); unset: as TikTok's last refusal told (kept a week).
+    pub app_audited: Option<bool>,
     /// `REQUEST_DEADLINE_SECONDS` (default 18, at most 20: the functions time out at 25).
     pub request_deadline: Duration,
 }
@@ -315,6 +318,10 @@ impl Config {
         let sweep_workers = src.number("SWEEP_WORKERS", 1..=64, 16)? as usize;
         let dispatch_workers = src.number("DISPATCH_WORKERS", 1..=64, 16)? as usize;
         let token_sign_in_enabled = src.flag("TOKEN_SIGN_IN_ENABLED", true)?;
+        let app_audited = match src.get("TIKTOK_APP_AUDITED").map(str::trim) {
+            None | Some("") => None,
+            Some(_) => Some(src.flag("TIKTOK_APP_AUDITED", true)?),
+        };
         let media_bucket = match needs.media {
             true => Some(bucket_name(src.required("MEDIA_BUCKET")?)?),
             false => None,
@@ -327,6 +334,7 @@ impl Config {
             sweep_workers,
             dispatch_workers,
             token_sign_in_enabled,
+            app_audited,
             request_deadline,
             supabase_rest_url,
             supabase_service_key: SecretString::from(service_key),

@@ -17,8 +17,9 @@ use crate::store::{CalendarStore, PageMark, PostQuery, PostRow};
 const DEFAULT_LIMIT: i64 = 50;
 const MAX_LIMIT: i64 = 100;
 /// Every status a post can have.
-const STATUSES: [&str; 10] = [
+const STATUSES: [&str; 11] = [
     "SCHEDULED",
+    "HELD",
     "PUBLISHING",
     "UNCONFIRMED",
     "CANCELLED",

@@ -3,7 +3,8 @@
 use serde::Serialize;
 
 use super::prelude::*;
-use crate::store::MediaRow;
+use crate::media::facts::{self, FactsError, MediaFacts};
+use crate::store::{FactsRead, MediaRow, MediaStore};
 
 #[derive(Serialize)]
 pub struct MediaView {
@@ -14,6 +15,11 @@ pub struct MediaView {
     status: String,
     #[serde(with = "crate::timestamp::option")]
     created_at: Option<time::OffsetDateTime>,
+    /// What the file's header says (null until `ready`, or when it cannot be read).
+    facts: Option<MediaFacts>,
+    /// Why a ready file's header could not be read (it cannot be posted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    facts_error: Option<String>,
 }
 
 impl From<MediaRow> for MediaView {
@@ -24,6 +30,8 @@ impl From<MediaRow> for MediaView {
             size: m.size,
             status: m.status,
             created_at: m.created_at,
+            facts: m.facts,
+            facts_error: m.facts_error,
         }
     }
 }
@@ -57,4 +65,26 @@ pub fn check_kept(
         )),
         _ => Ok(()),
     }
+}
+
+/// A ready media row with its facts read (from the bucket, once) and stored; the row as
+/// it is when they were read before. 503 `storage_unavailable` when the bucket does not
+/// answer (nothing is stored then: the next read tries again).
+pub async fn ensure_facts<P: Ports>(app: &App<P>, row: MediaRow) -> Result<MediaRow, ApiError> {
+    if row.facts.is_some() || row.facts_error.is_some() {
+        return Ok(row);
+    }
+    let read = match facts::read(app.media()?, &row.object_key, row.size as u64).await {
+        Ok(facts) => FactsRead::Facts(facts),
+        Err(FactsError::Unreadable(reason)) => FactsRead::Unreadable(reason),
+        Err(FactsError::Storage(reason)) => {
+            tracing::warn!(error = %reason, "media bucket unavailable");
+            return Err(ApiError::StorageUnavailable);
+        }
+    };
+    Ok(app
+        .store
+        .mark_media_ready(&row.id, &read)
+        .await?
+        .unwrap_or(row))
 }

@@ -16,6 +16,7 @@ pub mod tiktok_callback;
 pub mod tiktok_creator_info;
 pub mod tiktok_media;
 pub mod tiktok_media_status;
+pub mod tiktok_post_capacity;
 pub mod tiktok_post_status;
 pub mod tiktok_profile;
 pub mod tiktok_publish;

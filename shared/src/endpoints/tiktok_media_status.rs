@@ -1,9 +1,11 @@
 //! `GET /api/v1/social-connections/tiktok/media/{id}`: the caller's media. A `pending`
 //! one is checked in the bucket first (a HEAD): there, with the declared size, it is
-//! `ready` from then on; never on the client's word. Another user's or an unknown id:
-//! 404 `media_not_found`.
+//! `ready` from then on; never on the client's word. Its header is read then (ranged
+//! reads: duration, size, frame rate, codec, container), and the answer carries those
+//! `facts`, or `facts: null` with a `facts_error` for a file that is no video TikTok takes.
+//! Another user's or an unknown id: 404 `media_not_found`.
 
-use super::media_view::{media_id, not_found, MediaView};
+use super::media_view::{ensure_facts, media_id, not_found, MediaView};
 use super::prelude::*;
 use crate::media::MediaStorage;
 use crate::store::MediaStore;
@@ -25,9 +27,8 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
         })?;
         match size {
             Some(size) if size == row.size as u64 => {
-                if let Some(ready) = app.store.mark_media_ready(&row.id).await? {
-                    row = ready;
-                }
+                row.status = "ready".into();
+                row = ensure_facts(app, row).await?;
             }
             Some(size) => tracing::info!(
                 declared = row.size,
@@ -36,6 +37,10 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
             ),
             None => {}
         }
+    }
+    // A media made ready before its facts were read.
+    if row.status == "ready" {
+        row = ensure_facts(app, row).await?;
     }
     Ok(json_response(StatusCode::OK, &MediaView::from(row)))
 }

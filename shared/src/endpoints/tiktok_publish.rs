@@ -5,6 +5,13 @@
 //! answer the same post without a second init; another body with the key is 409.
 //! With `scheduled_at` the post is only recorded (`SCHEDULED`): TikTok is not called, and
 //! the dispatcher (publish-scheduled-posts) inits it when it is due.
+//!
+//! Pre-flight ([`checks`]): a media video TikTok would refuse (its length against the
+//! creator's longest, frame rate, size, format) and a non-SELF_ONLY post of an unaudited
+//! app are refused before anything is stored or sent; an immediate post over a known
+//! cap (the capacity ledger) is 429 `tiktok_post_limit` without calling TikTok. With
+//! `"dry_run": true` every check runs and the answer lists the problems and the capacity,
+//! storing and sending nothing.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -15,12 +22,16 @@ use sha2::{Digest, Sha256};
 use super::prelude::*;
 use crate::access::AccessError;
 use crate::store::{
-    Begun, Caller, MediaStore, NewPost, PostRow, PostStore, RecordPost, SchedulePost,
-    ScheduleStore, Scheduled, StoreError, StoredUpload,
+    Begun, Caller, Capacity, CapacityOf, CapacityStore, Connection, MediaRow, MediaStore, NewPost,
+    PostRow, PostStore, RecordPost, SchedulePost, ScheduleStore, Scheduled, StoreError,
+    StoredUpload,
 };
+use crate::tiktok::posting::{InitAnswer, PostInit};
 use crate::tiktok::TikTokError;
 
+pub mod checks;
 pub mod request;
+use checks::Problem;
 use request::{Mode, Publish, Source};
 
 /// Longest Idempotency-Key.
@@ -143,31 +154,18 @@ fn key_reused() -> ApiError {
 }
 
 /// Records a post for later: TikTok is not called; the dispatcher inits it when due. A
-/// media source must be the caller's and `ready`; its size, type and key are stored
-/// with the request for the dispatcher.
+/// media source's size, type and key are stored with the request for the dispatcher.
 async fn schedule<P: Ports>(
     app: &App<P>,
-    caller: &Caller,
     publish: &Publish,
     at: time::OffsetDateTime,
     key: Option<String>,
     post: NewPost,
+    media: Option<&MediaRow>,
 ) -> Outcome {
     let mut stored = publish.clone();
-    if let Source::Media { media_id, .. } = &publish.source {
-        let media = app
-            .store
-            .media_for(&caller.firebase_uid, media_id)
-            .await?
-            .ok_or_else(super::media_view::not_found)?;
+    if let Some(media) = media {
         super::media_view::check_kept(media.created_at, at)?;
-        if media.status != "ready" {
-            return Err(ApiError::conflict(
-                code::MEDIA_NOT_READY,
-                "The media is not in storage yet: PUT the file, then GET the media until it \
-                 is ready",
-            ));
-        }
         stored.source =
             stored
                 .source
@@ -186,6 +184,55 @@ async fn schedule<P: Ports>(
         Scheduled::Replay { post } => answered(app, &post, true),
         Scheduled::Mismatch => Err(key_reused()),
     }
+}
+
+/// A media source: the caller's and `ready` (its facts were read when it became ready;
+/// this function has no access to the bucket).
+async fn ready_media<P: Ports>(
+    app: &App<P>,
+    caller: &Caller,
+    media_id: &str,
+) -> Result<MediaRow, ApiError> {
+    let media = app
+        .store
+        .media_for(&caller.firebase_uid, media_id)
+        .await?
+        .ok_or_else(super::media_view::not_found)?;
+    if media.status != "ready" {
+        return Err(ApiError::conflict(
+            code::MEDIA_NOT_READY,
+            "The media is not in storage yet: PUT the file, then GET the media until it is \
+             ready",
+        ));
+    }
+    Ok(media)
+}
+
+/// The creator's longest video, from creator-info (one call; `None` when the account
+/// cannot be asked: no `video.publish`, or TikTok not answering, which the dispatcher's
+/// init will meet anyway).
+async fn creator_max_duration<P: Ports>(app: &App<P>, connection: &Connection) -> Option<i64> {
+    PUBLISH_SCOPE.check(connection).ok()?;
+    let asked = app
+        .tokens()
+        .with_live_token(connection.clone(), |token| async move {
+            app.tiktok.creator_info(&token).await
+        })
+        .await;
+    match asked {
+        Ok((info, _)) => info.max_video_post_duration_sec,
+        Err(err) => {
+            tracing::warn!(error = %err, "creator info unavailable: the video's length is not checked");
+            None
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct DryRun {
+    ok: bool,
+    problems: Vec<Problem>,
+    capacity: Capacity,
 }
 
 /// The use case: parse, authorise, act, answer.
@@ -208,6 +255,48 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
         Mode::Inbox => UPLOAD_SCOPE,
     };
     scope.check(&connection)?;
+    let media = match &publish.source {
+        Source::Media { media_id, .. } => Some(ready_media(app, &caller, media_id).await?),
+        _ => None,
+    };
+    let of = CapacityOf {
+        connection_id: connection.id,
+        mode: publish.mode.as_str(),
+        app: &app.authorization.client_key,
+        audited: app.app_audited,
+    };
+    let capacity = app.store.post_capacity(&of).await?;
+    let mut problems: Vec<Problem> = checks::audit(&publish, capacity.app_audited)
+        .into_iter()
+        .collect();
+    if let Some(media) = &media {
+        let max = match media.facts {
+            Some(_) => creator_max_duration(app, &connection).await,
+            None => None,
+        };
+        problems.extend(checks::media(media, max));
+    }
+    if publish.dry_run {
+        // A scheduled post over a cap is held, not refused; an immediate one is refused.
+        if scheduled.is_none() {
+            if let Some(limit) = checks::over_cap(&capacity, now) {
+                problems.push(Problem {
+                    code: limit.code(),
+                    detail: limit.to_string(),
+                    field: None,
+                });
+            }
+        }
+        let answer = DryRun {
+            ok: problems.is_empty(),
+            problems,
+            capacity,
+        };
+        return Ok(json_response(StatusCode::OK, &answer));
+    }
+    if let Some(problem) = problems.first() {
+        return Err(problem.refusal());
+    }
     let new = NewPost {
         user_id: connection.user_id,
         connection_id: connection.id,
@@ -216,7 +305,7 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
         source_type: publish.source.kind().to_owned(),
     };
     if let Some(at) = scheduled {
-        return schedule(app, &caller, &publish, at, key, new).await;
+        return schedule(app, &publish, at, key, new, media.as_ref()).await;
     }
     let reservation = match &key {
         Some(key) => match app
@@ -237,31 +326,33 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
         },
         None => None,
     };
-    let init = publish.init();
-    // Whether the last init sent lost TikTok's answer (a refresh failing before or after
-    // an init is no unknown outcome: no post was asked for, or TikTok refused it).
-    let lost = AtomicBool::new(false);
-    let called = app
-        .tokens()
-        .with_live_token(connection, |token| {
-            let (init, lost) = (&init, &lost);
-            async move {
-                let answer = app.tiktok.init_post(&token, init).await;
-                let unknown = matches!(answer, Err(TikTokError::Unavailable(_)));
-                lost.store(unknown, Ordering::SeqCst);
-                answer
+    // The init is counted before it is sent; over a known cap it is not sent at all.
+    let reserved = app.store.reserve_init(&of).await;
+    let refusal = match reserved {
+        Ok(capacity) => checks::over_cap(&capacity, now).map(Err),
+        Err(err) => Some(Err(ApiError::from(err))),
+    };
+    if let Some(refused) = refusal {
+        if let Some(id) = &reservation {
+            if let Err(store) = app.store.release_post(id, new.user_id).await {
+                tracing::warn!(error = %store, "reservation not released");
             }
-        })
-        .await;
+        }
+        return refused;
+    }
+    let connection_id = connection.id;
+    let init = publish.init();
+    let (called, sent) = send_init(app, connection, &init).await;
     let answer = match called {
-        Ok((answer, _)) => answer,
+        Ok(answer) => answer,
         Err(err) => {
             // Nothing is recorded for a refused init, and the key is free for a retry. When
             // TikTok's answer is unknown (timeout, 5xx) it may have made the post: the
             // reservation stays for the key's day, so no retry with it can make a second
             // one (409 idempotency_outcome_unknown, unless TikTok tells of the post).
-            let unknown = lost.load(Ordering::SeqCst)
-                && matches!(err, AccessError::TikTok(TikTokError::Unavailable(_)));
+            let unknown =
+                sent.lost && matches!(err, AccessError::TikTok(TikTokError::Unavailable(_)));
+            settle_ledger(app, connection_id, sent, &err).await;
             if let Some(id) = &reservation {
                 if unknown {
                     keep_unknown(app, id, new.user_id).await;
@@ -316,4 +407,72 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
         }
     };
     answered(app, &post, false)
+}
+
+/// What an init call did: whether an init reached TikTok (a refused or lost one did; one
+/// that never left, or a refresh failing before it, did not), and whether the last one
+/// sent lost TikTok's answer (a refresh failing before or after an init is no unknown
+/// outcome: no post was asked for, or TikTok refused it).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct InitSent {
+    pub reached: bool,
+    pub lost: bool,
+}
+
+/// Sends an init with the connection's live token (one refresh and retry on an expired
+/// token), and says what was sent.
+pub(crate) async fn send_init<P: Ports>(
+    app: &App<P>,
+    connection: Connection,
+    init: &PostInit,
+) -> (Result<InitAnswer, AccessError>, InitSent) {
+    let (reached, lost) = (AtomicBool::new(false), AtomicBool::new(false));
+    let called = app
+        .tokens()
+        .with_live_token(connection, |token| {
+            let (reached, lost) = (&reached, &lost);
+            async move {
+                let answer = app.tiktok.init_post(&token, init).await;
+                lost.store(
+                    matches!(answer, Err(TikTokError::Unavailable(_))),
+                    Ordering::SeqCst,
+                );
+                if !matches!(answer, Err(TikTokError::NotSent(_))) {
+                    reached.store(true, Ordering::SeqCst);
+                }
+                answer
+            }
+        })
+        .await
+        .map(|(answer, _)| answer);
+    let sent = InitSent {
+        reached: reached.into_inner(),
+        lost: lost.into_inner(),
+    };
+    (called, sent)
+}
+
+/// The ledger after a failed init: an init that never reached TikTok is given back; a
+/// refusal's word on a cap is kept (best effort both: the ledger errs on the safe side,
+/// and TikTok will tell again).
+pub(crate) async fn settle_ledger<P: Ports>(
+    app: &App<P>,
+    connection_id: i64,
+    sent: InitSent,
+    err: &AccessError,
+) {
+    if !sent.reached {
+        if let Err(store) = app.store.release_init(connection_id).await {
+            tracing::warn!(error = %store, "an unsent init not given back to the ledger");
+        }
+    }
+    if let AccessError::TikTok(TikTokError::PostRefused(refusal)) = err {
+        let noted = app
+            .store
+            .note_refusal(connection_id, &app.authorization.client_key, refusal.code())
+            .await;
+        if let Err(store) = noted {
+            tracing::warn!(error = %store, "refusal not kept in the capacity ledger");
+        }
+    }
 }

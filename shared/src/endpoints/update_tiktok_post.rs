@@ -39,7 +39,8 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
         .request
         .clone()
         .and_then(|r| serde_json::from_value::<Publish>(r).ok());
-    let Some(mut publish) = stored.filter(|_| post.status == "SCHEDULED") else {
+    let Some(mut publish) = stored.filter(|_| matches!(post.status.as_str(), "SCHEDULED" | "HELD"))
+    else {
         return changed(
             Changed::NotEditable {
                 post: Box::new(post),

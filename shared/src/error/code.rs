@@ -47,12 +47,19 @@ pub const TOO_MANY_PENDING_AUTHORIZATIONS: &str = "too_many_pending_authorizatio
 pub const IDEMPOTENCY_OUTCOME_UNKNOWN: &str = "idempotency_outcome_unknown";
 pub const TOKEN_SIGN_IN_DISABLED: &str = "token_sign_in_disabled";
 pub const ROUTE_NOT_FOUND: &str = "route_not_found";
+/// Pre-flight: what TikTok would refuse about a post's video, known before it is sent.
+pub const MEDIA_UNREADABLE: &str = "media_unreadable";
+pub const VIDEO_TOO_LONG: &str = "video_too_long";
+pub const VIDEO_TOO_SHORT: &str = "video_too_short";
+pub const VIDEO_FRAME_RATE: &str = "video_frame_rate";
+pub const VIDEO_RESOLUTION: &str = "video_resolution";
+pub const VIDEO_FORMAT: &str = "video_format";
 /// 429 answered by AWS before any function runs (template.yaml): one client address over
 /// its WAF limit, or the stage over its throttle. No function answers it.
 pub const RATE_LIMITED: &str = "rate_limited";
 
 /// All of them, in the order of the contract's error table.
-pub const ALL: [&str; 47] = [
+pub const ALL: [&str; 53] = [
     INVALID_JSON,
     INVALID_REQUEST,
     EMAIL_REQUIRED,
@@ -100,4 +107,10 @@ pub const ALL: [&str; 47] = [
     TOKEN_SIGN_IN_DISABLED,
     ROUTE_NOT_FOUND,
     RATE_LIMITED,
+    MEDIA_UNREADABLE,
+    VIDEO_TOO_LONG,
+    VIDEO_TOO_SHORT,
+    VIDEO_FRAME_RATE,
+    VIDEO_RESOLUTION,
+    VIDEO_FORMAT,
 ];

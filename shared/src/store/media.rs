@@ -24,6 +24,33 @@ pub struct MediaRow {
     pub created_at: Option<OffsetDateTime>,
     #[serde(default, with = "timestamp::option")]
     pub ready_at: Option<OffsetDateTime>,
+    /// What its header says, once `ready` and read ([`crate::media::facts`]).
+    #[serde(default)]
+    pub facts: Option<MediaFacts>,
+    /// Why the header could not be read (the file is not a video this API can post).
+    #[serde(default)]
+    pub facts_error: Option<String>,
+}
+
+/// What a video's header says ([`crate::media::facts`] reads it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MediaFacts {
+    /// `mp4`, `mov` or `webm` (or `mkv`, which TikTok does not take).
+    pub container: String,
+    /// `h264`, `hevc`, `vp8`, `vp9`, `av1`, `mpeg4`, else the sample entry's name.
+    pub codec: String,
+    pub duration_ms: u64,
+    pub width: u32,
+    pub height: u32,
+    /// Frames a second, to two decimals (`None` when the file does not say).
+    pub frame_rate: Option<f64>,
+}
+
+/// What a ready object's header said: its facts, or why there are none.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FactsRead {
+    Facts(MediaFacts),
+    Unreadable(String),
 }
 
 /// A new media object of the caller's.
@@ -51,10 +78,11 @@ pub trait MediaStore: Send + Sync {
         id: &str,
     ) -> impl Future<Output = Result<Option<MediaRow>, StoreError>> + Send;
 
-    /// The object is in the bucket with its declared size.
+    /// The object is in the bucket with its declared size, and what its header said.
     fn mark_media_ready(
         &self,
         id: &str,
+        facts: &FactsRead,
     ) -> impl Future<Output = Result<Option<MediaRow>, StoreError>> + Send;
 
     /// Claims up to `limit` media uploads a run left unfinished (their lease lapsed).

@@ -6,6 +6,7 @@ use std::future::Future;
 
 use serde::Deserialize;
 
+mod capacity;
 mod media;
 #[cfg(any(test, feature = "testing"))]
 pub mod memory;
@@ -15,6 +16,7 @@ mod rows;
 mod schedule;
 
 pub use self::postgrest::PostgrestStore;
+pub use capacity::*;
 pub use media::*;
 pub use posts::*;
 pub use rows::*;

@@ -72,7 +72,7 @@ impl PostRow {
         match self.status.as_str() {
             "FAILED" | "CANCELLED" => true,
             // No publish id yet: nothing TikTok could say.
-            "SCHEDULED" | "PUBLISHING" | "UNCONFIRMED" => true,
+            "SCHEDULED" | "HELD" | "PUBLISHING" | "UNCONFIRMED" => true,
             "PUBLISH_COMPLETE" if !self.public_post_ids.is_empty() => true,
             _ => day_old,
         }

@@ -60,6 +60,12 @@ pub enum Dispatched {
         at: OffsetDateTime,
         reason: &'static str,
     },
+    /// Not sent: a known cap is full (the capacity ledger). HELD until its slot, the cap
+    /// its reason; not counted as an attempt.
+    Held {
+        until: OffsetDateTime,
+        reason: String,
+    },
     /// TikTok made no post, and will not: FAILED with the reason.
     Failed { reason: String },
     /// TikTok's answer was lost: it may have made the post. The user decides.
@@ -120,6 +126,12 @@ impl<'a> Settle<'a> {
                 settle.fail_reason = Some(reason);
             }
             Dispatched::Failed { reason } => settle.fail_reason = Some(reason),
+            // Settled by `hold_tiktok_claim` instead; as a reschedule should it come here.
+            Dispatched::Held { until, reason } => {
+                settle.outcome = "rescheduled";
+                settle.next_attempt_at = Some(*until);
+                settle.fail_reason = Some(reason);
+            }
             Dispatched::Unconfirmed { reason } => {
                 settle.outcome = "unconfirmed";
                 settle.fail_reason = Some(reason);

@@ -158,6 +158,10 @@ pub struct Publish {
     /// request hash when absent, so an immediate post's key binds as it always did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduled_at: Option<String>,
+    /// Runs every check and reads the capacity without storing or sending anything.
+    /// Never part of a stored request or of an Idempotency-Key's hash.
+    #[serde(default, skip_serializing)]
+    pub dry_run: bool,
 }
 
 /// How far in the past a schedule may be (a clock a little behind), and ahead.

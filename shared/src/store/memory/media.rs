@@ -24,6 +24,8 @@ impl MediaStore for MemoryStore {
             status: "pending".into(),
             created_at: Some(OffsetDateTime::now_utc()),
             ready_at: None,
+            facts: None,
+            facts_error: None,
         };
         state.media.push(row.clone());
         Ok(row)
@@ -45,11 +47,22 @@ impl MediaStore for MemoryStore {
             .cloned())
     }
 
-    async fn mark_media_ready(&self, id: &str) -> Result<Option<MediaRow>, StoreError> {
+    async fn mark_media_ready(
+        &self,
+        id: &str,
+        facts: &FactsRead,
+    ) -> Result<Option<MediaRow>, StoreError> {
         let mut state = self.state()?;
         Ok(state.media.iter_mut().find(|m| m.id == id).map(|m| {
             m.status = "ready".into();
             m.ready_at.get_or_insert(OffsetDateTime::now_utc());
+            match facts {
+                FactsRead::Facts(facts) => {
+                    m.facts = Some(facts.clone());
+                    m.facts_error = None;
+                }
+                FactsRead::Unreadable(reason) => m.facts_error = Some(reason.clone()),
+            }
             m.clone()
         }))
     }

@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 
 use super::*;
 
+mod capacity;
 mod health;
 mod media;
 mod oauth_states;

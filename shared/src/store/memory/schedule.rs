@@ -67,13 +67,31 @@ impl ScheduleStore for MemoryStore {
                 post.row.fail_reason = Some("init_outcome_unknown".into());
             }
         }
+        let held_long: Vec<String> = state
+            .held_since
+            .iter()
+            .filter(|(_, since)| now - **since > Duration::hours(24))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in held_long {
+            state.held_since.remove(&id);
+            if let Some(post) = state
+                .posts
+                .iter_mut()
+                .find(|p| p.row.id == id && p.row.status == "HELD")
+            {
+                post.row.status = "FAILED".into();
+                post.row.next_attempt_at = None;
+            }
+        }
         let mut due: Vec<usize> = (0..state.posts.len())
             .filter(|&i| {
                 let row = &state.posts[i].row;
-                row.status == "SCHEDULED" && due_at(row).is_some_and(|at| at <= now)
+                matches!(row.status.as_str(), "SCHEDULED" | "HELD")
+                    && due_at(row).is_some_and(|at| at <= now)
             })
             .collect();
-        due.sort_by_key(|&i| due_at(&state.posts[i].row));
+        due.sort_by_key(|&i| (due_at(&state.posts[i].row), state.posts[i].row.scheduled_at));
         due.truncate(limit.max(0) as usize);
         let mut claimed = Vec::with_capacity(due.len());
         for i in due {
@@ -132,6 +150,18 @@ impl ScheduleStore for MemoryStore {
                 row.status = "SCHEDULED".into();
                 row.next_attempt_at = Some(*at);
                 row.fail_reason = Some((*reason).to_owned());
+            }
+            Dispatched::Held { until, reason } => {
+                row.status = "HELD".into();
+                row.next_attempt_at = Some(*until);
+                row.fail_reason = Some(reason.clone());
+                row.attempts = (row.attempts - 1).max(0);
+                let held = row.clone();
+                state
+                    .held_since
+                    .entry(held.id.clone())
+                    .or_insert_with(OffsetDateTime::now_utc);
+                return Ok(Some(held));
             }
             Dispatched::Failed { reason } => {
                 row.status = "FAILED".into();
@@ -343,7 +373,7 @@ impl CalendarStore for MemoryStore {
             return Ok(Changed::NotFound);
         };
         let row = &mut state.posts[at].row;
-        if row.status != "SCHEDULED" {
+        if !matches!(row.status.as_str(), "SCHEDULED" | "HELD") {
             return Ok(Changed::NotEditable {
                 post: Box::new(row.clone()),
             });
@@ -352,6 +382,10 @@ impl CalendarStore for MemoryStore {
         if let Some(when) = change.scheduled_at {
             row.scheduled_at = Some(when);
             row.next_attempt_at = None;
+            if row.status == "HELD" {
+                row.status = "SCHEDULED".into();
+                row.fail_reason = None;
+            }
         }
         Ok(Changed::Changed {
             post: Box::new(row.clone()),
@@ -366,7 +400,7 @@ impl CalendarStore for MemoryStore {
         let row = &mut state.posts[at].row;
         match row.status.as_str() {
             "CANCELLED" => {}
-            "SCHEDULED" => {
+            "SCHEDULED" | "HELD" => {
                 row.status = "CANCELLED".into();
                 row.next_attempt_at = None;
             }

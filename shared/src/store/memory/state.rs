@@ -35,6 +35,14 @@ pub(super) struct State {
     pub(super) reconcile_at: BTreeMap<String, OffsetDateTime>,
     /// Posts on their way: post id -> when TikTok was last asked about them.
     pub(super) settle_at: BTreeMap<String, OffsetDateTime>,
+    /// HELD posts: post id -> held since.
+    pub(super) held_since: BTreeMap<String, OffsetDateTime>,
+    /// Inits sent: (connection id, mode, when), oldest first.
+    pub(super) ledger: Vec<(i64, String, OffsetDateTime)>,
+    /// Daily caps observed: connection id -> (cap, when).
+    pub(super) daily_caps: BTreeMap<i64, (i64, OffsetDateTime)>,
+    /// Per app: (unaudited seen, active user cap seen).
+    pub(super) app_flags: BTreeMap<String, (Option<OffsetDateTime>, Option<OffsetDateTime>)>,
 }
 
 /// The database's bound on a connection's metadata (64 KiB).

@@ -122,6 +122,15 @@ impl ScheduleStore for PostgrestStore {
         claim: &str,
         outcome: &Dispatched,
     ) -> Result<Option<PostRow>, StoreError> {
+        if let Dispatched::Held { until, reason } = outcome {
+            let args = serde_json::json!({
+                "p_id": id,
+                "p_claim": claim,
+                "p_reason": reason,
+                "p_until": crate::timestamp::format(*until),
+            });
+            return self.rpc("hold_tiktok_claim", &args).await;
+        }
         self.rpc("settle_tiktok_dispatch", &Settle::new(id, claim, outcome))
             .await
     }
@@ -296,10 +305,17 @@ impl MediaStore for PostgrestStore {
         self.rpc("tiktok_media_for", &args).await
     }
 
-    async fn mark_media_ready(&self, id: &str) -> Result<Option<MediaRow>, StoreError> {
-        let args = MediaRef {
-            id,
-            firebase_uid: None,
+    async fn mark_media_ready(
+        &self,
+        id: &str,
+        facts: &FactsRead,
+    ) -> Result<Option<MediaRow>, StoreError> {
+        // Only the one that is known: a JSON null would be a jsonb `null`, not SQL NULL.
+        let args = match facts {
+            FactsRead::Facts(facts) => serde_json::json!({"p_id": id, "p_facts": facts}),
+            FactsRead::Unreadable(reason) => {
+                serde_json::json!({"p_id": id, "p_facts_error": reason})
+            }
         };
         self.rpc("mark_tiktok_media_ready", &args).await
     }
@@ -335,5 +351,31 @@ impl MediaStore for PostgrestStore {
     async fn fail_upload(&self, id: &str, claim: &str, reason: &str) -> Result<(), StoreError> {
         self.rpc_void("fail_tiktok_upload", &FailUpload { id, claim, reason })
             .await
+    }
+}
+
+impl CapacityStore for PostgrestStore {
+    async fn post_capacity(&self, of: &CapacityOf<'_>) -> Result<Capacity, StoreError> {
+        self.rpc("tiktok_post_capacity", of).await
+    }
+
+    async fn reserve_init(&self, of: &CapacityOf<'_>) -> Result<Capacity, StoreError> {
+        self.rpc("reserve_tiktok_init", of).await
+    }
+
+    async fn release_init(&self, connection_id: i64) -> Result<(), StoreError> {
+        let args = serde_json::json!({ "p_connection_id": connection_id });
+        self.rpc_void("release_tiktok_init", &args).await
+    }
+
+    async fn note_refusal(
+        &self,
+        connection_id: i64,
+        app: &str,
+        code: &str,
+    ) -> Result<(), StoreError> {
+        let args =
+            serde_json::json!({"p_connection_id": connection_id, "p_app": app, "p_code": code});
+        self.rpc_void("note_tiktok_refusal", &args).await
     }
 }
