@@ -5,8 +5,8 @@
 #   scripts/with-stack.sh cargo test --workspace
 #
 # The stack: PostgreSQL 15 (ephemeral cluster, Supabase's roles, supabase/migrations),
-# postrust as PostgREST, the Firebase Auth emulator, moto for Secrets Manager and S3, and the
-# TikTok fake. Run scripts/bootstrap.sh once first (scripts/test.sh and run.sh do).
+# postrust as PostgREST, the Firebase Auth emulator, moto for Secrets Manager and S3, the
+# TikTok fake, and an https host for the photos posts name (scripts/photo_server.py). Run scripts/bootstrap.sh once first (scripts/test.sh and run.sh do).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 [ $# -gt 0 ] || { echo "usage: $0 command [args...]" >&2; exit 2; }
@@ -35,9 +35,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-read -r PG_PORT PGRST_PORT AUTH_PORT HUB_PORT LOGGING_PORT MOTO_PORT TIKTOK_PORT API_PORT WEB_PORT < <(python3 - <<'PY'
+read -r PG_PORT PGRST_PORT AUTH_PORT HUB_PORT LOGGING_PORT MOTO_PORT TIKTOK_PORT API_PORT WEB_PORT PHOTO_PORT < <(python3 - <<'PY'
 import socket
-socks = [socket.socket() for _ in range(9)]
+socks = [socket.socket() for _ in range(10)]
 for s in socks:
     s.bind(("127.0.0.1", 0))
 print(*[s.getsockname()[1] for s in socks])
@@ -113,6 +113,9 @@ PIDS+=($!)
 TIKTOK_FAKE_REDIRECT_URIS="$REDIRECT_URIS" python3 "$ROOT/scripts/tiktok_fake" "$TIKTOK_PORT" "$TIKTOK_CLIENT_KEY_VALUE" "$TIKTOK_CLIENT_SECRET_VALUE" \
   >"$RUN/tiktok.log" 2>&1 &
 PIDS+=($!)
+# The app's verified media domain for photos (https, its own certificate authority).
+"$VENV/bin/python" "$ROOT/scripts/photo_server.py" "$PHOTO_PORT" "$RUN/photos" >"$RUN/photos.log" 2>&1 &
+PIDS+=($!)
 
 wait_for() { # name url pattern seconds
   local deadline=$(( $(date +%s) + $4 ))
@@ -127,6 +130,14 @@ wait_for postgrest "http://127.0.0.1:$PGRST_PORT/" "" 60
 wait_for moto "http://127.0.0.1:$MOTO_PORT/moto-api/" "" 30
 wait_for tiktok "http://127.0.0.1:$TIKTOK_PORT/health" ok 30
 wait_for firebase "http://127.0.0.1:$AUTH_PORT/" '"ready": *true' 120
+deadline=$(( $(date +%s) + 30 ))
+until [ -f "$RUN/photos/ca.pem" ] && curl -fsS --max-time 2 --cacert "$RUN/photos/ca.pem" \
+    "https://127.0.0.1:$PHOTO_PORT/_calls" 2>/dev/null | grep -q calls; do
+  if [ "$(date +%s)" -ge "$deadline" ]; then
+    log "photos did not start; its log:"; tail -n 40 "$RUN/photos.log" >&2 || true; exit 1
+  fi
+  sleep 0.3
+done
 # The media bucket, as template.yaml makes it (moto serves S3 on the same endpoint).
 MEDIA_BUCKET_NAME="tiktok-media-local"
 "$VENV/bin/python" - "http://127.0.0.1:$MOTO_PORT" "$MEDIA_BUCKET_NAME" <<'PY'
@@ -155,6 +166,9 @@ AWS_EC2_METADATA_DISABLED='true'
 AWS_ENDPOINT_URL_SECRETS_MANAGER='http://127.0.0.1:$MOTO_PORT'
 AWS_ENDPOINT_URL_S3='http://127.0.0.1:$MOTO_PORT'
 MEDIA_BUCKET='$MEDIA_BUCKET_NAME'
+MEDIA_URL_PREFIXES='https://127.0.0.1:$PHOTO_PORT/photos/'
+EXTRA_CA_CERTS='$RUN/photos/ca.pem'
+STACK_PHOTO_URL='https://127.0.0.1:$PHOTO_PORT'
 STACK_PG_URL='$PG_URL'
 STACK_TIKTOK_URL='http://127.0.0.1:$TIKTOK_PORT'
 STACK_MOTO_URL='http://127.0.0.1:$MOTO_PORT'

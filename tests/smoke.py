@@ -177,6 +177,12 @@ def main():
     ready = expect("GET /api/v1/social-connections/tiktok/media/{id}",
                    call("GET", f"{BASE}/api/v1/social-connections/tiktok/media/{media['id']}", token=token), 200)
     assert ready["status"] == "ready", ready
+    # 16 bytes are no video: ready in storage, but its header says it cannot be posted.
+    assert ready["facts"] is None and ready["facts_error"], ready
+    capacity = expect("GET /api/v1/social-connections/tiktok/posts/capacity",
+                      call("GET", f"{BASE}/api/v1/social-connections/tiktok/posts/capacity?account_id={open_id}",
+                           token=token), 200)
+    assert capacity["can_post_now"] in (True, False) and "blocked_by" in capacity, capacity
     expect("POST /api/v1/webhooks/tiktok without a signature",
            call("POST", f"{BASE}/api/v1/webhooks/tiktok", {"client_key": "x", "event": "authorization.removed"}), 401)
     listed = expect("GET /api/v1/social-connections/connections",

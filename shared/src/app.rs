@@ -10,6 +10,7 @@ use crate::crypto::TokenCipher;
 use crate::error::ApiError;
 use crate::firebase::{AccountState, FirebaseAuth, IdTokenVerifier, IdentityAdmin};
 use crate::http::bearer_token;
+use crate::media::photos::PhotoProbe;
 use crate::media::{MediaStorage, S3Media};
 use crate::store::{
     CalendarStore, Caller, CapacityStore, ConnectionStore, HealthStore, MediaStore,
@@ -73,6 +74,8 @@ pub struct App<P: Ports> {
     pub token_sign_in_enabled: bool,
     /// `TIKTOK_APP_AUDITED`: whether TikTok audited the app (unset: as TikTok last told).
     pub app_audited: Option<bool>,
+    /// Reads photos under `MEDIA_URL_PREFIXES` before a post (none: photos not checked).
+    pub photos: Option<PhotoProbe>,
     /// Firebase account states read for the writes' session checks.
     pub account_states: AccountStates,
 }
@@ -154,6 +157,21 @@ impl LiveApp {
             dispatch_workers: config.dispatch_workers,
             token_sign_in_enabled: config.token_sign_in_enabled,
             app_audited: config.app_audited,
+            photos: match config.media_url_prefixes.is_empty() {
+                true => None,
+                // Loopback only in emulator mode (a demo- project): a local stack's photos.
+                false => Some(
+                    PhotoProbe::new(
+                        config.media_url_prefixes.clone(),
+                        config.firebase.emulator_host.is_some(),
+                        &config.extra_ca_certs,
+                    )
+                    .map_err(|reason| ConfigError::Malformed {
+                        name: "MEDIA_URL_PREFIXES",
+                        reason,
+                    })?,
+                ),
+            },
             account_states: AccountStates::default(),
         })
     }

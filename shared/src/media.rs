@@ -9,6 +9,7 @@ use std::time::Duration;
 pub mod facts;
 #[cfg(any(test, feature = "testing"))]
 pub mod fixtures;
+pub mod photos;
 
 /// How long a presigned upload URL works.
 pub const UPLOAD_URL_TTL: Duration = Duration::from_secs(3600);

@@ -54,6 +54,7 @@ pub fn app(store: MemoryStore, tiktok: ScriptedTikTok, identity: FixedIdentity) 
         dispatch_workers: 4,
         token_sign_in_enabled: true,
         app_audited: None,
+        photos: None,
         account_states: Default::default(),
         authorization: AuthorizationConfig {
             client_key: "test-client-key".into(),

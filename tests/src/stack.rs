@@ -26,6 +26,8 @@ pub fn function_env() -> HashMap<String, String> {
                 || k == "ENCRYPTION_KEY"
                 || k == "PROFILE_CACHE_TTL_SECONDS"
                 || k == "MEDIA_BUCKET"
+                || k == "MEDIA_URL_PREFIXES"
+                || k == "EXTRA_CA_CERTS"
                 // The region, the role's credentials and the endpoints Lambda's
                 // environment (and the local stack) gives every function.
                 || k.starts_with("AWS_")

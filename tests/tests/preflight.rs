@@ -645,3 +645,215 @@ async fn an_unaudited_app_posts_only_self_only_and_learns_it_from_tiktok() {
     assert_eq!(r.body["code"], "tiktok_app_unaudited");
     assert_eq!(inits(&fake, &account).await, 0);
 }
+
+/// Puts a photo at the stack's photo host: its URL.
+async fn hosted_photo(name: &str, bytes: Vec<u8>) -> String {
+    let base = stack_var("STACK_PHOTO_URL");
+    let client = photo_client();
+    let put = client
+        .put(format!("{base}/photos/{name}"))
+        .body(bytes)
+        .send()
+        .await
+        .expect("photo host");
+    assert!(put.status().is_success());
+    format!("{base}/photos/{name}")
+}
+
+fn photo_client() -> reqwest::Client {
+    let pem = std::fs::read(stack_var("EXTRA_CA_CERTS")).expect("the photo host's CA");
+    reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+        .build()
+        .unwrap()
+}
+
+fn photo_post(account: &TikTokAccount, urls: &[String]) -> Value {
+    json!({"account_id": account.open_id, "mode": "direct",
+           "source": {"type": "photos", "photo_urls": urls},
+           "post_info": {"title": "Photos", "privacy_level": "SELF_ONLY"},
+           "scheduled_at": from_now(3600)})
+}
+
+#[tokio::test]
+async fn photos_are_read_from_their_first_bytes_and_refused_for_what_tiktok_refuses() {
+    let app = live_app();
+    let fake = TikTokFake::new();
+    let (user, account) = creator(&app, json!({})).await;
+    let id = unique("p");
+    let png = hosted_photo(&format!("{id}.png"), fixtures::png(800, 800)).await;
+    let wide = hosted_photo(&format!("{id}-wide.jpg"), fixtures::jpeg(1200, 900)).await;
+    let webp = hosted_photo(&format!("{id}.webp"), fixtures::webp(1080, 1080)).await;
+    let jpeg = hosted_photo(&format!("{id}.jpg"), fixtures::jpeg(800, 600)).await;
+    // 25 MB by its Content-Range, only its first 64 KiB ever sent.
+    let heavy = format!("{jpeg}?size=26214400");
+
+    for (url, code) in [
+        (&png, "photo_format"),
+        (&wide, "photo_too_large"),
+        (&heavy, "photo_too_large"),
+    ] {
+        let r = publish(
+            &app,
+            &user,
+            &account,
+            &photo_post(&account, &[jpeg.clone(), url.clone()]),
+            None,
+        )
+        .await;
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert_eq!(r.body["code"], code, "{}", r.body);
+        assert!(
+            r.body["detail"].as_str().unwrap().contains("Photo 1"),
+            "{}",
+            r.body
+        );
+    }
+    assert_eq!(posts_of(&account), 0);
+    assert_eq!(inits(&fake, &account).await, 0);
+
+    // What cannot be read is said so, never refused: a redirect (not followed), a URL
+    // outside MEDIA_URL_PREFIXES, a missing file.
+    let redirect = format!("{}/photos/redirect/{id}.jpg", stack_var("STACK_PHOTO_URL"));
+    let elsewhere = format!("{VERIFIED_PREFIX}{id}.jpg");
+    let missing = format!("{}/photos/{id}-missing.jpg", stack_var("STACK_PHOTO_URL"));
+    let urls = [
+        webp.clone(),
+        jpeg.clone(),
+        redirect,
+        elsewhere,
+        missing,
+        png.clone(),
+    ];
+    let mut dry = photo_post(&account, &urls);
+    dry["dry_run"] = json!(true);
+    let r = publish(&app, &user, &account, &dry, None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["ok"], false);
+    assert_eq!(
+        r.body["problems"].as_array().unwrap().len(),
+        1,
+        "{}",
+        r.body
+    );
+    assert_eq!(r.body["problems"][0]["field"], "source.photo_urls[5]");
+    let unchecked: Vec<&str> = r.body["unchecked"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        unchecked,
+        [
+            "source.photo_urls[2]",
+            "source.photo_urls[3]",
+            "source.photo_urls[4]"
+        ],
+        "{}",
+        r.body
+    );
+    assert!(r.body["unchecked"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("redirect"));
+
+    let r = publish(
+        &app,
+        &user,
+        &account,
+        &photo_post(&account, &urls[..5]),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(
+        r.body["unchecked"].as_array().unwrap().len(),
+        3,
+        "{}",
+        r.body
+    );
+    let r = publish(
+        &app,
+        &user,
+        &account,
+        &photo_post(&account, &[webp, jpeg]),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert!(r.body.get("unchecked").is_none(), "{}", r.body);
+
+    // One ranged GET of at most 64 KiB per photo, and the redirect never followed.
+    let calls: Value = photo_client()
+        .get(format!("{}/_calls", stack_var("STACK_PHOTO_URL")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ours: Vec<&Value> = calls["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["path"].as_str().unwrap().contains(&id))
+        .collect();
+    assert!(
+        ours.iter().all(|c| c["range"] == "bytes=0-65535"),
+        "{ours:?}"
+    );
+    let jpeg_path = format!("/photos/{id}.jpg");
+    let jpeg_reads = ours
+        .iter()
+        .filter(|c| c["path"] == jpeg_path.as_str())
+        .count();
+    // The refusals' first photo (3) and the 25 MB one (1), the dry run, the two posts:
+    // none more, as a followed redirect would have made.
+    assert_eq!(jpeg_reads, 7, "{ours:?}");
+}
+
+#[tokio::test]
+async fn photo_reads_never_reach_the_network_the_backend_runs_in() {
+    use shared::media::photos::{Photo, PhotoProbe};
+    let pem = std::fs::read(stack_var("EXTRA_CA_CERTS")).unwrap();
+    let roots = reqwest::Certificate::from_pem_bundle(&pem).unwrap();
+    let base = stack_var("STACK_PHOTO_URL");
+    let port = base.rsplit(':').next().unwrap().to_owned();
+    let jpeg = hosted_photo(&format!("{}.jpg", unique("net")), fixtures::jpeg(800, 600)).await;
+    let by_name = jpeg.replace("127.0.0.1", "localhost");
+    let prefixes = vec![
+        format!("{base}/photos/"),
+        format!("https://localhost:{port}/photos/"),
+    ];
+
+    // Outside emulator mode, loopback (an address or a name that resolves to it) is
+    // never read; nor are private and link-local addresses.
+    let production = PhotoProbe::new(prefixes.clone(), false, &roots).unwrap();
+    for url in [&jpeg, &by_name] {
+        let read = production.read(url).await;
+        assert!(matches!(read, Photo::Skipped(_)), "{url}: {read:?}");
+    }
+    let metadata = PhotoProbe::new(vec!["https://169.254.169.254/".into()], true, &roots).unwrap();
+    assert!(matches!(
+        metadata
+            .read("https://169.254.169.254/latest/meta-data/")
+            .await,
+        Photo::Skipped(_)
+    ));
+    // In emulator mode the local stack's host is read.
+    let local = PhotoProbe::new(prefixes, true, &roots).unwrap();
+    let read = local.read(&by_name).await;
+    assert_eq!(
+        read,
+        Photo::Read {
+            format: "jpeg".into(),
+            width: 800,
+            height: 600,
+            size: Some(fixtures::jpeg(800, 600).len() as u64)
+        }
+    );
+    // Without the stack's CA (production's trust roots only) its certificate is refused.
+    let untrusted = PhotoProbe::new(vec![format!("{base}/photos/")], true, &[]).unwrap();
+    assert!(matches!(untrusted.read(&jpeg).await, Photo::Skipped(_)));
+}

@@ -140,7 +140,7 @@ export interface paths {
         /**
          * Initialise a TikTok post (direct, or to the creator's inbox)
          * @description The media never passes through the API: for `source.type: upload` the answer holds TikTok's `upload_url` (valid for an hour) and the chunk plan; PUT each chunk `i` (0-based) to it with `Content-Type: video/mp4` and `Content-Range: bytes {i*chunk_size}-{last}/{video_size}`, where the last chunk runs to the end of the file. URL and photo sources are pulled by TikTok from a domain verified for the app. Follow the post with `GET .../posts/{id}`. TikTok's refusals: `invalid_privacy_level` (400), `video_url_not_verified` (400), `tiktok_posting_blocked` (403), `tiktok_scope_missing` and `tiktok_app_unaudited` (409), `tiktok_post_limit` (429, the detail names TikTok's limit) and `tiktok_rate_limited` (429 with Retry-After); nothing is recorded for them. With `scheduled_at` the post is only recorded (201, status `SCHEDULED`, no `publish_id` yet): TikTok is not called, and the dispatcher sends the init when it is due, at most once (an init whose answer is lost makes the post `UNCONFIRMED`, never a second init). URL and photo sources only.
-         *     Pre-flight, before anything is stored or sent: a `media` source's video is checked against TikTok's rules (400 `media_unreadable` for a file that is no video, `video_too_long` past the creator's `max_video_post_duration_sec`, `video_too_short` under 3 s, `video_frame_rate` outside 23-60 fps, `video_resolution` with a side outside 360-4096 px, `video_format` for a container or codec TikTok does not take); a post other than `SELF_ONLY` from an app TikTok has not audited is 409 `tiktok_app_unaudited`; an immediate post over a known cap (the capacity ledger: 6 inits a minute, 5 pending inbox shares, the creator's observed daily cap, the app's caps) is 429 `tiktok_post_limit` with Retry-After at the next slot, TikTok not called. A scheduled post over a cap when it is due is `HELD` until the slot instead. With `dry_run: true` every check runs and the answer is 200 with the problems and the capacity; nothing is stored or sent.
+         *     Pre-flight, before anything is stored or sent: a `media` source's video is checked against TikTok's rules (400 `media_unreadable` for a file that is no video, `video_too_long` past the creator's `max_video_post_duration_sec`, `video_too_short` under 3 s, `video_frame_rate` outside 23-60 fps, `video_resolution` with a side outside 360-4096 px, `video_format` for a container or codec TikTok does not take); a post other than `SELF_ONLY` from an app TikTok has not audited is 409 `tiktok_app_unaudited`; an immediate post over a known cap (the capacity ledger: 6 inits a minute, 5 pending inbox shares, the creator's observed daily cap, the app's caps) is 429 `tiktok_post_limit` with Retry-After at the next slot, TikTok not called. Photos under `MEDIA_URL_PREFIXES` are read first (one ranged GET of at most 64 KiB each, https, no redirects, public addresses only): 400 `photo_format` (not JPEG/WebP) or `photo_too_large` (over 20 MB or 1080 px a side), the detail naming the photo's index; a photo that cannot be read is listed in `unchecked`, never refused. A scheduled post over a cap when it is due is `HELD` until the slot instead. With `dry_run: true` every check runs and the answer is 200 with the problems and the capacity; nothing is stored or sent.
          */
         post: operations["publishToTikTok"];
         delete?: never;
@@ -391,7 +391,7 @@ export interface components {
              * @description Stable, for the frontend
              * @enum {string}
              */
-            code: "invalid_json" | "invalid_request" | "email_required" | "open_id_required" | "access_token_required" | "unsupported_provider" | "unauthorized" | "tiktok_token_invalid" | "tiktok_account_mismatch" | "tiktok_not_connected" | "method_not_allowed" | "account_exists" | "tiktok_account_in_use" | "tiktok_reauth_required" | "payload_too_large" | "tiktok_rate_limited" | "tiktok_unavailable" | "database_unavailable" | "identity_unavailable" | "internal_error" | "tiktok_sign_in_not_enabled" | "tiktok_account_disconnected" | "last_sign_in_method" | "too_many_connections" | "invalid_redirect_uri" | "invalid_state" | "invalid_code" | "state_mismatch" | "invalid_signature" | "tiktok_scope_missing" | "invalid_privacy_level" | "tiktok_post_limit" | "tiktok_posting_blocked" | "tiktok_app_unaudited" | "video_url_not_verified" | "idempotency_key_reused" | "idempotency_key_in_progress" | "post_not_found" | "route_not_found" | "too_many_pending_authorizations" | "idempotency_outcome_unknown" | "token_sign_in_disabled" | "rate_limited" | "post_not_editable" | "media_not_found" | "media_not_ready" | "storage_unavailable" | "media_unreadable" | "video_too_long" | "video_too_short" | "video_frame_rate" | "video_resolution" | "video_format";
+            code: "invalid_json" | "invalid_request" | "email_required" | "open_id_required" | "access_token_required" | "unsupported_provider" | "unauthorized" | "tiktok_token_invalid" | "tiktok_account_mismatch" | "tiktok_not_connected" | "method_not_allowed" | "account_exists" | "tiktok_account_in_use" | "tiktok_reauth_required" | "payload_too_large" | "tiktok_rate_limited" | "tiktok_unavailable" | "database_unavailable" | "identity_unavailable" | "internal_error" | "tiktok_sign_in_not_enabled" | "tiktok_account_disconnected" | "last_sign_in_method" | "too_many_connections" | "invalid_redirect_uri" | "invalid_state" | "invalid_code" | "state_mismatch" | "invalid_signature" | "tiktok_scope_missing" | "invalid_privacy_level" | "tiktok_post_limit" | "tiktok_posting_blocked" | "tiktok_app_unaudited" | "video_url_not_verified" | "idempotency_key_reused" | "idempotency_key_in_progress" | "post_not_found" | "route_not_found" | "too_many_pending_authorizations" | "idempotency_outcome_unknown" | "token_sign_in_disabled" | "rate_limited" | "post_not_editable" | "media_not_found" | "media_not_ready" | "storage_unavailable" | "media_unreadable" | "video_too_long" | "video_too_short" | "video_frame_rate" | "video_resolution" | "video_format" | "photo_format" | "photo_too_large";
             request_id: string;
         };
         /**
@@ -582,8 +582,15 @@ export interface components {
                 /** @description The request field (source.media_id, post_info.privacy_level, ...) */
                 field: string | null;
             }[];
+            unchecked: components["schemas"]["Unchecked"];
             capacity: components["schemas"]["Capacity"];
         };
+        /** @description What the checks could not read (a photo's URL, or all photos when MEDIA_URL_PREFIXES is unset), and why; never a refusal */
+        Unchecked: {
+            /** @description source.photo_urls[i], or source.photo_urls */
+            field: string;
+            reason: string;
+        }[];
         /**
          * @description TikTok's statuses, and a scheduled post's before its init: `SCHEDULED` (waiting for its time, or for `next_attempt_at` after a refusal that only needed time), `PUBLISHING` (the dispatcher is calling TikTok), `UNCONFIRMED` (TikTok's answer to the init was lost: it may have made the post; `fail_reason` init_outcome_unknown), `CANCELLED`, `HELD` (due, but a known TikTok cap is full: sent at `next_attempt_at`, the cap in `fail_reason`; `FAILED` after 24 hours held). A scheduled post that cannot go out is `FAILED` with TikTok's reason, or `account_disconnected` / `auth_removed`.
          * @enum {string}
@@ -612,6 +619,7 @@ export interface components {
             scheduled_at: components["schemas"]["Scheduling"]["scheduled_at"];
             attempts: components["schemas"]["Scheduling"]["attempts"];
             next_attempt_at: components["schemas"]["Scheduling"]["next_attempt_at"];
+            unchecked?: components["schemas"]["Unchecked"];
             /** @description Uploads only */
             upload?: {
                 /** @description TikTok's; PUT the chunks here within an hour */

@@ -119,6 +119,12 @@ pub struct Config {
     /// `TIKTOK_APP_AUDITED`: `true` once TikTok audited the app, `false` before (only
     /// SELF_ONLY posts are sent); unset: as TikTok's last refusal told (kept a week).
     pub app_audited: Option<bool>,
+    /// `MEDIA_URL_PREFIXES`: the URL prefixes verified with TikTok, comma-separated
+    /// (https); photos under them are read before a post (empty: not read).
+    pub media_url_prefixes: Vec<String>,
+    /// `EXTRA_CA_CERTS`: a PEM file of more trust roots for those reads (local stacks and
+    /// tests; production leaves it unset), read once here.
+    pub extra_ca_certs: Vec<reqwest::Certificate>,
     /// `REQUEST_DEADLINE_SECONDS` (default 18, at most 20: the functions time out at 25).
     pub request_deadline: Duration,
 }
@@ -322,6 +328,18 @@ impl Config {
             None | Some("") => None,
             Some(_) => Some(src.flag("TIKTOK_APP_AUDITED", true)?),
         };
+        let media_url_prefixes = match src.get("MEDIA_URL_PREFIXES") {
+            None => Vec::new(),
+            Some(list) => url_prefixes(list)?,
+        };
+        let extra_ca_certs = match src.get("EXTRA_CA_CERTS").map(str::trim) {
+            None | Some("") => Vec::new(),
+            Some(path) => {
+                let pem = std::fs::read(path).map_err(|e| malformed("EXTRA_CA_CERTS", e))?;
+                reqwest::Certificate::from_pem_bundle(&pem)
+                    .map_err(|e| malformed("EXTRA_CA_CERTS", e))?
+            }
+        };
         let media_bucket = match needs.media {
             true => Some(bucket_name(src.required("MEDIA_BUCKET")?)?),
             false => None,
@@ -335,6 +353,8 @@ impl Config {
             dispatch_workers,
             token_sign_in_enabled,
             app_audited,
+            media_url_prefixes,
+            extra_ca_certs,
             request_deadline,
             supabase_rest_url,
             supabase_service_key: SecretString::from(service_key),
@@ -372,6 +392,26 @@ pub(crate) fn http_url(name: &'static str, value: &str) -> Result<String, Config
 mod tests;
 
 /// An S3 bucket name as S3 allows one (3-63 lowercase letters, digits, dots, hyphens).
+/// `MEDIA_URL_PREFIXES`: https URL prefixes with a host, comma-separated.
+fn url_prefixes(list: &str) -> Result<Vec<String>, ConfigError> {
+    let prefixes: Vec<String> = list
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect();
+    for prefix in &prefixes {
+        let parsed = reqwest::Url::parse(prefix).ok();
+        if !parsed.is_some_and(|u| u.scheme() == "https" && u.host_str().is_some()) {
+            return Err(malformed(
+                "MEDIA_URL_PREFIXES",
+                "https URL prefixes with a host, comma-separated",
+            ));
+        }
+    }
+    Ok(prefixes)
+}
+
 fn bucket_name(name: &str) -> Result<String, ConfigError> {
     let name = name.trim();
     let valid = (3..=63).contains(&name.len())

@@ -31,7 +31,7 @@ use crate::tiktok::TikTokError;
 
 pub mod checks;
 pub mod request;
-use checks::Problem;
+use checks::{Problem, Unchecked};
 use request::{Mode, Publish, Source};
 
 /// Longest Idempotency-Key.
@@ -58,6 +58,9 @@ struct Created {
     attempts: i32,
     #[serde(with = "crate::timestamp::option")]
     next_attempt_at: Option<time::OffsetDateTime>,
+    /// What the checks could not read (photos), and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    unchecked: Vec<Unchecked>,
 }
 
 /// The `Idempotency-Key` header: printable ASCII, at most 255 characters.
@@ -115,6 +118,7 @@ fn created<P: Ports>(app: &App<P>, post: &PostRow) -> Result<Created, ApiError> 
         scheduled_at: post.scheduled_at,
         attempts: post.attempts,
         next_attempt_at: post.next_attempt_at,
+        unchecked: Vec::new(),
     })
 }
 
@@ -135,9 +139,17 @@ fn outcome_unknown() -> ApiError {
     )
 }
 
-/// 201 with the post; with `Idempotent-Replayed: true` for a replay.
-fn answered<P: Ports>(app: &App<P>, post: &PostRow, replayed: bool) -> Outcome {
-    let mut response = json_response(StatusCode::CREATED, &created(app, post)?);
+/// 201 with the post (and what the checks could not read); with `Idempotent-Replayed:
+/// true` for a replay.
+fn answered<P: Ports>(
+    app: &App<P>,
+    post: &PostRow,
+    replayed: bool,
+    unchecked: &[Unchecked],
+) -> Outcome {
+    let mut answer = created(app, post)?;
+    answer.unchecked = unchecked.to_vec();
+    let mut response = json_response(StatusCode::CREATED, &answer);
     if replayed {
         response
             .headers_mut()
@@ -162,6 +174,7 @@ async fn schedule<P: Ports>(
     key: Option<String>,
     post: NewPost,
     media: Option<&MediaRow>,
+    unchecked: &[Unchecked],
 ) -> Outcome {
     let mut stored = publish.clone();
     if let Some(media) = media {
@@ -180,8 +193,8 @@ async fn schedule<P: Ports>(
         idempotency_key: key,
     };
     match app.store.schedule_post(&schedule).await? {
-        Scheduled::New { post } => answered(app, &post, false),
-        Scheduled::Replay { post } => answered(app, &post, true),
+        Scheduled::New { post } => answered(app, &post, false, unchecked),
+        Scheduled::Replay { post } => answered(app, &post, true, unchecked),
         Scheduled::Mismatch => Err(key_reused()),
     }
 }
@@ -232,6 +245,8 @@ async fn creator_max_duration<P: Ports>(app: &App<P>, connection: &Connection) -
 struct DryRun {
     ok: bool,
     problems: Vec<Problem>,
+    /// What could not be checked, and why (never a problem).
+    unchecked: Vec<Unchecked>,
     capacity: Capacity,
 }
 
@@ -276,6 +291,12 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
         };
         problems.extend(checks::media(media, max));
     }
+    let mut unchecked = Vec::new();
+    if let Source::Photos { photo_urls, .. } = &publish.source {
+        let (photo_problems, not_read) = checks::photos(app.photos.as_ref(), photo_urls).await;
+        problems.extend(photo_problems);
+        unchecked = not_read;
+    }
     if publish.dry_run {
         // A scheduled post over a cap is held, not refused; an immediate one is refused.
         if scheduled.is_none() {
@@ -290,6 +311,7 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
         let answer = DryRun {
             ok: problems.is_empty(),
             problems,
+            unchecked,
             capacity,
         };
         return Ok(json_response(StatusCode::OK, &answer));
@@ -305,7 +327,7 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
         source_type: publish.source.kind().to_owned(),
     };
     if let Some(at) = scheduled {
-        return schedule(app, &publish, at, key, new, media.as_ref()).await;
+        return schedule(app, &publish, at, key, new, media.as_ref(), &unchecked).await;
     }
     let reservation = match &key {
         Some(key) => match app
@@ -314,7 +336,7 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
             .await?
         {
             Begun::New { id } => Some(id),
-            Begun::Replay { post } => return answered(app, &post, true),
+            Begun::Replay { post } => return answered(app, &post, true, &unchecked),
             Begun::Mismatch => return Err(key_reused()),
             Begun::InProgress => {
                 return Err(ApiError::conflict(
@@ -406,7 +428,7 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
             return Err(err.into());
         }
     };
-    answered(app, &post, false)
+    answered(app, &post, false, &unchecked)
 }
 
 /// What an init call did: whether an init reached TikTok (a refused or lost one did; one

@@ -54,12 +54,14 @@ pub const VIDEO_TOO_SHORT: &str = "video_too_short";
 pub const VIDEO_FRAME_RATE: &str = "video_frame_rate";
 pub const VIDEO_RESOLUTION: &str = "video_resolution";
 pub const VIDEO_FORMAT: &str = "video_format";
+pub const PHOTO_FORMAT: &str = "photo_format";
+pub const PHOTO_TOO_LARGE: &str = "photo_too_large";
 /// 429 answered by AWS before any function runs (template.yaml): one client address over
 /// its WAF limit, or the stage over its throttle. No function answers it.
 pub const RATE_LIMITED: &str = "rate_limited";
 
 /// All of them, in the order of the contract's error table.
-pub const ALL: [&str; 53] = [
+pub const ALL: [&str; 55] = [
     INVALID_JSON,
     INVALID_REQUEST,
     EMAIL_REQUIRED,
@@ -113,4 +115,6 @@ pub const ALL: [&str; 53] = [
     VIDEO_FRAME_RATE,
     VIDEO_RESOLUTION,
     VIDEO_FORMAT,
+    PHOTO_FORMAT,
+    PHOTO_TOO_LARGE,
 ];

@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::request::{Mode, Publish};
 use crate::error::{code, ApiError};
 use crate::media::facts::MediaFacts;
+use crate::media::photos::{Photo, PhotoProbe, MAX_PHOTO_BYTES, MAX_PHOTO_SIDE};
 use crate::store::{Capacity, MediaRow};
 
 /// The shortest video TikTok takes.
@@ -119,6 +120,59 @@ pub fn video(facts: &MediaFacts, max_duration_sec: Option<i64>) -> Vec<Problem> 
         ));
     }
     problems
+}
+
+/// Something not checked, and why (a post is never refused for it).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Unchecked {
+    pub field: String,
+    pub reason: String,
+}
+
+/// Photo sources' problems (TikTok takes JPEG and WebP, at most 20 MB and 1080 px a
+/// side), each photo read from its URL at once; what could not be read is said so.
+pub async fn photos(probe: Option<&PhotoProbe>, urls: &[String]) -> (Vec<Problem>, Vec<Unchecked>) {
+    let Some(probe) = probe else {
+        let note = Unchecked {
+            field: "source.photo_urls".into(),
+            reason: "photos are not checked: MEDIA_URL_PREFIXES is not set".into(),
+        };
+        return (Vec::new(), vec![note]);
+    };
+    let read = futures_util::future::join_all(urls.iter().map(|url| probe.read(url))).await;
+    let (mut problems, mut unchecked) = (Vec::new(), Vec::new());
+    for (i, photo) in read.into_iter().enumerate() {
+        let field = format!("source.photo_urls[{i}]");
+        match photo {
+            Photo::Skipped(reason) => unchecked.push(Unchecked { field, reason }),
+            Photo::Read { format, .. } if format != "jpeg" && format != "webp" => {
+                problems.push(Problem::new(
+                    code::PHOTO_FORMAT,
+                    &field,
+                    format!("Photo {i} is {format}: TikTok takes JPEG or WebP photos"),
+                ))
+            }
+            Photo::Read {
+                width,
+                height,
+                size,
+                ..
+            } => {
+                if size.is_some_and(|s| s > MAX_PHOTO_BYTES) || width.max(height) > MAX_PHOTO_SIDE {
+                    problems.push(Problem::new(
+                        code::PHOTO_TOO_LARGE,
+                        &field,
+                        format!(
+                            "Photo {i} is {width}x{height} px{}: TikTok takes at most 1080 px a \
+                             side and 20 MB",
+                            size.map(|s| format!(", {s} bytes")).unwrap_or_default()
+                        ),
+                    ))
+                }
+            }
+        }
+    }
+    (problems, unchecked)
 }
 
 /// An unaudited app's post that is not SELF_ONLY: TikTok would refuse it.
