@@ -704,7 +704,7 @@ async fn photos_are_read_from_their_first_bytes_and_refused_for_what_tiktok_refu
         assert_eq!(r.status, 400, "{}", r.body);
         assert_eq!(r.body["code"], code, "{}", r.body);
         assert!(
-            r.body["detail"].as_str().unwrap().contains("Photo 1"),
+            r.body["detail"].as_str().unwrap().contains("photo_urls[1]"),
             "{}",
             r.body
         );

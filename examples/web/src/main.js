@@ -14,6 +14,8 @@ import {
 // sessionStorage: the state the redirect must bring back, and the binding the callback
 // must carry (never in a URL: it proves this browser started the authorization).
 const STATE_KEY = 'tiktok-connect-state';
+// What the page asks TikTok for: the profile and videos, and posting (creator-info too).
+const SCOPES = ['user.info.basic', 'user.info.profile', 'user.info.stats', 'video.list', 'video.publish', 'video.upload'];
 const $ = (id) => document.getElementById(id);
 
 let config; // /config.json: apiBaseUrl, authEmulatorUrl, projectId, apiKey
@@ -87,6 +89,7 @@ async function connectTikTok() {
   try {
     const started = await api('POST', '/api/v1/auth/tiktok/authorize', {
       redirect_uri: location.origin + location.pathname, // must be one of the app's redirect URIs
+      scopes: SCOPES,
     });
     sessionStorage.setItem(STATE_KEY, JSON.stringify({ state: started.state, binding: started.binding }));
     location.assign(started.authorize_url);
@@ -148,6 +151,7 @@ async function refresh(user) {
 
   const tiktok = connections.filter((c) => c.provider === 'tiktok');
   const account = tiktok.find((c) => c.is_primary) || tiktok[0];
+  await preparePost(account, user);
   $('profile').hidden = !account;
   if (!account) return;
   const profile = await api(
@@ -162,6 +166,89 @@ async function refresh(user) {
   const avatar = $('profile-avatar');
   avatar.hidden = !profile.avatar_url;
   if (profile.avatar_url) avatar.src = profile.avatar_url;
+}
+
+// -- posting ----------------------------------------------------------------------------
+
+let posting = null; // the TikTok account posts go to
+
+// The post form for an account: its privacy options from creator-info, fresh each time
+// (TikTok's audit: the user chooses, there is no default).
+async function preparePost(account, user) {
+  posting = account;
+  $('post').hidden = !account;
+  if (!account) return;
+  const info = await api(
+    'GET',
+    `/api/v1/social-connections/tiktok/creator-info?account_id=${encodeURIComponent(account.provider_account_id)}`,
+  ).catch(() => null);
+  if (auth.currentUser !== user) return;
+  const select = $('privacy');
+  select.replaceChildren(new Option('Choose who can see it', ''));
+  for (const level of info?.privacy_level_options || ['SELF_ONLY']) {
+    select.append(new Option(level.toLowerCase().replaceAll('_', ' '), level));
+  }
+}
+
+function postBody(dryRun) {
+  const at = $('post-at').value ? new Date($('post-at').value) : new Date(Date.now() + 3600_000);
+  const body = {
+    account_id: posting.provider_account_id,
+    mode: 'direct',
+    source: {
+      type: 'photos',
+      photo_urls: $('photo-urls').value.split('\n').map((u) => u.trim()).filter(Boolean),
+    },
+    post_info: { title: $('post-title').value, privacy_level: $('privacy').value || undefined },
+    scheduled_at: at.toISOString(),
+  };
+  if (dryRun) body.dry_run = true;
+  return body;
+}
+
+// Lists each problem under its field (`source.photo_urls[1]` under the photos, with the
+// photo's number), and what could not be checked as notes.
+function showProblems(problems, unchecked = []) {
+  for (const list of document.querySelectorAll('#post-form .problems')) list.replaceChildren();
+  const lists = [...document.querySelectorAll('#post-form .problems')];
+  const listFor = (field) => lists.find((l) => l.dataset.field && (field || '').startsWith(l.dataset.field))
+    || lists.find((l) => l.dataset.field === '');
+  const item = (field, text, note) => {
+    const li = document.createElement('li');
+    if (note) li.className = 'note';
+    const index = /\[(\d+)\]$/.exec(field || '');
+    li.textContent = index ? `Photo ${Number(index[1]) + 1}: ${text}` : text;
+    listFor(field).append(li);
+  };
+  for (const p of problems) item(p.field, `${p.code}: ${p.detail}`, false);
+  for (const u of unchecked) item(u.field, `not checked: ${u.reason}`, true);
+}
+
+// A dry run: every check, nothing stored or sent.
+async function checkPost(event) {
+  event?.preventDefault();
+  clearError();
+  setStatus('Checking…');
+  try {
+    const checked = await api('POST', '/api/v1/social-connections/tiktok/posts', postBody(true));
+    showProblems(checked.problems, checked.unchecked);
+    setStatus(checked.ok ? 'No problems: TikTok should take this post.' : 'TikTok would refuse this post.');
+    return checked.ok;
+  } catch (err) {
+    showProblems([{ code: err.code, detail: err.detail, field: null }]);
+    setStatus('');
+    return false;
+  }
+}
+
+async function schedulePost() {
+  if (!(await checkPost())) return;
+  try {
+    const post = await api('POST', '/api/v1/social-connections/tiktok/posts', postBody(false));
+    setStatus(`Scheduled for ${new Date(post.scheduled_at).toLocaleString()} (${post.status}).`);
+  } catch (err) {
+    showError(err);
+  }
 }
 
 function badge(text, kind) {
@@ -200,6 +287,7 @@ function render(user) {
   $('connect').disabled = false;
   if (!user) {
     $('profile').hidden = true;
+    $('post').hidden = true;
     $('connections').innerHTML = '<li class="empty">None yet</li>';
   }
 }
@@ -226,6 +314,8 @@ async function main() {
   $('auth-form').addEventListener('submit', onAuthForm);
   $('sign-out').addEventListener('click', () => signOut(auth).catch(showError));
   $('connect').addEventListener('click', connectTikTok);
+  $('post-form').addEventListener('submit', checkPost);
+  $('schedule-post').addEventListener('click', schedulePost);
 
   // First called once Firebase has restored the session (from IndexedDB after TikTok's
   // redirect), then on every sign-in and sign-out.

@@ -7,7 +7,9 @@
 //
 //   CHROMIUM_PATH   default /usr/bin/chromium
 //   WEB_BASE_URL    default http://localhost:8080 (connect.html must be a registered redirect URI)
-//   SCREENSHOT_DIR  default test-results (connect.png; failed.png on failure)
+//   SCREENSHOT_DIR  default test-results (connect.png, post-check.png; failed.png on failure)
+//   PHOTO_BASE_URL  the local stack's photo host (STACK_PHOTO_URL; https: run node with
+//                   NODE_EXTRA_CA_CERTS set to its certificate authority)
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -126,9 +128,83 @@ async function run(page, consoleErrors) {
   await page.screenshot({ path: shot, fullPage: true });
   step(`screenshot ${shot}`);
 
+  await postForm(page, suffix);
+
   if (consoleErrors.length) {
     throw new Failure(`the page logged errors to the console:\n  ${consoleErrors.join('\n  ')}`);
   }
+}
+
+// -- the post form: the API's checks shown next to the field ---------------------------------
+
+// The first bytes of a PNG and of a baseline JPEG at a size: all the checks read.
+function pngHeader(width, height) {
+  const bytes = Buffer.alloc(33 + 64);
+  Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13]).copy(bytes);
+  bytes.write('IHDR', 12, 'latin1');
+  bytes.writeUInt32BE(width, 16);
+  bytes.writeUInt32BE(height, 20);
+  Buffer.from([8, 2, 0, 0, 0]).copy(bytes, 24);
+  return bytes;
+}
+
+function jpegHeader(width, height) {
+  const app0 = [0xff, 0xd8, 0xff, 0xe0, 0, 16, 0x4a, 0x46, 0x49, 0x46, 0, 1, 1, 0, 0, 1, 0, 1, 0, 0];
+  const sof0 = [0xff, 0xc0, 0, 17, 8, height >> 8, height & 255, width >> 8, width & 255,
+    3, 1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1];
+  return Buffer.concat([Buffer.from(app0), Buffer.from(sof0), Buffer.alloc(64), Buffer.from([0xff, 0xd9])]);
+}
+
+async function hostPhoto(url, bytes) {
+  const put = await fetch(url, { method: 'PUT', body: bytes }).catch((err) => {
+    throw new Failure(`the photo host at ${url} cannot be reached (NODE_EXTRA_CA_CERTS set?): ${err.cause?.message || err.message}`);
+  });
+  if (!put.ok) throw new Failure(`the photo host refused ${url}: ${put.status}`);
+  return url;
+}
+
+async function postForm(page, suffix) {
+  const base = (process.env.PHOTO_BASE_URL || '').replace(/\/$/, '');
+  if (!base) throw new Failure('PHOTO_BASE_URL is not set (the stack\'s STACK_PHOTO_URL)');
+  const jpeg = await hostPhoto(`${base}/photos/web-${suffix}.jpg`, jpegHeader(800, 600));
+  const png = await hostPhoto(`${base}/photos/web-${suffix}.png`, pngHeader(800, 800));
+
+  step('post form: the privacy options come from creator-info');
+  await waitFor(page, 'the post form with the creator\'s privacy options', () => {
+    const options = document.querySelectorAll('#privacy option');
+    return !document.getElementById('post').hidden && options.length > 1 && 'ready';
+  });
+  await page.type('#photo-urls', `${jpeg}\n${png}`);
+  await page.type('#post-title', 'Checked before Thursday');
+  await page.select('#privacy', 'SELF_ONLY');
+
+  step('check: a PNG is refused, and the problem is shown under the photos');
+  await page.click('#check-post');
+  const problem = await waitFor(page, 'the photo problem under the photos field', () => {
+    const list = document.querySelector('.problems[data-field="source.photo_urls"]');
+    const text = list?.textContent || '';
+    return text.includes('photo_format') && text;
+  });
+  if (!problem.startsWith('Photo 2:')) throw new Failure(`the problem does not name the photo: ${problem}`);
+  const shot = join(SCREENSHOT_DIR, 'post-check.png');
+  await page.screenshot({ path: shot, fullPage: true });
+  step(`problem shown: "${problem}"; screenshot ${shot}`);
+
+  step('without the PNG: no problem, then scheduled');
+  await page.$eval('#photo-urls', (input) => { input.value = ''; });
+  await page.type('#photo-urls', jpeg);
+  await page.click('#check-post');
+  await waitFor(page, 'no problem', () => {
+    const status = document.getElementById('status').textContent;
+    const shown = document.querySelectorAll('#post-form .problems li:not(.note)').length;
+    return status.startsWith('No problems') && shown === 0 && status;
+  });
+  await page.click('#schedule-post');
+  const scheduled = await waitFor(page, 'the post scheduled', () => {
+    const status = document.getElementById('status').textContent;
+    return status.startsWith('Scheduled for') && status;
+  });
+  step(scheduled);
 }
 
 async function main() {
@@ -170,7 +246,7 @@ async function main() {
   let failed = false;
   try {
     await run(page, consoleErrors);
-    step('PASS: signed up, connected TikTok through the consent page, account shown');
+    step('PASS: signed up, connected TikTok through the consent page, account shown, a post checked and scheduled');
   } catch (err) {
     failed = true;
     console.error(`FAIL: ${err instanceof Failure ? err.message : err.stack || err}`);

@@ -149,7 +149,7 @@ pub async fn photos(probe: Option<&PhotoProbe>, urls: &[String]) -> (Vec<Problem
                 problems.push(Problem::new(
                     code::PHOTO_FORMAT,
                     &field,
-                    format!("Photo {i} is {format}: TikTok takes JPEG or WebP photos"),
+                    format!("photo_urls[{i}] is {format}: TikTok takes JPEG or WebP photos"),
                 ))
             }
             Photo::Read {
@@ -163,8 +163,8 @@ pub async fn photos(probe: Option<&PhotoProbe>, urls: &[String]) -> (Vec<Problem
                         code::PHOTO_TOO_LARGE,
                         &field,
                         format!(
-                            "Photo {i} is {width}x{height} px{}: TikTok takes at most 1080 px a \
-                             side and 20 MB",
+                            "photo_urls[{i}] is {width}x{height} px{}: TikTok takes at most \
+                             1080 px a side and 20 MB",
                             size.map(|s| format!(", {s} bytes")).unwrap_or_default()
                         ),
                     ))
