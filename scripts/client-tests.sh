@@ -34,3 +34,4 @@ log "example page in headless Chromium"
 )
 
 "$STACK_PYTHON" tests/check_leaks.py
+"$STACK_PYTHON" tests/check_metrics.py

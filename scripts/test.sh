@@ -11,8 +11,9 @@ python3 "$ROOT/tests/module_layers.py"
 log "building the functions and the tests"
 cargo build --workspace --quiet
 cargo test --workspace --no-run --quiet
-# The tests, then the log leak check over every line they logged (same stack run).
-"$ROOT/scripts/with-stack.sh" bash -c 'cargo test --workspace "$@" && "$STACK_PYTHON" tests/check_leaks.py' _ "$@"
+# The tests, then the log leak check and the metric lines check over every line they
+# logged (same stack run).
+"$ROOT/scripts/with-stack.sh" bash -c 'cargo test --workspace "$@" && "$STACK_PYTHON" tests/check_leaks.py && "$STACK_PYTHON" tests/check_metrics.py' _ "$@"
 # template.yaml, openapi.yaml, the watch router and events/ agree.
 "$VENV/bin/python" "$ROOT/tests/api_contract.py"
 # The API over HTTP as its clients call it (a new stack, the functions served as

@@ -20,6 +20,7 @@ import base64
 import json
 import pathlib
 import re
+import subprocess
 import sys
 import tomllib
 
@@ -262,6 +263,57 @@ def check_secrets():
     return checked
 
 
+# The alarms docs/runbook.md explains, by name: the issue's list, each one of them.
+NAMED_ALARMS = ["DispatchLagAlarm", "UnconfirmedPostsAlarm", "DispatcherStoppedAlarm",
+                "SweepStoppedAlarm", "WebhookSignatureFailuresAlarm", "DeadLetterQueueAlarm"]
+
+
+def check_alarms(template):
+    """Every named alarm exists; every function has its Errors and Throttles alarms and
+    every HTTP function its 5xx rate alarm; each alarm notifies AlarmTopicArn when it is
+    set (HasAlarmTopic) and takes its threshold from a parameter (or 0); the generated
+    section is what scripts/gen_alarms.py writes; the runbook has a section per alarm."""
+    generated = subprocess.run([sys.executable, str(ROOT / "scripts/gen_alarms.py"), "--check"],
+                               capture_output=True, text=True)
+    if generated.returncode != 0:
+        fail(generated.stderr.strip() or "scripts/gen_alarms.py --check failed")
+    resources = template["Resources"]
+    alarms = {n: r for n, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    wanted = list(NAMED_ALARMS)
+    for name, resource in resources.items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        wanted += [f"{name}ErrorsAlarm", f"{name}ThrottlesAlarm"]
+        events = (resource["Properties"].get("Events") or {}).values()
+        if any(e.get("Type") == "Api" for e in events):
+            wanted.append(f"{name}ServerErrorRateAlarm")
+    missing = [n for n in wanted if n not in alarms]
+    if missing:
+        fail(f"alarms missing: {missing}")
+    parameters = template["Parameters"]
+    if parameters.get("AlarmTopicArn", {}).get("Default") != "":
+        fail("AlarmTopicArn must be a parameter, empty by default (no notifications)")
+    runbook = (ROOT / "docs/runbook.md").read_text()
+    for name, alarm in alarms.items():
+        props = alarm["Properties"]
+        for key in ("AlarmActions", "OKActions"):
+            action = props.get(key)
+            if action != ["HasAlarmTopic", ["AlarmTopicArn"], "AWS::NoValue"]:
+                fail(f"{name}: {key} must notify AlarmTopicArn when HasAlarmTopic: {action}")
+        threshold = props.get("Threshold")
+        if threshold != 0 and threshold not in parameters:
+            fail(f"{name}: its threshold must be a parameter: {threshold}")
+        if f"### {name}" not in runbook and name not in NAMED_ALARMS and not name.endswith(
+                ("ErrorsAlarm", "ThrottlesAlarm", "ServerErrorRateAlarm")):
+            fail(f"{name} is not in docs/runbook.md")
+    for name in NAMED_ALARMS + ["ErrorsAlarm", "ThrottlesAlarm", "ServerErrorRateAlarm"]:
+        if f"### {name}" not in runbook:
+            fail(f"docs/runbook.md has no section ### {name}")
+    if "HasAlarmTopic" not in template.get("Conditions", {}):
+        fail("no HasAlarmTopic condition")
+    return len(alarms)
+
+
 def main():
     spec = yaml.safe_load((ROOT / "openapi.yaml").read_text())
     validate_openapi(spec)
@@ -322,7 +374,9 @@ def main():
             fail(f"{path.relative_to(ROOT)} should not match the spec")
         checked += 1
     functions = check_secrets()
-    print(f"api contract: {len(template)} routes (and {len(aliases)} REST alias) agree across template.yaml, "
+    alarms = check_alarms(loaded)
+    print(f"api contract: {alarms} alarms, each notifying the topic parameter; "
+          f"{len(template)} routes (and {len(aliases)} REST alias) agree across template.yaml, "
           f"openapi.yaml, shared/src/routes.rs and the watch router; the catch-all takes ANY on "
           f"{len(catch_all)} paths; {waf_rules} WAF rate rules cover every route; {checked} event bodies "
           f"checked against the spec; {functions} functions granted exactly the secrets they read")

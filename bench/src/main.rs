@@ -21,6 +21,7 @@ use serde_json::{json, Value};
 
 mod cold;
 mod dispatch;
+mod emf;
 mod process;
 mod report;
 mod sweep;
@@ -178,6 +179,7 @@ async fn main() {
             sweep,
             dispatch,
             secret_call,
+            emf_us: emf::request_cost_us(),
         },
     );
     if check && !failures.is_empty() {

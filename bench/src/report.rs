@@ -18,6 +18,8 @@ pub(crate) struct Extras {
     pub(crate) dispatch: DispatchRuns,
     /// Building a Secrets Manager client, and one GetSecretValue (ms).
     pub(crate) secret_call: (f64, f64),
+    /// One request's metric lines (µs).
+    pub(crate) emf_us: f64,
 }
 
 /// Writes bench/results/ from the functions' rows and the extras; the targets missed.
@@ -101,6 +103,7 @@ pub(crate) fn write(mut results: Vec<Value>, extras: &Extras) -> Vec<String> {
         sweep,
         dispatch,
         secret_call,
+        emf_us,
     } = extras;
     md.push_str(&format!(
         "\nNew-user sign-in (oauth-tiktok, a new TikTok account and email each time): {:.1} \
@@ -158,7 +161,27 @@ pub(crate) fn write(mut results: Vec<Value>, extras: &Extras) -> Vec<String> {
          \"secret adds\" above, which is that call plus the function's own first-time work.\n",
         secret_call.0, secret_call.1
     ));
-    let report = json!({"date": date.to_string(), "machine": machine, "floor_ready_ms": floor_ready,
+    // The metric lines against a warm request (the median of the functions' warm p50s).
+    let mut warm: Vec<f64> = results
+        .iter()
+        .skip(1)
+        .filter_map(|r| r["warm_p50_ms"].as_f64())
+        .collect();
+    warm.sort_by(f64::total_cmp);
+    let warm_ms = warm.get(warm.len() / 2).copied().unwrap_or(f64::NAN);
+    let emf_percent = emf_us / 10.0 / warm_ms;
+    if emf_percent.is_nan() || emf_percent >= crate::emf::LIMIT_PERCENT {
+        failures.push(format!(
+            "metrics: a request's EMF lines take {emf_us:.1} us, {emf_percent:.2}% of a warm request ({warm_ms:.2} ms; limit {}%)",
+            crate::emf::LIMIT_PERCENT
+        ));
+    }
+    md.push_str(&format!(
+        "\nMetrics (CloudWatch embedded metric format): a request's lines (its own and one per \
+         TikTok call, three here) are made and written in {emf_us:.1} us, {emf_percent:.2}% of \
+         the median warm request ({warm_ms:.2} ms); no call, no wait.\n"
+    ));
+    let report = json!({"date": date.to_string(), "emf_us_per_request": emf_us, "emf_percent_of_warm": emf_percent, "machine": machine, "floor_ready_ms": floor_ready,
                         "python_import_ms": python, "functions": results, "failures": failures,
                         "secret_client_build_ms": secret_call.0, "get_secret_value_ms": secret_call.1,
                         "new_user_sign_in": {"postgrest_calls_per_request": signup.postgrest,

@@ -135,6 +135,11 @@ pub async fn run<P: Ports>(app: &App<P>, until: Instant) -> Result<Summary, ApiE
         .into_inner()
         .unwrap_or_else(|p| p.into_inner());
     lags.sort_unstable();
+    // Each post's lag, for the p99 its alarm watches.
+    let seconds: Vec<f64> = lags.iter().map(|s| *s as f64).collect();
+    crate::metrics::Line::new(&[])
+        .values("DispatchLag", crate::metrics::Unit::Seconds, &seconds)
+        .emit();
     let summary = Summary {
         claimed: CLAIMED.iter().map(|c| run.count(c)).sum(),
         initiated: run.count("initiated"),
@@ -462,6 +467,17 @@ impl<P: Ports> Dispatcher<'_, P> {
         };
         match settled {
             Ok(Some(_)) => {
+                // Posts that end here, by status and reason (TikTok's codes, ours).
+                let ended = match &outcome {
+                    Dispatched::Failed { reason } => Some(("FAILED", reason.as_str())),
+                    Dispatched::Unconfirmed { reason } => Some(("UNCONFIRMED", *reason)),
+                    _ => None,
+                };
+                if let Some((status, reason)) = ended {
+                    crate::metrics::Line::new(&[("status", status), ("fail_reason", reason)])
+                        .count("PostsEnded", 1)
+                        .emit();
+                }
                 if let Dispatched::Initiated { .. } = &outcome {
                     let lag = (OffsetDateTime::now_utc() - due).whole_seconds().max(0);
                     self.lags

@@ -174,7 +174,34 @@ pub async fn run<J: Job>(job: &J, limits: Limits) -> Run<J::Error> {
     };
     let summary = serde_json::to_string(&line).unwrap_or_default();
     tracing::info!(job = J::NAME, %summary, "scheduled run done");
+    run_metrics(&run);
     run
+}
+
+/// A run's metrics, by why it stopped (`done`, `deadline`, `tiktok_unavailable`,
+/// `tiktok_rate_limited`, `database_unavailable`...): each counter, the run's duration,
+/// what is still due, and `RunsStopped` (1 when it stopped before the work was done, as
+/// its alarm counts them).
+fn run_metrics<E>(run: &Run<E>) {
+    use crate::metrics::{Line, Unit};
+    let stopped = run.stopped.unwrap_or("done");
+    let cut_short = run.stopped.is_some_and(|why| why != STOPPED_BY_DEADLINE);
+    let mut line = Line::new(&[("stopped", stopped)])
+        .by(&[&[], &["stopped"]])
+        .count("Runs", 1)
+        .count("RunsStopped", u64::from(cut_short))
+        .value(
+            "RunDuration",
+            Unit::Milliseconds,
+            run.elapsed.as_secs_f64() * 1000.0,
+        );
+    for (name, count) in &run.counts {
+        line = line.count(name, *count);
+    }
+    if let Ok(remaining) = &run.remaining {
+        line = line.count("Remaining", (*remaining).max(0) as u64);
+    }
+    line.emit();
 }
 
 /// What a run's workers share.

@@ -18,6 +18,7 @@ pub mod firebase;
 pub mod http;
 pub mod jobs;
 pub mod media;
+pub mod metrics;
 pub mod outbound;
 pub mod pkce;
 pub mod profile;

@@ -10,7 +10,7 @@ use crate::config::Needs;
 use crate::cors::{self, Origins};
 use crate::error::ApiError;
 use crate::http::{request_id, respond};
-use crate::outbound;
+use crate::{metrics, outbound};
 
 /// Libraries that log raw events, headers or bodies (the `Authorization` header, token
 /// bodies, the app secret, a presigned URL's signing) at DEBUG/TRACE: never more verbose
@@ -70,6 +70,16 @@ pub fn init_logging_with<W>(
         .fold(Targets::new().with_default(level), |f, target| {
             f.with_target(*target, cap)
         });
+    // The metrics' lines go where the logs go, each written whole.
+    let writer = Shared(std::sync::Arc::new(writer));
+    let for_metrics = Shared(writer.0.clone());
+    metrics::set_sink(Box::new(move |line: &str| {
+        use lambda_http::tracing::subscriber::fmt::MakeWriter;
+        use std::io::Write;
+        let _ = for_metrics
+            .make_writer()
+            .write_all(format!("{line}\n").as_bytes());
+    }));
     let layer = lambda_http::tracing::subscriber::fmt::layer()
         .with_target(false)
         .without_time()
@@ -83,6 +93,20 @@ pub fn init_logging_with<W>(
     };
 }
 
+/// One writer shared by the logs and the metrics.
+struct Shared<W>(std::sync::Arc<W>);
+
+impl<'a, W> lambda_http::tracing::subscriber::fmt::MakeWriter<'a> for Shared<W>
+where
+    W: lambda_http::tracing::subscriber::fmt::MakeWriter<'a>,
+{
+    type Writer = W::Writer;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.0.make_writer()
+    }
+}
+
 /// What a use case answers: a response, or the contract's error.
 pub type Outcome = Result<Response<Body>, ApiError>;
 
@@ -94,11 +118,21 @@ pub async fn answer(
     deadline: Duration,
     outcome: impl Future<Output = Outcome>,
 ) -> Response<Body> {
+    let started = std::time::Instant::now();
     let deadline = tokio::time::Instant::now() + deadline;
-    respond(
-        outbound::with_deadline(deadline, outcome).await,
-        &request_id,
-    )
+    let outcome = outbound::with_deadline(deadline, outcome).await;
+    answered(outcome, &request_id, started)
+}
+
+/// The contract's answer for an outcome, counted ([`metrics::request`]).
+fn answered(outcome: Outcome, request_id: &str, started: std::time::Instant) -> Response<Body> {
+    let code = match &outcome {
+        Ok(_) => "ok",
+        Err(err) => err.code(),
+    };
+    let response = respond(outcome, request_id);
+    metrics::request(response.status().as_u16(), code, started.elapsed());
+    response
 }
 
 /// Starts logging (JSON when Lambda's `AWS_LAMBDA_LOG_FORMAT` says so), builds the app
@@ -155,7 +189,8 @@ where
 pub async fn serve_plain(handler: fn(&Request) -> Outcome) -> Result<(), lambda_http::Error> {
     init_logging();
     lambda_http::run(service_fn(move |req: Request| {
-        let mut response = respond(handler(&req), &request_id(&req));
+        let started = std::time::Instant::now();
+        let mut response = answered(handler(&req), &request_id(&req), started);
         cors::decorate(Origins::configured().allowed(&req), &mut response);
         async move { Ok::<_, std::convert::Infallible>(response) }
     }))

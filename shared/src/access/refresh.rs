@@ -26,8 +26,26 @@ fn seconds_from(now: OffsetDateTime, secs: i64) -> OffsetDateTime {
 }
 
 impl<S: TokenStore, T: TikTokApi> TokenAccess<'_, S, T> {
-    /// Exchanges the stored refresh token and stores the rotated pair before use.
+    /// Exchanges the stored refresh token and stores the rotated pair before use; each
+    /// refresh counted by its outcome ([`crate::metrics`]).
     pub async fn refresh(&self, conn: &Connection) -> Result<LiveToken, AccessError> {
+        let refreshed = self.refresh_uncounted(conn).await;
+        let outcome = match &refreshed {
+            Ok(_) => "refreshed",
+            Err(AccessError::ReauthRequired) => "reauth_required",
+            Err(AccessError::RefreshInProgress) => "lease_wait_timeout",
+            Err(AccessError::TikTok(TikTokError::RateLimited { .. })) => "tiktok_rate_limited",
+            Err(AccessError::TikTok(_)) => "tiktok_unavailable",
+            Err(AccessError::Store(_)) => "database_unavailable",
+            Err(_) => "failed",
+        };
+        crate::metrics::Line::new(&[("outcome", outcome)])
+            .count("Refreshes", 1)
+            .emit();
+        refreshed
+    }
+
+    async fn refresh_uncounted(&self, conn: &Connection) -> Result<LiveToken, AccessError> {
         let stored_refresh = conn
             .refresh_token
             .as_deref()
@@ -43,6 +61,9 @@ impl<S: TokenStore, T: TikTokApi> TokenAccess<'_, S, T> {
         // the lease, this request waits for its tokens, or for the lease to be free.
         for wait_ms in std::iter::once(0).chain(OTHER_REFRESH_WAITS_MS) {
             if wait_ms > 0 {
+                crate::metrics::Line::new(&[])
+                    .count("RefreshLeaseWaits", 1)
+                    .emit();
                 tokio::time::sleep(Duration::from_millis(wait_ms)).await;
                 let current = self
                     .store

@@ -67,11 +67,13 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     if let Err(reason) = app.tiktok.verify_webhook(header, body, now) {
         tracing::info!(%reason, "webhook refused");
+        delivered("none", "bad_signature");
         return Err(ApiError::InvalidSignature);
     }
     let envelope: Envelope = json_body(req)?;
     if envelope.client_key.as_deref() != Some(app.authorization.client_key.as_str()) {
         tracing::warn!("webhook for another client key");
+        delivered("none", "unknown_app");
         return Err(ApiError::InvalidSignature);
     }
     let event = optional_text(envelope.event, "event", 128)?
@@ -91,7 +93,16 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
         content: content_of(envelope.content),
     };
     let outcome = app.store.record_tiktok_webhook(&delivery).await?;
-    if !KNOWN_EVENTS.contains(&event.as_str()) {
+    let known = KNOWN_EVENTS.contains(&event.as_str());
+    delivered(
+        if known { &event } else { "other" },
+        if outcome.duplicate {
+            "duplicate"
+        } else {
+            "accepted"
+        },
+    );
+    if !known {
         tracing::info!(event, "unknown TikTok webhook event recorded");
     } else if !outcome.duplicate {
         tracing::info!(
@@ -107,4 +118,12 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
             duplicate: outcome.duplicate,
         },
     ))
+}
+
+/// A delivery's metrics: by event (TikTok's known ones; `other`, `none` before it is
+/// read) and outcome (`accepted`, `duplicate`, `bad_signature`, `unknown_app`).
+fn delivered(event: &str, outcome: &str) {
+    crate::metrics::Line::new(&[("event", event), ("outcome", outcome)])
+        .count("WebhookDeliveries", 1)
+        .emit();
 }

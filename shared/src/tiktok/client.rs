@@ -39,7 +39,7 @@ impl TikTokClient {
     /// A `/v2/video/` call with the video fields.
     async fn videos(
         &self,
-        path: &str,
+        path: &'static str,
         access_token: &str,
         body: &serde_json::Value,
     ) -> Result<VideoPage, TikTokError> {
@@ -49,14 +49,14 @@ impl TikTokClient {
             .query(&[("fields", VIDEO_FIELDS.join(","))])
             .bearer_auth(access_token)
             .json(body);
-        let answer = send(request).await?;
+        let answer = send(path, request).await?;
         parse_videos(answer.status, answer.retry_after, &answer.body)
     }
 
     /// A Content Posting API call: bearer token, JSON body.
     async fn posting(
         &self,
-        path: &str,
+        path: &'static str,
         access_token: &str,
         body: &serde_json::Value,
     ) -> Result<Answer, TikTokError> {
@@ -65,11 +65,15 @@ impl TikTokClient {
             .post(self.url(path))
             .bearer_auth(access_token)
             .json(body);
-        send(request).await
+        send(path, request).await
     }
 
     /// A form post to the OAuth endpoints, authenticated by the app's credentials.
-    async fn oauth_form(&self, path: &str, form: &[(&str, &str)]) -> Result<Answer, TikTokError> {
+    async fn oauth_form(
+        &self,
+        path: &'static str,
+        form: &[(&str, &str)],
+    ) -> Result<Answer, TikTokError> {
         let Some(secret) = &self.client_secret else {
             tracing::error!("this function has no TikTok client secret (Needs): refresh and revoke are not its job");
             return Err(TikTokError::Unavailable("no client secret".into()));
@@ -79,17 +83,51 @@ impl TikTokClient {
             ("client_secret", secret.expose_secret()),
         ];
         fields.extend_from_slice(form);
-        send(self.http.post(self.url(path)).form(&fields)).await
+        send(path, self.http.post(self.url(path)).form(&fields)).await
     }
 }
 
-async fn send(request: reqwest::RequestBuilder) -> Result<Answer, TikTokError> {
-    outbound::send(request)
-        .await
-        .map_err(|t| match t.was_sent() {
-            true => TikTokError::Unavailable(t.to_string()),
-            false => TikTokError::NotSent(t.to_string()),
-        })
+/// Sends a call to TikTok's API (`endpoint`: its path), counted by endpoint and outcome
+/// with its latency ([`crate::metrics`]).
+async fn send(
+    endpoint: &'static str,
+    request: reqwest::RequestBuilder,
+) -> Result<Answer, TikTokError> {
+    let started = std::time::Instant::now();
+    let sent = outbound::send(request).await;
+    tiktok_call(endpoint, &sent, started.elapsed());
+    sent.map_err(|t| match t.was_sent() {
+        true => TikTokError::Unavailable(t.to_string()),
+        false => TikTokError::NotSent(t.to_string()),
+    })
+}
+
+/// One TikTok call's metrics: `ok`, `401`, `429`, `4xx`, `5xx`, `timeout` or
+/// `unreachable`.
+fn tiktok_call(
+    endpoint: &'static str,
+    sent: &Result<Answer, outbound::Transport>,
+    elapsed: std::time::Duration,
+) {
+    let outcome = match sent {
+        Ok(answer) => match answer.status {
+            200..=299 => "ok",
+            401 => "401",
+            429 => "429",
+            500..=599 => "5xx",
+            _ => "4xx",
+        },
+        Err(outbound::Transport::TimedOut) => "timeout",
+        Err(_) => "unreachable",
+    };
+    crate::metrics::Line::new(&[("endpoint", endpoint), ("outcome", outcome)])
+        .count("TikTokCalls", 1)
+        .value(
+            "TikTokLatency",
+            crate::metrics::Unit::Milliseconds,
+            elapsed.as_secs_f64() * 1000.0,
+        )
+        .emit();
 }
 
 impl TikTokApi for TikTokClient {
@@ -103,7 +141,7 @@ impl TikTokApi for TikTokClient {
             .get(self.url("/v2/user/info/"))
             .query(&[("fields", fields.join(","))])
             .bearer_auth(access_token);
-        let answer = send(request).await?;
+        let answer = send("/v2/user/info/", request).await?;
         parse_user_info(answer.status, answer.retry_after, &answer.body)
     }
 
