@@ -118,6 +118,11 @@ CASES = [
     ("count_due_tiktok_posts", "publish-scheduled-posts (summary)",
      "select count_due_tiktok_posts();"),
     ("list_tiktok_posts", "list-tiktok-posts", "select list_tiktok_posts('uid-' || :u);"),
+    # Pre-flight: the capacity ledger (rolled back: every call finds the same ledger).
+    ("tiktok_post_capacity", "tiktok-post-capacity, tiktok-publish (checks)",
+     "select tiktok_post_capacity(:c, 'direct', 'bench-app', null);"),
+    ("reserve_tiktok_init", "tiktok-publish, publish-scheduled-posts",
+     "begin;\nselect reserve_tiktok_init(:c, 'inbox', 'bench-app', null);\nrollback;"),
     ("cancel_scheduled_tiktok_post", "cancel-tiktok-post",
      "begin;\nselect cancel_scheduled_tiktok_post('uid-' || p.user_id, p.id) from tiktok_posts p"
      " where p.connection_id = :c and p.scheduled_at is not null;\nrollback;"),

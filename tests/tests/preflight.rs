@@ -857,3 +857,33 @@ async fn photo_reads_never_reach_the_network_the_backend_runs_in() {
     let untrusted = PhotoProbe::new(vec![format!("{base}/photos/")], true, &[]).unwrap();
     assert!(matches!(untrusted.read(&jpeg).await, Photo::Skipped(_)));
 }
+
+#[tokio::test]
+async fn the_thirty_first_status_call_of_a_minute_is_not_sent() {
+    let app = live_app();
+    let fake = TikTokFake::new();
+    let (user, account) = creator(&app, json!({"rate_limited": false})).await;
+    // An upload TikTok waits for: every read of it asks TikTok for its status.
+    let upload = json!({"account_id": account.open_id, "mode": "direct",
+        "source": {"type": "upload", "video_size": 3_000_000},
+        "post_info": {"title": "Polled", "privacy_level": "SELF_ONLY"}});
+    let r = publish(&app, &user, &account, &upload, None).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    for _ in 0..31 {
+        let post = post_status(&app, &user, &account, &id).await;
+        assert_eq!(post["status"], "PROCESSING_UPLOAD", "{post}");
+    }
+    assert_eq!(
+        fake.count(&account.open_id, "status_fetch").await,
+        30,
+        "the 31st read answered as last known, TikTok not asked"
+    );
+    let capacity = capacity_of(&app, &user, &account, "direct").await;
+    assert_eq!(capacity["status_calls_last_minute"], 30, "{capacity}");
+    assert_eq!(
+        capacity["inits_last_minute"], 1,
+        "status calls are not inits"
+    );
+    assert_eq!(capacity["can_post_now"], true);
+}

@@ -566,6 +566,8 @@ export interface components {
              */
             next_slot_at: string | null;
             inits_last_minute: number;
+            /** @description Status calls (30 a minute): over them a read answers the post as last known */
+            status_calls_last_minute: number;
             pending_inbox_shares: number;
             posts_last_24h: number;
             /** @description The count TikTok refused at (spam_risk_too_many_posts), kept 30 days */

@@ -6,7 +6,8 @@
 use super::post_view::{post_id, PostView};
 use super::prelude::*;
 use crate::access::AccessError;
-use crate::store::{PostStatusUpdate, PostStore};
+use crate::store::{CapacityStore, PostStatusUpdate, PostStore};
+use crate::tiktok::posting::PublishStatus;
 use crate::tiktok::TikTokError;
 
 /// A status read needs either posting scope; the refusal names direct posting.
@@ -31,28 +32,28 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
     let settled = post.is_settled(time::OffsetDateTime::now_utc());
     if let (false, Some(connection), Some(publish_id)) = (settled, usable, post.publish_id.clone())
     {
-        let publish_id = &publish_id;
-        let asked = app
-            .tokens()
-            .with_live_token(connection, |token| async move {
-                app.tiktok.post_status(&token, publish_id).await
-            })
-            .await;
-        let status = match asked {
-            Ok((status, _)) => status,
+        let status = match ask_status(app, connection, &publish_id).await? {
+            Some(Ok(status)) => status,
+            // The creator's 30 status calls of the minute are spent: as last known.
+            None => {
+                tracing::info!(
+                    "post status from the database: the creator's status calls are spent"
+                );
+                return Ok(json_response(StatusCode::OK, &PostView::from(post)));
+            }
             // TikTok busy (30 status calls a minute) or down: the post as last known,
             // which the webhook keeps moving on.
-            Err(AccessError::TikTok(
+            Some(Err(AccessError::TikTok(
                 err @ (TikTokError::RateLimited { .. }
                 | TikTokError::Unavailable(_)
                 | TikTokError::NotSent(_)),
-            )) => {
+            ))) => {
                 tracing::info!(error = %err, "post status from the database: TikTok did not answer");
                 return Ok(json_response(StatusCode::OK, &PostView::from(post)));
             }
             // TikTok does not know the publish id (yet, or for this token): no outage.
             // The post as last known; a day after it was made nothing is asked any more.
-            Err(AccessError::TikTok(TikTokError::PublishIdRefused(tiktok_code))) => {
+            Some(Err(AccessError::TikTok(TikTokError::PublishIdRefused(tiktok_code)))) => {
                 tracing::warn!(
                     tiktok_code,
                     post = %post.id,
@@ -60,7 +61,7 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
                 );
                 return Ok(json_response(StatusCode::OK, &PostView::from(post)));
             }
-            Err(err) => return Err(STATUS_SCOPE.refused(err)),
+            Some(Err(err)) => return Err(STATUS_SCOPE.refused(err)),
         };
         let update = PostStatusUpdate {
             id: post.id.clone(),
@@ -75,4 +76,25 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
         }
     }
     Ok(json_response(StatusCode::OK, &PostView::from(post)))
+}
+
+/// Asks TikTok for a post's status with the connection's live token, the call counted in
+/// the capacity ledger first (TikTok allows 30 a creator a minute; reads and the
+/// dispatcher share them): `None` when the creator's minute is spent, nothing sent.
+pub(crate) async fn ask_status<P: Ports>(
+    app: &App<P>,
+    connection: crate::store::Connection,
+    publish_id: &str,
+) -> Result<Option<Result<PublishStatus, AccessError>>, ApiError> {
+    if !app.store.reserve_status_call(connection.id).await? {
+        return Ok(None);
+    }
+    let asked = app
+        .tokens()
+        .with_live_token(connection, |token| async move {
+            app.tiktok.post_status(&token, publish_id).await
+        })
+        .await
+        .map(|(status, _)| status);
+    Ok(Some(asked))
 }

@@ -102,6 +102,9 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
             "accepted"
         },
     );
+    if !outcome.duplicate {
+        post_ended(&event, &delivery.content);
+    }
     if !known {
         tracing::info!(event, "unknown TikTok webhook event recorded");
     } else if !outcome.duplicate {
@@ -125,5 +128,26 @@ pub async fn run<P: Ports>(app: &App<P>, req: &Request) -> Outcome {
 fn delivered(event: &str, outcome: &str) {
     crate::metrics::Line::new(&[("event", event), ("outcome", outcome)])
         .count("WebhookDeliveries", 1)
+        .emit();
+}
+
+/// A post TikTok finished (`post.publish.complete`) or failed (`post.publish.failed`, with
+/// TikTok's reason: a code, or `other` for anything that is not one), as the dispatcher's
+/// ends are counted.
+fn post_ended(event: &str, content: &serde_json::Value) {
+    let (status, reason) = match event {
+        "post.publish.complete" => ("PUBLISH_COMPLETE", "none"),
+        "post.publish.failed" => {
+            let reason = content["reason"].as_str().filter(|r| {
+                !r.is_empty()
+                    && r.len() <= 48
+                    && r.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+            });
+            ("FAILED", reason.unwrap_or("other"))
+        }
+        _ => return,
+    };
+    crate::metrics::Line::new(&[("status", status), ("fail_reason", reason)])
+        .count("PostsEnded", 1)
         .emit();
 }

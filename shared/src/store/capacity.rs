@@ -34,6 +34,9 @@ pub struct Capacity {
     #[serde(default, with = "timestamp::option")]
     pub next_slot_at: Option<OffsetDateTime>,
     pub inits_last_minute: i64,
+    /// Status calls of the last minute (TikTok allows 30 a creator).
+    #[serde(default)]
+    pub status_calls_last_minute: i64,
     pub pending_inbox_shares: i64,
     pub posts_last_24h: i64,
     /// The count TikTok refused at with `spam_risk_too_many_posts` (30 days kept).
@@ -72,6 +75,13 @@ pub trait CapacityStore: Send + Sync {
         &self,
         of: &CapacityOf<'_>,
     ) -> impl Future<Output = Result<Capacity, StoreError>> + Send;
+
+    /// Counts a status call of the creator's when the minute has room (30): false when it
+    /// must not be sent.
+    fn reserve_status_call(
+        &self,
+        connection_id: i64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Gives back the creator's latest reserved init: it was certainly not sent.
     fn release_init(

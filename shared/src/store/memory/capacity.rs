@@ -93,6 +93,11 @@ fn capacity(state: &State, of: &CapacityOf<'_>, now: OffsetDateTime) -> Capacity
         blocked_by: blocked.into_iter().map(str::to_owned).collect(),
         next_slot_at: slots.into_iter().max(),
         inits_last_minute: recent.len() as i64,
+        status_calls_last_minute: state
+            .status_calls
+            .iter()
+            .filter(|(c, at)| *c == of.connection_id && now - *at < Duration::seconds(60))
+            .count() as i64,
         pending_inbox_shares: pending.len() as i64,
         posts_last_24h: posts.len() as i64,
         observed_daily_cap: observed,
@@ -117,6 +122,21 @@ impl CapacityStore for MemoryStore {
             answer.inits_last_minute += 1;
         }
         Ok(answer)
+    }
+
+    async fn reserve_status_call(&self, connection_id: i64) -> Result<bool, StoreError> {
+        let mut state = self.state()?;
+        let now = OffsetDateTime::now_utc();
+        let recent = state
+            .status_calls
+            .iter()
+            .filter(|(c, at)| *c == connection_id && now - *at < Duration::seconds(60))
+            .count();
+        if recent >= 30 {
+            return Ok(false);
+        }
+        state.status_calls.push((connection_id, now));
+        Ok(true)
     }
 
     async fn release_init(&self, connection_id: i64) -> Result<(), StoreError> {

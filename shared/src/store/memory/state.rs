@@ -39,6 +39,8 @@ pub(super) struct State {
     pub(super) held_since: BTreeMap<String, OffsetDateTime>,
     /// Inits sent: (connection id, mode, when), oldest first.
     pub(super) ledger: Vec<(i64, String, OffsetDateTime)>,
+    /// Status calls sent: (connection id, when), oldest first.
+    pub(super) status_calls: Vec<(i64, OffsetDateTime)>,
     /// Daily caps observed: connection id -> (cap, when).
     pub(super) daily_caps: BTreeMap<i64, (i64, OffsetDateTime)>,
     /// Per app: (unaudited seen, active user cap seen).

@@ -363,6 +363,11 @@ impl CapacityStore for PostgrestStore {
         self.rpc("reserve_tiktok_init", of).await
     }
 
+    async fn reserve_status_call(&self, connection_id: i64) -> Result<bool, StoreError> {
+        let args = serde_json::json!({ "p_connection_id": connection_id });
+        self.rpc("reserve_tiktok_status_call", &args).await
+    }
+
     async fn release_init(&self, connection_id: i64) -> Result<(), StoreError> {
         let args = serde_json::json!({ "p_connection_id": connection_id });
         self.rpc_void("release_tiktok_init", &args).await
