@@ -543,9 +543,10 @@ async fn held_posts_go_out_in_their_order_when_the_slot_frees_and_fail_after_a_d
         ids[0], ids[1], ids[2]
     ));
     assert_eq!(held, 4);
-    // Held a day: FAILED with its cap's reason at the next claim.
+    // Held over a day when its slot comes: FAILED with its cap's reason, not sent.
     psql(&format!(
-        "update tiktok_posts set held_since = now() - interval '25 hours' where id = '{stale}'"
+        "update tiktok_posts set held_since = now() - interval '25 hours', \
+         next_attempt_at = now() - interval '1 second' where id = '{stale}'"
     ));
     let connection = connection_of(&account);
     psql(&format!(
