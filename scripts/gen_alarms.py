@@ -74,7 +74,8 @@ def fixed_alarms():
 """)
     for logical, job, function, period in (
             ("DispatcherStoppedAlarm", "The dispatcher", "publish-scheduled-posts", 60),
-            ("SweepStoppedAlarm", "The keep-alive sweep", "refresh-connections", 3600)):
+            ("SweepStoppedAlarm", "The keep-alive sweep", "refresh-connections", 3600),
+            ("SyncStoppedAlarm", "The analytics sync", "sync-analytics", 300)):
         out += alarm(logical,
                      f"{job} stopped early (TikTok's 429s or outages, the database) two runs in a row.",
                      f"""{ns_metric("RunsStopped", function)}      Statistic: Sum

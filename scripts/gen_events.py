@@ -342,6 +342,36 @@ account_reads("tiktok-post-capacity", "/api/v1/social-connections/tiktok/posts/c
               bad_mode=event("GET", "/api/v1/social-connections/tiktok/posts/capacity", {"mode": "later"},
                              name="tiktok-post-capacity"))
 
+# Analytics reads: an account's daily series, its videos, one video's series.
+ANALYTICS = "/api/v1/social-connections/tiktok/analytics"
+account_reads("tiktok-analytics-account", ANALYTICS + "/account", "POST",
+              range=event("GET", ANALYTICS + "/account", {"from": "2026-11-01", "to": "2026-11-30"},
+                          name="tiktok-analytics-account"),
+              bad_date=event("GET", ANALYTICS + "/account", {"from": "2026-11-31"},
+                             name="tiktok-analytics-account"),
+              too_long=event("GET", ANALYTICS + "/account", {"from": "2025-01-01", "to": "2026-11-30"},
+                             name="tiktok-analytics-account"))
+account_reads("tiktok-analytics-videos", ANALYTICS + "/videos", "POST",
+              sorted=event("GET", ANALYTICS + "/videos", {"sort": "velocity", "limit": "5"},
+                           name="tiktok-analytics-videos"),
+              bad_sort=event("GET", ANALYTICS + "/videos", {"sort": "likes"}, name="tiktok-analytics-videos"),
+              bad_cursor=event("GET", ANALYTICS + "/videos", {"cursor": "-1"}, name="tiktok-analytics-videos"))
+VIDEO = ANALYTICS + "/videos/REPLACE_WITH_VIDEO_ID"
+
+
+def video_event(method="GET", auth=True, video_id="REPLACE_WITH_VIDEO_ID"):
+    return event(method, ANALYTICS + "/videos/" + video_id, auth=auth, name="tiktok-analytics-video",
+                 resource=ANALYTICS + "/videos/{video_id}", path_params={"video_id": video_id})
+
+
+write("tiktok-analytics-video", {
+    "ok.json": video_event(),
+    "unknown.json": video_event(video_id="7300000000000000001"),
+    "bad-id.json": video_event(video_id="not%20an%20id"),
+    "no-auth.json": video_event(auth=False),
+    "wrong-method.json": video_event("DELETE"),
+})
+
 
 def catch_all_event(method, path, auth=False, headers=None):
     # The catch-all's resource: the route's own path (ANY there), else /{proxy+}.

@@ -78,6 +78,9 @@ echo "API ready on $LOCAL_API_URL"
 [ "$interactive" = 0 ] || echo "In another shell: source .stack/env, then scripts/id-token.sh or scripts/invoke.sh"
 
 if [ $# -gt 0 ]; then
+  # The functions' own invoke address (the scheduled ones have no route: a test invokes
+  # them there, as EventBridge does).
+  export LOCAL_WATCH_PORT="$WATCH_PORT"
   "$@"
 else
   # Until Ctrl-C, or until the watcher or the gateway stops.

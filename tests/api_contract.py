@@ -265,7 +265,8 @@ def check_secrets():
 
 # The alarms docs/runbook.md explains, by name: the list, each one of them.
 NAMED_ALARMS = ["DispatchLagAlarm", "UnconfirmedPostsAlarm", "DispatcherStoppedAlarm",
-                "SweepStoppedAlarm", "WebhookSignatureFailuresAlarm", "DeadLetterQueueAlarm"]
+                "SweepStoppedAlarm", "SyncStoppedAlarm", "WebhookSignatureFailuresAlarm",
+                "DeadLetterQueueAlarm"]
 
 
 def check_alarms(template):

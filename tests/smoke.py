@@ -183,6 +183,24 @@ def main():
                       call("GET", f"{BASE}/api/v1/social-connections/tiktok/posts/capacity?account_id={open_id}",
                            token=token), 200)
     assert capacity["can_post_now"] in (True, False) and "blocked_by" in capacity, capacity
+    # Analytics: before the sync (scheduled, no route) the series are empty, and say when
+    # the next sync is due.
+    series = expect("GET /api/v1/social-connections/tiktok/analytics/account",
+                    call("GET", f"{BASE}/api/v1/social-connections/tiktok/analytics/account?account_id={open_id}",
+                         token=token), 200)
+    assert series["series"] == [] and series["account_id"] == open_id, series
+    videos = expect("GET /api/v1/social-connections/tiktok/analytics/videos",
+                    call("GET", f"{BASE}/api/v1/social-connections/tiktok/analytics/videos?account_id={open_id}"
+                         "&sort=velocity&limit=5", token=token), 200)
+    assert videos["videos"] == [] and videos["total"] == 0, videos
+    unknown = expect("GET /api/v1/social-connections/tiktok/analytics/videos/{video_id}",
+                     call("GET", f"{BASE}/api/v1/social-connections/tiktok/analytics/videos/7300000000000000001"
+                          f"?account_id={open_id}", token=token), 404)
+    assert unknown["code"] == "video_not_found", unknown
+    bad = expect("GET /api/v1/social-connections/tiktok/analytics/account with a bad date",
+                 call("GET", f"{BASE}/api/v1/social-connections/tiktok/analytics/account?from=2026-02-30",
+                      token=token), 400)
+    assert bad["code"] == "invalid_request", bad
     expect("POST /api/v1/webhooks/tiktok without a signature",
            call("POST", f"{BASE}/api/v1/webhooks/tiktok", {"client_key": "x", "event": "authorization.removed"}), 401)
     listed = expect("GET /api/v1/social-connections/connections",

@@ -28,7 +28,11 @@ rft.<...>!5132.va, error bodies without "data", no Retry-After on 429:
   1-20 (default 10; else, a boolean too, invalid_params), `has_more`; an empty page
   answers cursor 0. Ids are strings, or numbers for videos made with id_type "number".
 - POST /v2/video/query/?fields=... (JSON {filters: {video_ids}}, at most 20): those
-  videos, cover URLs renewed.
+  videos, cover URLs renewed (a removed video is left out of the answer, as TikTok leaves
+  out ids it does not answer for).
+- The Display API's rate limit: 600 requests a minute per endpoint (user/info,
+  video/list, video/query), app-wide, a sliding window; over it, 429 rate_limit_exceeded
+  without Retry-After. Every call's time is in /_fake/calls (`at`, Unix seconds).
 - The consent page: GET /v2/auth/authorize/?client_key&response_type=code&scope
   &redirect_uri&state&code_challenge&code_challenge_method=S256 answers an HTML page (no
   external assets) with the requested scopes, a "Display name" input (id display_name)
@@ -98,7 +102,9 @@ rft.<...>!5132.va, error bodies without "data", no Retry-After on 429:
 Test control under /_fake/ (JSON): create accounts, expire tokens, script faults per
 account and endpoint, read the calls each account received; set an account's posting
 settings (/_fake/creator), add videos (/_fake/videos {open_id, count?, newest?, omit?,
-null?}: `omit` and `null` list the fields TikTok gives none of, absent or null), add
+null?}: `omit` and `null` list the fields TikTok gives none of, absent or null), change
+a video's counts or remove it (/_fake/video_stats {open_id, video_id, view_count?,
+like_count?, comment_count?, share_count?, deleted?}), add
 verified URL prefixes, set a publish's state
 (/_fake/publish {publish_id, status?, fail_reason?, post_ids?}) and read it (GET
 /_fake/publishes/<publish_id>); deliver TikTok's webhooks to the app (webhooks.py:

@@ -10,7 +10,7 @@ from .consent import grant_consent
 from .display import add_videos
 from .posting_rules import PUBLISH_STATUSES, arrive, creator_problem
 from .state import (ACCESS, ACCOUNTS, CALLS, CODES, FAULTS, ISSUED, LATENCY, LOCK, PUBLISHES, REFRESH,
-                    VERIFIED_PREFIXES,
+                    VERIFIED_PREFIXES, VIDEOS,
                     fixture, new_open_id)
 from .webhooks import TARGETS, deliveries, emit, publish_events
 
@@ -169,6 +169,23 @@ class ControlApi:
                     return self.send(400, {"error": f"fixture: {e}"})
                 FAULTS.setdefault((open_id, p["endpoint"]), []).extend(p["responses"])
                 return self.send(200, {})
+            if path == "/_fake/video_stats":
+                # The counts TikTok now answers for a video (views grow), or its removal
+                # (`deleted`: no longer listed nor answered by a query).
+                vid = str(p.get("video_id"))
+                videos = VIDEOS.get(open_id, [])
+                found = [v for v in videos if str(v["id"]) == vid]
+                if not found:
+                    return self.send(404, {"error": "no such video"})
+                if p.get("deleted"):
+                    VIDEOS[open_id] = [v for v in videos if str(v["id"]) != vid]
+                    return self.send(200, {"deleted": vid})
+                for field in ("view_count", "like_count", "comment_count", "share_count"):
+                    if field in p:
+                        if not isinstance(p[field], int) or p[field] < 0:
+                            return self.send(400, {"error": f"{field} must be a count"})
+                        found[0][field] = p[field]
+                return self.send(200, {"video": found[0]})
             if path == "/_fake/videos":
                 problem, made = add_videos(open_id, p)
                 return self.send(400, {"error": problem}) if problem else self.send(200, {"videos": made})

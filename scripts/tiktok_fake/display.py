@@ -4,7 +4,20 @@ import secrets
 import time
 from urllib.parse import parse_qs
 
-from .state import ACCOUNTS, LOCK, VIDEOS, envelope, is_int, json_body
+from .state import ACCOUNTS, DISPLAY_CALLS, DISPLAY_RPM, LOCK, VIDEOS, envelope, is_int, json_body
+
+
+def over_display_limit(endpoint):
+    """Counts a request of a Display API endpoint (user_info, video_list, video_query):
+    True when the app sent 600 in the last 60 seconds already (TikTok's sliding window,
+    per endpoint). Called with LOCK held."""
+    now = time.time()
+    recent = [t for t in DISPLAY_CALLS.get(endpoint, []) if t > now - 60]
+    if len(recent) >= DISPLAY_RPM:
+        DISPLAY_CALLS[endpoint] = recent
+        return True
+    DISPLAY_CALLS[endpoint] = recent + [now]
+    return False
 
 
 SCOPE_FIELDS = {
@@ -27,6 +40,10 @@ class DisplayApi:
         if called is None:
             return
         open_id = called[1]
+        with LOCK:
+            limited = over_display_limit("user_info")
+        if limited:
+            return self.envelope_error(429, "rate_limit_exceeded", "Too many requests.")
         requested = [f.strip() for f in fields.split(",") if f.strip()]
         if not requested or any(f not in ALL_FIELDS for f in requested):
             return self.envelope_error(400, "invalid_params", "The fields parameter is missing or invalid.")
@@ -53,6 +70,10 @@ class DisplayApi:
         if called is None:
             return
         open_id = called[1]
+        with LOCK:
+            limited = over_display_limit(endpoint)
+        if limited:
+            return self.envelope_error(429, "rate_limit_exceeded", "Too many requests.")
         if not isinstance(body, dict) or not fields or any(f not in VIDEO_FIELDS for f in fields):
             return self.envelope_error(400, "invalid_params", "The fields parameter or the body is invalid.")
         with LOCK:

@@ -111,7 +111,7 @@ class Handler(OAuthApi, DisplayApi, PostingApi, UploadHost, ControlApi, BaseHTTP
         with LOCK:
             entry = ACCESS.get(token)
             open_id = entry[0] if entry else None
-            CALLS.append({"endpoint": endpoint, "open_id": open_id, **record})
+            CALLS.append({"endpoint": endpoint, "open_id": open_id, "at": time.time(), **record})
         if open_id and self.fault(open_id, endpoint):
             return None
         if not entry or entry[1] <= time.time():

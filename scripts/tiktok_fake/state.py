@@ -25,6 +25,8 @@ VERIFIED_PREFIXES = ["https://media.example.com/verified/"]  # PULL_FROM_URL pre
 PUBLISHES = {}  # publish_id -> publish record (see publish_init)
 UPLOADS = {}  # upload_id -> publish_id
 RATES = {}  # (access token, bucket) -> times of the requests counted in the last minute
+DISPLAY_CALLS = {}  # Display API endpoint -> times of its requests in the last minute (app-wide)
+DISPLAY_RPM = 600  # TikTok's limit per Display API endpoint: 600 requests a minute, a sliding window
 LATENCY = {"ms": 0}  # added before every answer to a bearer call (/_fake/latency: the benchmark's TikTok)
 
 

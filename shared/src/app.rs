@@ -13,7 +13,7 @@ use crate::http::bearer_token;
 use crate::media::photos::PhotoProbe;
 use crate::media::{MediaStorage, S3Media};
 use crate::store::{
-    CalendarStore, Caller, CapacityStore, ConnectionStore, HealthStore, MediaStore,
+    AnalyticsStore, CalendarStore, Caller, CapacityStore, ConnectionStore, HealthStore, MediaStore,
     OAuthStateStore, PostStore, PostgrestStore, ScheduleStore,
 };
 use crate::tiktok::{TikTokApi, TikTokClient};
@@ -44,7 +44,8 @@ pub trait Ports: Send + Sync + 'static {
         + ScheduleStore
         + CalendarStore
         + MediaStore
-        + CapacityStore;
+        + CapacityStore
+        + AnalyticsStore;
     type TikTok: TikTokApi;
     type Identity: IdTokenVerifier + IdentityAdmin;
     type Media: MediaStorage;
@@ -78,6 +79,8 @@ pub struct App<P: Ports> {
     pub photos: Option<PhotoProbe>,
     /// Firebase account states read for the writes' session checks.
     pub account_states: AccountStates,
+    /// The analytics sync's budget, cadence, retention and workers.
+    pub analytics: crate::config::analytics::Settings,
 }
 
 /// How long a write's session check may use an account state read before (per
@@ -173,6 +176,7 @@ impl LiveApp {
                 ),
             },
             account_states: AccountStates::default(),
+            analytics: config.analytics.clone(),
         })
     }
 

@@ -17,6 +17,9 @@ use tokio::time::Instant;
 pub const STOPPED_BY_DEADLINE: &str = "deadline";
 /// Why a run stopped when a claim failed (the claims are the database's).
 pub const STOPPED_BY_CLAIM: &str = "database_unavailable";
+/// Why a run stopped when its upstream budget had nothing left before its deadline (the
+/// analytics sync): the job at work, as the deadline is.
+pub const STOPPED_BY_BUDGET: &str = "budget_spent";
 
 /// A scheduled job, as the runner drives it.
 pub trait Job: Sync {
@@ -181,11 +184,13 @@ pub async fn run<J: Job>(job: &J, limits: Limits) -> Run<J::Error> {
 /// A run's metrics, by why it stopped (`done`, `deadline`, `tiktok_unavailable`,
 /// `tiktok_rate_limited`, `database_unavailable`...): each counter, the run's duration,
 /// what is still due, and `RunsStopped` (1 when it stopped before the work was done, as
-/// its alarm counts them).
+/// its alarm counts them; a deadline or a spent budget is the job at work).
 fn run_metrics<E>(run: &Run<E>) {
     use crate::metrics::{Line, Unit};
     let stopped = run.stopped.unwrap_or("done");
-    let cut_short = run.stopped.is_some_and(|why| why != STOPPED_BY_DEADLINE);
+    let cut_short = run
+        .stopped
+        .is_some_and(|why| why != STOPPED_BY_DEADLINE && why != STOPPED_BY_BUDGET);
     let mut line = Line::new(&[("stopped", stopped)])
         .by(&[&[], &["stopped"]])
         .count("Runs", 1)

@@ -7,6 +7,7 @@
 //! in-memory ports for tests.
 
 pub mod access;
+pub mod analytics;
 pub mod app;
 pub mod config;
 pub mod cors;

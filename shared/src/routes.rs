@@ -4,7 +4,7 @@
 /// Every route: method and path, `{name}` for a path parameter. A REST API picks the
 /// resource (path) before the method, so a method served on a general path is routed
 /// again on a more specific one that shares its URLs (the PATCH of a TikTok account).
-pub const ROUTES: [(&str, &str); 23] = [
+pub const ROUTES: [(&str, &str); 26] = [
     ("POST", "/api/v1/auth/oauth/tiktok"),
     ("POST", "/api/v1/auth/tiktok/authorize"),
     ("POST", "/api/v1/auth/tiktok/callback"),
@@ -21,6 +21,12 @@ pub const ROUTES: [(&str, &str); 23] = [
     ("DELETE", "/api/v1/social-connections/tiktok/posts/{id}"),
     ("POST", "/api/v1/social-connections/tiktok/posts/{id}/retry"),
     ("GET", "/api/v1/social-connections/tiktok/posts/capacity"),
+    ("GET", "/api/v1/social-connections/tiktok/analytics/account"),
+    ("GET", "/api/v1/social-connections/tiktok/analytics/videos"),
+    (
+        "GET",
+        "/api/v1/social-connections/tiktok/analytics/videos/{video_id}",
+    ),
     ("POST", "/api/v1/social-connections/tiktok/media"),
     ("GET", "/api/v1/social-connections/tiktok/media/{id}"),
     ("GET", "/api/v1/social-connections/tiktok/test"),

@@ -56,6 +56,7 @@ pub fn app(store: MemoryStore, tiktok: ScriptedTikTok, identity: FixedIdentity) 
         app_audited: None,
         photos: None,
         account_states: Default::default(),
+        analytics: Default::default(),
         authorization: AuthorizationConfig {
             client_key: "test-client-key".into(),
             redirect_uris: vec![TEST_REDIRECT_URI.to_owned()],
@@ -67,7 +68,7 @@ pub fn app(store: MemoryStore, tiktok: ScriptedTikTok, identity: FixedIdentity) 
 }
 
 /// Every function of the API, by its binary's name.
-pub const FUNCTIONS: [&str; 22] = [
+pub const FUNCTIONS: [&str; 25] = [
     "oauth-tiktok",
     "store-token",
     "tiktok-profile",
@@ -89,6 +90,9 @@ pub const FUNCTIONS: [&str; 22] = [
     "tiktok-media",
     "tiktok-media-status",
     "tiktok-post-capacity",
+    "tiktok-analytics-account",
+    "tiktok-analytics-videos",
+    "tiktok-analytics-video",
     // Last: suites that run every function in turn on one account disconnect it here.
     "disconnect-tiktok",
 ];
@@ -135,6 +139,15 @@ pub async fn dispatch<P: Ports>(
         "tiktok-media" => answer(id, deadline, tiktok_media::run(app, req)).await,
         "tiktok-media-status" => answer(id, deadline, tiktok_media_status::run(app, req)).await,
         "tiktok-post-capacity" => answer(id, deadline, tiktok_post_capacity::run(app, req)).await,
+        "tiktok-analytics-account" => {
+            answer(id, deadline, tiktok_analytics::account::run(app, req)).await
+        }
+        "tiktok-analytics-videos" => {
+            answer(id, deadline, tiktok_analytics::videos::run(app, req)).await
+        }
+        "tiktok-analytics-video" => {
+            answer(id, deadline, tiktok_analytics::video::run(app, req)).await
+        }
         CATCH_ALL => answer(id, deadline, async { route_not_found::run(req) }).await,
         _ => return None,
     };

@@ -36,11 +36,16 @@ enum Given {
     Scheduled,
     /// Ana's TikTok account is connected and she uploaded a video to the media bucket.
     MediaReady,
+    /// Ana's TikTok account is connected and the analytics sync found one of its videos.
+    Tracked,
 }
+
+/// The video the analytics sync found (`Given::Tracked`).
+const VIDEO_ID: &str = "7300000000000000042";
 
 /// Every events/ file: what it is given and what it must answer.
 #[rustfmt::skip]
-const CASES: [(&str, Given, u16, Option<&str>); 114] = [
+const CASES: [(&str, Given, u16, Option<&str>); 133] = [
     ("disconnect-tiktok/no-auth.json", Given::Connected, 401, Some("unauthorized")),
     ("disconnect-tiktok/ok.json", Given::Connected, 200, None),
     ("disconnect-tiktok/wrong-method.json", Given::Connected, 405, Some("method_not_allowed")),
@@ -133,6 +138,25 @@ const CASES: [(&str, Given, u16, Option<&str>); 114] = [
     ("tiktok-post-capacity/bad-mode.json", Given::Connected, 400, Some("invalid_request")),
     ("tiktok-post-capacity/no-auth.json", Given::Connected, 401, Some("unauthorized")),
     ("tiktok-post-capacity/wrong-method.json", Given::Connected, 405, Some("method_not_allowed")),
+    ("tiktok-analytics-account/ok.json", Given::Connected, 200, None),
+    ("tiktok-analytics-account/account-id.json", Given::Connected, 200, None),
+    ("tiktok-analytics-account/range.json", Given::Connected, 200, None),
+    ("tiktok-analytics-account/bad-date.json", Given::Connected, 400, Some("invalid_request")),
+    ("tiktok-analytics-account/too-long.json", Given::Connected, 400, Some("invalid_request")),
+    ("tiktok-analytics-account/no-auth.json", Given::Connected, 401, Some("unauthorized")),
+    ("tiktok-analytics-account/wrong-method.json", Given::Connected, 405, Some("method_not_allowed")),
+    ("tiktok-analytics-videos/ok.json", Given::Tracked, 200, None),
+    ("tiktok-analytics-videos/account-id.json", Given::Tracked, 200, None),
+    ("tiktok-analytics-videos/sorted.json", Given::Tracked, 200, None),
+    ("tiktok-analytics-videos/bad-sort.json", Given::Tracked, 400, Some("invalid_request")),
+    ("tiktok-analytics-videos/bad-cursor.json", Given::Tracked, 400, Some("invalid_request")),
+    ("tiktok-analytics-videos/no-auth.json", Given::Tracked, 401, Some("unauthorized")),
+    ("tiktok-analytics-videos/wrong-method.json", Given::Tracked, 405, Some("method_not_allowed")),
+    ("tiktok-analytics-video/ok.json", Given::Tracked, 200, None),
+    ("tiktok-analytics-video/unknown.json", Given::Tracked, 404, Some("video_not_found")),
+    ("tiktok-analytics-video/bad-id.json", Given::Tracked, 404, Some("video_not_found")),
+    ("tiktok-analytics-video/no-auth.json", Given::Tracked, 401, Some("unauthorized")),
+    ("tiktok-analytics-video/wrong-method.json", Given::Tracked, 405, Some("method_not_allowed")),
     ("list-tiktok-posts/ok.json", Given::Posted, 200, None),
     ("list-tiktok-posts/filtered.json", Given::Scheduled, 200, None),
     ("list-tiktok-posts/no-auth.json", Given::Posted, 401, Some("unauthorized")),
@@ -190,6 +214,7 @@ fn event_with(name: &str, more: &[(&str, &str)]) -> Request {
             .replace("REPLACE_WITH_CODE", "code-from-tiktok")
             .replace("REPLACE_WITH_CLIENT_KEY", "test-client-key")
             .replace("REPLACE_WITH_SCHEDULED_AT", &tomorrow)
+            .replace("REPLACE_WITH_VIDEO_ID", VIDEO_ID)
             // A webhook event that happens now (older ones do not revoke newer grants).
             .replace(
                 "create_time\\\": 1795608000",
@@ -253,7 +278,12 @@ async fn app(given: Given) -> (TestApp, String, String) {
             .then_exchange(Ok(testing::grant(ACCESS_TOKEN, "rft.ana", OPEN_ID)));
         return (app, state, binding);
     }
-    if let Given::Connected | Given::Posted | Given::Scheduled | Given::MediaReady = given {
+    if let Given::Connected
+    | Given::Posted
+    | Given::Scheduled
+    | Given::MediaReady
+    | Given::Tracked = given
+    {
         let new = NewConnection {
             provider: "tiktok".into(),
             provider_account_id: OPEN_ID.into(),
@@ -264,7 +294,21 @@ async fn app(given: Given) -> (TestApp, String, String) {
             },
             ..NewConnection::default()
         };
-        app.store.store_connection(&ana, &new).await.unwrap();
+        let stored = app.store.store_connection(&ana, &new).await.unwrap();
+        if given == Given::Tracked {
+            use shared::store::AnalyticsStore;
+            let video = shared::tiktok::videos::Video {
+                id: Some(VIDEO_ID.into()),
+                create_time: Some(time::OffsetDateTime::now_utc().unix_timestamp() - 3600),
+                view_count: Some(120),
+                ..Default::default()
+            };
+            let cadence = app.analytics.cadence.to_json();
+            app.store
+                .record_videos(stored.connection.id, &[video], &cadence, None)
+                .await
+                .unwrap();
+        }
     }
     if given == Given::Scheduled {
         let scheduled = testing::dispatch(

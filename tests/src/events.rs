@@ -127,7 +127,7 @@ pub const SESSION_OPTIONAL: [&str; 3] = ["oauth-tiktok", "tiktok-authorize", "ti
 
 /// Functions whose good request (`good_request`) succeeds; the callback's needs an
 /// authorization started at the TikTok fake first, a post's status and changes a post
-/// made first.
+/// made first, a video's analytics a video the sync found.
 pub fn answers_good_request(function: &str) -> bool {
     !matches!(
         function,
@@ -137,6 +137,7 @@ pub fn answers_good_request(function: &str) -> bool {
             | "cancel-tiktok-post"
             | "retry-tiktok-post"
             | "tiktok-media-status"
+            | "tiktok-analytics-video"
     )
 }
 
@@ -173,6 +174,7 @@ pub fn good_request_json(function: &str, user: &FirebaseUser, account: &TikTokAc
                 "REPLACE_WITH_MEDIA_ID",
                 "00000000-0000-4000-8000-000000000000",
             ),
+            ("REPLACE_WITH_VIDEO_ID", "7300000000000000001"),
         ],
     )
 }

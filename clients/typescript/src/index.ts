@@ -216,6 +216,30 @@ export function createTikTokConnectionsClient({ baseUrl, getIdToken, fetch }: Cl
     getTikTokPostCapacity: (query: Query<"getTikTokPostCapacity"> = {}) =>
       unwrap(http.GET("/api/v1/social-connections/tiktok/posts/capacity", { params: { query } })),
 
+    /**
+     * An account's daily followers, following, likes and video count from `from` to `to`
+     * (YYYY-MM-DD; default the last 30 days), with `synced_at`, `next_sync_at` and, when
+     * nothing new comes, `unavailable` (why).
+     */
+    getTikTokAccountAnalytics: (query: Query<"getTikTokAccountAnalytics"> = {}) =>
+      unwrap(http.GET("/api/v1/social-connections/tiktok/analytics/account", { params: { query } })),
+
+    /**
+     * The account's videos made from `from` to `to`, with their totals, growth in the range
+     * and velocity; `sort` by `recent`, `views`, `growth` or `velocity`; the next page at
+     * `next_cursor`.
+     */
+    listTikTokVideoAnalytics: (query: Query<"listTikTokVideoAnalytics"> = {}) =>
+      unwrap(http.GET("/api/v1/social-connections/tiktok/analytics/videos", { params: { query } })),
+
+    /** One video of the account and its series (hourly in its first day, then daily). */
+    getTikTokVideoAnalytics: (videoId: string, query: Query<"getTikTokVideoAnalytics"> = {}) =>
+      unwrap(
+        http.GET("/api/v1/social-connections/tiktok/analytics/videos/{video_id}", {
+          params: { path: { video_id: videoId }, query },
+        }),
+      ),
+
     /** The caller's post and its current status. */
     getTikTokPost: (id: string) =>
       unwrap(http.GET("/api/v1/social-connections/tiktok/posts/{id}", { params: { path: { id } } })),

@@ -197,6 +197,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/social-connections/tiktok/analytics/account": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An account's daily followers, following, likes and video count over time
+         * @description The history the analytics sync keeps (TikTok gives only running totals): one point a day from `from` to `to` (at most 400 days; default the last 30), `synced_at` (the newest stats) and `next_sync_at` (when they are next due). `unavailable` says why nothing new comes (`scope_missing`: no `user.info.stats`; `revoked`; `reauth_required`), never an empty series that looks like no growth. One database read; TikTok is not called.
+         */
+        get: operations["getTikTokAccountAnalytics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/social-connections/tiktok/analytics/videos": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The account's videos made in a range, with their totals, growth and velocity
+         * @description Videos created from `from` to `to` with their latest totals, `growth` (totals at the range's last point, from 0 for a video made in it) and `velocity` (views in the first 24 hours over the median of the account's previous 20 videos at that age; null until known). `sort`: `recent` (default), `views`, `growth`, `velocity`; a page of `limit`, the next one at `next_cursor`. One database read; TikTok is not called.
+         */
+        get: operations["listTikTokVideoAnalytics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/social-connections/tiktok/analytics/videos/{video_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One video's totals over time
+         * @description The video and its whole series: a point an hour in its first 24 hours, then a day (`granularity`), `synced_at` and `next_sync_at` (null: no longer refreshed, its last point stays). A video that is not the account's: 404 `video_not_found`.
+         */
+        get: operations["getTikTokVideoAnalytics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/social-connections/tiktok/posts/{id}/retry": {
         parameters: {
             query?: never;
@@ -391,7 +451,7 @@ export interface components {
              * @description Stable, for the frontend
              * @enum {string}
              */
-            code: "invalid_json" | "invalid_request" | "email_required" | "open_id_required" | "access_token_required" | "unsupported_provider" | "unauthorized" | "tiktok_token_invalid" | "tiktok_account_mismatch" | "tiktok_not_connected" | "method_not_allowed" | "account_exists" | "tiktok_account_in_use" | "tiktok_reauth_required" | "payload_too_large" | "tiktok_rate_limited" | "tiktok_unavailable" | "database_unavailable" | "identity_unavailable" | "internal_error" | "tiktok_sign_in_not_enabled" | "tiktok_account_disconnected" | "last_sign_in_method" | "too_many_connections" | "invalid_redirect_uri" | "invalid_state" | "invalid_code" | "state_mismatch" | "invalid_signature" | "tiktok_scope_missing" | "invalid_privacy_level" | "tiktok_post_limit" | "tiktok_posting_blocked" | "tiktok_app_unaudited" | "video_url_not_verified" | "idempotency_key_reused" | "idempotency_key_in_progress" | "post_not_found" | "route_not_found" | "too_many_pending_authorizations" | "idempotency_outcome_unknown" | "token_sign_in_disabled" | "rate_limited" | "post_not_editable" | "media_not_found" | "media_not_ready" | "storage_unavailable" | "media_unreadable" | "video_too_long" | "video_too_short" | "video_frame_rate" | "video_resolution" | "video_format" | "photo_format" | "photo_too_large";
+            code: "invalid_json" | "invalid_request" | "email_required" | "open_id_required" | "access_token_required" | "unsupported_provider" | "unauthorized" | "tiktok_token_invalid" | "tiktok_account_mismatch" | "tiktok_not_connected" | "method_not_allowed" | "account_exists" | "tiktok_account_in_use" | "tiktok_reauth_required" | "payload_too_large" | "tiktok_rate_limited" | "tiktok_unavailable" | "database_unavailable" | "identity_unavailable" | "internal_error" | "tiktok_sign_in_not_enabled" | "tiktok_account_disconnected" | "last_sign_in_method" | "too_many_connections" | "invalid_redirect_uri" | "invalid_state" | "invalid_code" | "state_mismatch" | "invalid_signature" | "tiktok_scope_missing" | "invalid_privacy_level" | "tiktok_post_limit" | "tiktok_posting_blocked" | "tiktok_app_unaudited" | "video_url_not_verified" | "idempotency_key_reused" | "idempotency_key_in_progress" | "post_not_found" | "route_not_found" | "too_many_pending_authorizations" | "idempotency_outcome_unknown" | "token_sign_in_disabled" | "rate_limited" | "post_not_editable" | "media_not_found" | "media_not_ready" | "storage_unavailable" | "media_unreadable" | "video_too_long" | "video_too_short" | "video_frame_rate" | "video_resolution" | "video_format" | "photo_format" | "photo_too_large" | "video_not_found";
             request_id: string;
         };
         /**
@@ -649,8 +709,98 @@ export interface components {
             /** @description Filled once TikTok's moderation makes the post public */
             public_post_ids: string[];
             uploaded_bytes: number | null;
+            /** @description The video the post became (its first public post id), tracked by the analytics sync */
+            video_id?: string | null;
+            /** @description That video's latest totals (null before its first sync) */
+            metrics?: null | {
+                views?: number | null;
+                likes?: number | null;
+                comments?: number | null;
+                shares?: number | null;
+                synced_at?: components["schemas"]["Timestamp"];
+            };
             created_at: components["schemas"]["Timestamp"];
             updated_at: components["schemas"]["Timestamp"];
+        };
+        /**
+         * @description Why the sync gets nothing new for the account (null when it does)
+         * @enum {string|null}
+         */
+        Unavailable: "scope_missing" | "revoked" | "reauth_required" | null;
+        OptionalTimestamp: null | components["schemas"]["Timestamp"];
+        Totals: {
+            views?: number | null;
+            likes?: number | null;
+            comments?: number | null;
+            shares?: number | null;
+        };
+        AccountAnalytics: {
+            account_id: string;
+            /** Format: date */
+            from: string;
+            /** Format: date */
+            to: string;
+            series: {
+                /** Format: date */
+                date: string;
+                followers: number | null;
+                following: number | null;
+                likes: number | null;
+                videos: number | null;
+            }[];
+            synced_at: components["schemas"]["OptionalTimestamp"];
+            next_sync_at: components["schemas"]["OptionalTimestamp"];
+            unavailable: components["schemas"]["Unavailable"];
+        };
+        TrackedVideo: {
+            video_id: string;
+            title?: string | null;
+            description?: string | null;
+            create_time: components["schemas"]["OptionalTimestamp"];
+            duration?: number | null;
+            /** @description TikTok's cover URL as last synced (expires after about 6 hours) */
+            cover_image_url?: string | null;
+            share_url?: string | null;
+            views: number | null;
+            likes: number | null;
+            comments: number | null;
+            shares: number | null;
+            /** @description Views at its last sync inside its first 24 hours (null before it is a day old) */
+            views_24h?: number | null;
+            /** @description views_24h over the median of the account's previous 20 videos' (null until known) */
+            velocity: number | null;
+            deleted_at: components["schemas"]["OptionalTimestamp"];
+            first_seen_at?: components["schemas"]["OptionalTimestamp"];
+            synced_at: components["schemas"]["OptionalTimestamp"];
+            next_sync_at: components["schemas"]["OptionalTimestamp"];
+        };
+        VideoAnalyticsPage: {
+            account_id: string;
+            /** Format: date */
+            from: string;
+            /** Format: date */
+            to: string;
+            /** @enum {string} */
+            sort: "recent" | "views" | "growth" | "velocity";
+            videos: (components["schemas"]["TrackedVideo"] & {
+                growth: components["schemas"]["Totals"];
+            })[];
+            /** @description Videos made in the range */
+            total: number;
+            next_cursor: string | null;
+            unavailable: components["schemas"]["Unavailable"];
+        };
+        VideoAnalytics: {
+            account_id: string;
+            video: components["schemas"]["TrackedVideo"];
+            series: (components["schemas"]["Totals"] & {
+                at: components["schemas"]["Timestamp"];
+                /** @enum {string} */
+                granularity: "hour" | "day";
+            })[];
+            synced_at: components["schemas"]["OptionalTimestamp"];
+            next_sync_at: components["schemas"]["OptionalTimestamp"];
+            unavailable: components["schemas"]["Unavailable"];
         };
         WebhookDelivery: {
             client_key: string;
@@ -930,6 +1080,10 @@ export interface components {
         };
     };
     parameters: {
+        /** @description The first day (UTC), YYYY-MM-DD; default 29 days before `to` */
+        From: string;
+        /** @description The last day (UTC), YYYY-MM-DD; default today */
+        To: string;
         /** @description A TikTok open_id of the caller's; default the primary, else the most recently updated */
         AccountId: string;
     };
@@ -1354,6 +1508,108 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["NotConnected"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getTikTokAccountAnalytics: {
+        parameters: {
+            query?: {
+                /** @description A TikTok open_id of the caller's; default the primary, else the most recently updated */
+                account_id?: components["parameters"]["AccountId"];
+                /** @description The first day (UTC), YYYY-MM-DD; default 29 days before `to` */
+                from?: components["parameters"]["From"];
+                /** @description The last day (UTC), YYYY-MM-DD; default today */
+                to?: components["parameters"]["To"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The account's series */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountAnalytics"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotConnected"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listTikTokVideoAnalytics: {
+        parameters: {
+            query?: {
+                /** @description A TikTok open_id of the caller's; default the primary, else the most recently updated */
+                account_id?: components["parameters"]["AccountId"];
+                /** @description The first day (UTC), YYYY-MM-DD; default 29 days before `to` */
+                from?: components["parameters"]["From"];
+                /** @description The last day (UTC), YYYY-MM-DD; default today */
+                to?: components["parameters"]["To"];
+                sort?: "recent" | "views" | "growth" | "velocity";
+                limit?: number;
+                /** @description A previous page's next_cursor */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of the account's videos */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VideoAnalyticsPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["NotConnected"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getTikTokVideoAnalytics: {
+        parameters: {
+            query?: {
+                /** @description A TikTok open_id of the caller's; default the primary, else the most recently updated */
+                account_id?: components["parameters"]["AccountId"];
+            };
+            header?: never;
+            path: {
+                video_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The video and its series */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VideoAnalytics"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description tiktok_not_connected, or video_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             503: components["responses"]["Unavailable"];
         };
     };

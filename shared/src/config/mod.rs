@@ -8,6 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::crypto::TokenCipher;
 
+pub mod analytics;
 mod authorization;
 mod secrets;
 use authorization::authorization_config;
@@ -127,6 +128,8 @@ pub struct Config {
     pub extra_ca_certs: Vec<reqwest::Certificate>,
     /// `REQUEST_DEADLINE_SECONDS` (default 18, at most 20: the functions time out at 25).
     pub request_deadline: Duration,
+    /// `ANALYTICS_RPM`, `ANALYTICS_RETENTION_DAYS`, `ANALYTICS_CADENCE`, `ANALYTICS_WORKERS`.
+    pub analytics: analytics::Settings,
 }
 
 // The settings of the TikTok and Firebase adapters are their own types, read here.
@@ -324,6 +327,16 @@ impl Config {
         let sweep_workers = src.number("SWEEP_WORKERS", 1..=64, 16)? as usize;
         let dispatch_workers = src.number("DISPATCH_WORKERS", 1..=64, 16)? as usize;
         let token_sign_in_enabled = src.flag("TOKEN_SIGN_IN_ENABLED", true)?;
+        let analytics = analytics::Settings {
+            rpm: src.number("ANALYTICS_RPM", 1..=600, 300)? as u32,
+            retention_days: src.number("ANALYTICS_RETENTION_DAYS", 31..=3650, 400)? as u32,
+            cadence: analytics::Cadence::parse(
+                src.get("ANALYTICS_CADENCE")
+                    .unwrap_or(analytics::Cadence::DEFAULT),
+            )
+            .map_err(|reason| malformed("ANALYTICS_CADENCE", reason))?,
+            workers: src.number("ANALYTICS_WORKERS", 1..=32, 4)? as usize,
+        };
         let app_audited = match src.get("TIKTOK_APP_AUDITED").map(str::trim) {
             None | Some("") => None,
             Some(_) => Some(src.flag("TIKTOK_APP_AUDITED", true)?),
@@ -356,6 +369,7 @@ impl Config {
             media_url_prefixes,
             extra_ca_certs,
             request_deadline,
+            analytics,
             supabase_rest_url,
             supabase_service_key: SecretString::from(service_key),
             cipher,

@@ -11,6 +11,7 @@ pub mod retry_tiktok_post;
 pub mod route_not_found;
 pub mod store_tiktok_profile;
 pub mod store_token;
+pub mod tiktok_analytics;
 pub mod tiktok_authorize;
 pub mod tiktok_callback;
 pub mod tiktok_creator_info;

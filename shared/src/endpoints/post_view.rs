@@ -17,6 +17,9 @@ pub struct PostView {
     fail_reason: Option<String>,
     public_post_ids: Vec<String>,
     uploaded_bytes: Option<i64>,
+    /// The video it became, once TikTok published it, and its latest totals.
+    video_id: Option<String>,
+    metrics: Option<serde_json::Value>,
     #[serde(with = "crate::timestamp::option")]
     scheduled_at: Option<time::OffsetDateTime>,
     attempts: i32,
@@ -39,6 +42,8 @@ impl From<PostRow> for PostView {
             fail_reason: p.fail_reason,
             public_post_ids: p.public_post_ids,
             uploaded_bytes: p.uploaded_bytes,
+            video_id: p.video_id,
+            metrics: p.video_metrics,
             scheduled_at: p.scheduled_at,
             attempts: p.attempts,
             next_attempt_at: p.next_attempt_at,

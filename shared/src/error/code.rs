@@ -56,12 +56,13 @@ pub const VIDEO_RESOLUTION: &str = "video_resolution";
 pub const VIDEO_FORMAT: &str = "video_format";
 pub const PHOTO_FORMAT: &str = "photo_format";
 pub const PHOTO_TOO_LARGE: &str = "photo_too_large";
+pub const VIDEO_NOT_FOUND: &str = "video_not_found";
 /// 429 answered by AWS before any function runs (template.yaml): one client address over
 /// its WAF limit, or the stage over its throttle. No function answers it.
 pub const RATE_LIMITED: &str = "rate_limited";
 
 /// All of them, in the order of the contract's error table.
-pub const ALL: [&str; 55] = [
+pub const ALL: [&str; 56] = [
     INVALID_JSON,
     INVALID_REQUEST,
     EMAIL_REQUIRED,
@@ -117,4 +118,5 @@ pub const ALL: [&str; 55] = [
     VIDEO_FORMAT,
     PHOTO_FORMAT,
     PHOTO_TOO_LARGE,
+    VIDEO_NOT_FOUND,
 ];

@@ -6,6 +6,7 @@ use std::future::Future;
 
 use serde::Deserialize;
 
+mod analytics;
 mod capacity;
 mod media;
 #[cfg(any(test, feature = "testing"))]
@@ -16,6 +17,7 @@ mod rows;
 mod schedule;
 
 pub use self::postgrest::PostgrestStore;
+pub use analytics::*;
 pub use capacity::*;
 pub use media::*;
 pub use posts::*;

@@ -29,6 +29,12 @@ pub struct PostRow {
     pub public_post_ids: Vec<String>,
     #[serde(default)]
     pub uploaded_bytes: Option<i64>,
+    /// The video it became (its first public post id), which the analytics sync tracks.
+    #[serde(default)]
+    pub video_id: Option<String>,
+    /// That video's latest totals (`views`, `likes`, `comments`, `shares`, `synced_at`).
+    #[serde(default)]
+    pub video_metrics: Option<serde_json::Value>,
     #[serde(default)]
     pub upload: Option<StoredUpload>,
     /// A scheduled post's time (none for a post made at once).

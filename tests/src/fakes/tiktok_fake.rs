@@ -176,6 +176,14 @@ impl TikTokFake {
     }
 
     /// The next responses of `endpoint` (`user_info`, `token`, `revoke`) for this account.
+    /// Changes a video's counts as TikTok will answer them (`view_count`, `like_count`,
+    /// `comment_count`, `share_count`), or removes it (`deleted: true`).
+    pub async fn video_stats(&self, open_id: &str, change: Value) -> Value {
+        let mut body = change;
+        body["open_id"] = json!(open_id);
+        self.post("/_fake/video_stats", body).await
+    }
+
     pub async fn script(&self, open_id: &str, endpoint: &str, responses: Value) {
         self.post(
             "/_fake/faults",

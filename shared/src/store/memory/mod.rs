@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 
 use super::*;
 
+mod analytics;
 mod capacity;
 mod health;
 mod media;

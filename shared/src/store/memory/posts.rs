@@ -44,6 +44,10 @@ pub(super) fn apply_status(
         row.public_post_ids = public_post_ids.to_vec();
     }
     row.uploaded_bytes = uploaded_bytes.or(row.uploaded_bytes);
+    // As the SQL's trigger: the video a published post became.
+    if let Some(first) = row.public_post_ids.first() {
+        row.video_id = Some(first.clone());
+    }
     row.updated_at = Some(OffsetDateTime::now_utc());
 }
 
@@ -61,6 +65,8 @@ pub(super) fn new_row(post: &NewPost, id: String) -> PostRow {
         fail_reason: None,
         public_post_ids: Vec::new(),
         uploaded_bytes: None,
+        video_id: None,
+        video_metrics: None,
         upload: None,
         scheduled_at: None,
         request: None,

@@ -45,6 +45,8 @@ pub(super) struct State {
     pub(super) daily_caps: BTreeMap<i64, (i64, OffsetDateTime)>,
     /// Per app: (unaudited seen, active user cap seen).
     pub(super) app_flags: BTreeMap<String, (Option<OffsetDateTime>, Option<OffsetDateTime>)>,
+    /// The analytics history.
+    pub(super) analytics: super::analytics::AnalyticsState,
 }
 
 /// The database's bound on a connection's metadata (64 KiB).

@@ -384,3 +384,131 @@ impl CapacityStore for PostgrestStore {
         self.rpc_void("note_tiktok_refusal", &args).await
     }
 }
+
+impl AnalyticsStore for PostgrestStore {
+    async fn claim_analytics(
+        &self,
+        accounts: i64,
+        videos: i64,
+        lease_seconds: i64,
+    ) -> Result<AnalyticsClaim, StoreError> {
+        let args = serde_json::json!({
+            "p_accounts": accounts, "p_videos": videos, "p_lease_seconds": lease_seconds,
+        });
+        self.rpc("claim_tiktok_analytics", &args).await
+    }
+
+    async fn release_analytics(
+        &self,
+        connection_id: i64,
+        video_ids: &[String],
+        account: bool,
+        after_seconds: i64,
+    ) -> Result<(), StoreError> {
+        let args = serde_json::json!({
+            "p_connection_id": connection_id, "p_video_ids": video_ids,
+            "p_account": account, "p_after_seconds": after_seconds,
+        });
+        self.rpc_void("release_tiktok_analytics", &args).await
+    }
+
+    async fn record_videos(
+        &self,
+        connection_id: i64,
+        videos: &[crate::tiktok::videos::Video],
+        cadence: &serde_json::Value,
+        asked: Option<&[String]>,
+    ) -> Result<Recorded, StoreError> {
+        let mut args = serde_json::json!({
+            "p_connection_id": connection_id, "p_videos": videos, "p_cadence": cadence,
+        });
+        // Left out when none (the argument's default): a null array is not sent.
+        if let Some(asked) = asked {
+            args["p_asked"] = serde_json::json!(asked);
+        }
+        self.rpc("record_tiktok_videos", &args).await
+    }
+
+    async fn record_account(&self, sync: &AccountSync<'_>) -> Result<(), StoreError> {
+        self.rpc_void("record_tiktok_account", sync).await
+    }
+
+    async fn take_budget(&self, endpoint: &str, rpm: u32) -> Result<BudgetAnswer, StoreError> {
+        let args = serde_json::json!({"p_endpoint": endpoint, "p_rpm": rpm});
+        self.rpc("take_tiktok_budget", &args).await
+    }
+
+    async fn block_budget(&self, endpoint: &str, seconds: i64) -> Result<(), StoreError> {
+        let args = serde_json::json!({"p_endpoint": endpoint, "p_seconds": seconds});
+        self.rpc_void("block_tiktok_budget", &args).await
+    }
+
+    async fn maintain_analytics(
+        &self,
+        retention_days: u32,
+    ) -> Result<serde_json::Value, StoreError> {
+        let args = serde_json::json!({ "p_retention_days": retention_days });
+        self.rpc("maintain_tiktok_analytics", &args).await
+    }
+
+    async fn count_due_analytics(&self) -> Result<i64, StoreError> {
+        self.rpc("count_due_tiktok_analytics", &serde_json::json!({}))
+            .await
+    }
+
+    async fn account_analytics(
+        &self,
+        of: &AnalyticsOf<'_>,
+        range: DateRange,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        #[derive(Serialize)]
+        struct Args<'a> {
+            #[serde(flatten)]
+            of: &'a AnalyticsOf<'a>,
+            #[serde(flatten)]
+            range: DateRange,
+        }
+        self.rpc("tiktok_account_analytics", &Args { of, range })
+            .await
+    }
+
+    async fn videos_analytics(
+        &self,
+        of: &AnalyticsOf<'_>,
+        range: DateRange,
+        page: &VideoPageOf<'_>,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        #[derive(Serialize)]
+        struct Args<'a> {
+            #[serde(flatten)]
+            of: &'a AnalyticsOf<'a>,
+            #[serde(flatten)]
+            range: DateRange,
+            #[serde(flatten)]
+            page: &'a VideoPageOf<'a>,
+        }
+        self.rpc("tiktok_videos_analytics", &Args { of, range, page })
+            .await
+    }
+
+    async fn video_analytics(
+        &self,
+        of: &AnalyticsOf<'_>,
+        video_id: &str,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        #[derive(Serialize)]
+        struct Args<'a> {
+            #[serde(flatten)]
+            of: &'a AnalyticsOf<'a>,
+            p_video_id: &'a str,
+        }
+        self.rpc(
+            "tiktok_video_analytics",
+            &Args {
+                of,
+                p_video_id: video_id,
+            },
+        )
+        .await
+    }
+}

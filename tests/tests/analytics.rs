@@ -1,0 +1,646 @@
+//! The analytics history against the real stack: the sync (sync-analytics) on the job
+//! runner with PostgreSQL's claims, cadence and token bucket, against the TikTok fake
+//! (which counts every call and enforces TikTok's 600 a minute per endpoint), and the
+//! three reads checked against the snapshots stored.
+
+use integration_tests::*;
+use serde_json::{json, Value};
+
+/// Each test runs the sync, which takes every due item: one at a time, and each parks
+/// the other suites' analytics first.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+const STATS_AND_VIDEOS: &str = "user.info.basic,user.info.stats,video.list";
+
+fn in_seconds(s: u64) -> tokio::time::Instant {
+    tokio::time::Instant::now() + std::time::Duration::from_secs(s)
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// Now in Unix seconds with their fraction (as the fake's call log has it).
+fn precise_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+/// Only these connections' analytics are due (the rest of the database's pushed a
+/// day on), and every endpoint's budget starts full.
+fn only_due(connection_ids: &[i64]) {
+    let ids = connection_ids
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    psql(&format!(
+        "update tiktok_analytics_accounts set due_at = now() + interval '1 day' \
+         where connection_id not in ({ids}); \
+         update tiktok_videos set next_sync_at = now() + interval '1 day' \
+         where connection_id not in ({ids}) and next_sync_at is not null; \
+         delete from tiktok_rate_buckets;"
+    ));
+}
+
+/// A user with a new TikTok account of `scope`, connected: (user, account, connection id).
+async fn creator(app: &shared::LiveApp, scope: &str) -> (FirebaseUser, TikTokAccount, i64) {
+    let user = given::user().await;
+    let account = TikTokFake::new().account(scope).await;
+    let id = given::connection(&user, &account)
+        .through_store_token(app)
+        .await;
+    (user, account, id)
+}
+
+fn query(sql: &str) -> Value {
+    let text = psql(&format!(
+        "select coalesce(json_agg(q), '[]') from ({sql}) q"
+    ));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+async fn read(
+    app: &shared::LiveApp,
+    function: &str,
+    user: &FirebaseUser,
+    account: &TikTokAccount,
+    params: &[(&str, &str)],
+    extra: &[(&str, &str)],
+) -> Reply {
+    let file = format!("{function}/account-id.json");
+    let file = if function == "tiktok-analytics-video" {
+        "tiktok-analytics-video/ok.json".to_owned()
+    } else {
+        file
+    };
+    let mut all: Vec<(&str, &str)> = vec![("account_id", account.open_id.as_str())];
+    all.extend_from_slice(params);
+    let req = with_query(request(&file, user, account, extra), &all);
+    send(function, app, req).await
+}
+
+fn calls_of<'a>(calls: &'a [Value], endpoint: &str) -> Vec<&'a Value> {
+    calls.iter().filter(|c| c["endpoint"] == endpoint).collect()
+}
+
+#[tokio::test]
+async fn the_sync_keeps_each_videos_history_by_its_age_and_the_reads_show_it() {
+    let _serial = SERIAL.lock().await;
+    let (app, fake) = (live_app(), TikTokFake::new());
+    let (user, account, id) = creator(&app, STATS_AND_VIDEOS).await;
+    // Three videos of the last hours and one 100 days old.
+    let young = fake
+        .add_videos(
+            &account.open_id,
+            json!({"count": 3, "newest": now() - 3600}),
+        )
+        .await;
+    fake.add_videos(
+        &account.open_id,
+        json!({"count": 1, "newest": now() - 100 * 86_400, "title": "Old"}),
+    )
+    .await;
+    only_due(&[id]);
+
+    let first = shared::analytics::run(&app, in_seconds(30)).await.unwrap();
+    assert_eq!((first.accounts, first.videos_new), (1, 4), "{first:?}");
+    let rows = query(&format!(
+        "select video_id, tier, extract(epoch from next_sync_at - now())::int as next_in, views, deleted_at \
+         from tiktok_videos where connection_id = {id} order by create_time desc"
+    ));
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 4);
+    // An hour old: hourly (tier 0); 100 days: never again (its listed totals kept).
+    assert_eq!(rows[0]["tier"], 0);
+    assert!(
+        (3500..=3600).contains(&rows[0]["next_in"].as_i64().unwrap()),
+        "{rows:?}"
+    );
+    assert_eq!(rows[3]["next_in"], Value::Null);
+    assert_eq!(rows[3]["views"], 1000);
+    let stats = query(&format!(
+        "select followers, videos from tiktok_account_snapshots where connection_id = {id}"
+    ));
+    assert_eq!(stats.as_array().unwrap().len(), 1, "{stats}");
+
+    // An hour later (backdated) the young videos are due, the old one is not: one query
+    // with the three ids, which overwrites this hour's point with the new totals.
+    let newest = young[0]["id"].as_str().unwrap().to_owned();
+    fake.video_stats(
+        &account.open_id,
+        json!({"video_id": newest, "view_count": 5000, "like_count": 70}),
+    )
+    .await;
+    psql(&format!(
+        "update tiktok_videos set next_sync_at = now() - interval '1 minute' \
+         where connection_id = {id} and next_sync_at is not null"
+    ));
+    let before = fake.calls(&account.open_id).await.len();
+    let second = shared::analytics::run(&app, in_seconds(30)).await.unwrap();
+    assert_eq!(
+        (second.video_batches, second.videos_refreshed),
+        (1, 3),
+        "{second:?}"
+    );
+    let calls = fake.calls(&account.open_id).await;
+    let queries = calls_of(&calls[before..], "video_query");
+    assert_eq!(queries.len(), 1, "{calls:?}");
+    let asked = queries[0]["body"]["filters"]["video_ids"]
+        .as_array()
+        .unwrap();
+    assert_eq!(asked.len(), 3, "the 100-day-old video is never asked for");
+    let points = query(&format!(
+        "select views, likes, hourly from tiktok_video_snapshots \
+         where connection_id = {id} and video_id = '{newest}'"
+    ));
+    assert_eq!(
+        points,
+        json!([{"views": 5000, "likes": 70, "hourly": true}]),
+        "one row per hour"
+    );
+
+    // The reads: the video's series and the account's videos, as stored.
+    let video = read(
+        &app,
+        "tiktok-analytics-video",
+        &user,
+        &account,
+        &[],
+        &[("REPLACE_WITH_VIDEO_ID", &newest)],
+    )
+    .await;
+    assert_eq!(video.status, 200, "{}", video.body);
+    assert_eq!(video.body["video"]["views"], 5000);
+    assert_eq!(video.body["series"].as_array().unwrap().len(), 1);
+    assert_eq!(video.body["series"][0]["granularity"], "hour");
+    assert_eq!(video.body["series"][0]["views"], 5000);
+    assert!(video.body["next_sync_at"].as_str().unwrap().ends_with('Z'));
+    let from = time::OffsetDateTime::now_utc().date() - time::Duration::days(200);
+    let from = shared::store::iso_date::format(from);
+    let listed = read(
+        &app,
+        "tiktok-analytics-videos",
+        &user,
+        &account,
+        &[("from", &from), ("sort", "views"), ("limit", "2")],
+        &[],
+    )
+    .await;
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    assert_eq!(listed.body["total"], 4);
+    assert_eq!(listed.body["videos"][0]["video_id"], newest.as_str());
+    assert_eq!(listed.body["videos"][0]["growth"]["views"], 5000);
+    assert_eq!(listed.body["videos"].as_array().unwrap().len(), 2);
+    let next = listed.body["next_cursor"].as_str().unwrap().to_owned();
+    let rest = read(
+        &app,
+        "tiktok-analytics-videos",
+        &user,
+        &account,
+        &[
+            ("from", &from),
+            ("sort", "views"),
+            ("limit", "2"),
+            ("cursor", &next),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(rest.body["videos"].as_array().unwrap().len(), 2);
+    assert_eq!(rest.body["next_cursor"], Value::Null);
+    let account_read = read(
+        &app,
+        "tiktok-analytics-account",
+        &user,
+        &account,
+        &[("from", &from)],
+        &[],
+    )
+    .await;
+    assert_eq!(account_read.status, 200, "{}", account_read.body);
+    assert_eq!(account_read.body["series"].as_array().unwrap().len(), 1);
+    assert_eq!(account_read.body["unavailable"], Value::Null);
+}
+
+#[tokio::test]
+async fn a_video_tiktok_no_longer_answers_is_kept_and_marked_deleted() {
+    let _serial = SERIAL.lock().await;
+    let (app, fake) = (live_app(), TikTokFake::new());
+    let (user, account, id) = creator(&app, STATS_AND_VIDEOS).await;
+    let made = fake
+        .add_videos(
+            &account.open_id,
+            json!({"count": 2, "newest": now() - 7200}),
+        )
+        .await;
+    only_due(&[id]);
+    shared::analytics::run(&app, in_seconds(30)).await.unwrap();
+    let gone = made[1]["id"].as_str().unwrap().to_owned();
+    fake.video_stats(&account.open_id, json!({"video_id": gone, "deleted": true}))
+        .await;
+    psql(&format!(
+        "update tiktok_videos set next_sync_at = now() - interval '1 minute' where connection_id = {id}"
+    ));
+    let run = shared::analytics::run(&app, in_seconds(30)).await.unwrap();
+    assert_eq!(run.videos_deleted, 1, "{run:?}");
+    let row = query(&format!(
+        "select deleted_at is not null as deleted, next_sync_at, views from tiktok_videos \
+         where connection_id = {id} and video_id = '{gone}'"
+    ));
+    assert_eq!(row[0]["deleted"], true);
+    assert_eq!(row[0]["next_sync_at"], Value::Null);
+    assert!(row[0]["views"].as_i64().is_some(), "its last totals stay");
+    let video = read(
+        &app,
+        "tiktok-analytics-video",
+        &user,
+        &account,
+        &[],
+        &[("REPLACE_WITH_VIDEO_ID", &gone)],
+    )
+    .await;
+    assert_eq!(video.status, 200);
+    assert!(
+        video.body["video"]["deleted_at"].is_string(),
+        "{}",
+        video.body
+    );
+    assert_eq!(video.body["series"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn the_budget_holds_over_four_workers_and_two_overlapping_runs() {
+    let _serial = SERIAL.lock().await;
+    let (app, fake) = (live_app(), TikTokFake::new());
+    let mut ids = Vec::new();
+    let mut open_ids = Vec::new();
+    for _ in 0..12 {
+        let (_, account, id) = creator(&app, STATS_AND_VIDEOS).await;
+        fake.add_videos(&account.open_id, json!({"count": 1, "newest": now() - 600}))
+            .await;
+        ids.push(id);
+        open_ids.push(account.open_id);
+    }
+    // Discovery with the default budget, then every video due at once.
+    only_due(&ids);
+    let found = shared::analytics::run(&app, in_seconds(60)).await.unwrap();
+    assert_eq!((found.accounts, found.videos_new), (12, 12), "{found:?}");
+    psql(&format!(
+        "update tiktok_videos set next_sync_at = now() - interval '1 minute' \
+         where connection_id in ({})",
+        ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+    ));
+    psql("delete from tiktok_rate_buckets");
+
+    // 20 a minute: a bucket of 2, refilled with 18 over the minute (0.3 a second).
+    let tight = app_with(&[("ANALYTICS_RPM", "20"), ("ANALYTICS_WORKERS", "4")]);
+    let started = std::time::Instant::now();
+    let since = precise_now();
+    let (a, b) = tokio::join!(
+        shared::analytics::run(&tight, in_seconds(5)),
+        shared::analytics::run(&tight, in_seconds(5)),
+    );
+    let elapsed = started.elapsed().as_secs_f64();
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let calls = fake.all_calls().await;
+    let sent: Vec<&Value> = calls
+        .iter()
+        .filter(|c| c["endpoint"] == "video_query" && c["at"].as_f64().unwrap() >= since)
+        .filter(|c| open_ids.iter().any(|o| c["open_id"] == o.as_str()))
+        .collect();
+    // Never more than the bucket and its refill: 2 + 0.3 a second (and so never 20 in
+    // any minute).
+    let most = 2.0 + 0.3 * elapsed;
+    assert!(!sent.is_empty(), "{a:?} {b:?}");
+    assert!(
+        sent.len() as f64 <= most + 0.001,
+        "{} queries in {elapsed:.1} s",
+        sent.len()
+    );
+    assert_eq!(
+        a.spent["video_query"] + b.spent["video_query"],
+        sent.len() as u64
+    );
+    assert!(sent.len() <= 20);
+    assert!(
+        a.stopped == Some("budget_spent") || b.stopped == Some("budget_spent"),
+        "{a:?} {b:?}"
+    );
+    // The first run to end may have found everything claimed by the other.
+    let left = a.remaining.unwrap().max(b.remaining.unwrap());
+    assert!(left > 0, "work left for the next runs: {a:?} {b:?}");
+    // What was not refreshed is due again (given back), none lost to a lease.
+    let due = query(&format!(
+        "select count(*) as n from tiktok_videos where connection_id in ({}) and next_sync_at <= now()",
+        ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+    ));
+    assert_eq!(
+        due[0]["n"].as_i64().unwrap() as usize,
+        12 - sent.len(),
+        "{due}"
+    );
+}
+
+#[tokio::test]
+async fn tiktoks_429_stops_that_endpoint_for_the_rest_of_the_minute() {
+    let _serial = SERIAL.lock().await;
+    let (app, fake) = (live_app(), TikTokFake::new());
+    let (_, account, id) = creator(&app, STATS_AND_VIDEOS).await;
+    fake.add_videos(&account.open_id, json!({"count": 1, "newest": now() - 600}))
+        .await;
+    only_due(&[id]);
+    shared::analytics::run(&app, in_seconds(30)).await.unwrap();
+    psql(&format!(
+        "update tiktok_videos set next_sync_at = now() - interval '1 minute' where connection_id = {id}"
+    ));
+    fake.script(
+        &account.open_id,
+        "video_query",
+        json!([{"fixture": "user-info-rate-limited"}]),
+    )
+    .await;
+    let run = shared::analytics::run(&app, in_seconds(4)).await.unwrap();
+    assert_eq!(run.rate_limited, 1, "{run:?}");
+    assert_eq!(
+        run.stopped,
+        Some("budget_spent"),
+        "the endpoint waits out its minute"
+    );
+    assert_eq!(fake.count(&account.open_id, "video_query").await, 1);
+    let blocked = query("select extract(epoch from blocked_until - now())::int as s from tiktok_rate_buckets where endpoint = 'video_query'");
+    assert!(blocked[0]["s"].as_i64().unwrap() > 50, "{blocked}");
+    // The video is due again, not lost.
+    let row = query(&format!(
+        "select next_sync_at <= now() as due from tiktok_videos where connection_id = {id}"
+    ));
+    assert_eq!(row[0]["due"], true);
+}
+
+#[tokio::test]
+async fn revoked_and_scopeless_accounts_are_skipped_without_calls_and_say_why() {
+    let _serial = SERIAL.lock().await;
+    let app = live_app();
+    let (user, scopeless, scopeless_id) = creator(&app, "user.info.basic").await;
+    let (revoked_user, revoked, revoked_id) = creator(&app, STATS_AND_VIDEOS).await;
+    // The scopes as TikTok granted them (store-token keeps none: TikTok would say).
+    psql(&format!(
+        "update social_connections set scope = 'user.info.basic' where id = {scopeless_id}; \
+         update social_connections set revoked_at = now(), scope = '{STATS_AND_VIDEOS}' where id = {revoked_id}"
+    ));
+    only_due(&[scopeless_id, revoked_id]);
+    let since = precise_now();
+    let run = shared::analytics::run(&app, in_seconds(20)).await.unwrap();
+    assert_eq!(run.accounts, 0, "{run:?}");
+    let fake = TikTokFake::new();
+    for account in [&scopeless, &revoked] {
+        let calls = fake.calls(&account.open_id).await;
+        assert!(
+            calls.iter().all(|c| c["at"].as_f64().unwrap() < since),
+            "no call since the run began: {calls:?}"
+        );
+    }
+    let marked = query(&format!(
+        "select connection_id, unavailable from tiktok_analytics_accounts \
+         where connection_id in ({scopeless_id}, {revoked_id}) order by connection_id"
+    ));
+    assert_eq!(marked[0]["unavailable"], "scope_missing", "{marked}");
+    assert_eq!(marked[1]["unavailable"], "revoked", "{marked}");
+    let read_scopeless = read(
+        &app,
+        "tiktok-analytics-account",
+        &user,
+        &scopeless,
+        &[],
+        &[],
+    )
+    .await;
+    assert_eq!(read_scopeless.status, 200);
+    assert_eq!(read_scopeless.body["unavailable"], "scope_missing");
+    assert_eq!(read_scopeless.body["next_sync_at"], Value::Null);
+    let read_revoked = read(
+        &app,
+        "tiktok-analytics-videos",
+        &revoked_user,
+        &revoked,
+        &[],
+        &[],
+    )
+    .await;
+    assert_eq!(
+        read_revoked.body["unavailable"], "revoked",
+        "{}",
+        read_revoked.body
+    );
+}
+
+#[tokio::test]
+async fn another_users_account_and_video_are_not_found() {
+    let _serial = SERIAL.lock().await;
+    let (app, fake) = (live_app(), TikTokFake::new());
+    let (_, ana_account, ana_id) = creator(&app, STATS_AND_VIDEOS).await;
+    let (bob, bob_account, _) = creator(&app, STATS_AND_VIDEOS).await;
+    let made = fake
+        .add_videos(
+            &ana_account.open_id,
+            json!({"count": 1, "newest": now() - 600}),
+        )
+        .await;
+    only_due(&[ana_id]);
+    shared::analytics::run(&app, in_seconds(20)).await.unwrap();
+    let anas_video = made[0]["id"].as_str().unwrap();
+    // Bob names Ana's account: not his.
+    for function in ["tiktok-analytics-account", "tiktok-analytics-videos"] {
+        let reply = read(&app, function, &bob, &ana_account, &[], &[]).await;
+        reply.assert_error(404, "tiktok_not_connected");
+    }
+    let reply = read(
+        &app,
+        "tiktok-analytics-video",
+        &bob,
+        &ana_account,
+        &[],
+        &[("REPLACE_WITH_VIDEO_ID", anas_video)],
+    )
+    .await;
+    reply.assert_error(404, "tiktok_not_connected");
+    // Bob names his own account and Ana's video: no such video of his.
+    let reply = read(
+        &app,
+        "tiktok-analytics-video",
+        &bob,
+        &bob_account,
+        &[],
+        &[("REPLACE_WITH_VIDEO_ID", anas_video)],
+    )
+    .await;
+    reply.assert_error(404, "video_not_found");
+}
+
+#[tokio::test]
+async fn the_reads_numbers_are_the_stored_snapshots() {
+    let _serial = SERIAL.lock().await;
+    let app = live_app();
+    let (user, account, id) = creator(&app, STATS_AND_VIDEOS).await;
+    psql("select ensure_tiktok_analytics_partitions(now() - interval '60 days', now())");
+    // Three days of account stats.
+    psql(&format!(
+        "insert into tiktok_account_snapshots (connection_id, day, followers, following, likes, videos) values \
+         ({id}, current_date - 2, 100, 5, 1000, 20), ({id}, current_date - 1, 120, 5, 1100, 21), \
+         ({id}, current_date, 150, 6, 1300, 22)"
+    ));
+    // 21 videos a day apart, 2 to 22 days old: views at 24 hours 100, 200, ... (the
+    // newest 2100); each with two daily points.
+    for i in 0..21 {
+        let age_days = 22 - i;
+        psql(&format!(
+            "insert into tiktok_videos (connection_id, video_id, create_time, views, views_24h, \
+             last_synced_at, next_sync_at, tier) values ({id}, 'v{i}', now() - interval '{age_days} days', \
+             {views}, {v24}, now(), now() + interval '1 day', 2); \
+             insert into tiktok_video_snapshots (connection_id, video_id, bucket, hourly, views) values \
+             ({id}, 'v{i}', date_trunc('day', now()) - interval '1 day', false, {half}), \
+             ({id}, 'v{i}', date_trunc('day', now()), false, {views})",
+            views = (i + 1) * 1000,
+            v24 = (i + 1) * 100,
+            half = (i + 1) * 500,
+        ));
+    }
+    let from = shared::store::iso_date::format(
+        time::OffsetDateTime::now_utc().date() - time::Duration::days(2),
+    );
+    let stats = read(
+        &app,
+        "tiktok-analytics-account",
+        &user,
+        &account,
+        &[("from", &from)],
+        &[],
+    )
+    .await;
+    let followers: Vec<i64> = stats.body["series"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["followers"].as_i64().unwrap())
+        .collect();
+    assert_eq!(followers, [100, 120, 150], "{}", stats.body);
+
+    let from = shared::store::iso_date::format(
+        time::OffsetDateTime::now_utc().date() - time::Duration::days(30),
+    );
+    let listed = read(
+        &app,
+        "tiktok-analytics-videos",
+        &user,
+        &account,
+        &[("from", &from), ("sort", "velocity"), ("limit", "3")],
+        &[],
+    )
+    .await;
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    let top = &listed.body["videos"][0];
+    // The newest: 2100 at 24 hours over the median of the 20 before it (100..2000:
+    // 1050) = 2.0.
+    assert_eq!(top["video_id"], "v20", "{}", listed.body);
+    assert_eq!(top["velocity"], 2.0);
+    assert_eq!(top["views"], 21000);
+    assert_eq!(top["growth"]["views"], 21000, "made in the range: from 0");
+    // The oldest has no previous videos: no velocity yet.
+    let oldest = read(
+        &app,
+        "tiktok-analytics-video",
+        &user,
+        &account,
+        &[],
+        &[("REPLACE_WITH_VIDEO_ID", "v0")],
+    )
+    .await;
+    assert_eq!(oldest.body["video"]["velocity"], Value::Null);
+    assert_eq!(oldest.body["series"].as_array().unwrap().len(), 2);
+    assert_eq!(oldest.body["series"][0]["views"], 500);
+    assert_eq!(oldest.body["series"][1]["views"], 1000);
+    let recent = read(
+        &app,
+        "tiktok-analytics-videos",
+        &user,
+        &account,
+        &[("from", &from)],
+        &[],
+    )
+    .await;
+    assert_eq!(recent.body["videos"][0]["video_id"], "v20");
+    assert_eq!(recent.body["total"], 21);
+}
+
+#[tokio::test]
+async fn old_partitions_are_dropped_whole() {
+    let _serial = SERIAL.lock().await;
+    let app = live_app();
+    let (_, _, id) = creator(&app, STATS_AND_VIDEOS).await;
+    psql("select ensure_tiktok_analytics_partitions(now() - interval '450 days', now() - interval '450 days')");
+    psql(&format!(
+        "insert into tiktok_account_snapshots (connection_id, day, followers) values ({id}, current_date - 450, 1); \
+         insert into tiktok_video_snapshots (connection_id, video_id, bucket, hourly, views) values \
+         ({id}, 'old', now() - interval '450 days', false, 1)"
+    ));
+    let month = query("select to_char(now() - interval '450 days', '\"y\"YYYY\"m\"MM') as m");
+    let month = month[0]["m"].as_str().unwrap().to_owned();
+    only_due(&[id]);
+    shared::analytics::run(&app, in_seconds(20)).await.unwrap();
+    let left = query(&format!(
+        "select relname from pg_class where relname in ('tiktok_video_snapshots_{month}', 'tiktok_account_snapshots_{month}')"
+    ));
+    assert_eq!(left, json!([]), "the 400-day retention dropped them");
+    let current = query("select relname from pg_class where relname = 'tiktok_video_snapshots_' || to_char(now(), '\"y\"YYYY\"m\"MM')");
+    assert_eq!(current.as_array().unwrap().len(), 1, "this month's is kept");
+}
+
+#[tokio::test]
+async fn a_published_post_carries_its_video_and_latest_totals() {
+    let _serial = SERIAL.lock().await;
+    let (app, fake) = (live_app(), TikTokFake::new());
+    let (user, account) = publisher(&app).await;
+    let posted = send(
+        "tiktok-publish",
+        &app,
+        good_request("tiktok-publish", &user, &account),
+    )
+    .await;
+    assert_eq!(posted.status, 201, "{}", posted.body);
+    let post_id = posted.body["id"].as_str().unwrap().to_owned();
+    let video = fake
+        .add_videos(&account.open_id, json!({"count": 1, "newest": now() - 60}))
+        .await;
+    let video_id = video[0]["id"].as_str().unwrap().to_owned();
+    // TikTok made it public as this video (the webhook's post id).
+    psql(&format!(
+        "update tiktok_posts set status = 'PUBLISH_COMPLETE', public_post_ids = '[\"{video_id}\"]' where id = '{post_id}'"
+    ));
+    let connection_id = query(&format!(
+        "select connection_id from tiktok_posts where id = '{post_id}'"
+    ))[0]["connection_id"]
+        .as_i64()
+        .unwrap();
+    only_due(&[connection_id]);
+    shared::analytics::run(&app, in_seconds(20)).await.unwrap();
+    let status = send(
+        "tiktok-post-status",
+        &app,
+        request(
+            "tiktok-post-status/ok.json",
+            &user,
+            &account,
+            &[("REPLACE_WITH_POST_ID", &post_id)],
+        ),
+    )
+    .await;
+    assert_eq!(status.status, 200, "{}", status.body);
+    assert_eq!(status.body["video_id"], video_id.as_str());
+    assert_eq!(status.body["metrics"]["views"], 1000, "{}", status.body);
+    assert!(status.body["metrics"]["synced_at"]
+        .as_str()
+        .unwrap()
+        .ends_with('Z'));
+}
