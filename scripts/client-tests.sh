@@ -29,6 +29,7 @@ log "example page in headless Chromium"
   cd examples/web
   npm_ci_cached >/dev/null
   WEB_BASE_URL="$LOCAL_WEB_URL" SCREENSHOT_DIR="$STACK_DIR/screenshots" PHOTO_BASE_URL="$STACK_PHOTO_URL" \
+    TIKTOK_URL="$STACK_TIKTOK_URL" STACK_PG_URL="$STACK_PG_URL" \
     NODE_EXTRA_CA_CERTS="$EXTRA_CA_CERTS" npm run --silent test:browser
   mkdir -p "$ROOT/target/screenshots" && cp "$STACK_DIR"/screenshots/*.png "$ROOT/target/screenshots/"
 )

@@ -161,8 +161,10 @@ where
     Fut: Future<Output = Result<S, ApiError>> + Send,
     S: serde::Serialize,
 {
-    /// Left for the summary and the last writes before Lambda's own timeout.
+    /// Left for the summary and the last writes before Lambda's own timeout (a fifth of
+    /// a short invocation's time: a local runtime's deadline is seconds away).
     const MARGIN: Duration = Duration::from_secs(20);
+    const NO_DEADLINE: Duration = Duration::from_secs(60);
     init_logging();
     let app: &'static LiveApp = Box::leak(Box::new(LiveApp::init(needs).await?));
     lambda_runtime::run(lambda_runtime::service_fn(
@@ -171,8 +173,18 @@ where
             let now_ms = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as u64);
-            let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
-            let until = tokio::time::Instant::now() + left.saturating_sub(MARGIN);
+            // A runtime that gives no deadline (a local emulator's 0): a minute.
+            let left = match deadline_ms > now_ms {
+                true => Duration::from_millis(deadline_ms - now_ms),
+                false => {
+                    tracing::warn!(
+                        deadline_ms,
+                        "no deadline from the runtime: a minute assumed"
+                    );
+                    NO_DEADLINE
+                }
+            };
+            let until = tokio::time::Instant::now() + left.saturating_sub(MARGIN.min(left / 5));
             let work = handler(app, until);
             async move {
                 work.await.map_err(|err| {

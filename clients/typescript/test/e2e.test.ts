@@ -259,6 +259,54 @@ step("videos: pages with a cursor", async () => {
   );
 });
 
+/** Runs a scheduled function once, as EventBridge does (through cargo lambda watch). */
+async function invokeScheduled(name: string): Promise<Record<string, unknown>> {
+  const port = env("LOCAL_WATCH_PORT");
+  assert.ok(port, "LOCAL_WATCH_PORT (scripts/serve.sh)");
+  const response = await fetch(`http://127.0.0.1:${port}/2015-03-31/functions/${name}/invocations`, {
+    method: "POST",
+    body: "{}",
+  });
+  const text = await response.text();
+  assert.equal(response.status, 200, `${name}: ${text}`);
+  return JSON.parse(text) as Record<string, unknown>;
+}
+
+step("analytics: the sync keeps the videos' and the account's history; the reads show it", async () => {
+  // Before any sync: nothing yet, and when it comes.
+  const before = await api.getTikTokAccountAnalytics({ account_id: one.open_id });
+  assert.deepEqual(before.series, []);
+  assert.equal(before.unavailable, null);
+  const summary = await invokeScheduled("sync-analytics");
+  assert.ok((summary.accounts as number) >= 2, JSON.stringify(summary));
+  const account = await api.getTikTokAccountAnalytics({ account_id: one.open_id });
+  assert.equal(account.series.length, 1);
+  assert.equal(typeof account.series[0]?.followers, "number");
+  assert.ok(account.synced_at && account.next_sync_at);
+  const videos = await api.listTikTokVideoAnalytics({ account_id: one.open_id, sort: "views", limit: 2 });
+  assert.equal(videos.total, 3);
+  assert.equal(videos.videos.length, 2);
+  assert.ok(videos.next_cursor);
+  const rest = await api.listTikTokVideoAnalytics({
+    account_id: one.open_id,
+    sort: "views",
+    limit: 2,
+    cursor: videos.next_cursor ?? undefined,
+  });
+  assert.equal(rest.videos.length, 1);
+  const first = videos.videos[0];
+  assert.ok(first);
+  const video = await api.getTikTokVideoAnalytics(first.video_id, { account_id: one.open_id });
+  assert.equal(video.video.views, first.views);
+  assert.equal(video.series.length, 1);
+  await rejectsWith(
+    api.getTikTokVideoAnalytics("7300000000000000001", { account_id: one.open_id }),
+    404,
+    "video_not_found",
+  );
+  await rejectsWith(api.listTikTokVideoAnalytics({ account_id: one.open_id, sort: "likes" as "views" }), 400, "invalid_request");
+});
+
 step("errors: an unknown account is 404 tiktok_not_connected", async () => {
   await rejectsWith(api.getTikTokProfile({ account_id: `unknown-${randomUUID()}` }), 404, "tiktok_not_connected");
   await rejectsWith(api.getTikTokPost(randomUUID()), 404, "post_not_found");

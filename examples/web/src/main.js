@@ -10,6 +10,8 @@ import {
   signInWithEmailAndPassword,
   signOut,
 } from 'firebase/auth';
+import uPlot from 'uplot';
+import 'uplot/dist/uPlot.min.css';
 
 // sessionStorage: the state the redirect must bring back, and the binding the callback
 // must carry (never in a URL: it proves this browser started the authorization).
@@ -152,6 +154,7 @@ async function refresh(user) {
   const tiktok = connections.filter((c) => c.provider === 'tiktok');
   const account = tiktok.find((c) => c.is_primary) || tiktok[0];
   await preparePost(account, user);
+  await showAnalytics(account, user).catch(showError);
   $('profile').hidden = !account;
   if (!account) return;
   const profile = await api(
@@ -166,6 +169,85 @@ async function refresh(user) {
   const avatar = $('profile-avatar');
   avatar.hidden = !profile.avatar_url;
   if (profile.avatar_url) avatar.src = profile.avatar_url;
+}
+
+// -- analytics --------------------------------------------------------------------------
+
+const charts = {}; // element id -> the uPlot chart shown there
+
+// A line chart of `points` ([unix seconds, value]) in the element `id`, replacing the last.
+function drawChart(id, label, points, stroke) {
+  charts[id]?.destroy();
+  const element = $(id);
+  element.replaceChildren();
+  if (!points.length) return;
+  const data = [points.map((p) => p[0]), points.map((p) => p[1])];
+  charts[id] = new uPlot({
+    width: element.clientWidth || 480,
+    height: 200,
+    series: [{}, { label, stroke, width: 2, points: { show: points.length < 40 } }],
+    axes: [{}, { size: 60 }],
+    legend: { show: false },
+  }, data, element);
+}
+
+// How old a number is, as the API says it (synced_at, next_sync_at).
+function freshness(synced, next) {
+  const at = (t) => new Date(t).toLocaleString();
+  if (!synced) return 'Not synced yet';
+  return `Synced ${at(synced)}${next ? `, next ${at(next)}` : ''}`;
+}
+
+// The account's followers by day, its videos of the last 30 days by views, and the views
+// of the one chosen (the first at start).
+async function showAnalytics(account, user) {
+  $('analytics').hidden = !account;
+  if (!account) return;
+  $('analytics').dataset.accountId = account.provider_account_id;
+  const id = encodeURIComponent(account.provider_account_id);
+  const base = '/api/v1/social-connections/tiktok/analytics';
+  const [series, videos] = await Promise.all([
+    api('GET', `${base}/account?account_id=${id}`),
+    api('GET', `${base}/videos?account_id=${id}&sort=views&limit=5`),
+  ]);
+  if (auth.currentUser !== user) return;
+  $('followers-note').textContent = series.unavailable
+    ? `No new stats: ${series.unavailable.replaceAll('_', ' ')}`
+    : `Followers by day. ${freshness(series.synced_at, series.next_sync_at)}`;
+  drawChart('followers-chart', 'followers',
+    series.series.filter((p) => p.followers != null)
+      .map((p) => [Date.parse(`${p.date}T00:00:00Z`) / 1000, p.followers]), '#fe2c55');
+  const list = $('top-videos');
+  list.replaceChildren();
+  for (const video of videos.videos) {
+    const item = document.createElement('li');
+    item.dataset.videoId = video.video_id;
+    const title = document.createElement('span');
+    title.textContent = video.title || video.description || video.video_id;
+    const views = document.createElement('span');
+    views.textContent = `${(video.views ?? 0).toLocaleString()} views`
+      + (video.velocity == null ? '' : ` · ${video.velocity.toFixed(1)}× usual`);
+    item.append(title, views);
+    item.addEventListener('click', () => showVideo(account, video.video_id).catch(showError));
+    list.append(item);
+  }
+  if (!videos.videos.length) list.innerHTML = '<li class="empty">None yet</li>';
+  if (videos.videos[0]) await showVideo(account, videos.videos[0].video_id);
+}
+
+async function showVideo(account, videoId) {
+  const found = await api(
+    'GET',
+    `/api/v1/social-connections/tiktok/analytics/videos/${encodeURIComponent(videoId)}`
+      + `?account_id=${encodeURIComponent(account.provider_account_id)}`,
+  );
+  for (const item of $('top-videos').children) {
+    item.classList.toggle('chosen', item.dataset.videoId === videoId);
+  }
+  $('views-note').textContent = `Views of "${found.video.title || videoId}": hourly in its first day, then daily. `
+    + freshness(found.synced_at, found.next_sync_at);
+  drawChart('views-chart', 'views',
+    found.series.filter((p) => p.views != null).map((p) => [Date.parse(p.at) / 1000, p.views]), '#25f4ee');
 }
 
 // -- posting ----------------------------------------------------------------------------
@@ -288,6 +370,7 @@ function render(user) {
   if (!user) {
     $('profile').hidden = true;
     $('post').hidden = true;
+    $('analytics').hidden = true;
     $('connections').innerHTML = '<li class="empty">None yet</li>';
   }
 }

@@ -10,6 +10,10 @@
 //   SCREENSHOT_DIR  default test-results (connect.png, post-check.png; failed.png on failure)
 //   PHOTO_BASE_URL  the local stack's photo host (STACK_PHOTO_URL; https: run node with
 //                   NODE_EXTRA_CA_CERTS set to its certificate authority)
+//   TIKTOK_URL, LOCAL_WATCH_PORT, STACK_PG_URL  the TikTok fake, the functions' invoke
+//                   address (the analytics sync runs there) and the stack's database
+//                   (a month of history is seeded for the charts)
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -129,6 +133,7 @@ async function run(page, consoleErrors) {
   step(`screenshot ${shot}`);
 
   await postForm(page, suffix);
+  await analytics(page);
 
   if (consoleErrors.length) {
     throw new Failure(`the page logged errors to the console:\n  ${consoleErrors.join('\n  ')}`);
@@ -207,6 +212,69 @@ async function postForm(page, suffix) {
   step(scheduled);
 }
 
+// -- analytics: the sync's history as charts -------------------------------------------------
+
+async function analytics(page) {
+  const { TIKTOK_URL, LOCAL_WATCH_PORT, STACK_PG_URL } = process.env;
+  if (!TIKTOK_URL || !LOCAL_WATCH_PORT || !STACK_PG_URL) {
+    throw new Failure('TIKTOK_URL, LOCAL_WATCH_PORT and STACK_PG_URL are needed for the analytics charts');
+  }
+  const openId = await page.$eval('#analytics', (e) => e.dataset.accountId);
+  step('analytics: the account posts five videos at TikTok; the sync runs');
+  const now = Math.floor(Date.now() / 1000);
+  const made = await fetch(`${TIKTOK_URL}/_fake/videos`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ open_id: openId, count: 5, newest: now - 20 * 3600, title: 'Thursday recipe' }),
+  });
+  if (!made.ok) throw new Failure(`the TikTok fake made no videos: ${made.status}`);
+  const synced = await fetch(`http://127.0.0.1:${LOCAL_WATCH_PORT}/2015-03-31/functions/sync-analytics/invocations`, {
+    method: 'POST',
+    body: '{}',
+  });
+  const summary = await synced.text();
+  if (!synced.ok) throw new Failure(`sync-analytics failed: ${synced.status} ${summary}`);
+  step(`synced: ${summary}`);
+  // A month of the account's history and the newest video's first day, as earlier syncs
+  // would have kept them (the sync keeps today's; the days before are seeded).
+  const account = `(select id from social_connections where provider_account_id = '${openId.replaceAll("'", "''")}')`;
+  // Followers grow to today's (the sync's point) over the month; the top video's first
+  // day is hourly, rising to 90% of the totals the sync read since.
+  const seed = `
+    select ensure_tiktok_analytics_partitions(now() - interval '40 days', now());
+    insert into tiktok_account_snapshots (connection_id, day, followers, following, likes, videos, captured_at)
+    select s.connection_id, current_date - d, round(s.followers * (1 - d * d / 1400.0) - (d % 3) * 4),
+           s.following, round(s.likes * (1 - d / 60.0)), s.videos, now() - d * interval '1 day'
+    from tiktok_account_snapshots s, generate_series(1, 30) d
+    where s.connection_id = ${account} and s.day = current_date
+    on conflict do nothing;
+    insert into tiktok_video_snapshots (connection_id, video_id, bucket, hourly, views, likes, captured_at)
+    select v.connection_id, v.video_id, date_trunc('hour', v.create_time) + make_interval(hours => h), true,
+           round(0.9 * v.views * (1 - exp(-h / 5.0)))::bigint, round(0.9 * coalesce(v.likes, 0) * (1 - exp(-h / 5.0)))::bigint,
+           date_trunc('hour', v.create_time) + make_interval(hours => h, mins => 30)
+    from (select connection_id, video_id, create_time, views, likes from tiktok_videos
+          where connection_id = ${account} order by views desc nulls last limit 1) v,
+         generate_series(1, 23) h
+    where date_trunc('hour', v.create_time) + make_interval(hours => h, mins => 30) < now() - interval '5 minutes'
+    on conflict do nothing;`;
+  execFileSync('psql', [STACK_PG_URL, '-q', '-v', 'ON_ERROR_STOP=1', '-c', seed], { stdio: 'pipe' });
+  await page.reload({ waitUntil: 'load' });
+  await waitFor(page, 'both charts drawn', () => {
+    const drawn = (id) => document.querySelector(`#${id} canvas`) !== null;
+    const videos = document.querySelectorAll('#top-videos li[data-video-id]').length;
+    return drawn('followers-chart') && drawn('views-chart') && videos === 5 && `${videos} videos`;
+  });
+  const notes = await page.evaluate(() => [document.getElementById('followers-note').textContent,
+    document.getElementById('views-note').textContent]);
+  if (!notes[0].includes('Synced') || !notes[1].includes('Synced')) {
+    throw new Failure(`the charts do not say how fresh they are: ${notes.join(' / ')}`);
+  }
+  const shot = join(SCREENSHOT_DIR, 'analytics.png');
+  const section = await page.$('#analytics');
+  await section.screenshot({ path: shot });
+  step(`charts drawn (${notes.join(' / ')}); screenshot ${shot}`);
+}
+
 async function main() {
   step(`launch ${CHROMIUM_PATH}`);
   const browser = await puppeteer.launch({
@@ -246,7 +314,7 @@ async function main() {
   let failed = false;
   try {
     await run(page, consoleErrors);
-    step('PASS: signed up, connected TikTok through the consent page, account shown, a post checked and scheduled');
+    step('PASS: signed up, connected TikTok through the consent page, account shown, a post checked and scheduled, analytics charted');
   } catch (err) {
     failed = true;
     console.error(`FAIL: ${err instanceof Failure ? err.message : err.stack || err}`);

@@ -152,7 +152,7 @@ pub trait AnalyticsStore: Send + Sync {
         retention_days: u32,
     ) -> impl Future<Output = Result<serde_json::Value, StoreError>> + Send;
 
-    /// Due work left (counted up to about a thousand per kind).
+    /// Due work left (videos and accounts, each counted up to 100).
     fn count_due_analytics(&self) -> impl Future<Output = Result<i64, StoreError>> + Send;
 
     /// `GET .../analytics/account` (none: the caller has no such account).
