@@ -8,12 +8,12 @@
 //!   its throughput and the run's peak memory (at most two chunks and 32 MiB).
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use integration_tests::*;
 use serde_json::{json, Value};
 
-use crate::process::{ms, proc_stat, spawn, Env};
+use crate::process::{scheduled_run, Env};
 
 /// Posts due in the same minute.
 pub const BURST: usize = 10_000;
@@ -49,25 +49,14 @@ impl DispatchRuns {
 /// One run of the release binary: (its answer, run ms, peak RSS KiB).
 async fn one_run(binary: &Path, env: &impl Fn(&str) -> Env) -> (Value, f64, u64) {
     // The function's timeout in the template: a run works until 20 s before it.
-    let runtime = RuntimeApi::start_with_timeout(Duration::from_secs(900)).await;
-    let event = std::fs::read_to_string(workspace_path(
+    let run = scheduled_run(
+        binary,
+        env,
         "events/publish-scheduled-posts/scheduled.json",
-    ))
-    .expect("scheduled event");
-    let id = runtime.invoke(&event);
-    let started = Instant::now();
-    let mut child = spawn(binary, &env(&runtime.address));
-    let pid = child.id().expect("pid");
-    assert!(runtime.wait_ready(Duration::from_secs(30)).await);
-    let ready_ms = runtime.first_next().map(|t| ms(t - started)).unwrap_or(0.0);
-    let summary = runtime
-        .response(&id, Duration::from_secs(900))
-        .await
-        .expect("the run's summary");
-    let run_ms = ms(started.elapsed()) - ready_ms;
-    let (_, peak_rss_kib) = proc_stat(pid);
-    let _ = child.kill().await;
-    (summary, run_ms, peak_rss_kib)
+        Duration::from_secs(900),
+    )
+    .await;
+    (run.summary, run.run_ms, run.peak_rss_kib)
 }
 
 /// A connected account whose per-user posting limits are off.

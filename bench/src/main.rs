@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use integration_tests::*;
 use serde_json::{json, Value};
 
+mod analytics;
 mod cold;
 mod dispatch;
 mod emf;
@@ -147,6 +148,21 @@ async fn main() {
         return;
     }
 
+    // `BENCH_ONLY=analytics`: the analytics sync's runs alone.
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("analytics") {
+        let runs = analytics::measure(&binary("sync-analytics"), |runtime| {
+            function_lambda_env(&env_config(), runtime, "sync-analytics")
+        })
+        .await;
+        println!("{}", runs.line());
+        let failures = runs.failures();
+        if !failures.is_empty() {
+            eprintln!("benchmark targets missed:\n{}", failures.join("\n"));
+            std::process::exit(1);
+        }
+        return;
+    }
+
     // The app secret, as in staging.
     let secret_id = unique("bench-app-secret");
     create_app_secret(&secret_id).await;
@@ -172,12 +188,17 @@ async fn main() {
         function_lambda_env(&env_config(), runtime, "publish-scheduled-posts")
     })
     .await;
+    let analytics = analytics::measure(&binary("sync-analytics"), |runtime| {
+        function_lambda_env(&env_config(), runtime, "sync-analytics")
+    })
+    .await;
     let failures = report::write(
         results,
         &report::Extras {
             signup,
             sweep,
             dispatch,
+            analytics,
             secret_call,
             emf_us: emf::request_cost_us(),
         },

@@ -140,3 +140,46 @@ pub(crate) fn python_import_ms() -> Option<f64> {
     }
     Some(median(&mut runs))
 }
+
+/// One scheduled invocation of a release binary under the Runtime API.
+pub(crate) struct ScheduledRun {
+    /// The run's answer (its summary).
+    pub summary: serde_json::Value,
+    pub ready_ms: f64,
+    pub run_ms: f64,
+    pub peak_rss_kib: u64,
+}
+
+/// Runs `binary` once on `events/<function>/scheduled.json`, its deadline `timeout`
+/// away (the function's timeout in the template), until it answers.
+pub(crate) async fn scheduled_run(
+    binary: &Path,
+    env: &impl Fn(&str) -> Env,
+    event_file: &str,
+    timeout: Duration,
+) -> ScheduledRun {
+    let runtime = RuntimeApi::start_with_timeout(timeout).await;
+    let event = std::fs::read_to_string(workspace_path(event_file)).expect("scheduled event");
+    let id = runtime.invoke(&event);
+    let started = Instant::now();
+    let mut child = spawn(binary, &env(&runtime.address));
+    let pid = child.id().expect("pid");
+    assert!(runtime.wait_ready(Duration::from_secs(30)).await);
+    let ready_ms = runtime
+        .first_next()
+        .map(|t| ms(t - started))
+        .unwrap_or(f64::NAN);
+    let summary = runtime
+        .response(&id, timeout)
+        .await
+        .expect("the run's summary");
+    let run_ms = ms(started.elapsed()) - ready_ms;
+    let (_, peak_rss_kib) = proc_stat(pid);
+    let _ = child.kill().await;
+    ScheduledRun {
+        summary,
+        ready_ms,
+        run_ms,
+        peak_rss_kib,
+    }
+}

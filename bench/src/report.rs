@@ -5,6 +5,7 @@
 use integration_tests::*;
 use serde_json::{json, Value};
 
+use crate::analytics::SyncRuns;
 use crate::dispatch::DispatchRuns;
 use crate::process::python_import_ms;
 use crate::sweep::SweepRun;
@@ -16,6 +17,7 @@ pub(crate) struct Extras {
     pub(crate) signup: RoundTrips,
     pub(crate) sweep: SweepRun,
     pub(crate) dispatch: DispatchRuns,
+    pub(crate) analytics: SyncRuns,
     /// Building a Secrets Manager client, and one GetSecretValue (ms).
     pub(crate) secret_call: (f64, f64),
     /// One request's metric lines (µs).
@@ -102,6 +104,7 @@ pub(crate) fn write(mut results: Vec<Value>, extras: &Extras) -> Vec<String> {
         signup,
         sweep,
         dispatch,
+        analytics,
         secret_call,
         emf_us,
     } = extras;
@@ -130,6 +133,18 @@ pub(crate) fn write(mut results: Vec<Value>, extras: &Extras) -> Vec<String> {
         sweep.tiktok_calls_per_connection,
         sweep.peak_rss_kib as f64 / 1024.0
     ));
+    failures.extend(analytics.failures());
+    let analytics_rss = analytics
+        .discovery
+        .peak_rss_kib
+        .max(analytics.refresh.peak_rss_kib);
+    if analytics_rss > MEMORY_TARGET_KIB {
+        failures.push(format!(
+            "sync-analytics: peak memory {:.1} MiB (limit 32 MiB)",
+            analytics_rss as f64 / 1024.0
+        ));
+    }
+    md.push_str(&analytics.line());
     failures.extend(dispatch.failures());
     let (burst, upload) = (&dispatch.burst, &dispatch.upload);
     md.push_str(&format!(
@@ -189,7 +204,8 @@ pub(crate) fn write(mut results: Vec<Value>, extras: &Extras) -> Vec<String> {
                             "firebase_calls_per_request": signup.firebase,
                             "sequential_round_trips": signup.sequential},
                         "keep_alive_sweep": sweep.json(),
-                        "scheduled_posts": dispatch.json()});
+                        "scheduled_posts": dispatch.json(),
+                        "analytics_sync": analytics.json()});
     std::fs::write(
         out.join("bench.json"),
         serde_json::to_string_pretty(&report).unwrap_or_default(),

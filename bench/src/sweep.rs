@@ -5,11 +5,11 @@
 //! (exactly one: neither workers nor runs refresh a connection twice).
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use integration_tests::*;
 
-use crate::process::{ms, proc_stat, spawn, Env};
+use crate::process::{scheduled_run, Env};
 use serde_json::{json, Value};
 
 /// Due connections the run refreshes (over several users: a user connects at most 50).
@@ -87,26 +87,15 @@ pub async fn measure(binary: &Path, env: impl Fn(&str) -> Env) -> SweepRun {
     seed_due_connections().await;
     let fake = TikTokFake::new();
     let calls_before = token_calls(&fake).await;
-    let runtime = RuntimeApi::start().await;
-    let event =
-        std::fs::read_to_string(workspace_path("events/refresh-connections/scheduled.json"))
-            .expect("scheduled event");
-    let id = runtime.invoke(&event);
-    let started = Instant::now();
-    let mut child = spawn(binary, &env(&runtime.address));
-    let pid = child.id().expect("pid");
-    assert!(runtime.wait_ready(Duration::from_secs(30)).await);
-    let ready_ms = runtime
-        .first_next()
-        .map(|t| ms(t - started))
-        .unwrap_or(f64::NAN);
-    let summary = runtime
-        .response(&id, Duration::from_secs(300))
-        .await
-        .expect("the run's summary");
-    let run_ms = ms(started.elapsed()) - ready_ms;
-    let (_, peak_rss_kib) = proc_stat(pid);
-    let _ = child.kill().await;
+    let run = scheduled_run(
+        binary,
+        &env,
+        "events/refresh-connections/scheduled.json",
+        Duration::from_secs(600),
+    )
+    .await;
+    let (summary, ready_ms, run_ms, peak_rss_kib) =
+        (run.summary, run.ready_ms, run.run_ms, run.peak_rss_kib);
     let calls = token_calls(&fake).await - calls_before;
     let refreshed = summary["refreshed"].as_f64().unwrap_or(0.0);
     SweepRun {

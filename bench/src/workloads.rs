@@ -205,6 +205,23 @@ pub(crate) async fn workload(function: &str, n: usize) -> Workload {
             }
             events
         }
+        "tiktok-analytics-video" => {
+            // The video the sync found for the account (good_request's video id), with
+            // its first day's hourly points.
+            connect(account.clone()).await;
+            psql(&format!(
+                "insert into tiktok_videos (connection_id, video_id, create_time, views, likes, \
+                 last_synced_at, next_sync_at, tier) \
+                 select id, '7300000000000000001', now() - interval '30 hours', 2400, 90, now(), \
+                 now() + interval '6 hours', 1 from social_connections where provider_account_id = '{open_id}'; \
+                 insert into tiktok_video_snapshots (connection_id, video_id, bucket, hourly, views) \
+                 select id, '7300000000000000001', date_trunc('hour', now()) - h * interval '1 hour', \
+                 true, 100 * (25 - h) from social_connections, generate_series(6, 29) h \
+                 where provider_account_id = '{open_id}'",
+                open_id = account.open_id
+            ));
+            vec![good_request_json(function, &user, &account); n]
+        }
         _ => {
             connect(account.clone()).await;
             if function == "tiktok-profile" {
