@@ -163,6 +163,15 @@ struct Sync<'a, P: Ports> {
     videos: [AtomicU64; 3],
 }
 
+/// What an account's item read, and what stopped it.
+#[derive(Default)]
+struct AccountDone {
+    stats: Option<crate::tiktok::UserInfo>,
+    /// Its videos were listed down to a known one.
+    listed: bool,
+    refusal: Option<Refused>,
+}
+
 /// Why a call was not made or did not answer.
 enum Refused {
     /// The budget has nothing left before the deadline.
@@ -288,67 +297,81 @@ impl<P: Ports> Sync<'_, P> {
         Ok(())
     }
 
-    /// An account's stats of the day and its new videos. Answers whether its videos were
-    /// listed down to a known one, and its stats.
-    async fn account(
-        &self,
-        due: &DueAccount,
-    ) -> Result<(Option<crate::tiktok::UserInfo>, bool), Refused> {
+    /// An account's stats of the day and its new videos: what was read (kept whatever
+    /// happens after), and the refusal that stopped it, if one did.
+    async fn account(&self, due: &DueAccount) -> AccountDone {
         let tiktok = &self.app.tiktok;
+        let mut done = AccountDone::default();
         let mut connection = due.connection.clone();
-        let mut stats = None;
         if due.stats {
-            let (info, token) = self
-                .call(endpoint::USER_INFO, connection, |token| async move {
-                    tiktok.user_info(&token, &STATS_FIELDS).await
-                })
-                .await?;
-            stats = Some(info);
-            connection = token.connection;
+            let read = self
+                .call(
+                    endpoint::USER_INFO,
+                    connection.clone(),
+                    |token| async move { tiktok.user_info(&token, &STATS_FIELDS).await },
+                )
+                .await;
+            match read {
+                Ok((info, token)) => {
+                    done.stats = Some(info);
+                    connection = token.connection;
+                }
+                Err(refusal) => {
+                    done.refusal = Some(refusal);
+                    return done;
+                }
+            }
         }
-        if !due.list {
-            return Ok((stats, false));
+        if due.list {
+            match self.discover(due.connection.id, connection).await {
+                Ok(()) => done.listed = true,
+                Err(refusal) => done.refusal = Some(refusal),
+            }
         }
+        done
+    }
+
+    /// Lists the account's videos newest first, recording each page, down to a video it
+    /// knows or to videos past the cadence's last age (kept with the totals listed, never
+    /// refreshed): older pages are not read.
+    async fn discover(
+        &self,
+        connection_id: i64,
+        mut connection: Connection,
+    ) -> Result<(), Refused> {
+        let tiktok = &self.app.tiktok;
         let oldest_tracked = time::OffsetDateTime::now_utc().unix_timestamp()
             - self.app.analytics.cadence.last_age().as_secs() as i64;
         let mut cursor = None;
         for _ in 0..MAX_LIST_PAGES {
-            let listed = self
+            let (page, token) = self
                 .call(
                     endpoint::VIDEO_LIST,
                     connection.clone(),
                     |token| async move { tiktok.list_videos(&token, cursor, MAX_VIDEOS).await },
                 )
-                .await;
-            let (page, token) = match listed {
-                Ok(listed) => listed,
-                // What was listed so far is kept; the stats too.
-                Err(Refused::Budget) if stats.is_some() => return Ok((stats, false)),
-                Err(err) => return Err(err),
-            };
+                .await?;
             connection = token.connection;
             let recorded = self
                 .app
                 .store
-                .record_videos(due.connection.id, &page.videos, &self.cadence, None)
+                .record_videos(connection_id, &page.videos, &self.cadence, None)
                 .await?;
             self.count_videos(recorded, 0);
-            // Down to a known video, or to videos past the cadence's last age (kept with
-            // the totals listed, never refreshed): older pages are not read.
             let past_cadence = page
                 .videos
                 .iter()
                 .any(|v| v.create_time.is_some_and(|t| t < oldest_tracked));
-            let done = recorded.known > 0
+            if recorded.known > 0
                 || !page.has_more
                 || past_cadence
-                || page.cursor.is_none_or(|c| c <= 0);
-            if done {
-                return Ok((stats, true));
+                || page.cursor.is_none_or(|c| c <= 0)
+            {
+                return Ok(());
             }
             cursor = page.cursor;
         }
-        Ok((stats, true))
+        Ok(())
     }
 
     /// How a refusal counts, and the claimed work given back.
@@ -434,30 +457,40 @@ impl<P: Ports> Job for Sync<'_, P> {
                 }
             },
             Work::Account(due) => {
-                let (stats, listed, unavailable) = match self.account(&due).await {
-                    Ok((stats, listed)) => (stats, listed, None),
-                    Err(Refused::Access(err)) if err.is_reauth() => {
-                        (None, false, Some("reauth_required"))
+                let done = self.account(&due).await;
+                // TikTok's refusals that say the account gives nothing now: recorded, and
+                // tried again after their time.
+                let unavailable = match &done.refusal {
+                    Some(Refused::Access(err)) if err.is_reauth() => Some("reauth_required"),
+                    Some(Refused::Access(AccessError::TikTok(TikTokError::ScopeNotAuthorized))) => {
+                        Some("scope_missing")
                     }
-                    Err(Refused::Access(AccessError::TikTok(TikTokError::ScopeNotAuthorized))) => {
-                        (None, false, Some("scope_missing"))
-                    }
-                    Err(refusal) => {
+                    _ => None,
+                };
+                let mut other = done.refusal.filter(|_| unavailable.is_none());
+                // Nothing read and nothing to say: the refusal decides (the work given back).
+                if done.stats.is_none() {
+                    if let Some(refusal) = other.take() {
                         return self.refused(refusal, &due.connection, &[], true).await;
                     }
-                };
+                }
                 let sync = AccountSync {
                     connection_id: due.connection.id,
-                    stats: stats.as_ref(),
-                    listed,
+                    stats: done.stats.as_ref(),
+                    listed: done.listed,
                     unavailable,
                     list_every_seconds: LIST_EVERY_SECONDS,
                     stats_every_seconds: STATS_EVERY_SECONDS,
                 };
-                match self.app.store.record_account(&sync).await {
-                    Ok(()) if unavailable.is_some() => Counted::neutral("unavailable"),
-                    Ok(()) => Counted::healthy("accounts"),
-                    Err(_) => Counted::stop("failed", jobs::STOPPED_BY_CLAIM),
+                let recorded = self.app.store.record_account(&sync).await;
+                match (recorded, other) {
+                    (Err(_), _) => Counted::stop("failed", jobs::STOPPED_BY_CLAIM),
+                    // The stats are kept; the discovery the refusal stopped is due again.
+                    (Ok(()), Some(refusal)) => {
+                        self.refused(refusal, &due.connection, &[], true).await
+                    }
+                    (Ok(()), None) if unavailable.is_some() => Counted::neutral("unavailable"),
+                    (Ok(()), None) => Counted::healthy("accounts"),
                 }
             }
         }
