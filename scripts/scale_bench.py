@@ -5,7 +5,8 @@
 Starts its own PostgreSQL 15 cluster (the project's roles and migrations, in two
 databases; 2 GB of shared buffers, the tables prewarmed, as a database of that size
 runs in production), seeds each with scripts/sql/scale-seed.sql (300 users / 1,000 connections,
-and 300,000 users / 1,000,000 connections with posts and webhook events in proportion),
+and 300,000 users / 1,000,000 connections with posts, webhook events and 30 tracked videos
+a TikTok account in proportion, 90 days of analytics history for one account in 100),
 then with pgbench:
 - the p50 latency of each rpc at both sizes (the large one within 1.5x of the small);
 - every plan at the large size (auto_explain, nested statements): no sequential scan
@@ -30,7 +31,9 @@ import time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PG_BIN = pathlib.Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
-LARGE_TABLES = {"users", "social_connections", "tiktok_posts", "tiktok_webhook_events", "oauth_states"}
+LARGE_TABLES = {"users", "social_connections", "tiktok_posts", "tiktok_webhook_events", "oauth_states",
+                "tiktok_videos", "tiktok_analytics_accounts", "tiktok_video_snapshots",
+                "tiktok_account_snapshots"}
 RATIO_LIMIT = 1.5
 # Below this, a p50 is timer noise: the ratio is not held against it.
 NOISE_MS = 0.25
@@ -45,6 +48,7 @@ PRELUDE = """\\set u random(1, :users)
 \\set light 1 + 50 * random(0, :users * 9 / 500 - 1) + 1
 \\set c random(1, :connections)
 \\set n random(1, 2000000000)
+\set s 100 * random(1, :connections / 100)
 """
 CASES = [
     ("connection_by_id", "token access (read)", "select * from social_connections where id = :c;"),
@@ -126,6 +130,27 @@ CASES = [
     ("cancel_scheduled_tiktok_post", "cancel-tiktok-post",
      "begin;\nselect cancel_scheduled_tiktok_post('uid-' || p.user_id, p.id) from tiktok_posts p"
      " where p.connection_id = :c and p.scheduled_at is not null;\nrollback;"),
+    # Analytics: the sync's claims and writes (rolled back: every call finds the same due
+    # work), and the reads of an account with 90 days of history (:s, one in a hundred).
+    ("claim_tiktok_analytics (5, 100)", "sync-analytics",
+     "begin;\nselect claim_tiktok_analytics(5, 100, 600);\nrollback;"),
+    ("count_due_tiktok_analytics", "sync-analytics (summary)", "select count_due_tiktok_analytics();"),
+    ("take_tiktok_budget", "sync-analytics (each TikTok call)",
+     "begin;\nselect take_tiktok_budget('video_query', 300);\nrollback;"),
+    ("record_tiktok_videos (20)", "sync-analytics (a query's answer)",
+     "begin;\nselect record_tiktok_videos(:c, (select jsonb_agg(jsonb_build_object('id', video_id,"
+     " 'view_count', views + 1, 'like_count', likes)) from (select video_id, views, likes from tiktok_videos"
+     " where connection_id = :c limit 20) v), '[[86400,3600],[604800,21600],[2592000,86400],[7776000,604800]]',"
+     " array(select video_id from tiktok_videos where connection_id = :c limit 20));\nrollback;"),
+    ("tiktok_account_analytics (30 days)", "tiktok-analytics-account",
+     "select tiktok_account_analytics('uid-' || c.user_id, c.provider_account_id, current_date - 29,"
+     " current_date) from social_connections c where c.id = :s;"),
+    ("tiktok_videos_analytics (velocity)", "tiktok-analytics-videos",
+     "select tiktok_videos_analytics('uid-' || c.user_id, c.provider_account_id, current_date - 120,"
+     " current_date, 'velocity', 20, 0) from social_connections c where c.id = :s;"),
+    ("tiktok_video_analytics", "tiktok-analytics-video",
+     "select tiktok_video_analytics('uid-' || c.user_id, c.provider_account_id, '74' || (:s * 100 + 3))"
+     " from social_connections c where c.id = :s;"),
     ("delete_connection", "disconnect-tiktok",
      "select delete_connection(c.id, c.user_id, true) from social_connections c where c.id = :c;"),
 ]
@@ -165,7 +190,7 @@ class Cluster:
                               "--no-sync", "-E", "UTF8"], stdout=subprocess.DEVNULL)
         options = (f"-p {self.port} -h 127.0.0.1 -k {self.dir} -c fsync=off -c synchronous_commit=off"
                    " -c full_page_writes=off -c timezone=UTC -c max_connections=50"
-                   " -c shared_buffers=2GB -c effective_cache_size=8GB -c work_mem=16MB -c maintenance_work_mem=512MB"
+                   " -c shared_buffers=4GB -c effective_cache_size=16GB -c work_mem=16MB -c maintenance_work_mem=512MB"
                    " -c max_wal_size=4GB -c checkpoint_timeout=30min")
         self.run_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(self.dir / "pg.log"),
                               "-w", "-t", "120", "-o", options, "start"], stdout=subprocess.DEVNULL)
@@ -197,14 +222,22 @@ def prepare(cluster, db, users, connections, first):
                  "-f", str(ROOT / "scripts/sql/scale-seed.sql"))
     counts = cluster.psql(db, "-At", "-c",
                           "select (select count(*) from users), (select count(*) from social_connections),"
-                          " (select count(*) from tiktok_posts), (select count(*) from tiktok_webhook_events)")
-    log(f"{db}: seeded {counts.stdout.strip()} (users|connections|posts|events) "
+                          " (select count(*) from tiktok_posts), (select count(*) from tiktok_webhook_events),"
+                          " (select count(*) from tiktok_videos), (select count(*) from tiktok_video_snapshots)")
+    log(f"{db}: seeded {counts.stdout.strip()} (users|connections|posts|events|videos|video points) "
         f"in {time.monotonic() - started:.0f} s")
     # Steady state, as a production database at this size runs: tables and indexes in
-    # memory (2 GB of shared buffers hold the large set), not read from disk per call.
+    # memory, not read from disk per call. The analytics tables (most of the large set's
+    # 16 GB) are read into the OS cache; every other table and index into the shared
+    # buffers (4 GB), after them, where no analytics read evicts them. (10 GB of shared
+    # buffers for everything measured worse on this 24 GB machine: less OS cache left.)
+    analytics = ("c.relname like 'tiktok\\_video%' or c.relname like 'tiktok\\_account\\_snapshots%'"
+                 " or c.relname like 'tiktok\\_analytics%'")
     cluster.psql(db, "-c", "create extension if not exists pg_prewarm", "-c",
+                 "select pg_prewarm(c.oid, 'read') from pg_class c join pg_namespace n on n.oid = c.relnamespace"
+                 f" where n.nspname = 'public' and c.relkind in ('r', 'i') and ({analytics})", "-c",
                  "select pg_prewarm(c.oid) from pg_class c join pg_namespace n on n.oid = c.relnamespace"
-                 " where n.nspname = 'public' and c.relkind in ('r', 'i')")
+                 f" where n.nspname = 'public' and c.relkind in ('r', 'i') and not ({analytics})")
 
 
 def pgbench(cluster, db, script, variables, *, clients=1, transactions=None, seconds=None,

@@ -87,5 +87,58 @@ select md5('state-' || g), case when g % 2 = 0 then 'link' else 'sign_in' end,
        now() - (g % 600) * interval '1 second', now() + interval '10 minutes' - (g % 600) * interval '1 second'
 from generate_series(1, :users / 30) g;
 
+-- Analytics. Every TikTok connection has its sync row (due over the next hour and day)
+-- and 30 tracked videos, one each 4 days back (video v of connection c is v * 96 +
+-- c % 96 hours old: its cadence tier and next sync as the sync leaves them; one in a
+-- hundred due now). Connection c's video v is '74' || c * 100 + v.
+insert into tiktok_analytics_accounts (connection_id, list_due_at, stats_due_at, due_at, listed_at, stats_synced_at)
+select id, now() + (id % 3600) * interval '1 second', now() + (id % 86400) * interval '1 second',
+       now() + (id % 3600) * interval '1 second', now() - interval '1 hour', now() - interval '1 day'
+from social_connections where provider = 'tiktok';
+
+insert into tiktok_videos (connection_id, video_id, create_time, title, description, duration,
+                           share_url, views, likes, comments, shares, views_24h, first_seen_at,
+                           last_synced_at, next_sync_at, tier)
+select c.id, '74' || (c.id * 100 + v), now() - age, 'Video ' || v, 'About video ' || v, 15 + v,
+       'https://www.tiktok.com/@x/video/74' || (c.id * 100 + v),
+       1000 * (v + 1) + c.id % 977, 50 * (v + 1), 5 * v, v,
+       case when age >= interval '24 hours' then 500 + (c.id * 31 + v * 17) % 1500 end,
+       now() - age, now() - interval '10 minutes',
+       case when (c.id + v) % 100 = 0 then now() - interval '1 minute'
+            when age < interval '24 hours' then now() + interval '50 minutes'
+            when age < interval '7 days' then now() + interval '5 hours'
+            when age < interval '30 days' then now() + interval '20 hours'
+            when age < interval '90 days' then now() + interval '6 days' end,
+       case when age < interval '24 hours' then 0 when age < interval '7 days' then 1
+            when age < interval '30 days' then 2 when age < interval '90 days' then 3 else 4 end
+from social_connections c
+cross join generate_series(0, 29) v
+cross join lateral (select (v * 96 + c.id % 96) * interval '1 hour' as age) a
+where c.provider = 'tiktok';
+
+-- Their history for one connection in a hundred (the reads ask these): a point an hour in
+-- each video's first day, then a day, up to 90 days; and 90 days of the account's stats.
+select ensure_tiktok_analytics_partitions(now() - interval '130 days', now());
+insert into tiktok_video_snapshots (connection_id, video_id, bucket, hourly, views, likes, comments, shares, captured_at)
+select v.connection_id, v.video_id, b.bucket, b.hourly,
+       (v.views * least(1, extract(epoch from b.bucket - v.create_time) / 8640000 + 0.1))::bigint,
+       v.likes / 2, v.comments / 2, v.shares / 2, b.bucket
+from tiktok_videos v
+cross join lateral (
+    select date_trunc('hour', v.create_time) + h * interval '1 hour' as bucket, true as hourly
+    from generate_series(1, 24) h
+    union all
+    select date_trunc('day', v.create_time) + d * interval '1 day', false
+    from generate_series(1, least(90, extract(day from now() - v.create_time)::int)) d
+) b
+where v.connection_id % 100 = 0 and b.bucket <= now()
+-- A first day's last hour can be the next day's start.
+on conflict do nothing;
+
+insert into tiktok_account_snapshots (connection_id, day, followers, following, likes, videos, captured_at)
+select c.id, current_date - d, 10000 + c.id % 1000 - d * 7, 100, 50000 - d * 40, 30 - d / 4, now() - d * interval '1 day'
+from social_connections c cross join generate_series(0, 89) d
+where c.provider = 'tiktok' and c.id % 100 = 0;
+
 set session_replication_role = origin;
 vacuum analyze;
