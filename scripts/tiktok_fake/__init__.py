@@ -32,7 +32,8 @@ rft.<...>!5132.va, error bodies without "data", no Retry-After on 429:
   out ids it does not answer for).
 - The Display API's rate limit: 600 requests a minute per endpoint (user/info,
   video/list, video/query), app-wide, a sliding window; over it, 429 rate_limit_exceeded
-  without Retry-After. Every call's time is in /_fake/calls (`at`, Unix seconds).
+  without Retry-After (/_fake/display_rpm {rpm} changes the limit: the benchmark's load
+  is not TikTok's). Every call's time is in /_fake/calls (`at`, Unix seconds).
 - The consent page: GET /v2/auth/authorize/?client_key&response_type=code&scope
   &redirect_uri&state&code_challenge&code_challenge_method=S256 answers an HTML page (no
   external assets) with the requested scopes, a "Display name" input (id display_name)

@@ -10,7 +10,7 @@ from .consent import grant_consent
 from .display import add_videos
 from .posting_rules import PUBLISH_STATUSES, arrive, creator_problem
 from .state import (ACCESS, ACCOUNTS, CALLS, CODES, FAULTS, ISSUED, LATENCY, LOCK, PUBLISHES, REFRESH,
-                    VERIFIED_PREFIXES, VIDEOS,
+                    VERIFIED_PREFIXES, VIDEOS, DISPLAY_RPM,
                     fixture, new_open_id)
 from .webhooks import TARGETS, deliveries, emit, publish_events
 
@@ -128,6 +128,14 @@ class ControlApi:
                     return self.send(400, {"error": "ms must be 0 to 10000"})
                 LATENCY["ms"] = ms
                 return self.send(200, {"ms": ms})
+            if path == "/_fake/display_rpm":
+                # The Display API's limit a minute per endpoint (TikTok's 600 by default); a
+                # load test of our own functions raises it.
+                rpm = p.get("rpm")
+                if not isinstance(rpm, int) or isinstance(rpm, bool) or rpm < 1:
+                    return self.send(400, {"error": "rpm must be a positive whole number"})
+                DISPLAY_RPM["rpm"] = rpm
+                return self.send(200, {"rpm": rpm})
             if path == "/_fake/publish":
                 return self.set_publish(p)
             if path.startswith("/_fake/webhooks/"):

@@ -13,7 +13,7 @@ def over_display_limit(endpoint):
     per endpoint). Called with LOCK held."""
     now = time.time()
     recent = [t for t in DISPLAY_CALLS.get(endpoint, []) if t > now - 60]
-    if len(recent) >= DISPLAY_RPM:
+    if len(recent) >= DISPLAY_RPM["rpm"]:
         DISPLAY_CALLS[endpoint] = recent
         return True
     DISPLAY_CALLS[endpoint] = recent + [now]

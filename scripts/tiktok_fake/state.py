@@ -26,7 +26,7 @@ PUBLISHES = {}  # publish_id -> publish record (see publish_init)
 UPLOADS = {}  # upload_id -> publish_id
 RATES = {}  # (access token, bucket) -> times of the requests counted in the last minute
 DISPLAY_CALLS = {}  # Display API endpoint -> times of its requests in the last minute (app-wide)
-DISPLAY_RPM = 600  # TikTok's limit per Display API endpoint: 600 requests a minute, a sliding window
+DISPLAY_RPM = {"rpm": 600}  # TikTok's limit per Display API endpoint: 600 a minute, a sliding window (/_fake/display_rpm: the benchmark's load)
 LATENCY = {"ms": 0}  # added before every answer to a bearer call (/_fake/latency: the benchmark's TikTok)
 
 

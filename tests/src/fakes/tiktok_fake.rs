@@ -184,6 +184,12 @@ impl TikTokFake {
         self.post("/_fake/video_stats", body).await
     }
 
+    /// The Display API's limit a minute per endpoint (TikTok's 600 unless changed): a
+    /// load test of our functions raises it, since its load is not what TikTok will see.
+    pub async fn set_display_rpm(&self, rpm: u64) {
+        self.post("/_fake/display_rpm", json!({ "rpm": rpm })).await;
+    }
+
     pub async fn script(&self, open_id: &str, endpoint: &str, responses: Value) {
         self.post(
             "/_fake/faults",
