@@ -644,3 +644,61 @@ async fn a_published_post_carries_its_video_and_latest_totals() {
         .unwrap()
         .ends_with('Z'));
 }
+
+/// The sync's write against PostgreSQL itself: what TikTok did not send keeps the known
+/// value, an id twice in one answer is one video, a video in its first 24 hours gets an
+/// hourly point and its 24-hour views, an older one a daily point that leaves them be.
+#[tokio::test]
+async fn an_answer_merges_into_what_is_known() {
+    let _serial = SERIAL.lock().await;
+    let app = live_app();
+    let (_user, _account, id) = creator(&app, STATS_AND_VIDEOS).await;
+    let cadence = "'[[86400,3600],[604800,21600],[2592000,86400],[7776000,604800]]'";
+    let young = now() - 3600;
+    let old = now() - 10 * 86400;
+    let record = |videos: Value| {
+        query(&format!(
+            "select record_tiktok_videos({id}, '{videos}'::jsonb, {cadence}) as counts"
+        ))[0]["counts"]
+            .clone()
+    };
+    let first = record(json!([
+        {"id": "m-young", "create_time": young, "title": "Young", "view_count": 10, "like_count": 1},
+        {"id": "m-young", "create_time": young, "title": "Young", "view_count": 10, "like_count": 1},
+        {"id": "m-old", "create_time": old, "title": "Old", "view_count": 500, "like_count": 9},
+    ]));
+    assert_eq!(first, json!({"new": 2, "known": 0, "deleted": 0}));
+    // Later: the young one's likes and title missing, the old one's views.
+    let second = record(json!([
+        {"id": "m-young", "view_count": 25},
+        {"id": "m-old", "like_count": 12},
+    ]));
+    assert_eq!(second, json!({"new": 0, "known": 2, "deleted": 0}));
+    let videos = query(&format!(
+        "select video_id, title, views, likes, views_24h, tier, \
+                next_sync_at > now() + interval '50 minutes' as later, deleted_at is null as kept \
+         from tiktok_videos where connection_id = {id} order by video_id"
+    ));
+    assert_eq!(
+        videos,
+        json!([
+            {"video_id": "m-old", "title": "Old", "views": 500, "likes": 12, "views_24h": null,
+             "tier": 2, "later": true, "kept": true},
+            {"video_id": "m-young", "title": "Young", "views": 25, "likes": 1, "views_24h": 25,
+             "tier": 0, "later": true, "kept": true},
+        ])
+    );
+    let points = query(&format!(
+        "select video_id, hourly, views, likes, \
+                bucket = date_trunc(case when hourly then 'hour' else 'day' end, now(), 'UTC') as current \
+         from tiktok_video_snapshots where connection_id = {id} order by video_id"
+    ));
+    assert_eq!(
+        points,
+        json!([
+            {"video_id": "m-old", "hourly": false, "views": 500, "likes": 12, "current": true},
+            {"video_id": "m-young", "hourly": true, "views": 25, "likes": 1, "current": true},
+        ]),
+        "one point per bucket, overwritten by the same bucket's sync, never with a missing value"
+    );
+}
