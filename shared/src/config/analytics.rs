@@ -6,9 +6,11 @@ use std::time::Duration;
 /// `ANALYTICS_*`: how the sync spends TikTok's budget and what it keeps.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
-    /// `ANALYTICS_RPM` (default 300, 1 to 600): requests a minute each of
+    /// `ANALYTICS_RPM` (default 300, 2 to 600): requests a minute each of
     /// `/v2/user/info/`, `/v2/video/list/` and `/v2/video/query/` the sync may send, over
     /// every worker and run (TikTok allows 600, shared with the interactive endpoints).
+    /// At least 2: below 10 the bucket holds one request and refills `rpm - 1` a minute,
+    /// which at 1 would be nothing, ever.
     pub rpm: u32,
     /// `ANALYTICS_RETENTION_DAYS` (default 400, 31 to 3650): snapshots older than this are
     /// dropped, a month's partition at a time.

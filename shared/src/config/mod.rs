@@ -328,7 +328,7 @@ impl Config {
         let dispatch_workers = src.number("DISPATCH_WORKERS", 1..=64, 16)? as usize;
         let token_sign_in_enabled = src.flag("TOKEN_SIGN_IN_ENABLED", true)?;
         let analytics = analytics::Settings {
-            rpm: src.number("ANALYTICS_RPM", 1..=600, 300)? as u32,
+            rpm: src.number("ANALYTICS_RPM", 2..=600, 300)? as u32,
             retention_days: src.number("ANALYTICS_RETENTION_DAYS", 31..=3650, 400)? as u32,
             cadence: analytics::Cadence::parse(
                 src.get("ANALYTICS_CADENCE")

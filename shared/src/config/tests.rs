@@ -87,6 +87,10 @@ fn malformed_settings_are_named() {
         ("KEEPALIVE_INTERVAL_HOURS", "0"),
         ("SWEEP_WORKERS", "65"),
         ("DISPATCH_WORKERS", "0"),
+        // A budget of one request a minute would never refill.
+        ("ANALYTICS_RPM", "1"),
+        ("ANALYTICS_RPM", "601"),
+        ("ANALYTICS_CADENCE", "24h:1h,1h:1h"),
         ("REQUEST_DEADLINE_SECONDS", "25"),
         ("TIKTOK_SCOPES", "user.info.basic,user.email"),
         ("TIKTOK_PKCE_CHALLENGE_ENCODING", "plain"),
