@@ -323,7 +323,7 @@ impl<P: Ports> Sync<'_, P> {
             }
         }
         if due.list {
-            match self.discover(due.connection.id, connection).await {
+            match self.discover(due, connection).await {
                 Ok(()) => done.listed = true,
                 Err(refusal) => done.refusal = Some(refusal),
             }
@@ -332,13 +332,12 @@ impl<P: Ports> Sync<'_, P> {
     }
 
     /// Lists the account's videos newest first, recording each page, down to a video it
-    /// knows or to videos past the cadence's last age (kept with the totals listed, never
+    /// knows (once a discovery has listed the account to its end: before, a known video
+    /// may be one a cut-short discovery or a post of ours left above unlisted ones) or to
+    /// videos past the cadence's last age (kept with the totals listed, never
     /// refreshed): older pages are not read.
-    async fn discover(
-        &self,
-        connection_id: i64,
-        mut connection: Connection,
-    ) -> Result<(), Refused> {
+    async fn discover(&self, due: &DueAccount, mut connection: Connection) -> Result<(), Refused> {
+        let connection_id = due.connection.id;
         let tiktok = &self.app.tiktok;
         let oldest_tracked = time::OffsetDateTime::now_utc().unix_timestamp()
             - self.app.analytics.cadence.last_age().as_secs() as i64;
@@ -362,7 +361,7 @@ impl<P: Ports> Sync<'_, P> {
                 .videos
                 .iter()
                 .any(|v| v.create_time.is_some_and(|t| t < oldest_tracked));
-            if recorded.known > 0
+            if (due.walked && recorded.known > 0)
                 || !page.has_more
                 || past_cadence
                 || page.cursor.is_none_or(|c| c <= 0)
@@ -479,7 +478,12 @@ impl<P: Ports> Job for Sync<'_, P> {
                     stats: done.stats.as_ref(),
                     listed: done.listed,
                     unavailable,
-                    list_every_seconds: LIST_EVERY_SECONDS,
+                    // A refusal is asked again a day later, not at the next hourly discovery.
+                    list_every_seconds: if unavailable.is_some() {
+                        REFUSED_RETRY_SECONDS
+                    } else {
+                        LIST_EVERY_SECONDS
+                    },
                     stats_every_seconds: STATS_EVERY_SECONDS,
                 };
                 let recorded = self.app.store.record_account(&sync).await;

@@ -28,14 +28,18 @@ fn precise_now() -> f64 {
         .as_secs_f64()
 }
 
-/// Only these connections' analytics are due (the rest of the database's pushed a
-/// day on), and every endpoint's budget starts full.
-fn only_due(connection_ids: &[i64]) {
-    let ids = connection_ids
+fn id_list(connection_ids: &[i64]) -> String {
+    connection_ids
         .iter()
         .map(i64::to_string)
         .collect::<Vec<_>>()
-        .join(",");
+        .join(",")
+}
+
+/// Only these connections' analytics are due (the rest of the database's pushed a
+/// day on), and every endpoint's budget starts full.
+fn only_due(connection_ids: &[i64]) {
+    let ids = id_list(connection_ids);
     psql(&format!(
         "update tiktok_analytics_accounts set due_at = now() + interval '1 day' \
          where connection_id not in ({ids}); \
@@ -53,6 +57,29 @@ async fn creator(app: &shared::LiveApp, scope: &str) -> (FirebaseUser, TikTokAcc
         .through_store_token(app)
         .await;
     (user, account, id)
+}
+
+/// These connections' tracked videos are due now, as when their next sync time comes.
+fn videos_due(connection_ids: &[i64]) {
+    psql(&format!(
+        "update tiktok_videos set next_sync_at = now() - interval '1 minute' \
+         where connection_id in ({}) and next_sync_at is not null",
+        id_list(connection_ids)
+    ));
+}
+
+/// A creator whose account has the fake's `videos` (as `add_videos` takes them), after
+/// a first sync of it alone: (user, account, connection id, the videos made).
+async fn synced_creator(
+    app: &shared::LiveApp,
+    fake: &TikTokFake,
+    videos: Value,
+) -> (FirebaseUser, TikTokAccount, i64, Value) {
+    let (user, account, id) = creator(app, STATS_AND_VIDEOS).await;
+    let made = fake.add_videos(&account.open_id, videos).await;
+    only_due(&[id]);
+    shared::analytics::run(app, in_seconds(30)).await.unwrap();
+    (user, account, id, made)
 }
 
 fn query(sql: &str) -> Value {
@@ -84,6 +111,16 @@ async fn read(
 
 fn calls_of<'a>(calls: &'a [Value], endpoint: &str) -> Vec<&'a Value> {
     calls.iter().filter(|c| c["endpoint"] == endpoint).collect()
+}
+
+/// The account's calls of `endpoint` from `since` (Unix seconds) on.
+async fn calls_since(fake: &TikTokFake, open_id: &str, endpoint: &str, since: f64) -> Vec<Value> {
+    let calls = fake.calls(open_id).await;
+    calls_of(&calls, endpoint)
+        .into_iter()
+        .filter(|c| c["at"].as_f64().unwrap() >= since)
+        .cloned()
+        .collect()
 }
 
 #[tokio::test]
@@ -134,10 +171,7 @@ async fn the_sync_keeps_each_videos_history_by_its_age_and_the_reads_show_it() {
         json!({"video_id": newest, "view_count": 5000, "like_count": 70}),
     )
     .await;
-    psql(&format!(
-        "update tiktok_videos set next_sync_at = now() - interval '1 minute' \
-         where connection_id = {id} and next_sync_at is not null"
-    ));
+    videos_due(&[id]);
     let before = fake.calls(&account.open_id).await.len();
     let second = shared::analytics::run(&app, in_seconds(30)).await.unwrap();
     assert_eq!(
@@ -229,21 +263,12 @@ async fn the_sync_keeps_each_videos_history_by_its_age_and_the_reads_show_it() {
 async fn a_video_tiktok_no_longer_answers_is_kept_and_marked_deleted() {
     let _serial = SERIAL.lock().await;
     let (app, fake) = (live_app(), TikTokFake::new());
-    let (user, account, id) = creator(&app, STATS_AND_VIDEOS).await;
-    let made = fake
-        .add_videos(
-            &account.open_id,
-            json!({"count": 2, "newest": now() - 7200}),
-        )
-        .await;
-    only_due(&[id]);
-    shared::analytics::run(&app, in_seconds(30)).await.unwrap();
+    let (user, account, id, made) =
+        synced_creator(&app, &fake, json!({"count": 2, "newest": now() - 7200})).await;
     let gone = made[1]["id"].as_str().unwrap().to_owned();
     fake.video_stats(&account.open_id, json!({"video_id": gone, "deleted": true}))
         .await;
-    psql(&format!(
-        "update tiktok_videos set next_sync_at = now() - interval '1 minute' where connection_id = {id}"
-    ));
+    videos_due(&[id]);
     let run = shared::analytics::run(&app, in_seconds(30)).await.unwrap();
     assert_eq!(run.videos_deleted, 1, "{run:?}");
     let row = query(&format!(
@@ -288,11 +313,7 @@ async fn the_budget_holds_over_four_workers_and_two_overlapping_runs() {
     only_due(&ids);
     let found = shared::analytics::run(&app, in_seconds(60)).await.unwrap();
     assert_eq!((found.accounts, found.videos_new), (12, 12), "{found:?}");
-    psql(&format!(
-        "update tiktok_videos set next_sync_at = now() - interval '1 minute' \
-         where connection_id in ({})",
-        ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
-    ));
+    videos_due(&ids);
     psql("delete from tiktok_rate_buckets");
 
     // 20 a minute: a bucket of 2, refilled with 18 over the minute (0.3 a second).
@@ -335,7 +356,7 @@ async fn the_budget_holds_over_four_workers_and_two_overlapping_runs() {
     // What was not refreshed is due again (given back), none lost to a lease.
     let due = query(&format!(
         "select count(*) as n from tiktok_videos where connection_id in ({}) and next_sync_at <= now()",
-        ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+        id_list(&ids)
     ));
     assert_eq!(
         due[0]["n"].as_i64().unwrap() as usize,
@@ -348,14 +369,9 @@ async fn the_budget_holds_over_four_workers_and_two_overlapping_runs() {
 async fn tiktoks_429_stops_that_endpoint_for_the_rest_of_the_minute() {
     let _serial = SERIAL.lock().await;
     let (app, fake) = (live_app(), TikTokFake::new());
-    let (_, account, id) = creator(&app, STATS_AND_VIDEOS).await;
-    fake.add_videos(&account.open_id, json!({"count": 1, "newest": now() - 600}))
-        .await;
-    only_due(&[id]);
-    shared::analytics::run(&app, in_seconds(30)).await.unwrap();
-    psql(&format!(
-        "update tiktok_videos set next_sync_at = now() - interval '1 minute' where connection_id = {id}"
-    ));
+    let (_, account, id, _) =
+        synced_creator(&app, &fake, json!({"count": 1, "newest": now() - 600})).await;
+    videos_due(&[id]);
     fake.script(
         &account.open_id,
         "video_query",
@@ -668,6 +684,12 @@ async fn an_answer_merges_into_what_is_known() {
         {"id": "m-old", "create_time": old, "title": "Old", "view_count": 500, "like_count": 9},
     ]));
     assert_eq!(first, json!({"new": 2, "known": 0, "deleted": 0}));
+    // The old one's first day ended this midnight: its hourly point there stays beside
+    // the day's point, which has the same bucket (the day's start).
+    psql(&format!(
+        "insert into tiktok_video_snapshots (connection_id, video_id, bucket, hourly, views) \
+         values ({id}, 'm-old', date_trunc('day', now(), 'UTC'), true, 1)"
+    ));
     // Later: the young one's likes and title missing, the old one's views.
     let second = record(json!([
         {"id": "m-young", "view_count": 25},
@@ -691,14 +713,117 @@ async fn an_answer_merges_into_what_is_known() {
     let points = query(&format!(
         "select video_id, hourly, views, likes, \
                 bucket = date_trunc(case when hourly then 'hour' else 'day' end, now(), 'UTC') as current \
-         from tiktok_video_snapshots where connection_id = {id} order by video_id"
+         from tiktok_video_snapshots where connection_id = {id} order by video_id, hourly"
     ));
     assert_eq!(
         points,
         json!([
             {"video_id": "m-old", "hourly": false, "views": 500, "likes": 12, "current": true},
+            {"video_id": "m-old", "hourly": true, "views": 1, "likes": null, "current": false},
             {"video_id": "m-young", "hourly": true, "views": 25, "likes": 1, "current": true},
         ]),
         "one point per bucket, overwritten by the same bucket's sync, never with a missing value"
     );
+}
+
+/// A connection granted video.list but not user.info.stats is synced for its videos and
+/// then left until its next discovery, not claimed again at once for the stats it cannot
+/// read.
+#[tokio::test]
+async fn an_account_with_one_of_the_two_scopes_is_not_claimed_again_at_once() {
+    let _serial = SERIAL.lock().await;
+    let (app, fake) = (live_app(), TikTokFake::new());
+    let (_, account, id) = creator(&app, STATS_AND_VIDEOS).await;
+    fake.add_videos(&account.open_id, json!({"count": 1, "newest": now() - 600}))
+        .await;
+    psql(&format!(
+        "update social_connections set scope = 'user.info.basic,video.list' where id = {id}"
+    ));
+    only_due(&[id]);
+    let since = precise_now();
+    let run = shared::analytics::run(&app, in_seconds(20)).await.unwrap();
+    assert_eq!((run.accounts, run.videos_new), (1, 1), "{run:?}");
+    let stats_calls = calls_since(&fake, &account.open_id, "user_info", since).await;
+    assert!(stats_calls.is_empty(), "{stats_calls:?}");
+    let row = query(&format!(
+        "select due_at > now() + interval '50 minutes' as later, \
+                stats_due_at > now() + interval '23 hours' as stats_later \
+         from tiktok_analytics_accounts where connection_id = {id}"
+    ));
+    assert_eq!(row, json!([{"later": true, "stats_later": true}]));
+    let again = shared::analytics::run(&app, in_seconds(20)).await.unwrap();
+    assert_eq!(again.accounts, 0, "{again:?}");
+}
+
+/// A connection's videos due within the hour ride along with its due ones to fill the
+/// queries those already need: 25 due take two queries, which carry 15 more.
+#[tokio::test]
+async fn videos_ride_along_in_the_queries_already_paid_for() {
+    let _serial = SERIAL.lock().await;
+    let (app, fake) = (live_app(), TikTokFake::new());
+    let (_, account, id, _) =
+        synced_creator(&app, &fake, json!({"count": 45, "newest": now() - 600})).await;
+    psql(&format!(
+        "update tiktok_videos v set next_sync_at = case when r.n <= 25 \
+             then now() - interval '1 minute' else now() + interval '30 minutes' end \
+         from (select video_id, row_number() over (order by create_time desc) as n \
+               from tiktok_videos where connection_id = {id}) r \
+         where v.connection_id = {id} and v.video_id = r.video_id"
+    ));
+    let since = precise_now();
+    let run = shared::analytics::run(&app, in_seconds(20)).await.unwrap();
+    assert_eq!(run.video_batches, 2, "{run:?}");
+    let queries = calls_since(&fake, &account.open_id, "video_query", since).await;
+    let sizes: Vec<usize> = queries
+        .iter()
+        .map(|q| q["body"]["filters"]["video_ids"].as_array().unwrap().len())
+        .collect();
+    assert_eq!(sizes, [20, 20], "{queries:?}");
+    let left = query(&format!(
+        "select count(*) as n from tiktok_videos where connection_id = {id} \
+         and next_sync_at between now() + interval '29 minutes' and now() + interval '31 minutes'"
+    ));
+    assert_eq!(left[0]["n"], 5, "the rest wait for their own time");
+}
+
+/// A video linked from a post before the account's first discovery does not end that
+/// discovery: every page is read once, and only later discoveries stop at a known video.
+#[tokio::test]
+async fn the_first_discovery_reads_past_a_video_known_from_a_post() {
+    let _serial = SERIAL.lock().await;
+    let (app, fake) = (live_app(), TikTokFake::new());
+    let (_, account, id) = creator(&app, STATS_AND_VIDEOS).await;
+    let made = fake
+        .add_videos(
+            &account.open_id,
+            json!({"count": 25, "newest": now() - 600}),
+        )
+        .await;
+    let posted = made[0]["id"].as_str().unwrap().to_owned();
+    // As the post's link makes it (tiktok_post_video_link).
+    psql(&format!(
+        "insert into tiktok_videos (connection_id, video_id, next_sync_at, tier) values ({id}, '{posted}', now(), 0)"
+    ));
+    only_due(&[id]);
+    let since = precise_now();
+    let first = shared::analytics::run(&app, in_seconds(30)).await.unwrap();
+    assert_eq!(first.videos_new, 24, "{first:?}");
+    let lists = calls_since(&fake, &account.open_id, "video_list", since).await;
+    assert_eq!(lists.len(), 2, "both pages: {lists:?}");
+    let tracked = query(&format!(
+        "select count(*) as n from tiktok_videos where connection_id = {id}"
+    ));
+    assert_eq!(tracked[0]["n"], 25);
+
+    // A new video, an hour later: the next discovery stops at the first page.
+    fake.add_videos(&account.open_id, json!({"count": 1, "newest": now() - 60}))
+        .await;
+    psql(&format!(
+        "update tiktok_analytics_accounts set due_at = now(), list_due_at = now() where connection_id = {id}"
+    ));
+    let since = precise_now();
+    let next = shared::analytics::run(&app, in_seconds(30)).await.unwrap();
+    assert_eq!(next.videos_new, 1, "{next:?}");
+    let lists = calls_since(&fake, &account.open_id, "video_list", since).await;
+    assert_eq!(lists.len(), 1, "{lists:?}");
 }

@@ -24,6 +24,11 @@ pub struct DueAccount {
     pub connection: Connection,
     pub list: bool,
     pub stats: bool,
+    /// A discovery of the account has listed it to its end before: a video it knows
+    /// ends the next one. Until then (a first discovery cut short by the budget or a
+    /// refusal, or a video linked from a post before any), every page is read.
+    #[serde(default)]
+    pub walked: bool,
 }
 
 /// One connection's due videos: one `/v2/video/query/` (at most 20 ids).

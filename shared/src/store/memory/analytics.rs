@@ -19,6 +19,8 @@ pub struct AnalyticsState {
     videos: BTreeMap<(i64, String), MemVideo>,
     /// Connection id -> when its account work is next due.
     accounts_due: BTreeMap<i64, OffsetDateTime>,
+    /// Connections a discovery has listed to the end.
+    walked: std::collections::BTreeSet<i64>,
     /// Connection id -> the day's stats, by day.
     account_points: BTreeMap<i64, BTreeMap<time::Date, crate::tiktok::UserInfo>>,
     /// Endpoint -> (tokens, refilled at, blocked until).
@@ -76,10 +78,12 @@ impl AnalyticsStore for MemoryStore {
             };
             state.analytics.accounts_due.insert(connection.id, next);
             if list || stats {
+                let walked = state.analytics.walked.contains(&connection.id);
                 claim.accounts.push(DueAccount {
                     connection,
                     list,
                     stats,
+                    walked,
                 });
             }
         }
@@ -212,6 +216,9 @@ impl AnalyticsStore for MemoryStore {
                 .entry(sync.connection_id)
                 .or_default()
                 .insert(now.date(), stats.clone());
+        }
+        if sync.listed {
+            state.analytics.walked.insert(sync.connection_id);
         }
         let every = if sync.listed {
             sync.list_every_seconds
