@@ -827,3 +827,27 @@ async fn the_first_discovery_reads_past_a_video_known_from_a_post() {
     let lists = calls_since(&fake, &account.open_id, "video_list", since).await;
     assert_eq!(lists.len(), 1, "{lists:?}");
 }
+
+/// An account TikTok refuses the videos of (a connection stored without its scopes,
+/// TikTok granting stats only) keeps its stats and is asked for its videos a day later,
+/// not at the next hourly discovery.
+#[tokio::test]
+async fn a_refused_discovery_is_asked_again_a_day_later() {
+    let _serial = SERIAL.lock().await;
+    let (app, fake) = (live_app(), TikTokFake::new());
+    let (_, account, id) = creator(&app, "user.info.basic,user.info.stats").await;
+    only_due(&[id]);
+    let run = shared::analytics::run(&app, in_seconds(20)).await.unwrap();
+    assert_eq!(run.accounts, 0, "{run:?}");
+    let lists = fake.count(&account.open_id, "video_list").await;
+    assert_eq!(lists, 1);
+    let row = query(&format!(
+        "select unavailable, list_due_at > now() + interval '23 hours' as list_later, \
+                (select count(*) from tiktok_account_snapshots s where s.connection_id = a.connection_id) as stats \
+         from tiktok_analytics_accounts a where connection_id = {id}"
+    ));
+    assert_eq!(
+        row,
+        json!([{"unavailable": "scope_missing", "list_later": true, "stats": 1}])
+    );
+}
