@@ -82,6 +82,11 @@ async fn synced_creator(
     (user, account, id, made)
 }
 
+/// The sync with one worker: its claims, and so its queries, are deterministic.
+fn one_worker() -> shared::LiveApp {
+    app_with(&[("ANALYTICS_WORKERS", "1")])
+}
+
 fn query(sql: &str) -> Value {
     let text = psql(&format!(
         "select coalesce(json_agg(q), '[]') from ({sql}) q"
@@ -173,7 +178,11 @@ async fn the_sync_keeps_each_videos_history_by_its_age_and_the_reads_show_it() {
     .await;
     videos_due(&[id]);
     let before = fake.calls(&account.open_id).await.len();
-    let second = shared::analytics::run(&app, in_seconds(30)).await.unwrap();
+    // One worker: with four, two claims at the same moment may split the three between
+    // them (each skips the rows the other locked), two queries instead of one.
+    let second = shared::analytics::run(&one_worker(), in_seconds(30))
+        .await
+        .unwrap();
     assert_eq!(
         (second.video_batches, second.videos_refreshed),
         (1, 3),
@@ -639,8 +648,18 @@ async fn a_published_post_carries_its_video_and_latest_totals() {
     ))[0]["connection_id"]
         .as_i64()
         .unwrap();
+    // The post as it is, but for its video's totals (its updated_at included).
+    let post_row = format!(
+        "select to_jsonb(p) - 'video_metrics' as post from tiktok_posts p where id = '{post_id}'"
+    );
+    let before = query(&post_row);
     only_due(&[connection_id]);
     shared::analytics::run(&app, in_seconds(20)).await.unwrap();
+    assert_eq!(
+        query(&post_row),
+        before,
+        "a refresh of the video's totals is not a change of the post"
+    );
     let status = send(
         "tiktok-post-status",
         &app,
@@ -771,7 +790,9 @@ async fn videos_ride_along_in_the_queries_already_paid_for() {
          where v.connection_id = {id} and v.video_id = r.video_id"
     ));
     let since = precise_now();
-    let run = shared::analytics::run(&app, in_seconds(20)).await.unwrap();
+    let run = shared::analytics::run(&one_worker(), in_seconds(20))
+        .await
+        .unwrap();
     assert_eq!(run.video_batches, 2, "{run:?}");
     let queries = calls_since(&fake, &account.open_id, "video_query", since).await;
     let sizes: Vec<usize> = queries
@@ -784,6 +805,34 @@ async fn videos_ride_along_in_the_queries_already_paid_for() {
          and next_sync_at between now() + interval '29 minutes' and now() + interval '31 minutes'"
     ));
     assert_eq!(left[0]["n"], 5, "the rest wait for their own time");
+}
+
+/// What another worker's claim leased (its next sync pushed to the lease's end, minutes
+/// away) never rides along with this claim's due video: it would be asked for twice.
+#[tokio::test]
+async fn a_video_leased_by_another_claim_does_not_ride_along() {
+    let _serial = SERIAL.lock().await;
+    let (app, fake) = (live_app(), TikTokFake::new());
+    let (_, account, id, made) =
+        synced_creator(&app, &fake, json!({"count": 21, "newest": now() - 600})).await;
+    let due = made[0]["id"].as_str().unwrap().to_owned();
+    psql(&format!(
+        "update tiktok_videos set next_sync_at = case when video_id = '{due}' \
+             then now() - interval '1 minute' else now() + interval '5 minutes' end \
+         where connection_id = {id}"
+    ));
+    let since = precise_now();
+    let run = shared::analytics::run(&one_worker(), in_seconds(20))
+        .await
+        .unwrap();
+    assert_eq!(run.video_batches, 1, "{run:?}");
+    let queries = calls_since(&fake, &account.open_id, "video_query", since).await;
+    assert_eq!(queries.len(), 1, "{queries:?}");
+    assert_eq!(
+        queries[0]["body"]["filters"]["video_ids"],
+        json!([due]),
+        "only the due one"
+    );
 }
 
 /// A video linked from a post before the account's first discovery does not end that
