@@ -466,6 +466,11 @@ impl<P: Ports> Job for Sync<'_, P> {
                     }
                     _ => None,
                 };
+                // The discovery's own refusal is asked again a day later, not at the next
+                // hourly discovery. A refusal of the stats (read first) leaves the
+                // discovery unasked: it comes at its hour, alone (the stats wait a day).
+                let discovery_refused =
+                    unavailable.is_some() && (done.stats.is_some() || !due.stats);
                 let mut other = done.refusal.filter(|_| unavailable.is_none());
                 // Nothing read and nothing to say: the refusal decides (the work given back).
                 if done.stats.is_none() {
@@ -478,8 +483,7 @@ impl<P: Ports> Job for Sync<'_, P> {
                     stats: done.stats.as_ref(),
                     listed: done.listed,
                     unavailable,
-                    // A refusal is asked again a day later, not at the next hourly discovery.
-                    list_every_seconds: if unavailable.is_some() {
+                    list_every_seconds: if discovery_refused {
                         REFUSED_RETRY_SECONDS
                     } else {
                         LIST_EVERY_SECONDS

@@ -900,3 +900,82 @@ async fn a_refused_discovery_is_asked_again_a_day_later() {
         json!([{"unavailable": "scope_missing", "list_later": true, "stats": 1}])
     );
 }
+
+/// The other way round: TikTok refuses the stats (read first) of an account it lets list
+/// its videos. The stats wait a day; the discovery, never asked, comes at its hour.
+#[tokio::test]
+async fn a_refused_stats_read_leaves_the_discovery_to_its_hour() {
+    let _serial = SERIAL.lock().await;
+    let (app, fake) = (live_app(), TikTokFake::new());
+    let (_, account, id) = creator(&app, "user.info.basic,video.list").await;
+    fake.add_videos(&account.open_id, json!({"count": 1, "newest": now() - 600}))
+        .await;
+    only_due(&[id]);
+    shared::analytics::run(&app, in_seconds(20)).await.unwrap();
+    let row = query(&format!(
+        "select unavailable, list_due_at <= now() + interval '61 minutes' as list_within_the_hour, \
+                stats_due_at > now() + interval '23 hours' as stats_later \
+         from tiktok_analytics_accounts where connection_id = {id}"
+    ));
+    assert_eq!(
+        row,
+        json!([{"unavailable": "scope_missing", "list_within_the_hour": true, "stats_later": true}])
+    );
+    // Its hour comes: the discovery alone, and the video is found.
+    psql(&format!(
+        "update tiktok_analytics_accounts set list_due_at = now(), due_at = now() where connection_id = {id}"
+    ));
+    let since = precise_now();
+    let run = shared::analytics::run(&app, in_seconds(20)).await.unwrap();
+    assert_eq!(run.videos_new, 1, "{run:?}");
+    assert!(calls_since(&fake, &account.open_id, "user_info", since)
+        .await
+        .is_empty());
+}
+
+/// A post's updated_at moves when the post changes, and with an update that rewrites it
+/// unchanged (a status read: the unsettled-post sweep orders by it), never with its
+/// video's totals alone, nor with the sync rewriting the same totals.
+#[tokio::test]
+async fn a_posts_updated_at_moves_with_the_post_not_its_totals() {
+    let _serial = SERIAL.lock().await;
+    let app = live_app();
+    let (user, account) = publisher(&app).await;
+    let posted = send(
+        "tiktok-publish",
+        &app,
+        good_request("tiktok-publish", &user, &account),
+    )
+    .await;
+    assert_eq!(posted.status, 201, "{}", posted.body);
+    let id = posted.body["id"].as_str().unwrap().to_owned();
+    let check = |update: &str| -> bool {
+        psql(&format!(
+            "set session_replication_role = replica; \
+             update tiktok_posts set updated_at = now() - interval '1 hour' where id = '{id}'; \
+             set session_replication_role = origin; \
+             {update} where id = '{id}';"
+        ));
+        query(&format!(
+            "select updated_at > now() - interval '1 minute' as moved from tiktok_posts where id = '{id}'"
+        ))[0]["moved"]
+            .as_bool()
+            .unwrap()
+    };
+    assert!(
+        check("update tiktok_posts set status = status"),
+        "a rewrite unchanged"
+    );
+    assert!(
+        !check("update tiktok_posts set video_metrics = '{\"views\": 1}'"),
+        "new totals"
+    );
+    assert!(
+        !check("update tiktok_posts set video_metrics = video_metrics"),
+        "the same totals"
+    );
+    assert!(
+        check("update tiktok_posts set video_metrics = '{\"views\": 2}', fail_reason = 'x'"),
+        "new totals and a change of the post"
+    );
+}
